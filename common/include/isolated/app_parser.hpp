@@ -1,0 +1,67 @@
+// App file parsing and validation, shared by the daemon and `isoctl validate`.
+//
+// One file:   parse_app_file / parse_app_text -> AppSpec or diagnostics.
+// A directory: load_app_dir -> the good specs plus, per rejected file, its diagnostics;
+// the cross-file checks (duplicate host ports, dependsOn cycles and unknown names,
+// `app:` references) run on the set and reject the files they blame.
+//
+// Messages follow the compiler convention and name the file, line and field:
+//   apps/web.json:7: resources.memory: "12Q" is not a size
+//   apps/web.json:3: comand: unknown field (did you mean "command"?)
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "isolated/app_spec.hpp"
+
+namespace isolated {
+
+struct Diagnostic {
+    std::string file;     ///< as given (e.g. "apps/web.json" or an absolute path)
+    int line = 0;         ///< 1-based; 0 when not tied to a line (e.g. unreadable file)
+    std::string field;    ///< dotted path "resources.memory", "mounts[1].target"; "" for the file
+    std::string message;  ///< "\"12Q\" is not a size"
+
+    /// "file:line: field: message" (parts that are empty are left out)
+    std::string to_string() const;
+    bool operator==(const Diagnostic&) const = default;
+};
+
+struct ParsedApp {
+    std::optional<AppSpec> spec;          ///< set when there are no errors
+    std::vector<Diagnostic> errors;
+};
+
+/// Parses one app from JSON text (comments allowed). `name` is the app name (file
+/// name without .json) and `file` the label used in messages.
+ParsedApp parse_app_text(std::string_view name, std::string_view text, const std::string& file);
+
+/// Reads and parses FILE; the app name is its base name without ".json".
+ParsedApp parse_app_file(const std::string& path);
+
+struct AppDir {
+    std::map<std::string, AppSpec> apps;                          ///< accepted
+    std::map<std::string, std::vector<Diagnostic>> rejected;      ///< by app name (or file name)
+};
+
+/// Loads every `*.json` in DIR (other files are ignored; a name that is not a valid
+/// app name is rejected), then runs the cross-file checks. A missing directory is an
+/// empty set plus one diagnostic under the key "".
+AppDir load_app_dir(const std::string& dir);
+
+/// The cross-file checks on a set of individually valid specs. Returns diagnostics
+/// by the app they blame (an app may collect several):
+///  - dependsOn naming an unknown app, or a cycle (every app in the cycle is blamed);
+///  - namespaces.*/network.mode "app:NAME" naming an unknown app or itself;
+///  - a host port (protocol, address, port) used by two apps (the later name is blamed).
+std::map<std::string, std::vector<Diagnostic>> check_app_set(const std::map<std::string, AppSpec>& apps);
+
+/// Names in an order where every app comes after its dependencies (dependsOn and
+/// app: namespace references). Apps caught in a cycle are placed last, by name.
+std::vector<std::string> start_order(const std::map<std::string, AppSpec>& apps);
+
+}  // namespace isolated

@@ -1,0 +1,84 @@
+// What the control API needs from the rest of the daemon. The API module (listener,
+// sessions, dispatcher) depends only on this interface; daemon/daemon_backend.cpp
+// implements it over the Supervisor, the EventLog and the log store, and the API unit
+// tests use a fake. Everything here runs on the daemon's one io_context thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "isolated/api_types.hpp"
+#include "isolated/result.hpp"
+#include "isolated/units.hpp"
+
+namespace isolated::api {
+
+/// An error the API answers with: HTTP status + code from api_error + message.
+struct ApiError {
+    int status = 500;
+    std::string code = api_error::internal;
+    std::string message;
+};
+
+/// Destroying it stops the deliveries it stands for.
+class Subscription {
+public:
+    virtual ~Subscription() = default;
+};
+
+/// One line of app output.
+struct LogLine {
+    WallTime time{};
+    std::string stream;  ///< "stdout" | "stderr"
+    std::string text;    ///< without the trailing newline
+};
+
+enum class AppAction { start, stop, restart };
+std::string to_string(AppAction);
+/// "start" | "stop" | "restart"; nullopt for anything else.
+std::optional<AppAction> app_action_from_string(std::string_view);
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual std::vector<AppStatus> list_apps() = 0;
+    virtual std::optional<AppDetail> get_app(const std::string& name) = 0;
+
+    /// Starts an action and calls `done` once it has settled: for stop when the app is
+    /// stopped; for start/restart when it is running or ready (or has reached backoff
+    /// or failed: then with an ApiError saying so). `done` may be called before this
+    /// returns (unknown app, already settled). `timeout` overrides the app's stop
+    /// timeout for this call.
+    using Done = std::function<void(std::optional<ApiError>)>;
+    virtual void app_action(const std::string& name, AppAction action, std::optional<Duration> timeout,
+                            Done done) = 0;
+
+    /// Re-reads the apps directory and applies the difference.
+    virtual ReloadReport reload() = 0;
+
+    virtual VersionInfo version() = 0;
+
+    /// Stored events, oldest first (all apps when `app` is empty).
+    virtual std::vector<AppEvent> events(const std::string& app) = 0;
+    /// New events as they happen (all apps when `app` is empty).
+    [[nodiscard]] virtual std::unique_ptr<Subscription> subscribe_events(
+        const std::string& app, std::function<void(const AppEvent&)> fn) = 0;
+
+    /// The last `tail` lines of the app's output (all when tail is SIZE_MAX).
+    /// 404-class errors are returned as ApiError through the Result's message.
+    virtual Result<std::vector<LogLine>> read_logs(const std::string& app, std::size_t tail) = 0;
+    /// The last `tail` lines, then every new line as it is written, until the
+    /// subscription is destroyed. `on_line` is never called from inside this call.
+    virtual Result<std::unique_ptr<Subscription>> follow_logs(const std::string& app, std::size_t tail,
+                                                              std::function<void(const LogLine&)> on_line) = 0;
+
+    /// Prometheus text exposition format (version 0.0.4).
+    virtual std::string metrics() = 0;
+};
+
+}  // namespace isolated::api

@@ -1,0 +1,86 @@
+#include "backend/daemon_backend.hpp"
+
+#include "host/log.hpp"
+#include "isolated/app_parser.hpp"
+#include "metrics/metrics.hpp"
+
+namespace isolated::backend {
+
+namespace {
+
+api::LogLine to_line(const logs::LogRecord& r) { return api::LogLine{r.time, r.stream, r.text}; }
+
+template <typename T>
+class Holder : public api::Subscription {
+public:
+    explicit Holder(T v) : v_(std::move(v)) {}
+
+private:
+    T v_;
+};
+
+}  // namespace
+
+DaemonBackend::DaemonBackend(supervisor::Supervisor& sup, supervisor::EventLog& events, logs::LogStore& logs,
+                             std::string apps_dir, std::string cgroup_driver)
+    : sup_(sup), events_(events), logs_(logs), apps_dir_(std::move(apps_dir)), cgroup_driver_(std::move(cgroup_driver)) {}
+
+std::vector<AppStatus> DaemonBackend::list_apps() { return sup_.list(); }
+
+std::optional<AppDetail> DaemonBackend::get_app(const std::string& name) { return sup_.detail(name); }
+
+void DaemonBackend::app_action(const std::string& name, api::AppAction action, std::optional<Duration> timeout,
+                               Done done) {
+    if (!sup_.contains(name)) {
+        done(api::ApiError{404, api_error::not_found, "no app named \"" + name + "\""});
+        return;
+    }
+    auto finish = [done = std::move(done)](std::optional<std::string> err) {
+        if (err)
+            done(api::ApiError{409, api_error::app_failed, *err});
+        else
+            done(std::nullopt);
+    };
+    switch (action) {
+        case api::AppAction::start: sup_.start(name, std::move(finish)); break;
+        case api::AppAction::stop: sup_.stop(name, timeout, std::move(finish)); break;
+        case api::AppAction::restart: sup_.restart(name, timeout, std::move(finish)); break;
+    }
+}
+
+ReloadReport DaemonBackend::reload() { return sup_.reload(load_app_dir(apps_dir_)); }
+
+VersionInfo DaemonBackend::version() { return VersionInfo{ISOLATED_VERSION, "v1", cgroup_driver_}; }
+
+std::vector<AppEvent> DaemonBackend::events(const std::string& app) { return events_.recent(app); }
+
+std::unique_ptr<api::Subscription> DaemonBackend::subscribe_events(const std::string& app,
+                                                                   std::function<void(const AppEvent&)> fn) {
+    auto sub = events_.subscribe([app, fn = std::move(fn)](const AppEvent& e) {
+        if (app.empty() || e.app == app) fn(e);
+    });
+    return std::make_unique<Holder<std::unique_ptr<supervisor::EventLog::Subscription>>>(std::move(sub));
+}
+
+Result<std::vector<api::LogLine>> DaemonBackend::read_logs(const std::string& app, std::size_t tail) {
+    std::vector<api::LogLine> out;
+    for (const auto& r : logs_.read_tail(app, tail)) out.push_back(to_line(r));
+    return out;
+}
+
+Result<std::unique_ptr<api::Subscription>> DaemonBackend::follow_logs(
+    const std::string& app, std::size_t tail, std::function<void(const api::LogLine&)> on_line) {
+    auto f = logs_.follow(app, tail, [fn = std::move(on_line)](const logs::LogRecord& r) { fn(to_line(r)); });
+    if (!f) return f.error();
+    return std::unique_ptr<api::Subscription>(
+        std::make_unique<Holder<std::shared_ptr<logs::LogStore::Follower>>>(std::move(*f)));
+}
+
+std::string DaemonBackend::metrics() {
+    metrics::DaemonFacts d;
+    d.version = ISOLATED_VERSION;
+    d.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    return metrics::render(sup_.list(), d);
+}
+
+}  // namespace isolated::backend

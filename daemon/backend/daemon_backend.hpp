@@ -1,0 +1,43 @@
+// The API's Backend over the real daemon: the Supervisor, the EventLog and the log
+// store. Translation only; no policy lives here.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "api/backend.hpp"
+#include "logs/log_store.hpp"
+#include "supervisor/event_log.hpp"
+#include "supervisor/supervisor.hpp"
+
+namespace isolated::backend {
+
+class DaemonBackend : public api::Backend {
+public:
+    DaemonBackend(supervisor::Supervisor& sup, supervisor::EventLog& events, logs::LogStore& logs,
+                  std::string apps_dir, std::string cgroup_driver);
+
+    std::vector<AppStatus> list_apps() override;
+    std::optional<AppDetail> get_app(const std::string& name) override;
+    void app_action(const std::string& name, api::AppAction action, std::optional<Duration> timeout,
+                    Done done) override;
+    ReloadReport reload() override;
+    VersionInfo version() override;
+    std::vector<AppEvent> events(const std::string& app) override;
+    std::unique_ptr<api::Subscription> subscribe_events(const std::string& app,
+                                                        std::function<void(const AppEvent&)> fn) override;
+    Result<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail) override;
+    Result<std::unique_ptr<api::Subscription>> follow_logs(const std::string& app, std::size_t tail,
+                                                           std::function<void(const api::LogLine&)> on_line) override;
+    std::string metrics() override;
+
+private:
+    supervisor::Supervisor& sup_;
+    supervisor::EventLog& events_;
+    logs::LogStore& logs_;
+    std::string apps_dir_;
+    std::string cgroup_driver_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace isolated::backend

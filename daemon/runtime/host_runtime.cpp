@@ -1,0 +1,276 @@
+#include "runtime/host_runtime.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstring>
+#include <sstream>
+
+#include "isolated/unique_fd.hpp"
+#include "sandbox/init_protocol.h"
+#include "sandbox/spawn.hpp"
+#include "sys/process.hpp"
+
+namespace isolated::runtime {
+
+namespace asio = boost::asio;
+
+namespace {
+
+Result<unique_fd> open_dir(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return os_error("open \"" + path + "\"");
+    return unique_fd(fd);
+}
+
+Status make_dir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) < 0 && errno != EEXIST) return os_error("mkdir \"" + path + "\"");
+    return {};
+}
+
+std::string read_at(int dirfd, const char* name) {
+    int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return {};
+    unique_fd f(fd);
+    std::string out;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
+// State shared between the Instance (owned by the supervisor) and the handlers
+// pending on the loop. The Instance's destructor marks it detached and cancels the
+// handlers; nothing is killed.
+struct Watch : std::enable_shared_from_this<Watch> {
+    Watch(asio::io_context& io) : pidfd(io), report(io), grace_timer(io) {}
+
+    asio::posix::stream_descriptor pidfd;
+    asio::posix::stream_descriptor report;
+    asio::steady_timer grace_timer;
+    unique_fd run_dir;
+    std::string instance;
+    supervisor::InstanceCallbacks callbacks;
+    supervisor::InstanceInfo info;
+    init_report msg{};
+    std::optional<std::string> failure;  // from a REPORT_FAILED
+    bool detached = false;
+    bool exited = false;
+
+    void read_report() {
+        asio::async_read(report, asio::buffer(&msg, sizeof msg),
+                         [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                             if (ec || self->detached) return;  // EOF: the init closed it
+                             self->handle_report();
+                         });
+    }
+
+    void handle_report() {
+        if (msg.kind == REPORT_STARTED) {
+            info.pid = msg.pid;
+            if (callbacks.on_started) callbacks.on_started();
+        } else if (msg.kind == REPORT_FAILED) {
+            msg.detail[sizeof msg.detail - 1] = 0;
+            failure = describe_init_failure(msg.step, msg.err, msg.detail);
+        }
+    }
+
+    void wait_exit() {
+        pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [self = shared_from_this()](boost::system::error_code ec) {
+                             if (ec || self->detached) return;
+                             self->handle_exit();
+                         });
+    }
+
+    // A report may still sit unread in the pipe when the pidfd fires first (both are
+    // ready in the same loop turn): read it without waiting.
+    void drain_report() {
+        if (!report.is_open()) return;
+        report.cancel();
+        report.non_blocking(true);
+        boost::system::error_code ec;
+        std::size_t n = asio::read(report, asio::buffer(&msg, sizeof msg), ec);
+        if (n == sizeof msg) handle_report();
+        report.close(ec);
+    }
+
+    void handle_exit() {
+        siginfo_t si;
+        std::memset(&si, 0, sizeof si);
+        // We are the init's parent unless it was adopted: reap it (P_PIDFD, Linux 5.4).
+        int rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.native_handle()), &si,
+                          WEXITED | WNOHANG);
+        drain_report();
+        exited = true;
+        grace_timer.cancel();
+        ExitInfo exit;
+        auto record = parse_exit_record(read_at(run_dir.get(), INIT_EXIT_FILE), instance);
+        if (record) {
+            exit = *record;
+        } else if (rc == 0 && si.si_pid != 0) {
+            if (si.si_code == CLD_EXITED) {
+                exit.code = si.si_status;
+            } else {
+                exit.signal = si.si_status;
+                exit.code = 128 + si.si_status;
+            }
+            exit.at = std::chrono::system_clock::now();
+            exit.message = "the sandbox's init ended without recording the app's exit";
+        } else {
+            exit.code = -1;
+            exit.at = std::chrono::system_clock::now();
+            exit.message = "the sandbox's init ended; its status is unknown";
+        }
+        if (failure) exit.message = *failure;
+        boost::system::error_code ignored;
+        pidfd.close(ignored);
+        auto cb = std::move(callbacks.on_exit);
+        callbacks = {};
+        if (cb) cb(exit);
+    }
+};
+
+class HostInstance : public supervisor::Instance {
+public:
+    HostInstance(std::shared_ptr<Watch> w, Duration grace) : w_(std::move(w)), grace_(grace) {}
+    ~HostInstance() override {
+        w_->detached = true;
+        boost::system::error_code ec;
+        w_->pidfd.close(ec);
+        w_->report.close(ec);
+        w_->grace_timer.cancel();
+    }
+
+    supervisor::InstanceInfo info() const override { return w_->info; }
+
+    void signal(int sig) override {
+        if (w_->exited || !w_->pidfd.is_open()) return;
+        (void)sys::pidfd_send_signal(w_->pidfd.native_handle(), sig);
+    }
+
+    void kill_all() override {
+        if (w_->exited) return;
+        // Everything below the init first, so the init can still record how the app
+        // ended; then, if it has not left within the grace period, the init too.
+        sys::kill_descendants(w_->info.init_pid);
+        w_->grace_timer.expires_after(grace_);
+        w_->grace_timer.async_wait([w = w_](boost::system::error_code ec) {
+            if (ec || w->exited || w->detached || !w->pidfd.is_open()) return;
+            (void)sys::pidfd_send_signal(w->pidfd.native_handle(), SIGKILL);
+        });
+    }
+
+    ResourceUsage usage() const override { return {}; }
+
+private:
+    std::shared_ptr<Watch> w_;
+    Duration grace_;
+};
+
+}  // namespace
+
+HostRuntime::HostRuntime(asio::io_context& io, HostRuntimeOptions options)
+    : io_(io), options_(std::move(options)), rng_(std::random_device{}()) {}
+
+std::string HostRuntime::new_instance_id() {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng_()));
+    return buf;
+}
+
+Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec& spec,
+                                                                  const supervisor::LaunchContext& /*ctx*/,
+                                                                  supervisor::InstanceCallbacks callbacks) {
+    std::string apps_dir = options_.run_dir + "/apps";
+    std::string app_dir = apps_dir + "/" + spec.name;
+    for (const auto* d : {&apps_dir, &app_dir})
+        if (auto st = make_dir(*d, 0755); !st) return st.error();
+    auto run_dir = open_dir(app_dir);
+    if (!run_dir) return run_dir.error();
+    auto log_dir = open_dir(options_.log_dir);
+    if (!log_dir) return log_dir.error();
+    // A record left by an earlier run must never be read as this one's.
+    if (::unlinkat(run_dir->get(), INIT_EXIT_FILE, 0) < 0 && errno != ENOENT)
+        return os_error("remove \"" + app_dir + "/" + INIT_EXIT_FILE + "\"");
+
+    auto w = std::make_shared<Watch>(io_);
+    w->instance = new_instance_id();
+    auto plan = sandbox::make_launch_plan(spec, w->instance, options_.log);
+
+    sandbox::SpawnRequest req;
+    req.init_path = options_.init_path;
+    req.plan = &plan;
+    req.log_dir_fd = log_dir->get();
+    req.run_dir_fd = run_dir->get();
+    auto spawned = sandbox::spawn_init(req);
+    if (!spawned) return spawned.error();
+
+    w->run_dir = std::move(*run_dir);
+    w->callbacks = std::move(callbacks);
+    w->info.init_pid = spawned->pid;
+    w->pidfd.assign(spawned->pidfd.release());
+    w->report.assign(spawned->report.release());
+    w->read_report();
+    w->wait_exit();
+    return std::unique_ptr<supervisor::Instance>(std::make_unique<HostInstance>(w, options_.init_grace));
+}
+
+std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::string& instance) {
+    std::istringstream in(text);
+    std::string line;
+    ExitInfo e;
+    bool have_code = false, have_instance = false;
+    while (std::getline(in, line)) {
+        auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string key = line.substr(0, eq), val = line.substr(eq + 1);
+        try {
+            if (key == "instance") {
+                if (val != instance) return std::nullopt;
+                have_instance = true;
+            } else if (key == "code") {
+                e.code = std::stoi(val);
+                have_code = true;
+            } else if (key == "signal") {
+                e.signal = std::stoi(val);
+            } else if (key == "at") {
+                auto dot = val.find('.');
+                std::int64_t secs = std::stoll(val.substr(0, dot));
+                std::int64_t nanos = dot == std::string::npos ? 0 : std::stoll(val.substr(dot + 1));
+                e.at = WallTime(std::chrono::seconds(secs)) +
+                       std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(nanos));
+            } else if (key == "message") {
+                e.message = val;
+            }
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    if (!have_code || !have_instance) return std::nullopt;
+    return e;
+}
+
+std::string describe_init_failure(int step, int err, const std::string& detail) {
+    auto with_errno = [&](std::string what) { return Error::os(err, std::move(what)).to_string(); };
+    switch (step) {
+        case STEP_EXEC_INIT: return with_errno("exec of the sandbox init \"" + detail + "\"");
+        case STEP_READ_PLAN: return with_errno("the init could not read its launch plan");
+        case STEP_SIGNALS: return with_errno("the init could not set up signals");
+        case STEP_OPEN_LOG: return with_errno("open log file \"" + detail + "\"");
+        case STEP_PIPES: return with_errno("output pipes");
+        case STEP_FORK: return with_errno("fork of the app");
+        case STEP_CHDIR: return with_errno("workdir \"" + detail + "\"");
+        case STEP_RESOLVE: return "command \"" + detail + "\" not found on PATH";
+        case STEP_EXEC: return with_errno("exec \"" + detail + "\"");
+        default: return with_errno("sandbox setup step " + std::to_string(step));
+    }
+}
+
+}  // namespace isolated::runtime

@@ -1,0 +1,53 @@
+// HostRuntime: the supervisor's Runtime port implemented on the real host. For each
+// launch it prepares the app's run and log directories, builds the launch plan,
+// clone3()s the init, and then watches the init's report pipe and pidfd on the
+// daemon's io_context. Sandbox, cgroup and network setup plug in here (see
+// docs/ARCHITECTURE.md).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "sandbox/launch_plan.hpp"
+#include "supervisor/runtime.hpp"
+
+namespace isolated::runtime {
+
+struct HostRuntimeOptions {
+    std::string init_path;   ///< the isolated-init binary
+    std::string run_dir;     ///< per-app state goes to <run_dir>/apps/<app>/
+    std::string log_dir;     ///< <log_dir>/<app>.log, written by the init
+    sandbox::LogSettings log;
+    /// After kill_all(), how long the init may take to record the exit and leave
+    /// before it is killed as well.
+    Duration init_grace = std::chrono::seconds(3);
+};
+
+class HostRuntime : public supervisor::Runtime {
+public:
+    HostRuntime(boost::asio::io_context& io, HostRuntimeOptions options);
+
+    Result<std::unique_ptr<supervisor::Instance>> launch(const AppSpec& spec, const supervisor::LaunchContext& ctx,
+                                                         supervisor::InstanceCallbacks callbacks) override;
+
+    const HostRuntimeOptions& options() const { return options_; }
+
+private:
+    std::string new_instance_id();
+
+    boost::asio::io_context& io_;
+    HostRuntimeOptions options_;
+    std::mt19937_64 rng_;
+};
+
+/// Parses an exit record (init_protocol.h) into ExitInfo; nullopt when the record is
+/// malformed or belongs to another instance.
+std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::string& instance);
+
+/// Words an init failure report for operators: `command "x" not found on PATH`,
+/// `exec "/bin/x": EACCES (Permission denied)`.
+std::string describe_init_failure(int step, int err, const std::string& detail);
+
+}  // namespace isolated::runtime

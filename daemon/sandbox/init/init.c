@@ -1,0 +1,706 @@
+/* isolated-init: PID 1 of every sandbox (or a child subreaper when the app shares the
+ * host's pid namespace).
+ *
+ * It reads the launch plan the daemon prepared (fd 3), forks and execs the app in its
+ * own process group, and then:
+ *   - reaps every process that ends up as its child (orphans included);
+ *   - forwards the signals it receives (the daemon's stop signal, SIGHUP, ...) to the
+ *     app's process group;
+ *   - writes the app's stdout/stderr to the app's log file in the CRI log format
+ *     ("<RFC3339Nano> <stream> <F|P> <text>"), rotating it by size -- the init, not the
+ *     daemon, owns the app's output, so the app never blocks on a full pipe while the
+ *     daemon is down or restarting;
+ *   - when the app exits: kills what the app left behind (everything in the sandbox
+ *     dies with its app, as with systemd's KillMode=control-group), drains the output,
+ *     records the exit status in the run dir (for a daemon that may have been away)
+ *     and exits with the app's code.
+ * The daemon hears from it on the report pipe (fd 4) exactly once: STARTED or FAILED.
+ *
+ * Keep it small and boring: no allocation after start-up besides the plan, no stdio,
+ * one poll() loop. It is linked statically against musl (see daemon/CMakeLists.txt).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h> /* renameat */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init_protocol.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define LINE_MAX_BYTES 16384 /* longer lines are split into P records, as CRI does */
+
+/* ---- small helpers (no stdio) --------------------------------------------------- */
+
+static size_t str_len(const char *s) { return strlen(s); }
+
+static void copy_str(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* Appends the decimal form of v to buf at *pos. */
+static void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
+}
+
+static void put_str(char *buf, size_t cap, size_t *pos, const char *s) {
+    while (*s && *pos < cap) buf[(*pos)++] = *s++;
+}
+
+static void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width) tmp[n++] = '0';
+    while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- the plan --------------------------------------------------------------------- */
+
+struct plan {
+    char **argv;
+    int argc;
+    char **envp;
+    int envc;
+    const char *workdir;
+    const char *log_name;
+    uint64_t log_max_size;
+    uint32_t log_max_files;
+    const char *app_name;
+    const char *instance;
+};
+
+static struct plan P;
+
+static int read_plan(void) {
+    struct stat st;
+    if (fstat(INIT_FD_PLAN, &st) < 0) return -1;
+    size_t size = (size_t)st.st_size;
+    /* One allocation for the blob (strings are NUL-terminated in place) plus the
+     * argv/envp arrays, sized by a first pass. */
+    char *blob = malloc(size + 1);
+    if (!blob) return -1;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(INIT_FD_PLAN, blob + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    int nargs = 0, nenv = 0;
+    for (size_t off = 0; off + 8 <= size;) {
+        uint32_t tag, len;
+        memcpy(&tag, blob + off, 4);
+        memcpy(&len, blob + off + 4, 4);
+        if (len > size - off - 8) {
+            errno = EINVAL;
+            return -1;
+        }
+        if (tag == PLAN_ARG) nargs++;
+        if (tag == PLAN_ENV) nenv++;
+        off += 8 + len;
+    }
+    P.argv = calloc((size_t)nargs + 1, sizeof(char *));
+    P.envp = calloc((size_t)nenv + 1, sizeof(char *));
+    if (!P.argv || !P.envp) return -1;
+    P.workdir = "/";
+    P.log_max_size = 10u << 20;
+    P.log_max_files = 5;
+    P.app_name = "app";
+    P.instance = "";
+    for (size_t off = 0; off + 8 <= size;) {
+        uint32_t tag, len;
+        memcpy(&tag, blob + off, 4);
+        memcpy(&len, blob + off + 4, 4);
+        char *val = blob + off + 8;
+        /* The value is followed by the next record's tag; move the string down over
+         * its own length field so it can be NUL-terminated without clobbering. */
+        char *s = blob + off + 4;
+        memmove(s, val, len);
+        s[len] = 0;
+        switch (tag) {
+            case PLAN_ARG: P.argv[P.argc++] = s; break;
+            case PLAN_ENV: P.envp[P.envc++] = s; break;
+            case PLAN_WORKDIR: P.workdir = s; break;
+            case PLAN_LOG_NAME: P.log_name = s; break;
+            case PLAN_LOG_MAX_SIZE:
+                if (len == 8) memcpy(&P.log_max_size, val - 4, 8);
+                break;
+            case PLAN_LOG_MAX_FILES:
+                if (len == 4) memcpy(&P.log_max_files, val - 4, 4);
+                break;
+            case PLAN_APP_NAME: P.app_name = s; break;
+            case PLAN_INSTANCE: P.instance = s; break;
+            default: break; /* unknown tags are for newer inits: ignore */
+        }
+        off += 8 + len;
+    }
+    if (P.argc == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reports to the daemon ------------------------------------------------------- */
+
+static int report_fd = INIT_FD_REPORT;
+
+static void report(uint32_t kind, int step, int err, int pid, const char *detail) {
+    if (report_fd < 0) return;
+    struct init_report r;
+    memset(&r, 0, sizeof r);
+    r.kind = kind;
+    r.step = step;
+    r.err = err;
+    r.pid = pid;
+    if (detail) copy_str(r.detail, sizeof r.detail, detail);
+    /* EPIPE (daemon gone) is fine: SIGPIPE is blocked and the exit record remains. */
+    (void)write_all(report_fd, (const char *)&r, sizeof r);
+    close(report_fd);
+    report_fd = -1;
+}
+
+/* ---- the log file ---------------------------------------------------------------- */
+
+static int log_fd = -1;
+static uint64_t log_size;
+
+static int log_open(void) {
+    if (!P.log_name) return 0;
+    log_fd = openat(INIT_FD_LOGDIR, P.log_name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (log_fd < 0) return -1;
+    struct stat st;
+    log_size = fstat(log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    return 0;
+}
+
+static void rotated_name(char *buf, size_t cap, unsigned i) {
+    size_t pos = 0;
+    put_str(buf, cap - 1, &pos, P.log_name);
+    if (i) {
+        put_str(buf, cap - 1, &pos, ".");
+        put_u64(buf, cap - 1, &pos, i);
+    }
+    buf[pos] = 0;
+}
+
+/* app.log -> app.log.1 -> ... -> app.log.(max_files-1); the oldest is replaced. */
+static void log_rotate(void) {
+    char from[288], to[288];
+    close(log_fd);
+    log_fd = -1;
+    if (P.log_max_files <= 1) {
+        (void)unlinkat(INIT_FD_LOGDIR, P.log_name, 0);
+    } else {
+        for (unsigned i = P.log_max_files - 1; i >= 1; i--) {
+            rotated_name(from, sizeof from, i - 1);
+            rotated_name(to, sizeof to, i);
+            (void)renameat(INIT_FD_LOGDIR, from, INIT_FD_LOGDIR, to);
+        }
+    }
+    (void)log_open();
+}
+
+static void log_write(const char *data, size_t n) {
+    if (log_fd < 0 || n == 0) return;
+    if (log_size > 0 && log_size + n > P.log_max_size) log_rotate();
+    if (log_fd < 0) return;
+    if (write_all(log_fd, data, n) == 0) log_size += n;
+}
+
+/* ---- output streams ---------------------------------------------------------------- */
+
+struct stream {
+    int fd;
+    const char *name;
+    size_t len;
+    char buf[LINE_MAX_BYTES];
+};
+
+static struct stream out_stream = {-1, "stdout", 0, {0}};
+static struct stream err_stream = {-1, "stderr", 0, {0}};
+static char outbuf[65536];
+static size_t outlen;
+
+static void out_flush(void) {
+    log_write(outbuf, outlen);
+    outlen = 0;
+}
+
+static void timestamp(char *ts, size_t cap) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    size_t pos = 0;
+    put_pad(ts, cap - 1, &pos, (uint64_t)tm.tm_year + 1900, 4);
+    put_str(ts, cap - 1, &pos, "-");
+    put_pad(ts, cap - 1, &pos, (uint64_t)tm.tm_mon + 1, 2);
+    put_str(ts, cap - 1, &pos, "-");
+    put_pad(ts, cap - 1, &pos, (uint64_t)tm.tm_mday, 2);
+    put_str(ts, cap - 1, &pos, "T");
+    put_pad(ts, cap - 1, &pos, (uint64_t)tm.tm_hour, 2);
+    put_str(ts, cap - 1, &pos, ":");
+    put_pad(ts, cap - 1, &pos, (uint64_t)tm.tm_min, 2);
+    put_str(ts, cap - 1, &pos, ":");
+    put_pad(ts, cap - 1, &pos, (uint64_t)tm.tm_sec, 2);
+    put_str(ts, cap - 1, &pos, ".");
+    put_pad(ts, cap - 1, &pos, (uint64_t)now.tv_nsec, 9);
+    put_str(ts, cap - 1, &pos, "Z");
+    ts[pos] = 0;
+}
+
+/* One CRI record: "<ts> <stream> <F|P> <text>\n". */
+static void emit(const char *ts, const struct stream *s, const char *text, size_t n, int full) {
+    size_t need = str_len(ts) + 1 + str_len(s->name) + 3 + n + 1;
+    if (outlen + need > sizeof outbuf) out_flush();
+    if (need > sizeof outbuf) return; /* cannot happen: n <= LINE_MAX_BYTES */
+    size_t pos = outlen;
+    put_str(outbuf, sizeof outbuf, &pos, ts);
+    put_str(outbuf, sizeof outbuf, &pos, " ");
+    put_str(outbuf, sizeof outbuf, &pos, s->name);
+    put_str(outbuf, sizeof outbuf, &pos, full ? " F " : " P ");
+    memcpy(outbuf + pos, text, n);
+    pos += n;
+    outbuf[pos++] = '\n';
+    outlen = pos;
+}
+
+/* Reads what is available; returns 0 on EOF or error (stream closed), 1 otherwise. */
+static int stream_read(struct stream *s) {
+    ssize_t r;
+    do r = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == EAGAIN) return 1;
+    char ts[40];
+    timestamp(ts, sizeof ts);
+    if (r <= 0) {
+        if (s->len) emit(ts, s, s->buf, s->len, 1);
+        s->len = 0;
+        out_flush();
+        close(s->fd);
+        s->fd = -1;
+        return 0;
+    }
+    s->len += (size_t)r;
+    size_t start = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        if (s->buf[i] == '\n') {
+            emit(ts, s, s->buf + start, i - start, 1);
+            start = i + 1;
+        }
+    }
+    if (start == 0 && s->len == sizeof s->buf) { /* a line longer than the buffer */
+        emit(ts, s, s->buf, s->len, 0);
+        start = s->len;
+    }
+    memmove(s->buf, s->buf + start, s->len - start);
+    s->len -= start;
+    out_flush();
+    return 1;
+}
+
+/* ---- signals ----------------------------------------------------------------------- */
+
+static void noop_handler(int sig) { (void)sig; }
+
+/* Signals the init never forwards: synchronous faults and job control that make no
+ * sense for a daemon without a terminal. */
+static int is_forwardable(int sig) {
+    switch (sig) {
+        case SIGCHLD: case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL:
+        case SIGFPE: case SIGABRT: case SIGTRAP: case SIGSYS: case SIGTTIN: case SIGTTOU:
+        case SIGTSTP:
+            return 0;
+        default:
+            return 1;
+    }
+}
+
+/* Blocks every signal and reads them from a signalfd. A real (no-op) handler is
+ * installed for the forwardable ones because the kernel drops signals with the
+ * default disposition that are sent to the init of a pid namespace, even from its
+ * parent namespace (pid_namespaces(7)); a blocked signal with a handler stays pending
+ * and is delivered through the signalfd. */
+static int setup_signals(sigset_t *old) {
+    sigset_t all;
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, old) < 0) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = noop_handler;
+    sigfillset(&sa.sa_mask);
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (sig >= 32 && sig < SIGRTMIN) continue; /* libc-internal */
+        if (is_forwardable(sig) || sig == SIGCHLD) (void)sigaction(sig, &sa, NULL);
+    }
+    return signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* In the app's child: default dispositions and an empty mask, as a fresh process. */
+static void reset_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        (void)sigaction(sig, &sa, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* ---- the app ------------------------------------------------------------------------- */
+
+struct exec_failure {
+    int32_t step;
+    int32_t err;
+    char detail[200];
+};
+
+static const char *env_path(void) {
+    for (int i = 0; i < P.envc; i++)
+        if (strncmp(P.envp[i], "PATH=", 5) == 0) return P.envp[i] + 5;
+    return DEFAULT_PATH;
+}
+
+/* execve, searching PATH from the app's environment (not ours) when argv[0] has no
+ * slash, like execvpe(3) would with envp's PATH. Returns only on failure. */
+static void exec_app(struct exec_failure *f) {
+    const char *cmd = P.argv[0];
+    f->step = STEP_EXEC;
+    copy_str(f->detail, sizeof f->detail, cmd);
+    if (strchr(cmd, '/')) {
+        execve(cmd, P.argv, P.envp);
+        f->err = errno;
+        return;
+    }
+    const char *path = env_path();
+    int saw_eacces = 0;
+    char full[4096];
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t dlen = colon ? (size_t)(colon - path) : strlen(path);
+        if (dlen + 1 + strlen(cmd) + 1 <= sizeof full) {
+            size_t pos = 0;
+            if (dlen == 0) {
+                full[pos++] = '.';
+            } else {
+                memcpy(full, path, dlen);
+                pos = dlen;
+            }
+            full[pos++] = '/';
+            strcpy(full + pos, cmd);
+            execve(full, P.argv, P.envp);
+            if (errno == EACCES) saw_eacces = 1;
+            else if (errno != ENOENT && errno != ENOTDIR) {
+                f->err = errno;
+                copy_str(f->detail, sizeof f->detail, full);
+                return;
+            }
+        }
+        if (!colon) break;
+        path = colon + 1;
+    }
+    f->step = saw_eacces ? STEP_EXEC : STEP_RESOLVE;
+    f->err = saw_eacces ? EACCES : ENOENT;
+}
+
+static pid_t app_pid;
+
+/* Forks the app. Returns its pid, or -1 with *f filled. */
+static pid_t start_app(int out_w, int err_w, struct exec_failure *f) {
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) < 0) {
+        f->step = STEP_PIPES;
+        f->err = errno;
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        f->step = STEP_FORK;
+        f->err = errno;
+        close(ep[0]);
+        close(ep[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        struct exec_failure cf;
+        memset(&cf, 0, sizeof cf);
+        close(ep[0]);
+        setpgid(0, 0);
+        reset_signals();
+        if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) {
+            cf.step = STEP_PIPES;
+            cf.err = errno;
+        } else if (chdir(P.workdir) < 0) {
+            cf.step = STEP_CHDIR;
+            cf.err = errno;
+            copy_str(cf.detail, sizeof cf.detail, P.workdir);
+        } else {
+            /* Nothing of ours may reach the app (CVE-2024-21626): every fd above 2
+             * closes on exec; the failure pipe is already CLOEXEC. */
+            syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+            exec_app(&cf);
+        }
+        (void)write_all(ep[1], (const char *)&cf, sizeof cf);
+        _exit(cf.err == ENOENT && cf.step != STEP_CHDIR ? INIT_EXIT_NOT_FOUND
+              : cf.step == STEP_EXEC                   ? INIT_EXIT_NOT_EXECUTABLE
+                                                       : INIT_EXIT_SETUP_FAILED);
+    }
+    /* Both sides set the group so a signal forwarded right after fork finds it. */
+    setpgid(pid, pid);
+    close(ep[1]);
+    ssize_t r;
+    do r = read(ep[0], f, sizeof *f);
+    while (r < 0 && errno == EINTR);
+    close(ep[0]);
+    if (r > 0) return -pid - 1; /* exec failed; the child exits on its own */
+    return pid;
+}
+
+/* ---- exit ------------------------------------------------------------------------------ */
+
+static void write_exit_record(int code, int sig, const char *message) {
+    char buf[512];
+    size_t pos = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    put_str(buf, sizeof buf, &pos, "instance=");
+    put_str(buf, sizeof buf, &pos, P.instance ? P.instance : "");
+    put_str(buf, sizeof buf, &pos, "\ncode=");
+    put_u64(buf, sizeof buf, &pos, (uint64_t)code);
+    put_str(buf, sizeof buf, &pos, "\nsignal=");
+    put_u64(buf, sizeof buf, &pos, (uint64_t)sig);
+    put_str(buf, sizeof buf, &pos, "\nat=");
+    put_u64(buf, sizeof buf, &pos, (uint64_t)now.tv_sec);
+    put_str(buf, sizeof buf, &pos, ".");
+    put_pad(buf, sizeof buf, &pos, (uint64_t)now.tv_nsec, 9);
+    put_str(buf, sizeof buf, &pos, "\nmessage=");
+    for (const char *m = message ? message : ""; *m && pos < sizeof buf - 2; m++)
+        buf[pos++] = (*m == '\n') ? ' ' : *m;
+    buf[pos++] = '\n';
+    int fd = openat(INIT_FD_RUNDIR, INIT_EXIT_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                    0644);
+    if (fd < 0) return;
+    int ok = write_all(fd, buf, pos) == 0;
+    close(fd);
+    if (ok) (void)renameat(INIT_FD_RUNDIR, INIT_EXIT_FILE ".tmp", INIT_FD_RUNDIR, INIT_EXIT_FILE);
+}
+
+/* Reaps every child that has exited; records the app's status when it is among them. */
+static int app_status_known;
+static int app_wait_status;
+
+static void reap(void) {
+    for (;;) {
+        int st;
+        pid_t p = waitpid(-1, &st, WNOHANG | __WALL);
+        if (p <= 0) return;
+        if (p == app_pid && !app_status_known) {
+            app_status_known = 1;
+            app_wait_status = st;
+        }
+    }
+}
+
+/* Kills everything the app left behind and reaps it. As the init of a pid namespace,
+ * kill(-1) reaches exactly the other processes of the namespace. As a subreaper in the
+ * host's namespace it must never do that: there it walks its own children (orphans
+ * are re-parented to it) until none remain. */
+static void kill_leftovers(void) {
+    if (getpid() == 1) {
+        kill(-1, SIGKILL);
+        while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {
+        }
+        return;
+    }
+    char path[64];
+    size_t pos = 0;
+    put_str(path, sizeof path - 1, &pos, "/proc/self/task/");
+    put_u64(path, sizeof path - 1, &pos, (uint64_t)getpid());
+    put_str(path, sizeof path - 1, &pos, "/children");
+    path[pos] = 0;
+    for (int round = 0; round < 1000; round++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) break;
+        buf[n] = 0;
+        int any = 0;
+        for (char *p = buf; *p;) {
+            while (*p == ' ') p++;
+            if (!*p) break;
+            long v = 0;
+            while (*p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+            if (v > 0) {
+                kill((pid_t)v, SIGKILL);
+                any = 1;
+            }
+            while (*p && *p != ' ') p++;
+        }
+        if (!any) break;
+        /* Reap what we killed; their orphans are re-parented to us for the next round. */
+        while (waitpid(-1, NULL, __WALL | WNOHANG) > 0) {
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        while (waitpid(-1, NULL, __WALL | WNOHANG) > 0) {
+        }
+    }
+}
+
+/* Setup failed before the app ran: tell the daemon (step, errno, detail) and leave a
+ * record for a daemon that was away. The daemon words the message. */
+static void fail(int step, int err, const char *detail, int code) {
+    report(REPORT_FAILED, step, err, 0, detail);
+    write_exit_record(code, 0, detail);
+    _exit(code);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    sigset_t old;
+    int sfd = setup_signals(&old);
+    if (sfd < 0) fail(STEP_SIGNALS, errno, "signalfd", INIT_EXIT_SETUP_FAILED);
+    if (read_plan() < 0) fail(STEP_READ_PLAN, errno, "read plan", INIT_EXIT_SETUP_FAILED);
+    close(INIT_FD_PLAN);
+
+    /* The init is nobody's to inspect: no core dumps, no ptrace/proc access from the
+     * app's uid without CAP_SYS_PTRACE (also keeps /proc/1/exe out of reach). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Its own session: no terminal signals; survives the daemon (no PDEATHSIG). */
+    setsid();
+    if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+    if (log_open() < 0) fail(STEP_OPEN_LOG, errno, P.log_name, INIT_EXIT_SETUP_FAILED);
+
+    int outp[2], errp[2];
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+        fail(STEP_PIPES, errno, "pipe", INIT_EXIT_SETUP_FAILED);
+
+    struct exec_failure f;
+    memset(&f, 0, sizeof f);
+    pid_t pid = start_app(outp[1], errp[1], &f);
+    close(outp[1]);
+    close(errp[1]);
+    if (pid < 0) {
+        if (pid < -1) { /* the child exists and is exiting: reap it */
+            app_pid = -pid - 1;
+            while (waitpid(app_pid, NULL, __WALL) < 0 && errno == EINTR) {
+            }
+        }
+        int code = f.step == STEP_RESOLVE || f.err == ENOENT ? INIT_EXIT_NOT_FOUND
+                   : f.step == STEP_EXEC                     ? INIT_EXIT_NOT_EXECUTABLE
+                                                             : INIT_EXIT_SETUP_FAILED;
+        fail(f.step, f.err, f.detail, code);
+    }
+    app_pid = pid;
+    report(REPORT_STARTED, STEP_NONE, 0, pid, NULL);
+
+    out_stream.fd = outp[0];
+    err_stream.fd = errp[0];
+    fcntl(outp[0], F_SETFL, O_NONBLOCK);
+    fcntl(errp[0], F_SETFL, O_NONBLOCK);
+
+    int leftovers_killed = 0;
+    int drain_ms = -1;
+    struct timespec drain_start = {0, 0};
+    for (;;) {
+        if (app_status_known && !leftovers_killed) {
+            kill_leftovers();
+            leftovers_killed = 1;
+            clock_gettime(CLOCK_MONOTONIC, &drain_start);
+            drain_ms = 2000; /* writers are dead; read what is buffered, but bounded */
+        }
+        if (leftovers_killed && out_stream.fd < 0 && err_stream.fd < 0) break;
+        if (leftovers_killed) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long el = (now.tv_sec - drain_start.tv_sec) * 1000 + (now.tv_nsec - drain_start.tv_nsec) / 1000000;
+            if (el >= 2000) break;
+            drain_ms = (int)(2000 - el);
+        }
+        struct pollfd fds[3] = {
+            {sfd, POLLIN, 0},
+            {out_stream.fd, POLLIN, 0},
+            {err_stream.fd, POLLIN, 0},
+        };
+        int r = poll(fds, 3, drain_ms);
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGCHLD) {
+                    reap();
+                } else if (is_forwardable(sig) && !app_status_known) {
+                    kill(-app_pid, sig);
+                }
+            }
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) stream_read(&out_stream);
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) stream_read(&err_stream);
+    }
+    out_flush();
+
+    int st = app_wait_status;
+    int code, sig = 0;
+    if (WIFSIGNALED(st)) {
+        sig = WTERMSIG(st);
+        code = 128 + sig;
+    } else {
+        code = WEXITSTATUS(st);
+    }
+    write_exit_record(code, sig, "");
+    return code;
+}

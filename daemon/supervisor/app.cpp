@@ -1,0 +1,332 @@
+#include "supervisor/app.hpp"
+
+#include "host/log.hpp"
+
+namespace isolated::supervisor {
+
+namespace {
+
+std::string describe_exit(const ExitInfo& e) {
+    if (!e.message.empty() && e.code >= 125 && e.code <= 127 && e.signal == 0) return e.message;
+    if (e.oom_killed) return "killed by the OOM killer";
+    if (e.signal) return "killed by " + signal_name(e.signal);
+    std::string s = "exited with code " + std::to_string(e.code);
+    if (!e.message.empty()) s += " (" + e.message + ")";
+    return s;
+}
+
+bool restart_wanted(RestartPolicy policy, const ExitInfo& e) {
+    switch (policy) {
+        case RestartPolicy::always: return true;
+        case RestartPolicy::on_failure: return e.code != 0 || e.signal != 0;
+        case RestartPolicy::never: return false;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string to_string(StopReason r) {
+    switch (r) {
+        case StopReason::user: return "user";
+        case StopReason::restart: return "restart";
+        case StopReason::shutdown: return "shutdown";
+        case StopReason::removed: return "removed";
+        case StopReason::redefine: return "redefine";
+        case StopReason::liveness: return "liveness";
+    }
+    return "user";
+}
+
+App::App(AppSpec spec, const AppHooks& hooks) : spec_(std::move(spec)), hooks_(hooks) {}
+
+App::~App() = default;
+
+bool App::is_up() const {
+    return state_ == AppState::running || state_ == AppState::ready || state_ == AppState::unhealthy;
+}
+
+AppStatus App::status() const {
+    AppStatus s;
+    s.name = spec_.name;
+    s.state = state_;
+    s.ready = state_ == AppState::ready;
+    if (instance_) {
+        auto info = instance_->info();
+        s.pid = info.pid;
+        s.init_pid = info.init_pid;
+        s.address = info.address;
+        s.usage = instance_->usage();
+    }
+    if (instance_ && started_) s.started_at = started_at_;
+    s.restarts = restarts_;
+    s.last_exit = last_exit_;
+    if (spec_.network.mode == NetworkMode::bridge) s.ports = spec_.network.ports;
+    s.limits = spec_.resources;
+    s.message = message_;
+    if (state_ == AppState::backoff) s.next_restart_at = next_restart_at_;
+    return s;
+}
+
+// ---- commands --------------------------------------------------------------------------
+
+void App::start() {
+    switch (state_) {
+        case AppState::stopped:
+        case AppState::failed:
+            backoff_.reset();
+            enter_starting();
+            break;
+        case AppState::backoff:
+            backoff_timer_.reset();
+            backoff_.reset();
+            enter_starting();
+            break;
+        case AppState::stopping:
+            start_after_stop_ = true;
+            break;
+        case AppState::starting:
+        case AppState::running:
+        case AppState::ready:
+        case AppState::unhealthy:
+            break;
+    }
+}
+
+void App::stop(std::optional<Duration> timeout, StopReason reason) {
+    start_after_stop_ = false;
+    switch (state_) {
+        case AppState::stopped:
+        case AppState::failed:
+            break;
+        case AppState::backoff:
+            backoff_timer_.reset();
+            enter_stopped("stopped while waiting to restart");
+            break;
+        case AppState::starting:
+            if (!instance_) {
+                enter_stopped("stopped before it was started");
+                break;
+            }
+            [[fallthrough]];
+        case AppState::running:
+        case AppState::ready:
+        case AppState::unhealthy:
+            stop_reason_ = reason;
+            enter_stopping(timeout);
+            break;
+        case AppState::stopping:
+            // Already on its way down; an operator stop wins over an internal reason
+            // (e.g. a restart that should no longer start again).
+            if (reason == StopReason::user || reason == StopReason::shutdown || reason == StopReason::removed)
+                stop_reason_ = reason;
+            break;
+    }
+}
+
+void App::restart(std::optional<Duration> timeout) {
+    backoff_.reset();
+    if (instance_) {
+        stop(timeout, StopReason::restart);
+        start_after_stop_ = true;
+    } else if (state_ == AppState::stopping) {
+        start_after_stop_ = true;
+    } else {
+        // Not launched: stopped, failed, in backoff, or waiting for dependencies.
+        if (state_ == AppState::starting) return;
+        backoff_timer_.reset();
+        enter_starting();
+    }
+}
+
+void App::redefine(AppSpec spec) {
+    pending_spec_ = std::move(spec);
+    switch (state_) {
+        case AppState::stopped:
+            apply_pending_spec();
+            break;
+        case AppState::failed:
+        case AppState::backoff:
+            backoff_timer_.reset();
+            backoff_.reset();
+            enter_starting();
+            break;
+        case AppState::starting:
+            if (!instance_) {
+                apply_pending_spec();
+                try_launch();
+                break;
+            }
+            [[fallthrough]];
+        case AppState::running:
+        case AppState::ready:
+        case AppState::unhealthy:
+            publish("redefine", "definition changed; restarting");
+            stop(std::nullopt, StopReason::redefine);
+            start_after_stop_ = true;
+            break;
+        case AppState::stopping:
+            break;  // applied at the next start or stop
+    }
+}
+
+void App::dependencies_changed() {
+    if (state_ == AppState::starting && !instance_) try_launch();
+}
+
+// ---- states -------------------------------------------------------------------------------
+
+void App::enter_starting() {
+    apply_pending_spec();
+    next_restart_at_.reset();
+    started_ = false;
+    set_state(AppState::starting, "starting");
+    try_launch();
+}
+
+void App::try_launch() {
+    if (state_ != AppState::starting || instance_) return;
+    if (auto why = hooks_.unmet_dependency(*this)) {
+        set_state(AppState::starting, *why);
+        return;
+    }
+    InstanceCallbacks cb;
+    cb.on_started = [this] { handle_started(); };
+    cb.on_exit = [this](const ExitInfo& e) { handle_exit(e); };
+    launched_at_ = hooks_.clock->now();
+    auto r = hooks_.runtime->launch(spec_, hooks_.launch_context(*this), std::move(cb));
+    if (!r) {
+        // Nothing was created: handled like an instance that failed at once.
+        ExitInfo e;
+        e.code = 125;
+        e.at = hooks_.clock->wall_now();
+        e.message = r.error().to_string();
+        handle_exit(e);
+        return;
+    }
+    instance_ = std::move(*r);
+    set_state(AppState::starting, "creating the sandbox");
+}
+
+void App::handle_started() {
+    started_ = true;
+    started_at_ = hooks_.clock->wall_now();
+    if (state_ == AppState::starting) enter_up();
+}
+
+void App::enter_up() {
+    // Without a readiness probe an app that runs is ready (as in Kubernetes); probes
+    // move it between running/ready/unhealthy once they land.
+    if (spec_.probes.readiness)
+        set_state(AppState::running, "started; waiting for readiness");
+    else
+        set_state(AppState::ready, "running");
+}
+
+void App::enter_stopping(std::optional<Duration> timeout) {
+    Duration t = timeout.value_or(spec_.stop.timeout);
+    set_state(AppState::stopping, "sent " + signal_name(spec_.stop.signal) + ", waiting up to " + format_duration(t));
+    instance_->signal(spec_.stop.signal);
+    stop_timer_ = hooks_.clock->schedule(t, [this, t] {
+        if (!instance_) return;
+        publish("kill", "still running " + format_duration(t) + " after " + signal_name(spec_.stop.signal) +
+                            "; killing everything of the app");
+        instance_->kill_all();
+    });
+}
+
+void App::enter_stopped(std::string message) {
+    apply_pending_spec();
+    set_state(AppState::stopped, std::move(message));
+}
+
+void App::enter_failed(std::string message) {
+    apply_pending_spec();
+    set_state(AppState::failed, std::move(message));
+}
+
+void App::enter_backoff(std::uint32_t attempt, const std::string& why) {
+    Duration delay = backoff_delay(attempt, spec_.restart.backoff, hooks_.random ? hooks_.random() : 0.5);
+    next_restart_at_ = hooks_.clock->wall_now() + delay;
+    set_state(AppState::backoff, why + "; restarting in " + format_duration(delay));
+    backoff_timer_ = hooks_.clock->schedule(delay, [this] {
+        ++restarts_;
+        publish("restart", "restarting (restart " + std::to_string(restarts_) + ")");
+        enter_starting();
+    });
+}
+
+void App::handle_exit(const ExitInfo& exit) {
+    bool was_stopping = state_ == AppState::stopping;
+    instance_.reset();
+    started_ = false;
+    stop_timer_.reset();
+    last_exit_ = exit;
+    publish("exit", describe_exit(exit), exit);
+
+    if (was_stopping) {
+        if (stop_reason_ == StopReason::liveness) {
+            // Liveness restarts follow the backoff like crashes (kubelet does the same).
+            auto attempt = backoff_.record_exit(launched_at_, hooks_.clock->now(), spec_.restart.backoff);
+            enter_backoff(attempt, "liveness probe failed");
+        } else if (start_after_stop_) {
+            start_after_stop_ = false;
+            enter_starting();
+        } else {
+            enter_stopped("stopped");
+        }
+        return;
+    }
+
+    std::string why = describe_exit(exit);
+    if (!restart_wanted(spec_.restart.policy, exit)) {
+        if (exit.code == 0 && exit.signal == 0)
+            enter_stopped(why);
+        else
+            enter_failed(why);
+        return;
+    }
+    auto attempt = backoff_.record_exit(launched_at_, hooks_.clock->now(), spec_.restart.backoff);
+    if (spec_.restart.max_retries && attempt > *spec_.restart.max_retries) {
+        enter_failed(why + "; gave up after " + std::to_string(*spec_.restart.max_retries) + " restarts");
+        return;
+    }
+    enter_backoff(attempt, why);
+}
+
+void App::apply_pending_spec() {
+    if (!pending_spec_) return;
+    spec_ = std::move(*pending_spec_);
+    pending_spec_.reset();
+}
+
+void App::set_state(AppState s, std::string message) {
+    bool state_changed = s != state_;
+    if (!state_changed && message == message_) return;
+    state_ = s;
+    message_ = std::move(message);
+    if (state_changed) {
+        host::log_info(spec_.name, to_string(s) + ": " + message_);
+        AppEvent e;
+        e.time = hooks_.clock->wall_now();
+        e.app = spec_.name;
+        e.type = "state";
+        e.state = to_string(s);
+        e.message = message_;
+        hooks_.events->publish(std::move(e));
+    }
+    if (hooks_.changed) hooks_.changed(*this);
+}
+
+void App::publish(std::string type, std::string message, std::optional<ExitInfo> exit) {
+    host::log_info(spec_.name, message);
+    AppEvent e;
+    e.time = hooks_.clock->wall_now();
+    e.app = spec_.name;
+    e.type = std::move(type);
+    e.message = std::move(message);
+    e.exit = std::move(exit);
+    hooks_.events->publish(std::move(e));
+}
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,118 @@
+// One app's lifecycle: the state machine of PRODUCT.md, in the style of systemd's
+// service.c -- an enter_<state>() function per state and a single set_state() that
+// records, logs and notifies. It decides *when* (policy, backoff, stop timeouts) and
+// leaves *how* to the Runtime port. No syscalls, no JSON.
+//
+//            start()                        on_started
+//  stopped ─────────► starting ─(deps ok)─► [launch] ──────────► ready (or running
+//     ▲                  │                                      until readiness)
+//     │ stop()           │ exit / launch error                     │ exit
+//     │                  ▼                                         ▼
+//  stopping ◄──────── backoff ◄── policy says restart ──────── [exit handling]
+//     │  signal, then      │ timer                                  │ policy says no
+//     │  kill_all() after  └──► starting (restarts + 1)             ▼
+//     │  stop.timeout                                      stopped (code 0) / failed
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "isolated/api_types.hpp"
+#include "isolated/app_spec.hpp"
+#include "supervisor/backoff.hpp"
+#include "supervisor/clock.hpp"
+#include "supervisor/event_log.hpp"
+#include "supervisor/runtime.hpp"
+
+namespace isolated::supervisor {
+
+class App;
+
+/// What an App needs from its surroundings (the Supervisor provides it).
+struct AppHooks {
+    Clock* clock = nullptr;
+    Runtime* runtime = nullptr;
+    EventLog* events = nullptr;
+    RandomSource random;
+    /// Why the app cannot be launched yet ("waiting for db to be ready"), or nullopt.
+    std::function<std::optional<std::string>(const App&)> unmet_dependency;
+    /// Peers for joined namespaces.
+    std::function<LaunchContext(const App&)> launch_context;
+    /// Called after every state change (dependencies, waiters, shutdown progress).
+    std::function<void(App&)> changed;
+};
+
+enum class StopReason { user, restart, shutdown, removed, redefine, liveness };
+std::string to_string(StopReason);
+
+class App {
+public:
+    App(AppSpec spec, const AppHooks& hooks);
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    const std::string& name() const { return spec_.name; }
+    const AppSpec& spec() const { return spec_; }
+    AppState state() const { return state_; }
+    /// Launched and not yet exited.
+    bool has_instance() const { return instance_ != nullptr; }
+    const Instance* instance() const { return instance_.get(); }
+    /// The app is up: running, ready or unhealthy.
+    bool is_up() const;
+    /// stopped or failed: nothing running and nothing scheduled.
+    bool is_down() const { return state_ == AppState::stopped || state_ == AppState::failed; }
+    AppStatus status() const;
+
+    /// Operator start: from stopped/failed, or now instead of waiting out a backoff
+    /// (the backoff series starts over). While stopping: start again once stopped.
+    void start();
+    /// Stops with the stop signal; after `timeout` (default: the spec's) everything of
+    /// the app is killed.
+    void stop(std::optional<Duration> timeout, StopReason reason);
+    /// Stop (if up) then start; not counted in `restarts`.
+    void restart(std::optional<Duration> timeout);
+    /// A new definition from reload. An app that is up restarts with it; a failed one
+    /// or one in backoff starts with it; a stopped one just keeps it for later.
+    void redefine(AppSpec spec);
+    /// Another app changed: a start waiting for dependencies may go ahead now.
+    void dependencies_changed();
+
+private:
+    void enter_starting();
+    void enter_up();
+    void enter_stopping(std::optional<Duration> timeout);
+    void enter_stopped(std::string message);
+    void enter_failed(std::string message);
+    void enter_backoff(std::uint32_t attempt, const std::string& why);
+    void set_state(AppState s, std::string message);
+
+    void try_launch();
+    void handle_started();
+    void handle_exit(const ExitInfo& exit);
+    void apply_pending_spec();
+    void publish(std::string type, std::string message, std::optional<ExitInfo> exit = std::nullopt);
+
+    AppSpec spec_;
+    std::optional<AppSpec> pending_spec_;
+    const AppHooks& hooks_;
+    AppState state_ = AppState::stopped;
+    std::string message_;
+
+    std::unique_ptr<Instance> instance_;
+    bool started_ = false;                   // instance reported on_started
+    SteadyTime launched_at_{};
+    std::optional<WallTime> started_at_;
+    std::uint32_t restarts_ = 0;
+    BackoffTracker backoff_;
+    std::optional<ExitInfo> last_exit_;
+    std::optional<WallTime> next_restart_at_;
+    std::unique_ptr<Timer> stop_timer_;
+    std::unique_ptr<Timer> backoff_timer_;
+    StopReason stop_reason_ = StopReason::user;
+    bool start_after_stop_ = false;
+};
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,69 @@
+// The port through which the supervisor runs app instances. The supervisor decides
+// *when* (state machine, backoff, dependencies); a Runtime decides *how* (sandbox,
+// cgroup, network). The daemon's implementation is runtime::HostRuntime, which
+// composes daemon/sandbox, daemon/cgroup and daemon/net; unit tests use FakeRuntime.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "isolated/api_types.hpp"
+#include "isolated/app_spec.hpp"
+#include "isolated/result.hpp"
+
+namespace isolated::supervisor {
+
+/// Facts about a running instance, as far as they are known.
+struct InstanceInfo {
+    pid_t pid = 0;        ///< the app's main process (host view); 0 until started
+    pid_t init_pid = 0;   ///< the sandbox's init
+    std::string address;  ///< bridge address, "" if none
+};
+
+/// One run of an app: from launch to exit. Destroying an Instance releases the
+/// daemon's handles (pidfd, pipes) but never kills anything: that is how the daemon
+/// leaves apps running for the next daemon to adopt.
+class Instance {
+public:
+    virtual ~Instance() = default;
+    virtual InstanceInfo info() const = 0;
+    /// Delivers the stop signal to the app (through its init, which forwards it to the
+    /// app's process group).
+    virtual void signal(int sig) = 0;
+    /// SIGKILL to every process of the app (cgroup kill, pid-namespace teardown, or a
+    /// process-tree walk, whatever this runtime has). Exit is still reported via on_exit.
+    virtual void kill_all() = 0;
+    /// Live usage from the app's cgroup; empty fields when unknown.
+    virtual ResourceUsage usage() const = 0;
+};
+
+struct InstanceCallbacks {
+    /// The app was exec'd inside its sandbox; `info` now has its pid.
+    std::function<void()> on_started;
+    /// The instance ended (the app exited, or the sandbox could not be built, in which
+    /// case exit.message says why). Called exactly once, after on_started if any. After
+    /// this the runtime has released the instance's kernel objects.
+    std::function<void(const ExitInfo&)> on_exit;
+};
+
+/// What a launch may need from other apps: their running instances, for joining
+/// namespaces (`app:NAME`).
+struct LaunchContext {
+    std::map<std::string, const Instance*> peers;
+};
+
+class Runtime {
+public:
+    virtual ~Runtime() = default;
+    /// Starts building the sandbox and the app. Returns once the init process exists;
+    /// progress arrives through the callbacks, always later on the loop (never from
+    /// inside this call). A returned error means nothing was created.
+    virtual Result<std::unique_ptr<Instance>> launch(const AppSpec& spec, const LaunchContext& ctx,
+                                                     InstanceCallbacks callbacks) = 0;
+};
+
+}  // namespace isolated::supervisor

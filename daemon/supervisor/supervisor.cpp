@@ -1,0 +1,340 @@
+#include "supervisor/supervisor.hpp"
+
+#include <algorithm>
+
+#include "host/log.hpp"
+
+namespace isolated::supervisor {
+
+Supervisor::Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random)
+    : clock_(clock), events_(events) {
+    hooks_.clock = &clock;
+    hooks_.runtime = &runtime;
+    hooks_.events = &events;
+    hooks_.random = std::move(random);
+    hooks_.unmet_dependency = [this](const App& a) { return unmet_dependency(a); };
+    hooks_.launch_context = [this](const App& a) { return launch_context(a); };
+    hooks_.changed = [this](App&) { pump(); };
+}
+
+Supervisor::~Supervisor() {
+    // Apps go away with their instances detached, not killed: whoever destroys the
+    // supervisor without shutdown() leaves the apps running (for adoption).
+    hooks_.changed = nullptr;
+    apps_.clear();
+}
+
+void Supervisor::load(const std::map<std::string, AppSpec>& apps) {
+    for (const auto& [name, spec] : apps) add_app(spec);
+}
+
+App& Supervisor::add_app(const AppSpec& spec) {
+    auto app = std::make_unique<App>(spec, hooks_);
+    App& ref = *app;
+    apps_[spec.name] = std::move(app);
+    return ref;
+}
+
+void Supervisor::start_all() {
+    std::map<std::string, AppSpec> specs;
+    for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
+    for (const auto& name : start_order(specs)) apps_.at(name)->start();
+}
+
+std::vector<AppStatus> Supervisor::list() const {
+    std::vector<AppStatus> out;
+    out.reserve(apps_.size());
+    for (const auto& [name, app] : apps_) out.push_back(app->status());
+    return out;
+}
+
+std::optional<AppDetail> Supervisor::detail(const std::string& name) const {
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return std::nullopt;
+    AppDetail d;
+    d.status = it->second->status();
+    d.spec = it->second->spec();
+    d.events = events_.recent(name, 50);
+    return d;
+}
+
+std::map<AppState, std::size_t> Supervisor::census() const {
+    std::map<AppState, std::size_t> out;
+    for (const auto& [name, app] : apps_) ++out[app->state()];
+    return out;
+}
+
+// ---- operator commands -------------------------------------------------------------------
+
+void Supervisor::start_with_dependencies(const std::string& name, std::set<std::string>& visiting) {
+    auto it = apps_.find(name);
+    if (it == apps_.end() || !visiting.insert(name).second) return;
+    for (const auto& dep : prerequisites(it->second->spec()))
+        if (auto d = apps_.find(dep); d != apps_.end() && d->second->is_down())
+            start_with_dependencies(dep, visiting);
+    it->second->start();
+}
+
+void Supervisor::start(const std::string& name, Done done) {
+    if (!contains(name)) return done("no app named \"" + name + "\"");
+    waiters_.push_back({name, true, std::move(done)});
+    std::set<std::string> visiting;
+    start_with_dependencies(name, visiting);
+    pump();
+}
+
+void Supervisor::stop(const std::string& name, std::optional<Duration> timeout, Done done) {
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return done("no app named \"" + name + "\"");
+    waiters_.push_back({name, false, std::move(done)});
+    it->second->stop(timeout, StopReason::user);
+    pump();
+}
+
+void Supervisor::restart(const std::string& name, std::optional<Duration> timeout, Done done) {
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return done("no app named \"" + name + "\"");
+    std::set<std::string> visiting{name};
+    for (const auto& dep : prerequisites(it->second->spec()))
+        if (auto d = apps_.find(dep); d != apps_.end() && d->second->is_down()) start_with_dependencies(dep, visiting);
+    it->second->restart(timeout);
+    waiters_.push_back({name, true, std::move(done)});
+    pump();
+}
+
+void Supervisor::shutdown(Done done) {
+    shutting_down_ = true;
+    std::set<std::string> all;
+    for (const auto& [name, app] : apps_) all.insert(name);
+    start_batch(std::move(all), std::nullopt, StopReason::shutdown, std::move(done));
+}
+
+// ---- reload ------------------------------------------------------------------------------
+
+ReloadReport Supervisor::reload(const AppDir& fresh) {
+    ReloadReport report;
+    for (const auto& [name, errors] : fresh.rejected) {
+        RejectedApp r{name, {}};
+        for (const auto& d : errors) r.errors.push_back(d.to_string());
+        report.rejected.push_back(std::move(r));
+        if (contains(name)) host::log_warning(name, "new definition rejected; keeping the last good one");
+    }
+    for (const auto& [name, spec] : fresh.apps) {
+        auto it = apps_.find(name);
+        if (it == apps_.end()) {
+            report.added.push_back(name);
+            add_app(spec);
+            continue;
+        }
+        bool was_removing = removing_.erase(name) > 0;
+        if (it->second->spec().same_definition(spec) && !was_removing) {
+            report.unchanged.push_back(name);
+            continue;
+        }
+        report.changed.push_back(name);
+        it->second->redefine(spec);
+        if (was_removing) it->second->start();
+    }
+    std::set<std::string> removed;
+    for (const auto& [name, app] : apps_) {
+        if (fresh.apps.count(name) || fresh.rejected.count(name) || removing_.count(name)) continue;
+        removed.insert(name);
+        report.removed.push_back(name);
+    }
+    // Start the added ones (dependencies first), stop the removed ones (dependents first).
+    std::map<std::string, AppSpec> specs;
+    for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
+    for (const auto& name : start_order(specs))
+        if (std::find(report.added.begin(), report.added.end(), name) != report.added.end()) apps_.at(name)->start();
+    if (!removed.empty()) {
+        removing_.insert(removed.begin(), removed.end());
+        start_batch(removed, std::nullopt, StopReason::removed, [](std::optional<std::string>) {});
+    }
+
+    AppEvent e;
+    e.time = clock_.wall_now();
+    e.type = "reload";
+    e.message = std::to_string(report.added.size()) + " added, " + std::to_string(report.changed.size()) +
+                " changed, " + std::to_string(report.removed.size()) + " removed, " +
+                std::to_string(report.rejected.size()) + " rejected";
+    host::log_info("", "reload: " + e.message);
+    events_.publish(std::move(e));
+    pump();
+    return report;
+}
+
+void Supervisor::forget_removed() {
+    for (auto it = removing_.begin(); it != removing_.end();) {
+        auto app = apps_.find(*it);
+        if (app == apps_.end()) {
+            it = removing_.erase(it);
+            continue;
+        }
+        if (!app->second->is_down()) {
+            ++it;
+            continue;
+        }
+        for (auto w = waiters_.begin(); w != waiters_.end();) {
+            if (w->app == *it) {
+                auto done = std::move(w->done);
+                w = waiters_.erase(w);
+                done("app \"" + app->first + "\" was removed");
+            } else {
+                ++w;
+            }
+        }
+        host::log_info(*it, "removed");
+        apps_.erase(app);
+        it = removing_.erase(it);
+    }
+}
+
+// ---- dependencies ------------------------------------------------------------------------
+
+std::vector<std::string> Supervisor::prerequisites(const AppSpec& spec) {
+    std::vector<std::string> out = spec.depends_on;
+    auto add = [&](const std::string& n) {
+        if (!n.empty() && std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+    };
+    if (spec.network.mode == NetworkMode::app) add(spec.network.app);
+    for (const auto* ns : {&spec.namespaces.pid, &spec.namespaces.ipc, &spec.namespaces.uts})
+        if (ns->kind == NamespaceKind::app) add(ns->app);
+    return out;
+}
+
+std::optional<std::string> Supervisor::unmet_dependency(const App& app) const {
+    const auto& spec = app.spec();
+    for (const auto& dep : spec.depends_on) {
+        auto it = apps_.find(dep);
+        if (it == apps_.end() || removing_.count(dep)) return "waiting for " + dep + " (not defined)";
+        if (it->second->state() != AppState::ready)
+            return "waiting for " + dep + " to be ready (it is " + to_string(it->second->state()) + ")";
+    }
+    for (const auto& dep : prerequisites(spec)) {
+        if (std::find(spec.depends_on.begin(), spec.depends_on.end(), dep) != spec.depends_on.end()) continue;
+        auto it = apps_.find(dep);
+        if (it == apps_.end()) return "waiting for " + dep + " (not defined)";
+        if (!it->second->is_up() || !it->second->has_instance())
+            return "waiting for " + dep + " to be running to join its namespaces (it is " +
+                   to_string(it->second->state()) + ")";
+    }
+    return std::nullopt;
+}
+
+LaunchContext Supervisor::launch_context(const App& app) const {
+    LaunchContext ctx;
+    for (const auto& dep : prerequisites(app.spec()))
+        if (auto it = apps_.find(dep); it != apps_.end() && it->second->instance())
+            ctx.peers[dep] = it->second->instance();
+    return ctx;
+}
+
+// ---- change propagation ------------------------------------------------------------------
+
+void Supervisor::pump() {
+    // State changes cascade (a dependency becomes ready -> a dependent launches ->
+    // ...). Handle them iteratively rather than recursively.
+    if (in_change_) {
+        change_again_ = true;
+        return;
+    }
+    in_change_ = true;
+    do {
+        change_again_ = false;
+        for (auto& [name, app] : apps_)
+            if (!removing_.count(name)) app->dependencies_changed();
+        for (auto& [name, app] : apps_) settle_waiters(*app);
+        advance_batches();
+    } while (change_again_);
+    in_change_ = false;
+    bool any_gone = std::any_of(removing_.begin(), removing_.end(), [this](const std::string& n) {
+        auto it = apps_.find(n);
+        return it == apps_.end() || it->second->is_down();
+    });
+    // Not from inside the App's own call stack: the App may be the one being erased.
+    if (any_gone) clock_.post([this] { forget_removed(); });
+}
+
+void Supervisor::settle_waiters(App& app) {
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+        if (it->app != app.name()) {
+            ++it;
+            continue;
+        }
+        std::optional<std::optional<std::string>> result;  // outer: settled?
+        AppState s = app.state();
+        if (it->want_up) {
+            if (app.is_up())
+                result = std::optional<std::string>{};
+            else if (s == AppState::backoff || s == AppState::failed || s == AppState::stopped)
+                result = std::optional<std::string>{app.name() + " is " + to_string(s) + ": " + app.status().message};
+        } else if (app.is_down()) {
+            result = std::optional<std::string>{};
+        }
+        if (!result) {
+            ++it;
+            continue;
+        }
+        auto done = std::move(it->done);
+        it = waiters_.erase(it);
+        done(*result);
+        // `done` may have added waiters: restart the scan.
+        it = waiters_.begin();
+    }
+}
+
+void Supervisor::start_batch(std::set<std::string> names, std::optional<Duration> timeout, StopReason reason,
+                             Done done) {
+    auto b = std::make_unique<StopBatch>();
+    b->names = std::move(names);
+    b->timeout = timeout;
+    b->reason = reason;
+    b->done = std::move(done);
+    batches_.push_back(std::move(b));
+    pump();
+}
+
+void Supervisor::advance_batches() {
+    for (auto bit = batches_.begin(); bit != batches_.end();) {
+        StopBatch& b = **bit;
+        auto down = [&](const std::string& n) {
+            auto it = apps_.find(n);
+            return it == apps_.end() || it->second->is_down();
+        };
+        bool progressed = true;
+        while (progressed) {
+            progressed = false;
+            for (const auto& name : b.names) {
+                if (b.asked.count(name) || down(name)) continue;
+                // Dependents inside the batch go first.
+                bool blocked = false;
+                for (const auto& other : b.names) {
+                    if (other == name || down(other)) continue;
+                    auto deps = prerequisites(apps_.at(other)->spec());
+                    if (std::find(deps.begin(), deps.end(), name) != deps.end()) blocked = true;
+                }
+                if (blocked) continue;
+                b.asked.insert(name);
+                apps_.at(name)->stop(b.timeout, b.reason);
+                progressed = true;
+            }
+        }
+        // A dependency cycle (rejected at load, but be safe) would block forever: if
+        // nothing is on its way down, ask the rest at once.
+        bool waiting = std::any_of(b.asked.begin(), b.asked.end(), [&](const std::string& n) { return !down(n); });
+        if (!waiting)
+            for (const auto& name : b.names)
+                if (!down(name) && b.asked.insert(name).second) apps_.at(name)->stop(b.timeout, b.reason);
+        bool all_down = std::all_of(b.names.begin(), b.names.end(), down);
+        if (all_down) {
+            auto done = std::move(b.done);
+            bit = batches_.erase(bit);
+            if (done) done(std::nullopt);
+            bit = batches_.begin();  // done may have changed the list
+            continue;
+        }
+        ++bit;
+    }
+}
+
+}  // namespace isolated::supervisor

@@ -1,0 +1,91 @@
+#include "sys/process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace isolated::sys {
+
+Result<unique_fd> pidfd_open(pid_t pid) {
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) return os_error("pidfd_open " + std::to_string(pid));
+    // pidfds are always O_CLOEXEC (pidfd_open(2)).
+    return unique_fd(fd);
+}
+
+Status pidfd_send_signal(int pidfd, int sig) {
+    if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0)
+        return os_error("pidfd_send_signal " + std::to_string(sig));
+    return {};
+}
+
+std::vector<pid_t> children_of(pid_t pid) {
+    std::vector<pid_t> out;
+    std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+    DIR* d = ::opendir(task_dir.c_str());
+    if (!d) return out;
+    while (auto* e = ::readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        std::ifstream f(task_dir + "/" + e->d_name + "/children");
+        pid_t c;
+        while (f >> c) out.push_back(c);
+    }
+    ::closedir(d);
+    return out;
+}
+
+void kill_descendants(pid_t root, int max_rounds) {
+    for (int round = 0; round < max_rounds; ++round) {
+        std::vector<pid_t> stack = children_of(root);
+        if (stack.empty()) return;
+        std::set<pid_t> seen;
+        while (!stack.empty()) {
+            pid_t p = stack.back();
+            stack.pop_back();
+            if (!seen.insert(p).second) continue;
+            // Stop it first so it cannot fork while we look at its children.
+            ::kill(p, SIGSTOP);
+            for (pid_t c : children_of(p)) stack.push_back(c);
+        }
+        for (pid_t p : seen) ::kill(p, SIGKILL);
+    }
+}
+
+std::optional<std::uint64_t> process_start_time(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return std::nullopt;
+    // comm (field 2) may contain spaces and parentheses: parse after the last ')'.
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    // Fields from 3 on; start time is field 22 -> the 20th after ')'.
+    for (int i = 3; i < 22; ++i)
+        if (!(rest >> field)) return std::nullopt;
+    std::uint64_t t;
+    if (!(rest >> t)) return std::nullopt;
+    return t;
+}
+
+std::optional<pid_t> innermost_pid(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind("NSpid:", 0) != 0) continue;
+        std::istringstream in(line.substr(6));
+        pid_t v = 0, last = 0;
+        while (in >> v) last = v;
+        if (last > 0) return last;
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+}  // namespace isolated::sys

@@ -1,0 +1,39 @@
+// Process-level syscalls used by the runtime: pidfds, signals through pidfds, and
+// walking a process tree through /proc. No policy, no logging.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "isolated/result.hpp"
+#include "isolated/unique_fd.hpp"
+
+namespace isolated::sys {
+
+/// pidfd_open(2), CLOEXEC.
+Result<unique_fd> pidfd_open(pid_t pid);
+/// pidfd_send_signal(2). ESRCH when the process is gone.
+Status pidfd_send_signal(int pidfd, int sig);
+
+/// Direct children of `pid` (all its threads), from /proc/PID/task/*/children.
+std::vector<pid_t> children_of(pid_t pid);
+
+/// SIGKILLs every descendant of `root` (not `root` itself), walking the tree again
+/// until a walk finds none or `max_rounds` is reached (a process may fork while we
+/// walk). Descendants whose parent dies are re-parented to the nearest subreaper --
+/// the init -- so they stay in the tree for the next round.
+void kill_descendants(pid_t root, int max_rounds = 50);
+
+/// The process's start time in clock ticks since boot (/proc/PID/stat field 22):
+/// with the pid, a unique identity (a recycled pid has another start time).
+std::optional<std::uint64_t> process_start_time(pid_t pid);
+
+/// The pid of `pid`'s process in the innermost pid namespace it is in (last NSpid
+/// field of /proc/PID/status); nullopt when unreadable.
+std::optional<pid_t> innermost_pid(pid_t pid);
+
+}  // namespace isolated::sys

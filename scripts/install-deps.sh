@@ -1,0 +1,25 @@
+#!/bin/bash
+# Installs every Debian 12 package that building isolated and running its whole test
+# suite needs. Idempotent; safe on a fresh machine (run as root).
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root" >&2; exit 2; }
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config musl-tools
+  libboost-dev libboost-program-options-dev nlohmann-json3-dev catch2 libsystemd-dev
+  libnl-route-3-dev libmnl-dev libnftables-dev libseccomp-dev libcap-dev
+  # tests: real programs and tools the integration tests drive
+  curl iproute2 nftables procps util-linux systemd-container
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,289 @@
+#include "integration/harness.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+extern char** environ;
+
+namespace isolated::test {
+
+namespace {
+
+std::string read_link(const std::string& p) {
+    char buf[4096];
+    ssize_t n = ::readlink(p.c_str(), buf, sizeof buf - 1);
+    if (n < 0) return {};
+    buf[n] = 0;
+    return buf;
+}
+
+std::string cmdline_of(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    for (auto& c : s)
+        if (c == '\0') c = ' ';
+    return s;
+}
+
+}  // namespace
+
+std::string build_dir() { return ISOLATED_BUILD_DIR; }
+std::string source_dir() { return ISOLATED_SOURCE_DIR; }
+
+bool process_alive(pid_t pid) {
+    if (pid <= 0) return false;
+    // A zombie still "exists" for kill(); treat it as gone.
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return false;
+    auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& input,
+              const std::map<std::string, std::string>& env) {
+    int in[2], out[2], err[2];
+    if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+        std::string s = *e;
+        auto k = s.substr(0, s.find('='));
+        if (!env.count(k)) envs.push_back(s);
+    }
+    for (auto& [k, v] : env) envs.push_back(k + "=" + v);
+    std::vector<char*> args, envp;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    RunResult r;
+    if (rc != 0) {
+        ::close(in[1]);
+        ::close(out[0]);
+        ::close(err[0]);
+        r.err = "spawn " + argv[0] + ": " + std::strerror(rc);
+        return r;
+    }
+    if (!input.empty()) (void)!::write(in[1], input.data(), input.size());
+    ::close(in[1]);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool timed_out = false;
+    int open_fds = 2;
+    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    while (open_fds > 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            timed_out = true;
+            ::kill(pid, SIGKILL);
+            break;
+        }
+        int n = ::poll(fds, 2, static_cast<int>(left.count()));
+        if (n < 0 && errno == EINTR) continue;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char buf[8192];
+            ssize_t k = ::read(fds[i].fd, buf, sizeof buf);
+            if (k <= 0) {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_fds;
+            } else {
+                (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(k));
+            }
+        }
+    }
+    for (auto& f : fds)
+        if (f.fd >= 0) ::close(f.fd);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    if (timed_out)
+        r.code = -1;
+    else
+        r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return r;
+}
+
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (cond()) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return cond();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+Daemon::Daemon() {
+    for (auto d : {"apps", "run", "state", "log"}) ::mkdir((tmp_ / d).c_str(), 0755);
+    ::chmod(tmp_.path().c_str(), 0755);
+}
+
+Daemon::~Daemon() {
+    if (running()) stop(std::chrono::seconds(30));
+    if (running()) kill9();
+    kill_leftovers();
+}
+
+void Daemon::write_app(const std::string& name, const std::string& json) {
+    std::string tmp = apps_dir() + "/." + name + ".tmp";
+    write_file(tmp, json);
+    std::filesystem::rename(tmp, apps_dir() + "/" + name + ".json");
+}
+
+void Daemon::remove_app(const std::string& name) { std::filesystem::remove(apps_dir() + "/" + name + ".json"); }
+
+void Daemon::start(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"unshare", "--net", "--", build_dir() + "/isolated",
+                                     "--config", dir() + "/isolated.conf",
+                                     "--apps-dir", apps_dir(),
+                                     "--run-dir", run_dir(),
+                                     "--state-dir", state_dir(),
+                                     "--log-dir", log_dir(),
+                                     "--cgroup-root", "isolated-test-" + std::to_string(::getpid()),
+                                     "--log-level", "debug"};
+    if (!std::filesystem::exists(dir() + "/isolated.conf")) write_file(dir() + "/isolated.conf", "# test\n");
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    int fd = ::open((tmp_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, fd, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    int rc = posix_spawnp(&pid_, "unshare", &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fd);
+    REQUIRE(rc == 0);
+    bool up = wait_until([&] { return http("GET", "/v1/health").code == 200 || !running(); },
+                         std::chrono::seconds(20));
+    INFO(daemon_log());
+    REQUIRE(running());
+    REQUIRE(up);
+}
+
+int Daemon::stop(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int st = 0;
+    bool done = wait_until(
+        [&] {
+            pid_t r = ::waitpid(pid_, &st, WNOHANG);
+            return r == pid_;
+        },
+        timeout);
+    if (!done) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &st, 0);
+    }
+    pid_ = -1;
+    return done ? (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)) : -1;
+}
+
+void Daemon::kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+}
+
+void Daemon::kill_leftovers() {
+    // Every app of this test runs from (or mentions) the test's own directory, or is
+    // an isolated-init of this build: find those by PID and end them.
+    std::string init = build_dir() + "/isolated-init";
+    for (int round = 0; round < 20; ++round) {
+        std::vector<pid_t> victims;
+        DIR* d = ::opendir("/proc");
+        while (auto* e = ::readdir(d)) {
+            pid_t p = std::atoi(e->d_name);
+            if (p <= 1 || p == ::getpid()) continue;
+            std::string cmd = cmdline_of(p);
+            std::string exe = read_link("/proc/" + std::to_string(p) + "/exe");
+            bool ours = cmd.find(dir()) != std::string::npos ||
+                        (exe == init && std::filesystem::exists("/proc/" + std::to_string(p)) &&
+                         cmdline_of(p).find("isolated-init") != std::string::npos &&
+                         read_link("/proc/" + std::to_string(p) + "/fd/5").find(dir()) != std::string::npos);
+            if (ours) victims.push_back(p);
+        }
+        ::closedir(d);
+        if (victims.empty()) return;
+        for (pid_t p : victims) ::kill(p, SIGKILL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+RunResult Daemon::isoctl(std::vector<std::string> args, std::chrono::milliseconds timeout) {
+    std::vector<std::string> argv = {build_dir() + "/isoctl", "--socket", socket()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, timeout);
+}
+
+RunResult Daemon::http(const std::string& method, const std::string& path, const std::string& body, bool read_only) {
+    std::vector<std::string> argv = {"curl", "-sS", "--max-time", "60", "--unix-socket", read_only ? ro_socket() : socket(),
+                                     "-X", method, "-o", "-", "-w", "\n%{http_code}"};
+    if (!body.empty()) {
+        argv.push_back("-H");
+        argv.push_back("Content-Type: application/json");
+        argv.push_back("--data-binary");
+        argv.push_back(body);
+    }
+    argv.push_back("http://x" + path);
+    auto r = run(argv, std::chrono::seconds(70));
+    auto nl = r.out.rfind('\n');
+    RunResult out;
+    out.err = r.err;
+    if (nl == std::string::npos) return out;
+    out.code = std::atoi(r.out.c_str() + nl + 1);
+    out.out = r.out.substr(0, nl);
+    return out;
+}
+
+nlohmann::json Daemon::get_json(const std::string& path) {
+    auto r = http("GET", path);
+    INFO("GET " << path << " -> " << r.code << " " << r.out << r.err);
+    REQUIRE(r.code == 200);
+    return nlohmann::json::parse(r.out);
+}
+
+std::string Daemon::state(const std::string& name) {
+    auto r = http("GET", "/v1/apps/" + name);
+    if (r.code != 200) return "<" + std::to_string(r.code) + ">";
+    return nlohmann::json::parse(r.out).value("state", "");
+}
+
+void Daemon::wait_state(const std::string& name, const std::string& want, std::chrono::milliseconds timeout) {
+    bool ok = wait_until([&] { return state(name) == want; }, timeout);
+    if (!ok) {
+        auto r = http("GET", "/v1/apps/" + name);
+        INFO("app " << name << " never reached " << want << ": " << r.out);
+        INFO("daemon log:\n" << daemon_log());
+        REQUIRE(ok);
+    }
+}
+
+std::string Daemon::daemon_log() const { return read_file(tmp_ / "daemon.log"); }
+
+}  // namespace isolated::test

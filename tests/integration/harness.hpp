@@ -1,0 +1,87 @@
+// Running the real daemon for integration tests: a temp tree (apps/, run/, state/,
+// log/), the daemon in a network namespace of its own (unshare --net: it can reach
+// nothing, and the namespace goes away with it), isoctl and curl against its socket,
+// and a teardown that leaves no process behind even when a test fails: it stops the
+// daemon, then kills by PID whatever still runs from the test's own directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_env.hpp"
+
+namespace isolated::test {
+
+struct RunResult {
+    int code = -1;  ///< exit code; 128+signal when killed; -1 when it timed out
+    std::string out, err;
+};
+
+/// Runs argv (no shell), feeding `input` on stdin; kills it after `timeout`.
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(30),
+              const std::string& input = "", const std::map<std::string, std::string>& env = {});
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes; returns the last value.
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+std::string build_dir();
+std::string source_dir();
+bool process_alive(pid_t pid);
+
+class Daemon {
+public:
+    Daemon();
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    /// Writes apps/NAME.json.
+    void write_app(const std::string& name, const std::string& json);
+    void remove_app(const std::string& name);
+
+    /// Starts `isolated` with the test's paths plus `extra` flags; waits for its socket.
+    void start(std::vector<std::string> extra = {});
+    /// SIGTERM and wait (the daemon stops the apps first); returns its exit code.
+    int stop(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+    /// SIGKILL the daemon (apps stay) and reap it.
+    void kill9();
+    pid_t pid() const { return pid_; }
+    bool running() const { return pid_ > 0 && process_alive(pid_); }
+
+    RunResult isoctl(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+    /// curl --unix-socket <socket> -X METHOD http://x/PATH [-d BODY]; out = body, code = HTTP status
+    RunResult http(const std::string& method, const std::string& path, const std::string& body = "",
+                   bool read_only = false);
+    nlohmann::json get_json(const std::string& path);
+    /// GET /v1/apps/NAME
+    nlohmann::json app(const std::string& name) { return get_json("/v1/apps/" + name); }
+    std::string state(const std::string& name);
+    /// Waits until the app is in `state`; fails the test with the app's JSON otherwise.
+    void wait_state(const std::string& name, const std::string& state,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+    const std::string& dir() const { return tmp_.path(); }
+    std::string apps_dir() const { return tmp_ / "apps"; }
+    std::string run_dir() const { return tmp_ / "run"; }
+    std::string log_dir() const { return tmp_ / "log"; }
+    std::string state_dir() const { return tmp_ / "state"; }
+    std::string socket() const { return run_dir() + "/isolated.sock"; }
+    std::string ro_socket() const { return run_dir() + "/isolated-ro.sock"; }
+    /// The daemon's own output so far.
+    std::string daemon_log() const;
+
+private:
+    void kill_leftovers();
+
+    TempDir tmp_{"isolated-it"};
+    pid_t pid_ = -1;
+};
+
+}  // namespace isolated::test

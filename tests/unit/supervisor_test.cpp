@@ -1,0 +1,480 @@
+// The supervisor's state machine, driven by a manual clock and a fake runtime.
+#include <catch2/catch.hpp>
+
+#include "fakes/fake_runtime.hpp"
+#include "fakes/manual_clock.hpp"
+#include "supervisor/backoff.hpp"
+#include "supervisor/supervisor.hpp"
+
+using namespace isolated;
+using namespace isolated::supervisor;
+using namespace std::chrono_literals;
+using isolated::test::FakeRuntime;
+using isolated::test::ManualClock;
+
+namespace {
+
+AppSpec make_spec(const std::string& name, std::vector<std::string> deps = {}) {
+    AppSpec s;
+    s.name = name;
+    s.command = {"/bin/" + name};
+    s.depends_on = std::move(deps);
+    return s;
+}
+
+struct Rig {
+    ManualClock clock;
+    FakeRuntime runtime;
+    EventLog events;
+    Supervisor sup{clock, runtime, events, [] { return 0.5; }};  // no jitter
+
+    AppState state(const std::string& n) const {
+        for (auto& s : sup.list())
+            if (s.name == n) return s.state;
+        FAIL("no app " << n);
+        return AppState::failed;
+    }
+    AppStatus status(const std::string& n) const { return sup.detail(n)->status; }
+
+    void load(std::vector<AppSpec> specs) {
+        std::map<std::string, AppSpec> m;
+        for (auto& s : specs) m.emplace(s.name, s);
+        sup.load(m);
+    }
+};
+
+struct Outcome {
+    bool called = false;
+    std::optional<std::string> error;
+    Supervisor::Done fn() {
+        return [this](std::optional<std::string> e) {
+            called = true;
+            error = std::move(e);
+        };
+    }
+};
+
+}  // namespace
+
+TEST_CASE("backoff doubles from the initial delay up to the cap", "[backoff]") {
+    BackoffSpec b;  // 1s, x2, 5m cap, 10% jitter
+    CHECK(backoff_delay(1, b, 0.5) == 1s);
+    CHECK(backoff_delay(2, b, 0.5) == 2s);
+    CHECK(backoff_delay(3, b, 0.5) == 4s);
+    CHECK(backoff_delay(9, b, 0.5) == 256s);
+    CHECK(backoff_delay(10, b, 0.5) == 300s);
+    CHECK(backoff_delay(1000, b, 0.5) == 300s);  // no overflow
+    CHECK(backoff_delay(0, b, 0.5) == 1s);
+}
+
+TEST_CASE("backoff jitter spreads by +-jitter, also at the cap", "[backoff]") {
+    BackoffSpec b;
+    CHECK(backoff_delay(1, b, 0.0) == 900ms);
+    CHECK(backoff_delay(1, b, 0.999999) == 1100ms);
+    CHECK(backoff_delay(20, b, 0.0) == 270s);
+    CHECK(backoff_delay(20, b, 0.999999) == 330s);
+    b.jitter = 0;
+    CHECK(backoff_delay(3, b, 0.0) == 4s);
+}
+
+TEST_CASE("backoff honours factor and initial", "[backoff]") {
+    BackoffSpec b;
+    b.initial = 500ms;
+    b.factor = 3;
+    b.max = 10s;
+    b.jitter = 0;
+    CHECK(backoff_delay(1, b, 0.5) == 500ms);
+    CHECK(backoff_delay(2, b, 0.5) == 1500ms);
+    CHECK(backoff_delay(3, b, 0.5) == 4500ms);
+    CHECK(backoff_delay(4, b, 0.5) == 10s);
+    b.factor = 1;
+    CHECK(backoff_delay(7, b, 0.5) == 500ms);
+}
+
+TEST_CASE("backoff count resets after resetAfter of clean running", "[backoff]") {
+    BackoffSpec b;
+    BackoffTracker t;
+    SteadyTime t0{};
+    CHECK(t.record_exit(t0, t0 + 1s, b) == 1);
+    CHECK(t.record_exit(t0, t0 + 1s, b) == 2);
+    CHECK(t.record_exit(t0, t0 + 9min, b) == 3);
+    CHECK(t.record_exit(t0, t0 + 10min, b) == 1);
+    t.reset();
+    CHECK(t.record_exit(t0, t0 + 1s, b) == 1);
+}
+
+TEST_CASE("an app starts, becomes ready without a readiness probe, and reports its pid", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    CHECK(r.state("web") == AppState::starting);
+    REQUIRE(r.runtime.launch_count("web") == 1);
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::ready);
+    auto st = r.status("web");
+    CHECK(st.ready);
+    CHECK(st.pid == r.runtime.last("web")->info.pid);
+    CHECK(st.init_pid == r.runtime.last("web")->info.init_pid);
+    CHECK(st.started_at.has_value());
+    CHECK(st.restarts == 0);
+}
+
+TEST_CASE("with a readiness probe a started app is running, not ready", "[supervisor]") {
+    Rig r;
+    auto s = make_spec("web");
+    s.probes.readiness = ProbeSpec{};
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::running);
+    CHECK_FALSE(r.status("web").ready);
+}
+
+TEST_CASE("a crashed app is restarted after the backoff, which doubles", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.runtime.exit("web", 0, 9);
+    CHECK(r.state("web") == AppState::backoff);
+    auto st = r.status("web");
+    REQUIRE(st.last_exit);
+    CHECK(st.last_exit->signal == 9);
+    CHECK(st.last_exit->code == 137);
+    CHECK(st.next_restart_at.has_value());
+    CHECK(r.clock.next_due() == 1s);
+
+    r.clock.advance(999ms);
+    CHECK(r.runtime.launch_count("web") == 1);
+    r.clock.advance(1ms);
+    CHECK(r.runtime.launch_count("web") == 2);
+    CHECK(r.state("web") == AppState::starting);
+    CHECK(r.status("web").restarts == 1);
+    r.runtime.started("web");
+    r.runtime.exit("web", 1);
+    CHECK(r.clock.next_due() == 2s);
+    r.clock.advance(2s);
+    CHECK(r.runtime.launch_count("web") == 3);
+    CHECK(r.status("web").restarts == 2);
+}
+
+TEST_CASE("the backoff resets after ten minutes of clean running", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    for (int i = 0; i < 3; ++i) {
+        r.runtime.started("web");
+        r.runtime.exit("web", 1);
+        r.clock.advance(*r.clock.next_due());
+    }
+    r.runtime.started("web");
+    r.clock.advance(10min);
+    r.runtime.exit("web", 1);
+    CHECK(r.clock.next_due() == 1s);
+}
+
+TEST_CASE("restart policies decide what an exit leads to", "[supervisor]") {
+    Rig r;
+    auto always = make_spec("always");
+    auto onf = make_spec("onf");
+    onf.restart.policy = RestartPolicy::on_failure;
+    auto never = make_spec("never");
+    never.restart.policy = RestartPolicy::never;
+    auto never_bad = make_spec("neverbad");
+    never_bad.restart.policy = RestartPolicy::never;
+    auto onf_ok = make_spec("onfok");
+    onf_ok.restart.policy = RestartPolicy::on_failure;
+    r.load({always, onf, never, never_bad, onf_ok});
+    r.sup.start_all();
+    for (auto n : {"always", "onf", "never", "neverbad", "onfok"}) r.runtime.started(n);
+    r.runtime.exit("always", 0);
+    r.runtime.exit("onf", 3);
+    r.runtime.exit("onfok", 0);
+    r.runtime.exit("never", 0);
+    r.runtime.exit("neverbad", 2);
+    CHECK(r.state("always") == AppState::backoff);
+    CHECK(r.state("onf") == AppState::backoff);
+    CHECK(r.state("onfok") == AppState::stopped);
+    CHECK(r.state("never") == AppState::stopped);
+    CHECK(r.state("neverbad") == AppState::failed);
+    CHECK(r.status("neverbad").message == "exited with code 2");
+}
+
+TEST_CASE("maxRetries gives up: failed", "[supervisor]") {
+    Rig r;
+    auto s = make_spec("web");
+    s.restart.max_retries = 2;
+    r.load({s});
+    r.sup.start_all();
+    for (int i = 0; i < 2; ++i) {
+        r.runtime.exit("web", 1);
+        CHECK(r.state("web") == AppState::backoff);
+        r.clock.advance(*r.clock.next_due());
+    }
+    r.runtime.exit("web", 1);
+    CHECK(r.state("web") == AppState::failed);
+    CHECK_THAT(r.status("web").message, Catch::Contains("gave up after 2 restarts"));
+    CHECK(r.clock.pending_timers() == 0);
+}
+
+TEST_CASE("a launch error is an exit with code 125 and the reason", "[supervisor]") {
+    Rig r;
+    r.runtime.fail_launch = Error::os(ENOENT, "open \"/srv/missing\"");
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    CHECK(r.state("web") == AppState::backoff);
+    auto st = r.status("web");
+    REQUIRE(st.last_exit);
+    CHECK(st.last_exit->code == 125);
+    CHECK_THAT(st.last_exit->message, Catch::Contains("/srv/missing") && Catch::Contains("ENOENT"));
+    r.runtime.fail_launch.reset();
+    r.clock.advance(1s);
+    CHECK(r.runtime.launch_count("web") == 1);
+}
+
+TEST_CASE("stop sends the stop signal and completes when the app exits", "[supervisor]") {
+    Rig r;
+    auto s = make_spec("web");
+    s.stop.signal = 3;
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    Outcome o;
+    r.sup.stop("web", std::nullopt, o.fn());
+    CHECK(r.state("web") == AppState::stopping);
+    CHECK(r.runtime.last("web")->signals == std::vector<int>{3});
+    CHECK_FALSE(o.called);
+    r.runtime.exit("web", 0, 3);
+    CHECK(o.called);
+    CHECK_FALSE(o.error);
+    CHECK(r.state("web") == AppState::stopped);
+    CHECK(r.clock.pending_timers() == 0);  // no restart after an operator stop
+    CHECK(r.status("web").restarts == 0);
+}
+
+TEST_CASE("a stop the app ignores ends in kill_all after the timeout", "[supervisor]") {
+    Rig r;
+    auto s = make_spec("web");
+    s.stop.timeout = 30s;
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    Outcome o;
+    r.sup.stop("web", 5s, o.fn());  // the API's timeout overrides the spec's
+    r.clock.advance(4999ms);
+    CHECK(r.runtime.last("web")->kills == 0);
+    r.clock.advance(1ms);
+    CHECK(r.runtime.last("web")->kills == 1);
+    CHECK_FALSE(o.called);
+    r.runtime.exit("web", 0, 9);
+    CHECK(o.called);
+    CHECK(r.state("web") == AppState::stopped);
+    CHECK(r.status("web").last_exit->signal == 9);
+}
+
+TEST_CASE("stop during backoff cancels the restart", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    r.runtime.exit("web", 1);
+    Outcome o;
+    r.sup.stop("web", std::nullopt, o.fn());
+    CHECK(o.called);
+    CHECK(r.state("web") == AppState::stopped);
+    r.clock.advance(1h);
+    CHECK(r.runtime.launch_count("web") == 1);
+}
+
+TEST_CASE("an operator restart is not counted and resets the backoff series", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.runtime.exit("web", 1);
+    r.clock.advance(1s);
+    r.runtime.started("web");
+    CHECK(r.status("web").restarts == 1);
+    Outcome o;
+    r.sup.restart("web", std::nullopt, o.fn());
+    CHECK(r.state("web") == AppState::stopping);
+    r.runtime.exit("web", 0, 15);
+    CHECK(r.state("web") == AppState::starting);
+    CHECK(r.runtime.launch_count("web") == 3);
+    CHECK_FALSE(o.called);
+    r.runtime.started("web");
+    CHECK(o.called);
+    CHECK_FALSE(o.error);
+    CHECK(r.status("web").restarts == 1);
+    r.runtime.exit("web", 1);
+    CHECK(r.clock.next_due() == 1s);  // a new series
+}
+
+TEST_CASE("start reports failure when the app lands in backoff", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("web")});
+    Outcome o;
+    r.sup.start("web", o.fn());
+    CHECK_FALSE(o.called);
+    r.runtime.exit("web", 1);
+    REQUIRE(o.called);
+    REQUIRE(o.error);
+    CHECK_THAT(*o.error, Catch::Contains("backoff") && Catch::Contains("exited with code 1"));
+}
+
+TEST_CASE("start during backoff starts at once", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    r.runtime.exit("web", 1);
+    Outcome o;
+    r.sup.start("web", o.fn());
+    CHECK(r.runtime.launch_count("web") == 2);
+    r.runtime.started("web");
+    CHECK(o.called);
+    CHECK(r.status("web").restarts == 0);
+}
+
+TEST_CASE("unknown apps are errors", "[supervisor]") {
+    Rig r;
+    Outcome o;
+    r.sup.start("nope", o.fn());
+    CHECK(o.called);
+    CHECK(o.error);
+}
+
+TEST_CASE("dependsOn: a dependent launches only once its dependency is ready", "[supervisor][deps]") {
+    Rig r;
+    r.load({make_spec("db"), make_spec("web", {"db"})});
+    r.sup.start_all();
+    CHECK(r.runtime.launch_count("db") == 1);
+    CHECK(r.runtime.launch_count("web") == 0);
+    CHECK(r.state("web") == AppState::starting);
+    CHECK_THAT(r.status("web").message, Catch::Contains("waiting for db"));
+    r.runtime.started("db");
+    CHECK(r.runtime.launch_count("web") == 1);
+}
+
+TEST_CASE("dependsOn: a dependency with a readiness probe must be ready, not just running", "[supervisor][deps]") {
+    Rig r;
+    auto db = make_spec("db");
+    db.probes.readiness = ProbeSpec{};
+    r.load({db, make_spec("web", {"db"})});
+    r.sup.start_all();
+    r.runtime.started("db");
+    CHECK(r.state("db") == AppState::running);
+    CHECK(r.runtime.launch_count("web") == 0);
+}
+
+TEST_CASE("dependsOn: starting an app starts its stopped dependencies", "[supervisor][deps]") {
+    Rig r;
+    r.load({make_spec("db"), make_spec("web", {"db"})});
+    Outcome o;
+    r.sup.start("web", o.fn());
+    CHECK(r.runtime.launch_count("db") == 1);
+    r.runtime.started("db");
+    r.runtime.started("web");
+    CHECK(o.called);
+    CHECK_FALSE(o.error);
+}
+
+TEST_CASE("shutdown stops dependents before their dependencies", "[supervisor][deps]") {
+    Rig r;
+    r.load({make_spec("db"), make_spec("cache"), make_spec("web", {"db", "cache"})});
+    r.sup.start_all();
+    r.runtime.started("db");
+    r.runtime.started("cache");
+    r.runtime.started("web");
+    Outcome o;
+    r.sup.shutdown(o.fn());
+    CHECK(r.state("web") == AppState::stopping);
+    CHECK(r.state("db") == AppState::ready);
+    CHECK(r.state("cache") == AppState::ready);
+    r.runtime.exit("web", 0, 15);
+    CHECK(r.state("db") == AppState::stopping);
+    CHECK(r.state("cache") == AppState::stopping);
+    CHECK_FALSE(o.called);
+    r.runtime.exit("db", 0);
+    r.runtime.exit("cache", 0);
+    CHECK(o.called);
+}
+
+TEST_CASE("shutdown with nothing running completes at once, including apps in backoff", "[supervisor]") {
+    Rig r;
+    r.load({make_spec("a"), make_spec("b")});
+    r.sup.start_all();
+    r.runtime.exit("a", 1);
+    r.runtime.started("b");
+    Outcome o;
+    r.sup.shutdown(o.fn());
+    CHECK(r.state("a") == AppState::stopped);
+    r.runtime.exit("b", 0);
+    CHECK(o.called);
+}
+
+TEST_CASE("reload applies exactly the difference", "[supervisor][reload]") {
+    Rig r;
+    r.load({make_spec("keep"), make_spec("change"), make_spec("drop"), make_spec("bad")});
+    r.sup.start_all();
+    for (auto n : {"keep", "change", "drop", "bad"}) r.runtime.started(n);
+
+    AppDir fresh;
+    fresh.apps.emplace("keep", make_spec("keep"));
+    auto changed = make_spec("change");
+    changed.env["X"] = "1";
+    fresh.apps.emplace("change", changed);
+    fresh.apps.emplace("new", make_spec("new"));
+    fresh.rejected["bad"] = {Diagnostic{"apps/bad.json", 3, "command", "expected an array"}};
+    auto rep = r.sup.reload(fresh);
+
+    CHECK(rep.added == std::vector<std::string>{"new"});
+    CHECK(rep.changed == std::vector<std::string>{"change"});
+    CHECK(rep.removed == std::vector<std::string>{"drop"});
+    CHECK(rep.unchanged == std::vector<std::string>{"keep"});
+    REQUIRE(rep.rejected.size() == 1);
+    CHECK(rep.rejected[0].name == "bad");
+    CHECK(rep.rejected[0].errors == std::vector<std::string>{"apps/bad.json:3: command: expected an array"});
+
+    CHECK(r.runtime.launch_count("keep") == 1);
+    CHECK(r.state("keep") == AppState::ready);
+    CHECK(r.state("bad") == AppState::ready);  // keeps its last good definition
+    CHECK(r.runtime.launch_count("new") == 1);
+    CHECK(r.state("change") == AppState::stopping);
+    CHECK(r.state("drop") == AppState::stopping);
+
+    r.runtime.exit("change", 0, 15);
+    CHECK(r.runtime.launch_count("change") == 2);
+    CHECK(r.sup.detail("change")->spec.env.at("X") == "1");
+    CHECK(r.status("change").restarts == 0);
+
+    r.runtime.exit("drop", 0, 15);
+    r.clock.run_posted();
+    CHECK_FALSE(r.sup.contains("drop"));
+}
+
+TEST_CASE("reload of a stopped app keeps it stopped with the new definition", "[supervisor][reload]") {
+    Rig r;
+    r.load({make_spec("web")});
+    AppDir fresh;
+    auto s = make_spec("web");
+    s.workdir = "/srv";
+    fresh.apps.emplace("web", s);
+    auto rep = r.sup.reload(fresh);
+    CHECK(rep.changed == std::vector<std::string>{"web"});
+    CHECK(r.state("web") == AppState::stopped);
+    CHECK(r.sup.detail("web")->spec.workdir == "/srv");
+    CHECK(r.runtime.launch_count("web") == 0);
+}
+
+TEST_CASE("events record state changes and exits", "[supervisor][events]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.runtime.exit("web", 0, 9);
+    auto ev = r.events.recent("web");
+    std::vector<std::string> kinds;
+    for (auto& e : ev) kinds.push_back(e.type + (e.state.empty() ? "" : ":" + e.state));
+    CHECK(kinds == std::vector<std::string>{"state:starting", "state:ready", "exit", "state:backoff"});
+    CHECK(ev[2].exit->signal == 9);
+    CHECK(ev[0].seq < ev[1].seq);
+}
