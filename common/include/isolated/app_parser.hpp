@@ -48,16 +48,21 @@ struct AppDir {
     std::map<std::string, std::vector<Diagnostic>> rejected;      ///< by app name (or file name)
 };
 
-/// Loads every `*.json` in DIR (other files are ignored; a name that is not a valid
-/// app name is rejected), then runs the cross-file checks. A missing directory is an
+/// Loads every `*.json` in DIR (other files, hidden files and editor backups are
+/// ignored; a name that is not a valid app name is rejected under its file name), then
+/// runs the cross-file checks until nothing more is blamed: rejecting an app rejects what
+/// refers to it ("depends on \"db\", which was rejected"). A missing directory is an
 /// empty set plus one diagnostic under the key "".
 AppDir load_app_dir(const std::string& dir);
 
 /// The cross-file checks on a set of individually valid specs. Returns diagnostics
-/// by the app they blame (an app may collect several):
-///  - dependsOn naming an unknown app, or a cycle (every app in the cycle is blamed);
-///  - namespaces.*/network.mode "app:NAME" naming an unknown app or itself;
-///  - a host port (protocol, address, port) used by two apps (the later name is blamed).
+/// by the app they blame (an app may collect several), each at the line of the field in
+/// the blamed app's file (AppSpec::source_lines):
+///  - dependsOn naming an unknown app, or a cycle over dependsOn and app: references
+///    (every app in the cycle is blamed, "a -> b -> a");
+///  - namespaces.*/network.mode "app:NAME" naming an unknown app (itself: per file);
+///  - a host port (protocol, port, overlapping address) or a pinned network.address used
+///    by two apps (the later name is blamed, the other named).
 std::map<std::string, std::vector<Diagnostic>> check_app_set(const std::map<std::string, AppSpec>& apps);
 
 /// Names in an order where every app comes after its dependencies (dependsOn and

@@ -1,0 +1,354 @@
+#include "cli.hpp"
+
+#include "commands/commands.hpp"
+#include "connection.hpp"
+#include "isolated/app_spec.hpp"
+
+namespace isoctl {
+
+namespace {
+
+const std::vector<OptionSpec> kActionOptions = {
+    {"timeout", 0, "DUR", "stop timeout for this call (\"10s\", \"2m\"), instead of the app's stop.timeout"},
+    {"no-wait", 0, "", "return once the daemon has accepted the request instead of when it has settled"},
+};
+
+std::vector<Verb> make_verbs() {
+    return {
+        {"status", "status [APP...]", "list apps, or show the named apps in detail",
+         "Without APP, one line per app: NAME STATE READY PID UPTIME RESTARTS LAST-EXIT ADDRESS PORTS.\n"
+         "With APP names, a detail view of each: state, pids, start time, restarts, last exit,\n"
+         "probe results, limits and usage, recent events.\n"
+         "-o json prints the daemon's document: {\"apps\": [...]}, or an array of app details.",
+         {}, 0, SIZE_MAX, commands::status},
+        {"start", "start APP... [--timeout DUR] [--no-wait]", "start apps and wait until they run",
+         "Starts each APP in the order given, waiting for each to be running (or ready), and\n"
+         "prints \"APP: STATE\". A failing app does not stop the others; the exit code is the\n"
+         "first failure's.",
+         kActionOptions, 1, SIZE_MAX, commands::start},
+        {"stop", "stop APP... [--timeout DUR] [--no-wait]", "stop apps and wait until they have stopped",
+         "Stops each APP in the order given: its stop signal, then SIGKILL after the stop timeout\n"
+         "(--timeout overrides it for this call). Prints \"APP: stopped\".",
+         kActionOptions, 1, SIZE_MAX, commands::stop},
+        {"restart", "restart APP... [--timeout DUR] [--no-wait]", "restart apps",
+         "Stops and starts each APP in the order given and prints \"APP: STATE\". Restarts asked\n"
+         "for here are not counted in RESTARTS.",
+         kActionOptions, 1, SIZE_MAX, commands::restart},
+        {"reload", "reload", "re-read the apps directory and apply the changes",
+         "Prints what was added, changed, removed and rejected; the rejected files' errors go\n"
+         "to stderr. Exit code 1 if any file was rejected (the other apps are applied anyway).",
+         {}, 0, 0, commands::reload},
+        {"logs", "logs [-f] [-n N] [-t] APP", "print an app's output",
+         "Prints the app's output (stdout and stderr) as the daemon stored it.",
+         {{"follow", 'f', "", "keep printing new output until Ctrl-C"},
+          {"tail", 'n', "N", "only the last N lines (\"all\" for everything)"},
+          {"timestamps", 't', "", "prefix each line with its time"}},
+         1, 1, commands::logs},
+        {"events", "events [-f] [--app APP]", "print state changes, probe results, restarts, OOM kills",
+         "One line per event: TIME APP TYPE MESSAGE. -o json prints the daemon's NDJSON as is.",
+         {{"follow", 'f', "", "keep printing new events until Ctrl-C"},
+          {"app", 0, "APP", "only this app's events"}},
+         0, 0, commands::events},
+        {"validate", "validate [PATH]", "check app files without the daemon",
+         "Checks one app file, or every *.json in a directory (default /etc/isolated/apps)\n"
+         "including what spans files: duplicate host ports, dependsOn cycles and unknown names,\n"
+         "app: references. Errors go to stderr as FILE:LINE: FIELD: MESSAGE; stdout gets\n"
+         "\"N apps OK\" or \"N apps, M rejected\". Needs no daemon. Exit code 1 if any file is rejected.",
+         {}, 0, 1, commands::validate},
+        {"version", "version", "print isoctl's and the daemon's versions",
+         "Prints isoctl's version, and the daemon's when it can be reached.", {}, 0, 0, commands::version},
+        {"top", "top", "live resource usage per app (not yet available)", "Not yet available.", {}, 0, SIZE_MAX,
+         nullptr},
+        {"exec", "exec APP -- CMD...", "run a command inside an app's sandbox (not yet available)",
+         "Not yet available.", {}, 0, SIZE_MAX, nullptr},
+        {"help", "help [COMMAND]", "show help for isoctl or one command", "", {}, 0, 1, commands::help},
+    };
+}
+
+const OptionSpec* find_option(const std::vector<OptionSpec>& specs, std::string_view long_name, char short_name) {
+    for (const auto& o : specs)
+        if ((!long_name.empty() && o.long_name == long_name) || (short_name && o.short_name == short_name)) return &o;
+    return nullptr;
+}
+
+std::string option_label(const OptionSpec& o) {
+    std::string s = o.short_name ? std::string("-") + o.short_name + ", " : "    ";
+    s += "--" + o.long_name;
+    if (!o.value_name.empty()) s += " " + o.value_name;
+    return s;
+}
+
+std::string option_lines(const std::vector<OptionSpec>& opts) {
+    std::string out;
+    for (const auto& o : opts) {
+        std::string l = "  " + option_label(o);
+        if (l.size() < 24) l.append(24 - l.size(), ' ');
+        else l += "  ";
+        out += l + o.help + "\n";
+    }
+    return out;
+}
+
+const char* kExitCodes =
+    "Exit status:\n"
+    "  0    success\n"
+    "  1    the operation failed (daemon error, app failed to start, validation failed,\n"
+    "       reload rejected files)\n"
+    "  2    usage error (also: a command that is not yet available)\n"
+    "  3    cannot reach the daemon\n"
+    "  4    no such app\n"
+    "  130  interrupted (Ctrl-C)\n";
+
+}  // namespace
+
+const std::vector<Verb>& verbs() {
+    static const std::vector<Verb> v = make_verbs();
+    return v;
+}
+
+const Verb* find_verb(std::string_view name) {
+    for (const auto& v : verbs())
+        if (v.name == name) return &v;
+    return nullptr;
+}
+
+const std::vector<OptionSpec>& global_options() {
+    static const std::vector<OptionSpec> g = {
+        {"socket", 0, "PATH", std::string("the daemon's socket (default: $ISOCTL_SOCKET, else ") + kDefaultSocket + ")"},
+        {"output", 'o', "FORMAT", "table (default) or json"},
+        {"help", 'h', "", "show help"},
+        {"version", 0, "", "print isoctl's version"},
+    };
+    return g;
+}
+
+std::optional<std::string> Invocation::value(const std::string& long_name) const {
+    auto it = values.find(long_name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+}
+
+Invocation parse_args(const std::vector<std::string>& args, const Environment& env) {
+    Invocation inv;
+    std::optional<std::string> socket;
+    bool options_done = false;
+    auto verb_name = [&] { return inv.verb ? std::string(inv.verb->name) : std::string(); };
+
+    auto apply = [&](const OptionSpec& o, std::optional<std::string> value, bool global) {
+        if (global) {
+            if (o.long_name == "socket") {
+                if (value->empty()) throw UsageError("--socket needs a path", verb_name());
+                socket = *value;
+            } else if (o.long_name == "output") {
+                if (*value == "json")
+                    inv.output = OutputFormat::json;
+                else if (*value == "table")
+                    inv.output = OutputFormat::table;
+                else
+                    throw UsageError("unknown output format \"" + *value + "\" (use json or table)", verb_name());
+            } else if (o.long_name == "help") {
+                inv.help = true;
+            } else if (o.long_name == "version") {
+                inv.version = true;
+            }
+            return;
+        }
+        if (value)
+            inv.values[o.long_name] = *value;
+        else
+            inv.flags.insert(o.long_name);
+    };
+
+    auto lookup = [&](std::string_view long_name, char short_name, bool& global) -> const OptionSpec& {
+        if (auto* o = find_option(global_options(), long_name, short_name)) {
+            global = true;
+            return *o;
+        }
+        if (inv.verb)
+            if (auto* o = find_option(inv.verb->options, long_name, short_name)) {
+                global = false;
+                return *o;
+            }
+        std::string shown = short_name ? std::string("-") + short_name : "--" + std::string(long_name);
+        if (inv.verb) throw UsageError("unknown option " + shown + " for \"" + inv.verb->name + "\"", inv.verb->name);
+        throw UsageError("unknown option " + shown + " (options of a command come after it)");
+    };
+
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        // A verb that is not available yet takes everything as it is.
+        bool raw = inv.verb && !inv.verb->run;
+        if (!options_done && !raw && a == "--") {
+            options_done = true;
+            continue;
+        }
+        if (!options_done && !raw && a.size() > 1 && a[0] == '-') {
+            if (a[1] == '-') {
+                std::string body = a.substr(2);
+                std::optional<std::string> inline_value;
+                if (auto eq = body.find('='); eq != std::string::npos) {
+                    inline_value = body.substr(eq + 1);
+                    body.resize(eq);
+                }
+                bool global = false;
+                const OptionSpec& o = lookup(body, 0, global);
+                if (o.value_name.empty()) {
+                    if (inline_value) throw UsageError("--" + o.long_name + " takes no value", verb_name());
+                    apply(o, std::nullopt, global);
+                } else if (inline_value) {
+                    apply(o, inline_value, global);
+                } else {
+                    if (i + 1 >= args.size()) throw UsageError("--" + o.long_name + " needs a value", verb_name());
+                    apply(o, args[++i], global);
+                }
+            } else {
+                for (std::size_t k = 1; k < a.size(); ++k) {
+                    bool global = false;
+                    const OptionSpec& o = lookup({}, a[k], global);
+                    if (o.value_name.empty()) {
+                        apply(o, std::nullopt, global);
+                        continue;
+                    }
+                    if (k + 1 < a.size()) {
+                        apply(o, a.substr(k + 1), global);
+                    } else {
+                        if (i + 1 >= args.size())
+                            throw UsageError(std::string("-") + a[k] + " needs a value", verb_name());
+                        apply(o, args[++i], global);
+                    }
+                    break;
+                }
+            }
+            continue;
+        }
+        if (!inv.verb) {
+            inv.verb = find_verb(a);
+            if (!inv.verb) throw UsageError("unknown command \"" + a + "\"");
+            continue;
+        }
+        inv.args.push_back(a);
+    }
+
+    if (socket)
+        inv.socket = *socket;
+    else if (auto it = env.find("ISOCTL_SOCKET"); it != env.end() && !it->second.empty())
+        inv.socket = it->second;
+    else
+        inv.socket = kDefaultSocket;
+
+    if (inv.help || inv.version || !inv.verb || !inv.verb->run) return inv;
+    const Verb& v = *inv.verb;
+    if (inv.args.size() < v.min_args) throw UsageError("missing arguments: usage: isoctl " + v.synopsis, v.name);
+    if (inv.args.size() > v.max_args) {
+        throw UsageError(v.max_args == 0 ? "\"" + v.name + "\" takes no arguments"
+                                         : "too many arguments: usage: isoctl " + v.synopsis,
+                         v.name);
+    }
+    return inv;
+}
+
+void require_app_name(const std::string& name, const std::string& verb) {
+    if (!isolated::is_valid_app_name(name))
+        throw UsageError("\"" + name + "\" is not an app name (lower-case letters, digits and '-', at most 32)", verb);
+}
+
+std::string global_help() {
+    std::string out =
+        "Usage: isoctl [OPTIONS] COMMAND [ARGS...]\n"
+        "\n"
+        "Control the isolated supervisor daemon.\n"
+        "\n"
+        "Commands:\n";
+    for (const auto& v : verbs()) {
+        std::string l = "  " + v.synopsis;
+        if (l.size() < 46) l.append(46 - l.size(), ' ');
+        else l += "  ";
+        out += l + v.summary + "\n";
+    }
+    out += "\nOptions (before or after the command):\n";
+    out += option_lines(global_options());
+    out += "\n";
+    out += kExitCodes;
+    out += "\nRun 'isoctl COMMAND --help' for a command's options.\n";
+    return out;
+}
+
+std::string verb_help(const Verb& v) {
+    std::string out = "Usage: isoctl " + v.synopsis + "\n\n" + v.summary + ".\n";
+    if (!v.description.empty()) out += "\n" + v.description + "\n";
+    if (!v.options.empty()) out += "\nOptions:\n" + option_lines(v.options);
+    out += "\nGlobal options:\n" + option_lines(global_options());
+    out += "\n";
+    out += kExitCodes;
+    return out;
+}
+
+Client& Context::client() {
+    if (!client_) {
+        transport_ = host_.connect(inv_.socket);
+        client_ = std::make_unique<Client>(*transport_);
+    }
+    return *client_;
+}
+
+void Context::report(const std::string& message) {
+    host_.out.flush();
+    host_.err << "isoctl: " << message << "\n";
+    host_.err.flush();
+}
+
+int run(const std::vector<std::string>& args, Host& host) {
+    Invocation inv;
+    try {
+        inv = parse_args(args, host.env);
+    } catch (const UsageError& e) {
+        host.err << "isoctl: " << e.what() << "\n"
+                 << "Try 'isoctl " << (e.verb().empty() ? "" : e.verb() + " ") << "--help'.\n";
+        return exit_code::usage;
+    }
+    if (inv.help) {
+        host.out << (inv.verb && inv.verb->name != "help" ? verb_help(*inv.verb) : global_help());
+        return exit_code::ok;
+    }
+    if (inv.version) {
+        host.out << "isoctl " << ISOLATED_VERSION << "\n";
+        return exit_code::ok;
+    }
+    if (!inv.verb) {
+        host.err << global_help();
+        return exit_code::usage;
+    }
+    if (!inv.verb->run) {
+        host.err << "isoctl: " << inv.verb->name << " is not yet available in this version of isoctl\n";
+        return exit_code::usage;
+    }
+
+    auto env = [&](const char* k) -> const char* {
+        auto it = host.env.find(k);
+        return it == host.env.end() ? nullptr : it->second.c_str();
+    };
+    bool color = inv.output == OutputFormat::table && want_color(host.stdout_is_tty, env("NO_COLOR"), env("TERM"));
+    Context ctx(host, inv, color);
+    int rc;
+    try {
+        rc = inv.verb->run(inv, ctx);
+    } catch (const UsageError& e) {
+        host.out.flush();
+        host.err << "isoctl: " << e.what() << "\n"
+                 << "Try 'isoctl " << (e.verb().empty() ? "" : e.verb() + " ") << "--help'.\n";
+        return exit_code::usage;
+    } catch (const Failure& e) {
+        if (*e.what()) ctx.report(e.what());
+        return e.code();
+    } catch (const Interrupted&) {
+        host.out.flush();
+        return exit_code::interrupted;
+    } catch (const std::exception& e) {
+        ctx.report(e.what());
+        return exit_code::failed;
+    }
+    host.out.flush();
+    return rc;
+}
+
+}  // namespace isoctl

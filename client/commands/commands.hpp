@@ -1,0 +1,20 @@
+// One function per verb; each lives in its own file in this folder. The verb table
+// (names, options, help) is in cli.cpp.
+#pragma once
+
+#include "cli.hpp"
+
+namespace isoctl::commands {
+
+int status(const Invocation& inv, Context& ctx);
+int start(const Invocation& inv, Context& ctx);
+int stop(const Invocation& inv, Context& ctx);
+int restart(const Invocation& inv, Context& ctx);
+int reload(const Invocation& inv, Context& ctx);
+int logs(const Invocation& inv, Context& ctx);
+int events(const Invocation& inv, Context& ctx);
+int validate(const Invocation& inv, Context& ctx);
+int version(const Invocation& inv, Context& ctx);
+int help(const Invocation& inv, Context& ctx);
+
+}  // namespace isoctl::commands

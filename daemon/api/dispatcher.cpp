@@ -1,0 +1,405 @@
+#include "api/dispatcher.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <exception>
+#include <optional>
+
+#include "api/target.hpp"
+#include "isolated/api_json.hpp"
+#include "isolated/units.hpp"
+
+namespace isolated::api {
+namespace {
+
+constexpr const char* text_type = "text/plain; charset=utf-8";
+constexpr const char* ndjson_type = "application/x-ndjson";
+// What Prometheus' own client libraries send for the text exposition format 0.0.4.
+constexpr const char* metrics_type = "text/plain; version=0.0.4; charset=utf-8";
+
+enum class RouteKind { apps, app, action, logs, reload, events, metrics, version, health };
+
+/// Event messages and app names can hold any bytes; invalid UTF-8 must not make
+/// dump() throw, so it is replaced (U+FFFD) instead.
+std::string to_body(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+Response json_response(int status, const json& j) {
+    Response r;
+    r.status = status;
+    r.body = to_body(j);
+    return r;
+}
+
+Response text_response(std::string content_type, std::string body) {
+    Response r;
+    r.content_type = std::move(content_type);
+    r.body = std::move(body);
+    return r;
+}
+
+Response stream_response(std::string content_type, std::shared_ptr<Stream> stream) {
+    Response r;
+    r.content_type = std::move(content_type);
+    r.stream = std::move(stream);
+    return r;
+}
+
+Response bad_request(std::string_view message) { return error_response(400, api_error::bad_request, message); }
+
+Response unknown_app(const std::string& name) {
+    return error_response(404, api_error::not_found, "no app named \"" + name + "\"");
+}
+
+bool is_blank(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+}
+
+/// The optional body of start/stop/restart: {"timeout": "10s"}; empty means none.
+Result<std::optional<Duration>> parse_action_body(std::string_view body) {
+    std::optional<Duration> timeout;
+    if (is_blank(body)) return timeout;
+    auto j = json::parse(body, nullptr, /* allow_exceptions= */ false);
+    if (j.is_discarded()) return Error::msg("request body is not valid JSON");
+    if (!j.is_object()) return Error::msg(R"(request body must be a JSON object such as {"timeout": "10s"})");
+    for (const auto& [key, value] : j.items()) {
+        if (key != "timeout") return Error::msg("unknown field \"" + key + "\" in request body (allowed: timeout)");
+        if (!value.is_string()) return Error::msg(R"(timeout: must be a duration string such as "10s")");
+        const auto& text = value.get_ref<const std::string&>();
+        auto d = parse_duration(text);
+        if (!d) return Error::msg("timeout: \"" + text + R"(" is not a duration ("500ms", "10s", "5m", "1h"))");
+        timeout = d;
+    }
+    return timeout;
+}
+
+/// Reload takes no parameters: an empty body or {}.
+std::optional<std::string> check_empty_body(std::string_view body) {
+    if (is_blank(body)) return std::nullopt;
+    auto j = json::parse(body, nullptr, /* allow_exceptions= */ false);
+    if (j.is_discarded()) return "request body is not valid JSON";
+    if (!j.is_object()) return "request body must be empty or a JSON object";
+    if (!j.empty()) return "unknown field \"" + j.begin().key() + "\" in request body (this call takes none)";
+    return std::nullopt;
+}
+
+std::string format_log_line(const LogLine& line, bool timestamps) {
+    std::string out;
+    out.reserve(line.text.size() + (timestamps ? 26 : 1));
+    if (timestamps) {
+        out += format_rfc3339(line.time);
+        out += ' ';
+    }
+    out += line.text;
+    out += '\n';
+    return out;
+}
+
+std::string ndjson_line(const AppEvent& e) { return to_body(json(e)); }
+
+/// Backend log errors: ENOENT is "no such app / no such log", anything else is ours.
+Response log_error(const Error& e) {
+    if (e.errno_value == ENOENT) return error_response(404, api_error::not_found, e.message);
+    return error_response(500, api_error::internal, e.to_string());
+}
+
+std::string describe(const PeerCredentials& peer) {
+    return "uid " + std::to_string(peer.uid) + ", pid " + std::to_string(peer.pid);
+}
+
+// ---- routes ---------------------------------------------------------------------------
+
+struct Route {
+    RouteKind kind;
+    const char* method;
+    std::vector<std::string_view> query_keys;
+    std::string app;
+    AppAction action = AppAction::start;
+};
+
+std::optional<Route> match_route(const std::vector<std::string>& seg) {
+    if (seg.size() < 2 || seg[0] != "v1") return std::nullopt;
+    const std::string& top = seg[1];
+    if (seg.size() == 2) {
+        if (top == "apps") return Route{RouteKind::apps, "GET", {}, {}};
+        if (top == "reload") return Route{RouteKind::reload, "POST", {}, {}};
+        if (top == "events") return Route{RouteKind::events, "GET", {"follow", "app"}, {}};
+        if (top == "metrics") return Route{RouteKind::metrics, "GET", {}, {}};
+        if (top == "version") return Route{RouteKind::version, "GET", {}, {}};
+        if (top == "health") return Route{RouteKind::health, "GET", {}, {}};
+        return std::nullopt;
+    }
+    if (top != "apps" || seg[2].empty()) return std::nullopt;
+    if (seg.size() == 3) return Route{RouteKind::app, "GET", {}, seg[2]};
+    if (seg.size() != 4) return std::nullopt;
+    if (seg[3] == "logs") return Route{RouteKind::logs, "GET", {"tail", "follow", "timestamps"}, seg[2]};
+    if (auto action = app_action_from_string(seg[3]))
+        return Route{RouteKind::action, "POST", {"wait"}, seg[2], *action};
+    return std::nullopt;
+}
+
+// ---- query parameters -----------------------------------------------------------------
+
+class Query {
+public:
+    explicit Query(std::vector<QueryParam> params) : params_(std::move(params)) {}
+
+    /// Unknown keys are refused rather than ignored: "?tial=5" is a typo, not a wish.
+    std::optional<std::string> check(const std::vector<std::string_view>& allowed) const {
+        for (std::size_t i = 0; i < params_.size(); ++i) {
+            const auto& key = params_[i].key;
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                std::string list;
+                for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+                return "unknown query parameter \"" + key + "\"" +
+                       (list.empty() ? " (this endpoint takes none)" : " (allowed: " + list + ")");
+            }
+            for (std::size_t k = 0; k < i; ++k)
+                if (params_[k].key == key) return "query parameter \"" + key + "\" given twice";
+        }
+        return std::nullopt;
+    }
+
+    const std::string* find(std::string_view key) const {
+        for (const auto& p : params_)
+            if (p.key == key) return &p.value;
+        return nullptr;
+    }
+
+    /// "1"/"true", "0"/"false"; a bare key ("?follow") means true.
+    Result<bool> flag(std::string_view key, bool fallback) const {
+        const std::string* v = find(key);
+        if (!v) return fallback;
+        if (v->empty() || *v == "1" || *v == "true") return true;
+        if (*v == "0" || *v == "false") return false;
+        return Error::msg(std::string(key) + ": \"" + *v + "\" is not a boolean (1, 0, true, false)");
+    }
+
+    /// A non-negative count, or "all".
+    Result<std::size_t> count(std::string_view key, std::size_t fallback) const {
+        const std::string* v = find(key);
+        if (!v) return fallback;
+        if (*v == "all") return std::size_t(SIZE_MAX);
+        std::size_t n = 0;
+        auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (v->empty() || ec != std::errc() || end != v->data() + v->size())
+            return Error::msg(std::string(key) + ": \"" + *v + "\" is not a non-negative integer or \"all\"");
+        return n;
+    }
+
+    std::string text(std::string_view key) const {
+        const std::string* v = find(key);
+        return v ? *v : std::string();
+    }
+
+private:
+    std::vector<QueryParam> params_;
+};
+
+// ---- handlers -------------------------------------------------------------------------
+
+Response list_apps(Backend& backend) {
+    json apps = json::array();
+    for (const auto& app : backend.list_apps()) apps.push_back(app);
+    return json_response(200, json{{"apps", std::move(apps)}});
+}
+
+Response get_app(Backend& backend, const std::string& name) {
+    auto detail = backend.get_app(name);
+    if (!detail) return unknown_app(name);
+    return json_response(200, json(*detail));
+}
+
+std::optional<Response> app_action(Backend& backend, const DispatcherOptions& options, const Request& request,
+                                   const std::string& name, AppAction action, const Query& query,
+                                   const Dispatcher::Respond& respond) {
+    auto timeout = parse_action_body(request.body);
+    if (!timeout) return bad_request(timeout.error().message);
+    auto wait = query.flag("wait", true);
+    if (!wait) return bad_request(wait.error().message);
+    if (!backend.get_app(name)) return unknown_app(name);
+    if (options.log) options.log("api: " + to_string(action) + " " + name + " (" + describe(request.peer) + ")");
+
+    // The status after the action (200) or right away (202); the app can have been
+    // removed by a reload in between.
+    auto status_of = [](Backend& b, const std::string& app, int status) {
+        auto detail = b.get_app(app);
+        if (!detail) return error_response(404, api_error::not_found, "app \"" + app + "\" no longer exists");
+        return json_response(status, json(detail->status));
+    };
+
+    if (!*wait) {
+        // Done may come before app_action returns (unknown app, refused at once):
+        // that error is still the answer. A later Done has nobody left to tell.
+        struct Early {
+            bool returned = false;
+            std::optional<ApiError> error;
+        };
+        auto early = std::make_shared<Early>();
+        backend.app_action(name, action, *timeout, [early](std::optional<ApiError> err) {
+            if (!early->returned) early->error = std::move(err);
+        });
+        early->returned = true;
+        if (early->error) return error_response(*early->error);
+        return status_of(backend, name, 202);
+    }
+
+    // Captures the backend, not `this`: Done can outlive the server (shutdown while a
+    // stop is still in progress); `respond` then finds its session gone.
+    backend.app_action(name, action, *timeout, [b = &backend, name, respond, status_of](std::optional<ApiError> err) {
+        if (err) {
+            respond(error_response(*err));
+            return;
+        }
+        try {
+            respond(status_of(*b, name, 200));
+        } catch (const std::exception& e) {
+            respond(error_response(500, api_error::internal, e.what()));
+        }
+    });
+    return std::nullopt;
+}
+
+Response reload(Backend& backend, const DispatcherOptions& options, const Request& request) {
+    if (auto err = check_empty_body(request.body)) return bad_request(*err);
+    if (options.log) options.log("api: reload (" + describe(request.peer) + ")");
+    return json_response(200, json(backend.reload()));
+}
+
+Response logs(Backend& backend, const DispatcherOptions& options, const Request& request, const std::string& name,
+              const Query& query) {
+    // App output may hold secrets (passwords printed at first start, tokens): the
+    // read-only socket is world-connectable, so logs there need a privileged peer.
+    if (request.read_only && !request.peer_is_privileged)
+        return error_response(403, api_error::forbidden,
+                              "app logs on the read-only socket need root or group isolated");
+    auto tail = query.count("tail", SIZE_MAX);
+    if (!tail) return bad_request(tail.error().message);
+    auto follow = query.flag("follow", false);
+    if (!follow) return bad_request(follow.error().message);
+    auto timestamps = query.flag("timestamps", false);
+    if (!timestamps) return bad_request(timestamps.error().message);
+    if (!backend.get_app(name)) return unknown_app(name);
+
+    const bool with_time = *timestamps;
+    if (!*follow) {
+        auto lines = backend.read_logs(name, *tail);
+        if (!lines) return log_error(lines.error());
+        std::string body;
+        for (const auto& line : *lines) body += format_log_line(line, with_time);
+        return text_response(text_type, std::move(body));
+    }
+    auto stream = std::make_shared<Stream>(options.max_stream_buffer);
+    auto subscription = backend.follow_logs(
+        name, *tail, [s = stream.get(), with_time](const LogLine& line) { s->push(format_log_line(line, with_time)); });
+    if (!subscription) return log_error(subscription.error());
+    stream->hold(std::move(*subscription));
+    return stream_response(text_type, std::move(stream));
+}
+
+Response events(Backend& backend, const DispatcherOptions& options, const Query& query) {
+    auto follow = query.flag("follow", false);
+    if (!follow) return bad_request(follow.error().message);
+    const std::string app = query.text("app");
+
+    std::string stored;
+    std::uint64_t last_seq = 0;
+    for (const auto& e : backend.events(app)) {
+        stored += ndjson_line(e);
+        last_seq = std::max(last_seq, e.seq);
+    }
+    if (!*follow) return text_response(ndjson_type, std::move(stored));
+
+    auto stream = std::make_shared<Stream>(options.max_stream_buffer);
+    stream->push(stored);
+    // Stored and new events could overlap if the backend ever delivered an event it
+    // had already stored; seq tells them apart.
+    stream->hold(backend.subscribe_events(app, [s = stream.get(), last_seq](const AppEvent& e) {
+        if (e.seq == 0 || e.seq > last_seq) s->push(ndjson_line(e));
+    }));
+    return stream_response(ndjson_type, std::move(stream));
+}
+
+std::optional<Response> route(Backend& backend, const DispatcherOptions& options, const Request& request,
+                              const Dispatcher::Respond& respond) {
+    auto target = parse_target(request.target);
+    if (!target) return bad_request(target.error().message);
+    auto route = match_route(target->segments);
+    if (!route) {
+        std::string path = request.target.substr(0, std::min<std::size_t>(request.target.find('?'), 200));
+        return error_response(404, api_error::not_found, "no such endpoint: " + request.method + " " + path);
+    }
+    if (request.method != route->method) {
+        auto r = error_response(405, api_error::method_not_allowed,
+                                request.method + " is not allowed here; use " + route->method);
+        r.headers.emplace_back("Allow", route->method);
+        return r;
+    }
+    // The socket's mode already keeps others out; this is the second check.
+    if (!request.read_only && !request.peer_is_privileged)
+        return error_response(403, api_error::forbidden, "the control socket is for root and group isolated");
+    const bool mutating = std::string_view(route->method) == "POST";
+    if (request.read_only && mutating)
+        return error_response(403, api_error::forbidden,
+                              "the read-only socket answers GET only; use the control socket (isolated.sock)");
+    if (request.body.size() > options.max_body_bytes)
+        return error_response(413, api_error::payload_too_large,
+                              "request body over " + std::to_string(options.max_body_bytes) + " bytes");
+    Query query(std::move(target->query));
+    if (auto err = query.check(route->query_keys)) return bad_request(*err);
+
+    switch (route->kind) {
+        case RouteKind::apps: return list_apps(backend);
+        case RouteKind::app: return get_app(backend, route->app);
+        case RouteKind::action:
+            return app_action(backend, options, request, route->app, route->action, query, respond);
+        case RouteKind::logs: return logs(backend, options, request, route->app, query);
+        case RouteKind::reload: return reload(backend, options, request);
+        case RouteKind::events: return events(backend, options, query);
+        case RouteKind::metrics: return text_response(metrics_type, backend.metrics());
+        case RouteKind::version: return json_response(200, json(backend.version()));
+        case RouteKind::health: return json_response(200, json{{"status", "ok"}});
+    }
+    return error_response(500, api_error::internal, "unhandled route");
+}
+
+}  // namespace
+
+// ---- responses ------------------------------------------------------------------------
+
+Response error_response(int status, std::string_view code, std::string_view message) {
+    return json_response(status, error_json(code, message));
+}
+
+Response error_response(const ApiError& error) { return error_response(error.status, error.code, error.message); }
+
+bool is_privileged(const PeerCredentials& peer, gid_t group) {
+    if (peer.uid == 0) return true;
+    if (group == static_cast<gid_t>(-1)) return false;
+    return peer.gid == group || std::find(peer.groups.begin(), peer.groups.end(), group) != peer.groups.end();
+}
+
+// ---- the dispatcher -------------------------------------------------------------------
+
+Dispatcher::Dispatcher(Backend& backend, DispatcherOptions options) : backend_(backend), options_(std::move(options)) {}
+
+void Dispatcher::dispatch(const Request& request, Respond respond) {
+    // Exactly once, whichever of the synchronous path, the backend's Done or the
+    // exception handler below gets there first.
+    auto pending = std::make_shared<Respond>(std::move(respond));
+    Respond answer = [pending](Response r) {
+        if (!*pending) return;
+        auto fn = std::exchange(*pending, nullptr);
+        fn(std::move(r));
+    };
+    std::optional<Response> response;
+    try {
+        response = route(backend_, options_, request, answer);
+    } catch (const std::exception& e) {
+        if (options_.log) options_.log("api: " + request.method + " " + request.target + ": " + e.what());
+        response = error_response(500, api_error::internal, e.what());
+    }
+    if (response) answer(std::move(*response));
+}
+
+}  // namespace isolated::api

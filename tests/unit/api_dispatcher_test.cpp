@@ -1,0 +1,580 @@
+// The control API's dispatcher, socket-free: every route, every error it decides,
+// the read-only rules, actions that settle later, and streamed responses.
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+
+#include "api/dispatcher.hpp"
+#include "api/target.hpp"
+#include "fakes/fake_backend.hpp"
+#include "isolated/api_json.hpp"
+
+using namespace isolated;
+using namespace isolated::api;
+using isolated::test::FakeBackend;
+
+namespace {
+
+struct Call {
+    std::string method = "GET";
+    std::string target;
+    std::string body;
+    bool read_only = false;
+    bool privileged = true;
+};
+
+struct Fixture {
+    FakeBackend backend;
+    std::vector<std::string> log;
+    Dispatcher dispatcher{backend, DispatcherOptions{64 * 1024, 1024, [this](std::string_view l) {
+                                                         log.emplace_back(l);
+                                                     }}};
+
+    /// The response if it came before dispatch() returned; a later one lands in `*slot`.
+    std::optional<Response> call(const Call& c, std::shared_ptr<std::optional<Response>> slot = nullptr,
+                                 int* answers = nullptr) {
+        if (!slot) slot = std::make_shared<std::optional<Response>>();
+        Request req;
+        req.method = c.method;
+        req.target = c.target;
+        req.body = c.body;
+        req.peer = PeerCredentials{4242, c.privileged ? 0u : 1000u, 1000, {}};
+        req.read_only = c.read_only;
+        req.peer_is_privileged = c.privileged;
+        dispatcher.dispatch(req, [slot, answers](Response r) {
+            *slot = std::move(r);
+            if (answers) ++*answers;
+        });
+        return *slot;
+    }
+    Response get(const std::string& target, bool read_only = false, bool privileged = true) {
+        auto r = call({"GET", target, "", read_only, privileged});
+        REQUIRE(r);
+        return *r;
+    }
+    Response post(const std::string& target, const std::string& body = "", bool read_only = false) {
+        auto r = call({"POST", target, body, read_only, true});
+        REQUIRE(r);
+        return *r;
+    }
+};
+
+json body_of(const Response& r) { return json::parse(r.body); }
+
+std::string error_code_of(const Response& r) { return body_of(r).at("error").at("code").get<std::string>(); }
+
+std::string header(const Response& r, const std::string& name) {
+    for (const auto& [n, v] : r.headers)
+        if (n == name) return v;
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("health and version", "[api]") {
+    Fixture f;
+    auto health = f.get("/v1/health");
+    CHECK(health.status == 200);
+    CHECK(health.content_type == "application/json");
+    CHECK(body_of(health) == json{{"status", "ok"}});
+    CHECK(health.body.back() == '\n');
+
+    auto version = f.get("/v1/version");
+    CHECK(version.status == 200);
+    auto j = body_of(version);
+    CHECK(j["version"] == "0.1.0-test");
+    CHECK(j["apiVersion"] == "v1");
+    CHECK(j["cgroupDriver"] == "none");
+}
+
+TEST_CASE("GET /v1/apps lists every app's status", "[api]") {
+    Fixture f;
+    auto r = f.get("/v1/apps");
+    REQUIRE(r.status == 200);
+    auto j = body_of(r);
+    REQUIRE(j["apps"].size() == 2);
+    CHECK(j["apps"][0]["name"] == "web");
+    CHECK(j["apps"][0]["state"] == "ready");
+    CHECK(j["apps"][0]["ready"] == true);
+    CHECK(j["apps"][0]["pid"] == 100);
+    CHECK(j["apps"][0]["initPid"] == 99);
+    CHECK(j["apps"][1]["name"] == "db");
+    CHECK(j["apps"][1]["pid"].is_null());
+
+    f.backend.apps.clear();
+    CHECK(body_of(f.get("/v1/apps")) == json{{"apps", json::array()}});
+}
+
+TEST_CASE("GET /v1/apps/{name} answers the detail or 404", "[api]") {
+    Fixture f;
+    AppEvent e;
+    e.app = "web";
+    e.type = "state";
+    e.state = "ready";
+    f.backend.publish(e);
+
+    auto r = f.get("/v1/apps/web");
+    REQUIRE(r.status == 200);
+    auto j = body_of(r);
+    CHECK(j["name"] == "web");
+    CHECK(j["state"] == "ready");
+    CHECK(j.contains("spec"));
+    REQUIRE(j["events"].size() == 1);
+    CHECK(j["events"][0]["state"] == "ready");
+
+    auto missing = f.get("/v1/apps/nope");
+    CHECK(missing.status == 404);
+    CHECK(error_code_of(missing) == "not_found");
+    CHECK(body_of(missing)["error"]["message"].get<std::string>().find("nope") != std::string::npos);
+}
+
+TEST_CASE("start, stop and restart answer the status after the action", "[api]") {
+    Fixture f;
+    auto r = f.post("/v1/apps/db/start");
+    CHECK(r.status == 200);
+    CHECK(body_of(r)["state"] == "ready");
+    REQUIRE(f.backend.action_calls.size() == 1);
+    CHECK(f.backend.action_calls[0].app == "db");
+    CHECK(f.backend.action_calls[0].action == AppAction::start);
+    CHECK_FALSE(f.backend.action_calls[0].timeout);
+
+    r = f.post("/v1/apps/db/stop", R"({"timeout": "10s"})");
+    CHECK(r.status == 200);
+    CHECK(body_of(r)["state"] == "stopped");
+    CHECK(f.backend.action_calls[1].action == AppAction::stop);
+    CHECK(f.backend.action_calls[1].timeout == Duration(10'000));
+
+    r = f.post("/v1/apps/web/restart", R"({"timeout":"500ms"})");
+    CHECK(r.status == 200);
+    CHECK(f.backend.action_calls[2].action == AppAction::restart);
+    CHECK(f.backend.action_calls[2].timeout == Duration(500));
+
+    SECTION("an empty body, whitespace or {} mean no timeout") {
+        for (const char* body : {"", "  \r\n", "{}"}) {
+            auto before = f.backend.action_calls.size();
+            CHECK(f.post("/v1/apps/web/stop", body).status == 200);
+            REQUIRE(f.backend.action_calls.size() == before + 1);
+            CHECK_FALSE(f.backend.action_calls.back().timeout);
+        }
+    }
+    SECTION("mutating calls are logged with the peer") {
+        REQUIRE(f.log.size() == 3);
+        CHECK(f.log[0].find("start db") != std::string::npos);
+        CHECK(f.log[0].find("pid 4242") != std::string::npos);
+    }
+}
+
+TEST_CASE("bad action bodies are 400 and reach no app", "[api]") {
+    Fixture f;
+    for (const char* body : {"not json", "[1, 2]", "\"10s\"", R"({"timeout": 5})", R"({"timeout": "5x"})",
+                             R"({"timeout": "-1s"})", R"({"force": true})", R"({"timeout": "1s", "signal": "KILL"})",
+                             "{\"timeout\": \"1s\""}) {
+        CAPTURE(body);
+        auto r = f.post("/v1/apps/web/stop", body);
+        CHECK(r.status == 400);
+        CHECK(error_code_of(r) == "bad_request");
+    }
+    CHECK(f.backend.action_calls.empty());
+    CHECK(body_of(f.post("/v1/apps/web/stop", R"({"force": true})"))["error"]["message"]
+              .get<std::string>()
+              .find("force") != std::string::npos);
+}
+
+TEST_CASE("actions on an unknown app are 404", "[api]") {
+    Fixture f;
+    for (const char* action : {"start", "stop", "restart"}) {
+        auto r = f.post(std::string("/v1/apps/nope/") + action);
+        CHECK(r.status == 404);
+        CHECK(error_code_of(r) == "not_found");
+    }
+    CHECK(f.backend.action_calls.empty());
+}
+
+TEST_CASE("an action answers when it settles, or at once with wait=0", "[api]") {
+    Fixture f;
+    f.backend.settle_at_once = false;
+
+    SECTION("wait (default): no answer until Done") {
+        auto slot = std::make_shared<std::optional<Response>>();
+        int answers = 0;
+        CHECK_FALSE(f.call({"POST", "/v1/apps/db/start", ""}, slot, &answers));
+        REQUIRE(f.backend.action_calls.size() == 1);
+        f.backend.settle(0);
+        REQUIRE(*slot);
+        CHECK((*slot)->status == 200);
+        CHECK(body_of(**slot)["state"] == "ready");
+        CHECK(answers == 1);
+    }
+    SECTION("an action that fails answers the backend's error") {
+        auto slot = std::make_shared<std::optional<Response>>();
+        CHECK_FALSE(f.call({"POST", "/v1/apps/db/start", ""}, slot));
+        f.backend.settle(0, ApiError{409, api_error::conflict, "db went to backoff"});
+        REQUIRE(*slot);
+        CHECK((*slot)->status == 409);
+        CHECK(error_code_of(**slot) == "conflict");
+        CHECK(body_of(**slot)["error"]["message"] == "db went to backoff");
+    }
+    SECTION("wait=0: 202 with the status right away; the later Done is harmless") {
+        auto r = f.post("/v1/apps/db/start?wait=0");
+        CHECK(r.status == 202);
+        CHECK(body_of(r)["state"] == "stopped");
+        REQUIRE(f.backend.action_calls.size() == 1);
+        f.backend.settle(0);
+        CHECK(f.backend.find("db")->state == AppState::ready);
+        CHECK(f.post("/v1/apps/db/stop?wait=false").status == 202);
+    }
+    SECTION("wait=0: a refusal that comes before app_action returns is the answer") {
+        f.backend.settle_at_once = true;
+        f.backend.action_error = ApiError{409, api_error::conflict, "dependsOn not ready"};
+        auto r = f.post("/v1/apps/db/start?wait=0");
+        CHECK(r.status == 409);
+    }
+    SECTION("an app removed while the action ran") {
+        auto slot = std::make_shared<std::optional<Response>>();
+        CHECK_FALSE(f.call({"POST", "/v1/apps/db/stop", ""}, slot));
+        f.backend.apps.pop_back();
+        f.backend.settle(0);
+        REQUIRE(*slot);
+        CHECK((*slot)->status == 404);
+    }
+    SECTION("wait takes booleans only") {
+        CHECK(f.post("/v1/apps/db/start?wait=maybe").status == 400);
+        CHECK(f.backend.action_calls.empty());
+    }
+}
+
+TEST_CASE("a wrong method on a known route is 405 with Allow", "[api]") {
+    Fixture f;
+    struct Case {
+        const char* method;
+        const char* target;
+        const char* allow;
+    };
+    for (auto c : {Case{"GET", "/v1/apps/web/start", "POST"}, Case{"PUT", "/v1/apps/web/stop", "POST"},
+                   Case{"POST", "/v1/apps", "GET"}, Case{"DELETE", "/v1/apps/web", "GET"},
+                   Case{"GET", "/v1/reload", "POST"}, Case{"POST", "/v1/events", "GET"},
+                   Case{"HEAD", "/v1/health", "GET"}, Case{"POST", "/v1/apps/web/logs", "GET"}}) {
+        CAPTURE(c.method, c.target);
+        auto r = f.call({c.method, c.target, ""});
+        REQUIRE(r);
+        CHECK(r->status == 405);
+        CHECK(error_code_of(*r) == "method_not_allowed");
+        CHECK(header(*r, "Allow") == c.allow);
+    }
+    CHECK(f.backend.action_calls.empty());
+    CHECK(f.backend.reload_calls == 0);
+}
+
+TEST_CASE("unknown routes are 404", "[api]") {
+    Fixture f;
+    for (const char* target : {"/", "/v1", "/v2/apps", "/v1/nope", "/v1/apps/", "/v1/apps/web/bogus",
+                               "/v1/apps/web/logs/x", "/v1/apps//start", "/v1//apps", "/V1/apps"}) {
+        CAPTURE(target);
+        auto r = f.get(target);
+        CHECK(r.status == 404);
+        CHECK(error_code_of(r) == "not_found");
+    }
+    CHECK(f.post("/v1/apps/web/kill").status == 404);
+}
+
+TEST_CASE("the read-only socket answers GET and refuses mutations", "[api]") {
+    Fixture f;
+    CHECK(f.get("/v1/apps", /* read_only= */ true, /* privileged= */ false).status == 200);
+    CHECK(f.get("/v1/apps/web", true, false).status == 200);
+    CHECK(f.get("/v1/events", true, false).status == 200);
+    CHECK(f.get("/v1/metrics", true, false).status == 200);
+
+    for (const char* target : {"/v1/apps/web/start", "/v1/apps/web/stop", "/v1/apps/web/restart", "/v1/reload",
+                               "/v1/apps/nope/stop"}) {
+        CAPTURE(target);
+        for (bool privileged : {false, true}) {
+            auto r = f.call({"POST", target, "not even json", /* read_only= */ true, privileged});
+            REQUIRE(r);
+            CHECK(r->status == 403);
+            CHECK(error_code_of(*r) == "forbidden");
+        }
+    }
+    CHECK(f.backend.action_calls.empty());
+    CHECK(f.backend.reload_calls == 0);
+}
+
+TEST_CASE("logs on the read-only socket need a privileged peer", "[api]") {
+    Fixture f;
+    f.backend.write_log("web", "password=hunter2");
+    auto refused = f.get("/v1/apps/web/logs", /* read_only= */ true, /* privileged= */ false);
+    CHECK(refused.status == 403);
+    CHECK(error_code_of(refused) == "forbidden");
+    CHECK(refused.body.find("hunter2") == std::string::npos);
+    CHECK(f.get("/v1/apps/web/logs?follow=1", true, false).status == 403);
+    CHECK(f.backend.log_followers() == 0);
+
+    auto allowed = f.get("/v1/apps/web/logs", /* read_only= */ true, /* privileged= */ true);
+    CHECK(allowed.status == 200);
+    CHECK(allowed.body == "password=hunter2\n");
+}
+
+TEST_CASE("an unprivileged peer on the control socket gets 403 for everything", "[api]") {
+    Fixture f;
+    for (const char* target : {"/v1/apps", "/v1/health", "/v1/apps/web/logs"}) {
+        auto r = f.get(target, /* read_only= */ false, /* privileged= */ false);
+        CHECK(r.status == 403);
+    }
+    auto r = f.call({"POST", "/v1/apps/web/stop", "", false, false});
+    REQUIRE(r);
+    CHECK(r->status == 403);
+    CHECK(f.backend.action_calls.empty());
+}
+
+TEST_CASE("a body over the limit is 413", "[api]") {
+    Fixture f;
+    std::string big = R"({"timeout": "1s", "pad": ")" + std::string(64 * 1024, 'x') + "\"}";
+    auto r = f.post("/v1/apps/web/stop", big);
+    CHECK(r.status == 413);
+    CHECK(error_code_of(r) == "payload_too_large");
+    CHECK(f.post("/v1/reload", std::string(64 * 1024 + 1, ' ')).status == 413);
+    CHECK(f.post("/v1/reload", std::string(64 * 1024, ' ')).status == 200);
+    CHECK(f.backend.action_calls.empty());
+}
+
+TEST_CASE("query strings: decoding, duplicates, unknown keys, bad numbers", "[api]") {
+    Fixture f;
+    for (int i = 0; i < 5; ++i) f.backend.write_log("web", "line " + std::to_string(i));
+
+    CHECK(f.get("/v1/apps/w%65b").status == 200);
+    CHECK(f.get("/v1/apps/web/logs?tail=%32").body == "line 3\nline 4\n");
+    CHECK(f.get("/v1/apps/web/logs?tail=2&&").body == "line 3\nline 4\n");
+    CHECK(f.get("/v1/apps/web%2Flogs").status == 404);  // %2F stays inside the name
+
+    struct Bad {
+        const char* target;
+        const char* says;
+    };
+    for (auto c : {Bad{"/v1/apps/web/logs?tail=abc", "tail"}, Bad{"/v1/apps/web/logs?tail=-1", "tail"},
+                   Bad{"/v1/apps/web/logs?tail=", "tail"}, Bad{"/v1/apps/web/logs?tail=1.5", "tail"},
+                   Bad{"/v1/apps/web/logs?tail=99999999999999999999999", "tail"},
+                   Bad{"/v1/apps/web/logs?tail=1&tail=2", "twice"}, Bad{"/v1/apps/web/logs?tial=5", "tial"},
+                   Bad{"/v1/apps/web/logs?follow=yes", "follow"}, Bad{"/v1/apps/web/logs?timestamps=2", "timestamps"},
+                   Bad{"/v1/apps?x=1", "x"}, Bad{"/v1/events?follow=1&follow=1", "twice"},
+                   Bad{"/v1/apps/web%zz", "percent"}, Bad{"/v1/apps/web%4", "percent"},
+                   Bad{"/v1/apps/web%00", "percent"}, Bad{"/v1/apps?%zz=1", "percent"}}) {
+        CAPTURE(c.target);
+        auto r = f.get(c.target);
+        CHECK(r.status == 400);
+        CHECK(error_code_of(r) == "bad_request");
+        CHECK(body_of(r)["error"]["message"].get<std::string>().find(c.says) != std::string::npos);
+    }
+    auto absolute = f.get("http://x/v1/apps");
+    CHECK(absolute.status == 400);
+}
+
+TEST_CASE("GET logs: tail, timestamps, text/plain", "[api]") {
+    Fixture f;
+    for (int i = 0; i < 3; ++i) f.backend.write_log("web", "line " + std::to_string(i));
+
+    auto all = f.get("/v1/apps/web/logs");
+    CHECK(all.status == 200);
+    CHECK(all.content_type == "text/plain; charset=utf-8");
+    CHECK(all.body == "line 0\nline 1\nline 2\n");
+    CHECK_FALSE(all.stream);
+    CHECK(f.get("/v1/apps/web/logs?tail=all").body == all.body);
+    CHECK(f.get("/v1/apps/web/logs?tail=1").body == "line 2\n");
+    CHECK(f.get("/v1/apps/web/logs?tail=0").body.empty());
+    CHECK(f.get("/v1/apps/db/logs").body.empty());
+    CHECK(f.get("/v1/apps/web/logs?tail=1&timestamps=1").body == "2023-11-14T22:13:20.002Z line 2\n");
+    CHECK(f.get("/v1/apps/web/logs?tail=1&timestamps").body == "2023-11-14T22:13:20.002Z line 2\n");
+    CHECK(f.get("/v1/apps/web/logs?tail=1&timestamps=0&follow=false").body == "line 2\n");
+
+    auto missing = f.get("/v1/apps/nope/logs");
+    CHECK(missing.status == 404);
+    CHECK(error_code_of(missing) == "not_found");
+}
+
+TEST_CASE("GET logs?follow=1 streams the tail, then new lines, until dropped", "[api]") {
+    Fixture f;
+    for (int i = 0; i < 3; ++i) f.backend.write_log("web", "old " + std::to_string(i));
+    auto r = f.get("/v1/apps/web/logs?follow=1&tail=2&timestamps=0");
+    REQUIRE(r.status == 200);
+    REQUIRE(r.stream);
+    CHECK(r.content_type == "text/plain; charset=utf-8");
+    CHECK(r.body.empty());
+    CHECK(f.backend.log_followers() == 1);
+
+    int wakes = 0;
+    r.stream->on_data([&] { ++wakes; });
+    f.backend.write_log("web", "during");  // before the tail went out: comes after it
+    f.backend.run_deferred();
+    CHECK(r.stream->take() == "old 1\nold 2\nduring\n");
+    CHECK(wakes == 3);
+    f.backend.write_log("web", "new");
+    f.backend.write_log("db", "other app");
+    CHECK(r.stream->take() == "new\n");
+    CHECK(r.stream->take().empty());
+
+    r.stream.reset();
+    CHECK(f.backend.log_followers() == 0);
+    f.backend.write_log("web", "nobody listens");
+}
+
+TEST_CASE("GET events: NDJSON of stored events, filtered by app", "[api]") {
+    Fixture f;
+    for (const char* app : {"web", "db", "web"}) {
+        AppEvent e;
+        e.app = app;
+        e.type = "state";
+        e.message = std::string(app) + " changed";
+        f.backend.publish(e);
+    }
+    auto r = f.get("/v1/events");
+    REQUIRE(r.status == 200);
+    CHECK(r.content_type == "application/x-ndjson");
+    CHECK_FALSE(r.stream);
+    std::vector<json> lines;
+    std::size_t pos = 0;
+    for (auto nl = r.body.find('\n'); nl != std::string::npos; pos = nl + 1, nl = r.body.find('\n', pos))
+        lines.push_back(json::parse(r.body.substr(pos, nl - pos)));
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0]["seq"] == 1);
+    CHECK(lines[1]["app"] == "db");
+    CHECK(lines[2]["seq"] == 3);
+
+    auto web = f.get("/v1/events?app=web");
+    CHECK(std::count(web.body.begin(), web.body.end(), '\n') == 2);
+    CHECK(web.body.find("\"db\"") == std::string::npos);
+    CHECK(f.get("/v1/events?app=nope").body.empty());
+}
+
+TEST_CASE("GET events?follow=1 streams stored events then new ones", "[api]") {
+    Fixture f;
+    AppEvent old;
+    old.app = "web";
+    old.type = "state";
+    f.backend.publish(old);
+
+    auto r = f.get("/v1/events?follow=1&app=web");
+    REQUIRE(r.stream);
+    CHECK(r.content_type == "application/x-ndjson");
+    CHECK(f.backend.event_subscribers() == 1);
+    auto first = r.stream->take();
+    CHECK(json::parse(first)["seq"] == 1);
+
+    AppEvent e;
+    e.app = "web";
+    e.type = "restart";
+    e.message = "liveness failed";
+    f.backend.publish(e);
+    e.app = "db";
+    f.backend.publish(e);
+    auto next = r.stream->take();
+    REQUIRE(std::count(next.begin(), next.end(), '\n') == 1);
+    CHECK(json::parse(next)["type"] == "restart");
+    CHECK(json::parse(next)["seq"] == 2);
+
+    r.stream.reset();
+    CHECK(f.backend.event_subscribers() == 0);
+}
+
+TEST_CASE("a stream that the client does not drain overflows", "[api]") {
+    Stream stream(/* max_buffered= */ 100);
+    int wakes = 0;
+    stream.on_data([&] { ++wakes; });
+    stream.push(std::string(500, 'a'));  // the first batch (stored events, log tail) may exceed it
+    CHECK_FALSE(stream.overflowed());
+    CHECK(stream.take().size() == 500);
+    stream.push(std::string(60, 'b'));
+    CHECK_FALSE(stream.overflowed());
+    stream.push(std::string(60, 'c'));
+    CHECK(stream.overflowed());
+    CHECK(stream.buffered() == 0);
+    stream.push("ignored");
+    CHECK(stream.take().empty());
+    CHECK(wakes == 3);
+}
+
+TEST_CASE("metrics are Prometheus text", "[api]") {
+    Fixture f;
+    auto r = f.get("/v1/metrics");
+    CHECK(r.status == 200);
+    CHECK(r.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
+    CHECK(r.body == f.backend.metrics_text);
+}
+
+TEST_CASE("POST /v1/reload answers the report", "[api]") {
+    Fixture f;
+    f.backend.reload_report.added = {"cache"};
+    f.backend.reload_report.rejected = {RejectedApp{"bad", {"apps/bad.json:3: command: missing"}}};
+    auto r = f.post("/v1/reload");
+    REQUIRE(r.status == 200);
+    auto j = body_of(r);
+    CHECK(j["added"] == json{"cache"});
+    CHECK(j["rejected"][0]["name"] == "bad");
+    CHECK(j["changed"] == json::array());
+    CHECK(f.backend.reload_calls == 1);
+
+    CHECK(f.post("/v1/reload", "{}").status == 200);
+    CHECK(f.post("/v1/reload", R"({"dryRun": true})").status == 400);
+    CHECK(f.post("/v1/reload", "nope").status == 400);
+    CHECK(f.backend.reload_calls == 2);
+}
+
+TEST_CASE("a backend exception is a 500, not a crash", "[api]") {
+    struct Throwing : FakeBackend {
+        std::string metrics() override { throw std::runtime_error("cgroup read failed"); }
+    } backend;
+    Dispatcher dispatcher(backend);
+    std::optional<Response> out;
+    dispatcher.dispatch(Request{"GET", "/v1/metrics", "", {}, false, true}, [&](Response r) { out = r; });
+    REQUIRE(out);
+    CHECK(out->status == 500);
+    CHECK(error_code_of(*out) == "internal");
+    CHECK(out->body.find("cgroup read failed") != std::string::npos);
+}
+
+TEST_CASE("invalid UTF-8 in event text does not break the JSON", "[api]") {
+    Fixture f;
+    AppEvent e;
+    e.app = "web";
+    e.message = "bad \xff\xfe bytes";
+    f.backend.publish(e);
+    auto r = f.get("/v1/events");
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body)["message"].get<std::string>().find("bad") == 0);
+}
+
+TEST_CASE("request targets split and decode", "[api]") {
+    auto t = parse_target("/v1/apps/my%20app/logs?tail=5&follow&q=a+b%2Bc");
+    REQUIRE(t);
+    CHECK(t->segments == std::vector<std::string>{"v1", "apps", "my app", "logs"});
+    REQUIRE(t->query.size() == 3);
+    CHECK(t->query[0].key == "tail");
+    CHECK(t->query[0].value == "5");
+    CHECK(t->query[1].key == "follow");
+    CHECK(t->query[1].value.empty());
+    CHECK(t->query[2].value == "a b+c");
+    CHECK(parse_target("/a+b")->segments == std::vector<std::string>{"a+b"});
+    CHECK_FALSE(parse_target(""));
+    CHECK_FALSE(parse_target("v1/apps"));
+    CHECK_FALSE(parse_target("/%"));
+    CHECK_FALSE(parse_target("/%g0"));
+    CHECK(percent_decode("%41%62", false) == "Ab");
+}
+
+TEST_CASE("privileged peers: root or the isolated group", "[api]") {
+    const gid_t isolated_gid = 990;
+    CHECK(is_privileged(PeerCredentials{1, 0, 0, {}}, isolated_gid));
+    CHECK(is_privileged(PeerCredentials{1, 0, 0, {}}, static_cast<gid_t>(-1)));
+    CHECK(is_privileged(PeerCredentials{1, 1000, 990, {}}, isolated_gid));
+    CHECK(is_privileged(PeerCredentials{1, 1000, 1000, {27, 990}}, isolated_gid));
+    CHECK_FALSE(is_privileged(PeerCredentials{1, 1000, 1000, {27}}, isolated_gid));
+    CHECK_FALSE(is_privileged(PeerCredentials{1, 1000, 1000, {}}, static_cast<gid_t>(-1)));
+    // (gid_t)-1 in a peer's groups must not match "no group".
+    CHECK_FALSE(is_privileged(PeerCredentials{1, 1000, static_cast<gid_t>(-1), {}}, static_cast<gid_t>(-1)));
+}
+
+TEST_CASE("app actions have names", "[api]") {
+    for (auto a : {AppAction::start, AppAction::stop, AppAction::restart})
+        CHECK(app_action_from_string(to_string(a)) == a);
+    CHECK(to_string(AppAction::restart) == "restart");
+    CHECK_FALSE(app_action_from_string("kill"));
+}

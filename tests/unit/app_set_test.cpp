@@ -1,0 +1,326 @@
+// What spans app files: references, cycles, host ports and addresses used twice, loading
+// a directory (and the cascade of rejections), start order.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "isolated/app_parser.hpp"
+#include "support/test_env.hpp"
+
+using namespace isolated;
+
+namespace {
+
+AppSpec app(const std::string& name, const std::string& text) {
+    auto parsed = parse_app_text(name, text, "apps/" + name + ".json");
+    for (const auto& e : parsed.errors) INFO(e.to_string());
+    REQUIRE(parsed.spec);
+    return *parsed.spec;
+}
+
+// {"command": [...] on line 2, then BODY from line 3.
+std::string body(const std::string& lines) { return "{\n  \"command\": [\"/bin/app\"]" + lines + "\n}\n"; }
+
+std::string depends(const std::vector<std::string>& names) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "\"" : ", \"") + n + "\"";
+    return body(",\n  \"dependsOn\": [" + list + "]");
+}
+
+std::string port(int host, const std::string& extra = "") {
+    return body(",\n  \"network\": {\"ports\": [{\"host\": " + std::to_string(host) + extra + "}]}");
+}
+
+std::map<std::string, AppSpec> set_of(std::initializer_list<std::pair<std::string, std::string>> files) {
+    std::map<std::string, AppSpec> apps;
+    for (const auto& [name, text] : files) apps.emplace(name, app(name, text));
+    return apps;
+}
+
+std::map<std::string, std::vector<std::string>> rendered(const std::map<std::string, std::vector<Diagnostic>>& by_app) {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& [name, diags] : by_app)
+        for (const auto& d : diags) out[name].push_back(d.to_string());
+    return out;
+}
+
+using Rendered = std::map<std::string, std::vector<std::string>>;
+
+}  // namespace
+
+// ---- check_app_set ------------------------------------------------------------------
+
+TEST_CASE("a set with no problems has no diagnostics", "[appset]") {
+    auto apps = set_of(
+        {{"db", port(5432)},
+         {"web", depends({"db"})},
+         {"sidecar", body(",\n  \"network\": {\"mode\": \"app:web\"},\n  \"namespaces\": {\"pid\": \"app:web\"}")}});
+    CHECK(check_app_set(apps).empty());
+    CHECK(check_app_set({}).empty());
+}
+
+TEST_CASE("dependsOn naming an unknown app", "[appset]") {
+    auto apps = set_of({{"db", body("")}, {"web", body(",\n  \"dependsOn\": [\"db\",\n                \"cache\"]")}});
+    CHECK(rendered(check_app_set(apps)) ==
+          Rendered{{"web", {"apps/web.json:4: dependsOn[1]: \"cache\" is not a known app"}}});
+}
+
+TEST_CASE("app: references naming an unknown app", "[appset]") {
+    auto apps = set_of(
+        {{"web", body(",\n  \"network\": {\"mode\": \"app:db\"},\n  \"namespaces\": {\n    \"ipc\": \"app:db\",\n"
+                      "    \"pid\": \"app:cache\"\n  }")}});
+    CHECK(rendered(check_app_set(apps)) ==
+          Rendered{{"web",
+                    {"apps/web.json:3: network.mode: \"app:db\" names an unknown app",
+                     "apps/web.json:5: namespaces.ipc: \"app:db\" names an unknown app",
+                     "apps/web.json:6: namespaces.pid: \"app:cache\" names an unknown app"}}});
+}
+
+TEST_CASE("dependsOn cycles blame every member and show the cycle", "[appset]") {
+    SECTION("two apps") {
+        auto apps = set_of({{"a", depends({"b"})}, {"b", depends({"a"})}, {"c", depends({"a"})}});
+        CHECK(rendered(check_app_set(apps)) ==
+              Rendered{{"a", {"apps/a.json:3: dependsOn[0]: dependency cycle: a -> b -> a"}},
+                       {"b", {"apps/b.json:3: dependsOn[0]: dependency cycle: b -> a -> b"}}});
+    }
+    SECTION("three apps, each shown from its own place in the cycle") {
+        auto apps = set_of({{"a", depends({"x", "b"})}, {"b", depends({"c"})}, {"c", depends({"a"})}, {"x", body("")}});
+        CHECK(rendered(check_app_set(apps)) ==
+              Rendered{{"a", {"apps/a.json:3: dependsOn[1]: dependency cycle: a -> b -> c -> a"}},
+                       {"b", {"apps/b.json:3: dependsOn[0]: dependency cycle: b -> c -> a -> b"}},
+                       {"c", {"apps/c.json:3: dependsOn[0]: dependency cycle: c -> a -> b -> c"}}});
+    }
+    SECTION("joining another app's namespace is a dependency too") {
+        auto apps = set_of({{"a", body(",\n  \"network\": {\"mode\": \"app:b\"}")}, {"b", depends({"a"})}});
+        CHECK(rendered(check_app_set(apps)) ==
+              Rendered{{"a", {"apps/a.json:3: network.mode: dependency cycle: a -> b -> a"}},
+                       {"b", {"apps/b.json:3: dependsOn[0]: dependency cycle: b -> a -> b"}}});
+    }
+}
+
+TEST_CASE("a host port used by two apps blames the later one by name", "[appset]") {
+    SECTION("same protocol and port") {
+        auto apps = set_of({{"a", port(8080)}, {"b", port(8080)}, {"c", port(8080)}});
+        CHECK(
+            rendered(check_app_set(apps)) ==
+            Rendered{{"b", {"apps/b.json:3: network.ports[0].host: tcp port 8080 is already forwarded by app \"a\""}},
+                     {"c", {"apps/c.json:3: network.ports[0].host: tcp port 8080 is already forwarded by app \"a\""}}});
+    }
+    SECTION("all addresses overlap one address") {
+        auto apps = set_of({{"a", port(8080, ", \"hostAddress\": \"127.0.0.1\"")}, {"b", port(8080)}});
+        CHECK(rendered(check_app_set(apps)) ==
+              Rendered{{"b",
+                        {"apps/b.json:3: network.ports[0].host: tcp port 8080 on 127.0.0.1 is already forwarded by app "
+                         "\"a\""}}});
+    }
+    SECTION("the same address") {
+        auto apps = set_of({{"a", port(53, ", \"protocol\": \"udp\", \"hostAddress\": \"10.0.0.1\"")},
+                            {"b", port(53, ", \"protocol\": \"udp\", \"hostAddress\": \"10.0.0.1\"")}});
+        CHECK(
+            rendered(check_app_set(apps)) ==
+            Rendered{
+                {"b",
+                 {"apps/b.json:3: network.ports[0].host: udp port 53 on 10.0.0.1 is already forwarded by app \"a\""}}});
+    }
+    SECTION("no clash: other protocol, other address, other port") {
+        auto apps = set_of({{"a", port(8080)},
+                            {"b", port(8080, ", \"protocol\": \"udp\"")},
+                            {"c", port(9090, ", \"hostAddress\": \"127.0.0.1\"")},
+                            {"d", port(9090, ", \"hostAddress\": \"127.0.0.2\"")},
+                            {"e", port(8081, ", \"app\": 8080")}});
+        CHECK(check_app_set(apps).empty());
+    }
+}
+
+TEST_CASE("a pinned address used by two apps blames the later one", "[appset]") {
+    auto apps = set_of({{"a", body(",\n  \"network\": {\"address\": \"10.88.0.5\"}")},
+                        {"b", body(",\n  \"network\": {\n    \"address\": \"10.88.0.5\"\n  }")},
+                        {"c", body(",\n  \"network\": {\"address\": \"10.88.0.6\"}")}});
+    CHECK(rendered(check_app_set(apps)) ==
+          Rendered{{"b", {"apps/b.json:4: network.address: 10.88.0.5 is already the address of app \"a\""}}});
+}
+
+TEST_CASE("an app may collect several cross-file diagnostics", "[appset]") {
+    auto apps = set_of(
+        {{"a", port(80)}, {"b", body(",\n  \"dependsOn\": [\"zz\"],\n  \"network\": {\"ports\": [{\"host\": 80}]}")}});
+    CHECK(rendered(check_app_set(apps)) ==
+          Rendered{{"b",
+                    {"apps/b.json:3: dependsOn[0]: \"zz\" is not a known app",
+                     "apps/b.json:4: network.ports[0].host: tcp port 80 is already forwarded by app \"a\""}}});
+}
+
+// ---- load_app_dir -------------------------------------------------------------------
+
+TEST_CASE("load_app_dir reads every *.json and ignores the rest", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "web.json", "{\"command\": [\"/bin/web\"]}");
+    test::write_file(dir / "db.json", "// the database\n{\"command\": [\"/bin/db\"]}");
+    test::write_file(dir / "README", "not an app");
+    test::write_file(dir / "web.json~", "{");          // editor backup
+    test::write_file(dir / ".#web.json", "{");         // emacs lock
+    test::write_file(dir / ".hidden.json", "{");       // hidden
+    test::write_file(dir / "web.json.swp", "{");       // vim swap
+    test::write_file(dir / "web.json.dpkg-old", "{");  // package leftovers
+    std::filesystem::create_directory(dir / "sub");
+    test::write_file(dir / "sub/inner.json", "{");  // not recursive
+
+    AppDir loaded = load_app_dir(dir.path());
+    CHECK(loaded.rejected.empty());
+    REQUIRE(loaded.apps.size() == 2);
+    CHECK(loaded.apps.at("web").command == std::vector<std::string>{"/bin/web"});
+    CHECK(loaded.apps.at("db").source_file == dir / "db.json");
+    CHECK(loaded.apps.at("db").source_lines.line_of("command") == 2);
+}
+
+TEST_CASE("load_app_dir rejects bad files and keeps the good ones", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "web.json", "{\"command\": [\"/bin/web\"]}");
+    test::write_file(dir / "broken.json", "{\n  \"command\": [\"/bin/x\"],\n}");
+    test::write_file(dir / "Bad_Name.json", "{\"command\": [\"/bin/x\"]}");
+    test::write_file(dir / "invalid.json", "{\"command\": [\"/bin/x\"], \"resources\": {\"memory\": \"12Q\"}}");
+    std::filesystem::create_directory(dir / "dir.json");
+
+    AppDir loaded = load_app_dir(dir.path());
+    CHECK(loaded.apps.size() == 1);
+    CHECK(loaded.apps.count("web") == 1);
+    CHECK(
+        rendered(loaded.rejected) ==
+        Rendered{{"broken", {dir / "broken.json:3: syntax error: trailing comma before '}' (JSON does not allow one)"}},
+                 {"Bad_Name.json",
+                  {dir / "Bad_Name.json: \"Bad_Name\" is not a valid app name (lower-case letters, digits and \"-\", "
+                         "starting with a letter or digit, at most 32 characters)"}},
+                 {"dir", {dir / "dir.json: cannot read: is a directory"}},
+                 {"invalid", {dir / "invalid.json:1: resources.memory: \"12Q\" is not a size"}}});
+}
+
+TEST_CASE("a missing apps directory is one diagnostic under the key \"\"", "[appset]") {
+    test::TempDir dir;
+    AppDir loaded = load_app_dir(dir / "nope");
+    CHECK(loaded.apps.empty());
+    CHECK(rendered(loaded.rejected) ==
+          Rendered{{"", {dir / "nope: cannot read the apps directory: No such file or directory"}}});
+    CHECK(load_app_dir(dir.path()).rejected.empty());  // an empty directory is fine
+}
+
+TEST_CASE("load_app_dir labels files as dir/name.json", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "web.json", "{}");
+    auto loaded = load_app_dir(dir.path() + "/");
+    REQUIRE(loaded.rejected.count("web") == 1);
+    CHECK(loaded.rejected.at("web").front().file == dir / "web.json");
+}
+
+TEST_CASE("rejections cascade along dependsOn, naming the rejected dependency", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "db.json", "{\n  \"command\": [\"/bin/db\"],\n  \"resources\": {\"memory\": \"12Q\"}\n}");
+    test::write_file(dir / "api.json", "{\n  \"command\": [\"/bin/api\"],\n  \"dependsOn\": [\"db\"]\n}");
+    test::write_file(dir / "web.json", "{\n  \"command\": [\"/bin/web\"],\n  \"dependsOn\": [\n    \"api\"\n  ]\n}");
+    test::write_file(dir / "side.json",
+                     "{\n  \"command\": [\"/bin/side\"],\n  \"network\": {\"mode\": \"app:web\"}\n}");
+    test::write_file(dir / "other.json", "{\"command\": [\"/bin/other\"]}");
+
+    AppDir loaded = load_app_dir(dir.path());
+    CHECK(loaded.apps.size() == 1);
+    CHECK(loaded.apps.count("other") == 1);
+    CHECK(rendered(loaded.rejected) ==
+          Rendered{{"db", {dir / "db.json:3: resources.memory: \"12Q\" is not a size"}},
+                   {"api", {dir / "api.json:3: dependsOn[0]: depends on \"db\", which was rejected"}},
+                   {"web", {dir / "web.json:4: dependsOn[0]: depends on \"api\", which was rejected"}},
+                   {"side", {dir / "side.json:3: network.mode: \"app:web\" names \"web\", which was rejected"}}});
+}
+
+TEST_CASE("cycle members are rejected, and so is what depends on them", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "a.json", depends({"b"}));
+    test::write_file(dir / "b.json", depends({"a"}));
+    test::write_file(dir / "c.json", depends({"a"}));
+    AppDir loaded = load_app_dir(dir.path());
+    CHECK(loaded.apps.empty());
+    CHECK(rendered(loaded.rejected) ==
+          Rendered{{"a", {dir / "a.json:3: dependsOn[0]: dependency cycle: a -> b -> a"}},
+                   {"b", {dir / "b.json:3: dependsOn[0]: dependency cycle: b -> a -> b"}},
+                   {"c", {dir / "c.json:3: dependsOn[0]: depends on \"a\", which was rejected"}}});
+}
+
+TEST_CASE("a port clash with an app rejected for its own references rejects nobody else", "[appset]") {
+    test::TempDir dir;
+    // a wants port 80 but depends on nothing that exists; b wants the same port.
+    test::write_file(dir / "a.json",
+                     body(",\n  \"dependsOn\": [\"ghost\"],\n  \"network\": {\"ports\": [{\"host\": 80}]}"));
+    test::write_file(dir / "b.json", port(80));
+    AppDir loaded = load_app_dir(dir.path());
+    CHECK(loaded.apps.count("b") == 1);
+    CHECK(rendered(loaded.rejected) == Rendered{{"a", {dir / "a.json:3: dependsOn[0]: \"ghost\" is not a known app"}}});
+}
+
+TEST_CASE("a port clash rejects the later app, which can cascade", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "a.json", port(80));
+    test::write_file(dir / "b.json", port(80));
+    test::write_file(dir / "c.json", depends({"b"}));
+    AppDir loaded = load_app_dir(dir.path());
+    CHECK(loaded.apps.size() == 1);
+    CHECK(loaded.apps.count("a") == 1);
+    CHECK(rendered(loaded.rejected) ==
+          Rendered{{"b", {dir / "b.json:3: network.ports[0].host: tcp port 80 is already forwarded by app \"a\""}},
+                   {"c", {dir / "c.json:3: dependsOn[0]: depends on \"b\", which was rejected"}}});
+}
+
+// ---- start_order --------------------------------------------------------------------
+
+TEST_CASE("start_order puts dependencies first, ties by name", "[appset]") {
+    auto apps = set_of({{"web", depends({"api", "cache"})},
+                        {"api", depends({"db"})},
+                        {"db", body("")},
+                        {"cache", body("")},
+                        {"zeta", body("")},
+                        {"alpha", body("")}});
+    CHECK(start_order(apps) == std::vector<std::string>{"alpha", "cache", "db", "api", "web", "zeta"});
+}
+
+TEST_CASE("start_order follows app: namespace and network references", "[appset]") {
+    auto apps = set_of({{"a-sidecar", body(",\n  \"network\": {\"mode\": \"app:z-main\"}")},
+                        {"b-debug", body(",\n  \"namespaces\": {\"pid\": \"app:a-sidecar\"}")},
+                        {"z-main", body("")}});
+    CHECK(start_order(apps) == std::vector<std::string>{"z-main", "a-sidecar", "b-debug"});
+}
+
+TEST_CASE("start_order places apps caught in or behind a cycle last, by name", "[appset]") {
+    auto apps = set_of(
+        {{"a", depends({"b"})}, {"b", depends({"a"})}, {"c", depends({"a"})}, {"d", body("")}, {"e", depends({"d"})}});
+    CHECK(start_order(apps) == std::vector<std::string>{"d", "e", "a", "b", "c"});
+}
+
+TEST_CASE("start_order ignores references to apps that are not in the set", "[appset]") {
+    auto apps = set_of({{"web", depends({"gone"})}, {"api", body("")}});
+    CHECK(start_order(apps) == std::vector<std::string>{"api", "web"});
+    CHECK(start_order({}).empty());
+}
+
+// ---- AppSpec --------------------------------------------------------------------------
+
+TEST_CASE("same_definition ignores where a spec was read from", "[appset]") {
+    AppSpec a = app("web", "{\"command\": [\"/bin/web\"]}");
+    auto reparsed = parse_app_text("web", "{\n\n  \"command\": [\n\"/bin/web\"]}", "elsewhere/web.json");
+    REQUIRE(reparsed.spec);
+    AppSpec b = *reparsed.spec;
+    CHECK(a.source_lines.line_of("command") != b.source_lines.line_of("command"));
+    CHECK(a.same_definition(b));
+    CHECK_FALSE(a == b);  // source_file differs
+    b.source_file = a.source_file;
+    CHECK(a == b);  // the lines do not count
+    b.command.push_back("--flag");
+    CHECK_FALSE(a.same_definition(b));
+}
+
+TEST_CASE("SourceLines falls back to the enclosing field", "[appset]") {
+    SourceLines lines;
+    lines.by_field = {{"", 1}, {"network", 4}, {"network.ports[0]", 5}};
+    CHECK(lines.line_of("network.ports[0].host") == 5);
+    CHECK(lines.line_of("network.ports[1].host") == 4);
+    CHECK(lines.line_of("network") == 4);
+    CHECK(lines.line_of("restart.policy") == 1);
+    CHECK(SourceLines{}.line_of("x.y") == 0);
+}
