@@ -100,6 +100,10 @@ std::string rewrite_syntax_error(const std::string& what, const std::string& las
             return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
         };
         size_t i = error_offset > 0 ? error_offset - 1 : 0;
+        // A lone character that cannot start any JSON token, e.g. ')' for ']'.
+        if (i < text.size() && std::ispunct(static_cast<unsigned char>(text[i])) && !is_word(text[i]) &&
+            text[i] != '\'' && text[i] != '"')
+            return std::string("syntax error: unexpected character '") + text[i] + "'";
         if (i < text.size() && text[i] == '\'') return "syntax error: strings need double quotes, not single quotes";
         if (i > 0 && i < text.size() && !is_word(text[i])) --i;
         size_t start = i, stop = i;

@@ -180,7 +180,7 @@ void App::enter_starting() {
     apply_pending_spec();
     next_restart_at_.reset();
     started_ = false;
-    set_state(AppState::starting, "starting");
+    set_state(AppState::starting, "");
     try_launch();
 }
 
@@ -220,7 +220,7 @@ void App::enter_up() {
     if (spec_.probes.readiness)
         set_state(AppState::running, "started; waiting for readiness");
     else
-        set_state(AppState::ready, "running");
+        set_state(AppState::ready, "");
 }
 
 void App::enter_stopping(std::optional<Duration> timeout) {
@@ -273,7 +273,7 @@ void App::handle_exit(const ExitInfo& exit) {
             start_after_stop_ = false;
             enter_starting();
         } else {
-            enter_stopped("stopped");
+            enter_stopped("");
         }
         return;
     }
@@ -306,7 +306,7 @@ void App::set_state(AppState s, std::string message) {
     state_ = s;
     message_ = std::move(message);
     if (state_changed) {
-        host::log_info(spec_.name, to_string(s) + ": " + message_);
+        host::log_info(spec_.name, message_.empty() ? to_string(s) : to_string(s) + ": " + message_);
         AppEvent e;
         e.time = hooks_.clock->wall_now();
         e.app = spec_.name;

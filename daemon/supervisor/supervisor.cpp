@@ -77,9 +77,11 @@ void Supervisor::start_with_dependencies(const std::string& name, std::set<std::
 
 void Supervisor::start(const std::string& name, Done done) {
     if (!contains(name)) return done("no app named \"" + name + "\"");
-    waiters_.push_back({name, true, std::move(done)});
+    // Register the waiter after the starts: starting a dependency publishes events
+    // that pump(), and a waiter registered earlier would see this app still stopped.
     std::set<std::string> visiting;
     start_with_dependencies(name, visiting);
+    waiters_.push_back({name, true, std::move(done)});
     pump();
 }
 

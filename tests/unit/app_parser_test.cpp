@@ -309,6 +309,7 @@ TEST_CASE("syntax errors name the line and say what is wrong in plain words", "[
           "apps/web.json:2: syntax error: invalid number; expected digit after '-' in '-x'");
     CHECK(one("{\n  \"command\": ['x']\n}") ==
           "apps/web.json:2: syntax error: strings need double quotes, not single quotes");
+    CHECK(one("{\n  \"command\": [\"x\")\n}") == "apps/web.json:2: syntax error: unexpected character ')'");
     CHECK(one("{\n  \"init\": tru\n}") ==
           "apps/web.json:2: syntax error: invalid literal 'tru' (strings need double quotes; the literals are true, "
           "false "

@@ -374,6 +374,7 @@ TEST_CASE("dependsOn: starting an app starts its stopped dependencies", "[superv
     r.runtime.started("db");
     r.runtime.started("web");
     CHECK(o.called);
+    INFO(o.error.value_or(""));
     CHECK_FALSE(o.error);
 }
 
