@@ -90,7 +90,14 @@ int main(int argc, char** argv) {
     boost::asio::io_context io(1);
     host::AsioClock clock(io);
     supervisor::EventLog events;
-    runtime::HostRuntime runtime(io, {init, s.run_dir, s.log_dir, {s.log_max_size, s.log_max_files}});
+    runtime::HostRuntimeOptions rt_options;
+    rt_options.init_path = init;
+    rt_options.run_dir = s.run_dir;
+    rt_options.log_dir = s.log_dir;
+    rt_options.log = {s.log_max_size, s.log_max_files};
+    rt_options.state_dir = s.state_dir;
+    if (!s.config_file.empty()) rt_options.config_dir = std::filesystem::path(s.config_file).parent_path().string();
+    runtime::HostRuntime runtime(io, rt_options);
     std::mt19937_64 rng(std::random_device{}());
     supervisor::Supervisor sup(clock, runtime, events,
                                [&rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); });

@@ -10,10 +10,13 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
+#include <sched.h>
 
 #include "isolated/unique_fd.hpp"
 #include "sandbox/init_protocol.h"
+#include "sandbox/sandbox_plan.hpp"
 #include "sandbox/spawn.hpp"
 #include "sys/process.hpp"
 
@@ -63,17 +66,46 @@ struct Watch : std::enable_shared_from_this<Watch> {
     bool detached = false;
     bool exited = false;
 
+    bool started = false;
+    bool init_is_app = false;  // "init": false -- the init execs the app itself
+
     void read_report() {
         asio::async_read(report, asio::buffer(&msg, sizeof msg),
                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                             if (ec || self->detached) return;  // EOF: the init closed it
+                             if (self->detached) return;
+                             if (ec) {
+                                 // EOF without a report: with "init": false the report pipe
+                                 // closes on the app's successful exec.
+                                 if (self->init_is_app && !self->started && !self->failure && !self->exited) {
+                                     self->msg = {};
+                                     self->msg.kind = REPORT_STARTED;
+                                     self->handle_report();
+                                 }
+                                 return;
+                             }
                              self->handle_report();
                          });
     }
 
+    // The app's pid as the host sees it: the init's first child (the report carries
+    // the pid inside the sandbox's pid namespace).
+    pid_t host_pid_of_app(pid_t reported) const {
+        if (init_is_app) return info.init_pid;
+        std::string path = "/proc/" + std::to_string(info.init_pid) + "/task/" + std::to_string(info.init_pid) +
+                           "/children";
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return reported;
+        unique_fd f(fd);
+        char buf[64] = {};
+        ssize_t n = ::read(fd, buf, sizeof buf - 1);
+        pid_t pid = n > 0 ? static_cast<pid_t>(std::atoi(buf)) : 0;
+        return pid > 0 ? pid : reported;
+    }
+
     void handle_report() {
         if (msg.kind == REPORT_STARTED) {
-            info.pid = msg.pid;
+            started = true;
+            info.pid = host_pid_of_app(msg.pid);
             if (callbacks.on_started) callbacks.on_started();
         } else if (msg.kind == REPORT_FAILED) {
             msg.detail[sizeof msg.detail - 1] = 0;
@@ -140,6 +172,9 @@ struct Watch : std::enable_shared_from_this<Watch> {
 class HostInstance : public supervisor::Instance {
 public:
     HostInstance(std::shared_ptr<Watch> w, Duration grace) : w_(std::move(w)), grace_(grace) {}
+
+    /// The init's pidfd, for joining this sandbox's namespaces; -1 once it exited.
+    int pidfd() const { return w_->exited || !w_->pidfd.is_open() ? -1 : w_->pidfd.native_handle(); }
     ~HostInstance() override {
         w_->detached = true;
         boost::system::error_code ec;
@@ -177,7 +212,89 @@ private:
 }  // namespace
 
 HostRuntime::HostRuntime(asio::io_context& io, HostRuntimeOptions options)
-    : io_(io), options_(std::move(options)), rng_(std::random_device{}()) {}
+    : io_(io), options_(std::move(options)), rng_(std::random_device{}()) {
+    // Without the copy the init is executed from its path (logged by the launch error
+    // if that fails too).
+    if (auto fd = sandbox::sealed_copy(options_.init_path)) init_fd_ = std::move(*fd);
+}
+
+namespace {
+
+Status write_file(const std::string& path, const std::string& content) {
+    std::string tmp = path + ".tmp";
+    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) return os_error("create \"" + tmp + "\"");
+    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
+        return os_error("write \"" + tmp + "\"");
+    if (::rename(tmp.c_str(), path.c_str()) < 0) return os_error("rename \"" + tmp + "\"");
+    return {};
+}
+
+std::string read_host_file(const std::string& path) {
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::string out;
+    if (!fd) return out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+}
+
+// The host's resolv.conf without loopback nameservers, which mean nothing inside a
+// network namespace of its own (Docker drops them too).
+std::string sandbox_resolv_conf(const std::string& host) {
+    std::istringstream in(host);
+    std::string out, line;
+    while (std::getline(in, line)) {
+        if (line.rfind("nameserver", 0) == 0 &&
+            (line.find(" 127.") != std::string::npos || line.find(" ::1") != std::string::npos))
+            continue;
+        out += line + "\n";
+    }
+    return out;
+}
+
+Status make_dirs(const std::string& path, mode_t mode) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return Error::os(ec.value(), "mkdir \"" + path + "\"");
+    ::chmod(path.c_str(), mode);
+    return {};
+}
+
+}  // namespace
+
+// Files the sandbox sees through read-only binds: /etc/hosts, /etc/hostname,
+// /etc/resolv.conf. The network module replaces hosts for bridged apps.
+Status HostRuntime::prepare_app_files(const AppSpec& spec, const std::string& app_dir) {
+    std::string etc = app_dir + "/etc";
+    if (auto st = make_dirs(etc, 0755); !st) return st;
+    if (auto st = make_dirs(app_dir + "/root", 0755); !st) return st;
+    std::string hostname = spec.effective_hostname();
+    std::string hosts;
+    if (spec.network.mode == NetworkMode::host) {
+        hosts = read_host_file("/etc/hosts");
+    } else {
+        hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n";
+    }
+    if (auto st = write_file(etc + "/hosts", hosts); !st) return st;
+    if (auto st = write_file(etc + "/hostname", hostname + "\n"); !st) return st;
+    if (auto st = write_file(etc + "/resolv.conf", sandbox_resolv_conf(read_host_file("/etc/resolv.conf"))); !st)
+        return st;
+    for (const auto& m : spec.mounts)
+        if (m.type == MountType::bind && m.create)
+            if (auto st = make_dirs(m.source, 0755); !st) return st;
+    if (spec.rootfs.type == RootfsType::directory && spec.rootfs.writable == RootfsWritable::overlay) {
+        // A throw-away upper layer: every start begins from the rootfs as shipped.
+        std::string base = options_.state_dir + "/overlay/" + spec.name;
+        std::error_code ec;
+        std::filesystem::remove_all(base, ec);
+        if (ec) return Error::os(ec.value(), "reset \"" + base + "\"");
+        for (const char* d : {"/upper", "/work"})
+            if (auto st = make_dirs(base + d, 0755); !st) return st;
+    }
+    return {};
+}
 
 std::string HostRuntime::new_instance_id() {
     char buf[17];
@@ -186,7 +303,7 @@ std::string HostRuntime::new_instance_id() {
 }
 
 Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec& spec,
-                                                                  const supervisor::LaunchContext& /*ctx*/,
+                                                                  const supervisor::LaunchContext& ctx,
                                                                   supervisor::InstanceCallbacks callbacks) {
     std::string apps_dir = options_.run_dir + "/apps";
     std::string app_dir = apps_dir + "/" + spec.name;
@@ -200,15 +317,54 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     if (::unlinkat(run_dir->get(), INIT_EXIT_FILE, 0) < 0 && errno != ENOENT)
         return os_error("remove \"" + app_dir + "/" + INIT_EXIT_FILE + "\"");
 
+    if (auto st = prepare_app_files(spec, app_dir); !st) return st.error();
+
     auto w = std::make_shared<Watch>(io_);
     w->instance = new_instance_id();
+    w->init_is_app = !spec.init;
     auto plan = sandbox::make_launch_plan(spec, w->instance, options_.log);
+    sandbox::SandboxInputs inputs;
+    inputs.root_stage = app_dir + "/root";
+    inputs.etc_dir = app_dir + "/etc";
+    inputs.overlay_upper = options_.state_dir + "/overlay/" + spec.name + "/upper";
+    inputs.overlay_work = options_.state_dir + "/overlay/" + spec.name + "/work";
+    inputs.config_dir = options_.config_dir;
+    if (auto st = sandbox::plan_sandbox(plan, spec, inputs); !st) return st.error();
 
     sandbox::SpawnRequest req;
     req.init_path = options_.init_path;
+    req.init_fd = init_fd_.get();
     req.plan = &plan;
     req.log_dir_fd = log_dir->get();
     req.run_dir_fd = run_dir->get();
+    req.clone_flags = sandbox::namespace_clone_flags(spec);
+    // Joins of another app's namespaces (`app:NAME`): the supervisor only launches once
+    // NAME runs, and passes its instance.
+    auto peer_pidfd = [&](const std::string& name) -> Result<int> {
+        auto it = ctx.peers.find(name);
+        const auto* peer = it == ctx.peers.end() ? nullptr : dynamic_cast<const HostInstance*>(it->second);
+        int fd = peer ? peer->pidfd() : -1;
+        if (fd < 0) return Error::msg("app \"" + name + "\" is not running, so its namespaces cannot be joined");
+        return fd;
+    };
+    int n = 0;
+    auto add_join = [&](const std::string& name, int flag) -> Status {
+        auto fd = peer_pidfd(name);
+        if (!fd) return fd.error();
+        req.joins[n++] = {*fd, flag};
+        return {};
+    };
+    if (spec.namespaces.pid.kind == NamespaceKind::app) {
+        auto fd = peer_pidfd(spec.namespaces.pid.app);
+        if (!fd) return fd.error();
+        req.join_pid_pidfd = *fd;
+    }
+    if (spec.network.mode == NetworkMode::app)
+        if (auto st = add_join(spec.network.app, CLONE_NEWNET); !st) return st.error();
+    if (spec.namespaces.ipc.kind == NamespaceKind::app)
+        if (auto st = add_join(spec.namespaces.ipc.app, CLONE_NEWIPC); !st) return st.error();
+    if (spec.namespaces.uts.kind == NamespaceKind::app)
+        if (auto st = add_join(spec.namespaces.uts.app, CLONE_NEWUTS); !st) return st.error();
     auto spawned = sandbox::spawn_init(req);
     if (!spawned) return spawned.error();
 
@@ -269,6 +425,17 @@ std::string describe_init_failure(int step, int err, const std::string& detail) 
         case STEP_CHDIR: return with_errno("workdir \"" + detail + "\"");
         case STEP_RESOLVE: return "command \"" + detail + "\" not found on PATH";
         case STEP_EXEC: return with_errno("exec \"" + detail + "\"");
+        case STEP_GO: return with_errno("the sandbox was abandoned before it was built");
+        case STEP_MOUNT: return with_errno(detail);
+        case STEP_PIVOT: return with_errno(detail);
+        case STEP_HOSTNAME: return with_errno("sethostname \"" + detail + "\"");
+        case STEP_LOOPBACK: return with_errno(detail);
+        case STEP_CREDENTIALS: return with_errno(detail);
+        case STEP_CAPS: return with_errno(detail);
+        case STEP_SECCOMP: return with_errno(detail);
+        case STEP_NO_NEW_PRIVS: return with_errno(detail);
+        case STEP_RLIMIT: return with_errno(detail);
+        case STEP_JOIN: return with_errno("join the namespaces of another app");
         default: return with_errno("sandbox setup step " + std::to_string(step));
     }
 }

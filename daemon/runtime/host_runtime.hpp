@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "isolated/unique_fd.hpp"
 #include "sandbox/launch_plan.hpp"
 #include "supervisor/runtime.hpp"
 
@@ -20,6 +21,8 @@ struct HostRuntimeOptions {
     std::string run_dir;     ///< per-app state goes to <run_dir>/apps/<app>/
     std::string log_dir;     ///< <log_dir>/<app>.log, written by the init
     sandbox::LogSettings log;
+    std::string state_dir;   ///< overlay upper dirs under <state_dir>/overlay/<app>/
+    std::string config_dir = "/etc/isolated";  ///< masked inside host-rootfs sandboxes
     /// After kill_all(), how long the init may take to record the exit and leave
     /// before it is killed as well.
     Duration init_grace = std::chrono::seconds(3);
@@ -36,7 +39,9 @@ public:
 
 private:
     std::string new_instance_id();
+    Status prepare_app_files(const AppSpec& spec, const std::string& app_dir);
 
+    unique_fd init_fd_;      ///< sealed memfd copy of the init (CVE-2019-5736)
     boost::asio::io_context& io_;
     HostRuntimeOptions options_;
     std::mt19937_64 rng_;

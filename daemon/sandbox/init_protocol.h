@@ -7,7 +7,12 @@
  *   4      the report pipe (write end): the init writes struct init_report messages
  *   5      the log directory (O_DIRECTORY): the init writes <log_name>, rotates it
  *   6      the app's run directory (O_DIRECTORY): the init writes "exit" there
+ *   7      optional "go" pipe (read end), when the plan has SB_WAIT_GO: the init
+ *          waits for one byte before building the sandbox, so the daemon can first
+ *          write uid/gid maps, attach cgroups or plumb the network; EOF = give up
  * and nothing else (close_range). argv = {"isolated-init", APP}, empty environment.
+ * The daemon executes the init from a sealed memfd copy of the binary
+ * (CVE-2019-5736: /proc/1/exe inside the sandbox cannot be written through).
  *
  * The init reports exactly one of REPORT_STARTED (the app was exec'd) or
  * REPORT_FAILED (setup or exec failed: step, errno, detail), then, when the app exits,
@@ -22,7 +27,8 @@
 #define INIT_FD_REPORT 4
 #define INIT_FD_LOGDIR 5
 #define INIT_FD_RUNDIR 6
-#define INIT_FD_FIRST_FREE 7
+#define INIT_FD_GO 7
+#define INIT_FD_FIRST_FREE 8
 
 /* ---- the plan: a sequence of records { uint32 tag; uint32 len; byte value[len] } ---- */
 enum plan_tag {
@@ -34,6 +40,59 @@ enum plan_tag {
     PLAN_LOG_MAX_FILES = 6, /* uint32: files kept including the current one  */
     PLAN_APP_NAME = 7,   /* the app's name (for messages)                    */
     PLAN_INSTANCE = 8,   /* the daemon's id of this launch, echoed in the exit record */
+    PLAN_FLAGS = 9,      /* uint32: SB_* below                               */
+    PLAN_HOSTNAME = 10,  /* sethostname() (private uts namespace)            */
+    PLAN_ROOT_STAGE = 11,/* host path of an empty dir the new root is mounted on */
+    PLAN_MOUNT = 12,     /* struct plan_mount + 4 NUL-terminated strings, in order */
+    PLAN_UID = 13,       /* uint32                                           */
+    PLAN_GID = 14,       /* uint32                                           */
+    PLAN_GROUPS = 15,    /* uint32[]: supplementary groups                   */
+    PLAN_CAPS = 16,      /* uint64: capability mask kept (bounding, and permitted/effective/inheritable for uid 0) */
+    PLAN_SECCOMP = 17,   /* struct sock_filter[]: the filter, loaded last    */
+    PLAN_RLIMIT = 18,    /* uint32 resource, uint32 pad, uint64 cur, uint64 max */
+    PLAN_UMASK = 19,     /* uint32                                           */
+};
+
+enum sandbox_flags {
+    SB_MOUNT_NS = 1u << 0,       /* build the root filesystem and pivot_root into it */
+    SB_LOOPBACK = 1u << 1,       /* bring lo up (private network namespace)       */
+    SB_NO_NEW_PRIVS = 1u << 2,   /* PR_SET_NO_NEW_PRIVS before exec               */
+    SB_WAIT_GO = 1u << 3,        /* wait for a byte on INIT_FD_GO first           */
+    SB_NO_INIT = 1u << 4,        /* "init": false -- exec the app as PID 1        */
+    SB_READONLY_ROOT = 1u << 5,  /* make / read-only once it is populated         */
+    SB_HAS_CAPS = 1u << 6,       /* apply PLAN_CAPS (else keep all)               */
+};
+
+/* One step of building the root filesystem. Targets are paths inside the new root,
+ * resolved with openat2(RESOLVE_IN_ROOT) so no symlink leads outside it
+ * (CVE-2021-30465); sources are host paths chosen by the daemon. */
+enum mount_op {
+    MOP_ROOT = 1,      /* the new root: fstype "tmpfs" (data = options), "overlay" (data), or a bind of source */
+    MOP_BIND = 2,      /* source -> target                                        */
+    MOP_FS = 3,        /* a new fstype instance (data = options) on target        */
+    MOP_MKDIR = 4,     /* target, mode                                            */
+    MOP_SYMLINK = 5,   /* target -> source (the link's text)                      */
+    MOP_MKNOD = 6,     /* character device target (mode, major, minor); a bind of /dev/<same> where mknod is not allowed */
+    MOP_MASK = 7,      /* /dev/null over a file, an empty read-only tmpfs over a dir; absent targets are skipped */
+    MOP_READONLY = 8,  /* bind target onto itself read-only; absent targets are skipped */
+};
+
+enum mount_flags {
+    MF_READONLY = 1u << 0,
+    MF_RECURSIVE = 1u << 1,
+    MF_MKDIR = 1u << 2,     /* create a missing target directory (and parents)    */
+    MF_MKFILE = 1u << 3,    /* create a missing target file (parents as dirs)     */
+    MF_OPTIONAL = 1u << 4,  /* skip when the source or target is missing           */
+};
+
+struct plan_mount {
+    uint32_t op;
+    uint32_t flags;      /* MF_*                                                */
+    uint64_t attr;       /* MOUNT_ATTR_* for MOP_FS / MOP_ROOT                  */
+    uint32_t mode;
+    uint32_t major, minor;
+    uint32_t pad;
+    /* followed by: source \0 target \0 fstype \0 data \0 */
 };
 
 /* ---- reports: fixed-size, written in one write() (< PIPE_BUF, so atomic) ---- */
@@ -54,6 +113,17 @@ enum init_step {
     STEP_CHDIR = 7,
     STEP_EXEC = 8,       /* execve of the app's command                      */
     STEP_RESOLVE = 9,    /* the command was not found on PATH                */
+    STEP_GO = 10,        /* the daemon gave up before the sandbox was built  */
+    STEP_MOUNT = 11,     /* detail: what was mounted where                   */
+    STEP_PIVOT = 12,
+    STEP_HOSTNAME = 13,
+    STEP_LOOPBACK = 14,
+    STEP_CREDENTIALS = 15, /* setgroups/setresgid/setresuid                  */
+    STEP_CAPS = 16,
+    STEP_SECCOMP = 17,
+    STEP_NO_NEW_PRIVS = 18,
+    STEP_RLIMIT = 19,
+    STEP_JOIN = 20,      /* setns into another app's namespaces (daemon's child) */
 };
 
 #define INIT_REPORT_DETAIL 240

@@ -35,6 +35,40 @@ std::string LaunchPlan::encode() const {
         std::uint32_t files = log.max_files;
         put_record(out, PLAN_LOG_MAX_FILES, &files, sizeof files);
     }
+    put_record(out, PLAN_FLAGS, &flags, sizeof flags);
+    if (!hostname.empty()) put_string(out, PLAN_HOSTNAME, hostname);
+    if (!root_stage.empty()) put_string(out, PLAN_ROOT_STAGE, root_stage);
+    for (const auto& m : mounts) {
+        plan_mount pm;
+        std::memset(&pm, 0, sizeof pm);
+        pm.op = m.op;
+        pm.flags = m.flags;
+        pm.attr = m.attr;
+        pm.mode = m.mode;
+        pm.major = m.major;
+        pm.minor = m.minor;
+        std::string rec(reinterpret_cast<const char*>(&pm), sizeof pm);
+        for (const auto* str : {&m.source, &m.target, &m.fstype, &m.data}) {
+            rec += *str;
+            rec.push_back('\0');
+        }
+        put_record(out, PLAN_MOUNT, rec.data(), static_cast<std::uint32_t>(rec.size()));
+    }
+    if (uid) {
+        put_record(out, PLAN_UID, &*uid, 4);
+        put_record(out, PLAN_GID, &gid, 4);
+        put_record(out, PLAN_GROUPS, groups.data(), static_cast<std::uint32_t>(groups.size() * 4));
+    }
+    if (caps) put_record(out, PLAN_CAPS, &*caps, 8);
+    if (!seccomp_bpf.empty()) put_string(out, PLAN_SECCOMP, seccomp_bpf);
+    for (const auto& r : rlimits) {
+        char rec[24] = {};
+        std::memcpy(rec, &r.resource, 4);
+        std::memcpy(rec + 8, &r.cur, 8);
+        std::memcpy(rec + 16, &r.max, 8);
+        put_record(out, PLAN_RLIMIT, rec, sizeof rec);
+    }
+    if (umask) put_record(out, PLAN_UMASK, &*umask, 4);
     return out;
 }
 

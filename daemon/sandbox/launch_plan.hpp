@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,22 @@ struct LogSettings {
     std::uint32_t max_files = 5;         ///< including the current one (containerLogMaxFiles)
 };
 
+/// One step of building the root filesystem (init_protocol.h, struct plan_mount).
+struct MountStep {
+    std::uint32_t op = 0;      ///< MOP_*
+    std::uint32_t flags = 0;   ///< MF_*
+    std::uint64_t attr = 0;    ///< MOUNT_ATTR_*
+    std::uint32_t mode = 0;
+    std::uint32_t major = 0, minor = 0;
+    std::string source, target, fstype, data;
+    bool operator==(const MountStep&) const = default;
+};
+
+struct Rlimit {
+    std::uint32_t resource = 0;
+    std::uint64_t cur = 0, max = 0;
+};
+
 struct LaunchPlan {
     std::string app_name;
     std::string instance;                ///< the daemon's id of this launch
@@ -24,6 +41,19 @@ struct LaunchPlan {
     std::string workdir = "/";
     std::string log_name;                ///< "" = output discarded
     LogSettings log;
+
+    // ---- the sandbox (issue 3) ----
+    std::uint32_t flags = 0;             ///< SB_*
+    std::string hostname;                ///< "" = leave as is
+    std::string root_stage;              ///< host dir the new root is mounted on
+    std::vector<MountStep> mounts;       ///< first is MOP_ROOT when SB_MOUNT_NS
+    std::optional<std::uint32_t> uid;
+    std::uint32_t gid = 0;
+    std::vector<std::uint32_t> groups;
+    std::optional<std::uint64_t> caps;   ///< capability mask kept
+    std::string seccomp_bpf;             ///< struct sock_filter[]; "" = unconfined
+    std::vector<Rlimit> rlimits;
+    std::optional<std::uint32_t> umask;
 
     /// The TLV byte form read by the init.
     std::string encode() const;

@@ -1,6 +1,7 @@
 #include "sandbox/spawn.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -45,16 +46,31 @@ Result<unique_fd> make_plan_memfd(const std::string& blob) {
 
 // The child's side. Only async-signal-safe calls; every input was prepared before
 // clone. Never returns.
-[[noreturn]] void child_exec(int devnull, int plan, int report, int logdir, int rundir, const char* path,
-                             char* const argv[], char* const envp[]) {
-    int step = STEP_EXEC_INIT;
-    if (::dup2(devnull, 0) < 0 || ::dup2(devnull, 1) < 0 || ::dup2(devnull, 2) < 0 ||
-        ::dup2(plan, INIT_FD_PLAN) < 0 || ::dup2(report, INIT_FD_REPORT) < 0 || ::dup2(logdir, INIT_FD_LOGDIR) < 0 ||
-        ::dup2(rundir, INIT_FD_RUNDIR) < 0)
+struct ChildFds {
+    int devnull, plan, report, logdir, rundir, go, init;
+    NamespaceJoin joins[3];
+};
+
+[[noreturn]] void child_exec(const ChildFds& c, const char* path, char* const argv[], char* const envp[]) {
+    int step = STEP_JOIN;
+    for (const auto& j : c.joins)
+        if (j.pidfd >= 0 && ::setns(j.pidfd, j.flags) < 0) goto fail;
+    step = STEP_EXEC_INIT;
+    if (::dup2(c.devnull, 0) < 0 || ::dup2(c.devnull, 1) < 0 || ::dup2(c.devnull, 2) < 0 ||
+        ::dup2(c.plan, INIT_FD_PLAN) < 0 || ::dup2(c.report, INIT_FD_REPORT) < 0 ||
+        ::dup2(c.logdir, INIT_FD_LOGDIR) < 0 || ::dup2(c.rundir, INIT_FD_RUNDIR) < 0)
         goto fail;
-    // Nothing else of the daemon's crosses into the sandbox (CVE-2024-21626).
-    ::syscall(SYS_close_range, INIT_FD_FIRST_FREE, ~0U, 0);
-    ::execve(path, argv, envp);
+    if (c.go >= 0 && ::dup2(c.go, INIT_FD_GO) < 0) goto fail;
+    if (c.init >= 0) {
+        // Keep the memfd open across the exec's own use of it; it is CLOEXEC.
+        ::syscall(SYS_close_range, INIT_FD_FIRST_FREE, static_cast<unsigned>(c.init) - 1, 0);
+        ::syscall(SYS_close_range, static_cast<unsigned>(c.init) + 1, ~0U, 0);
+        ::syscall(SYS_execveat, c.init, "", argv, envp, AT_EMPTY_PATH);
+    } else {
+        // Nothing else of the daemon's crosses into the sandbox (CVE-2024-21626).
+        ::syscall(SYS_close_range, INIT_FD_FIRST_FREE, ~0U, 0);
+        ::execve(path, argv, envp);
+    }
 fail : {
     init_report r;
     std::memset(&r, 0, sizeof r);
@@ -67,12 +83,28 @@ fail : {
         ++n;
     }
     // fd INIT_FD_REPORT if the dup2 got that far, else the original.
-    if (::write(INIT_FD_REPORT, &r, sizeof r) < 0) (void)::write(report, &r, sizeof r);
+    if (::write(INIT_FD_REPORT, &r, sizeof r) < 0) (void)::write(c.report, &r, sizeof r);
     ::_exit(INIT_EXIT_SETUP_FAILED);
 }
 }
 
 }  // namespace
+
+Result<unique_fd> sealed_copy(const std::string& path) {
+    unique_fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!src) return os_error("open \"" + path + "\"");
+    int fd = ::memfd_create("isolated-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return os_error("memfd_create");
+    unique_fd mem(fd);
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(src.get(), buf, sizeof buf)) > 0)
+        if (::write(fd, buf, static_cast<size_t>(n)) != n) return os_error("copy \"" + path + "\"");
+    if (n < 0) return os_error("read \"" + path + "\"");
+    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        return os_error("seal the init copy");
+    return mem;
+}
 
 Result<Spawned> spawn_init(const SpawnRequest& req) {
     auto memfd = make_plan_memfd(req.plan->encode());
@@ -90,6 +122,19 @@ Result<Spawned> spawn_init(const SpawnRequest& req) {
     auto h_run = dup_high(req.run_dir_fd, "run dir");
     for (auto* r : {&h_null, &h_plan, &h_report, &h_log, &h_run})
         if (!*r) return r->error();
+    unique_fd h_go, h_init;
+    if (req.go_fd >= 0) {
+        auto g = dup_high(req.go_fd, "go pipe");
+        if (!g) return g.error();
+        h_go = std::move(*g);
+    }
+    if (req.init_fd >= 0) {
+        auto i = dup_high(req.init_fd, "init");
+        if (!i) return i.error();
+        h_init = std::move(*i);
+    }
+    ChildFds c{h_null->get(), h_plan->get(), h_report->get(), h_log->get(), h_run->get(), h_go.get(), h_init.get(), {}};
+    for (int i = 0; i < 3; ++i) c.joins[i] = req.joins[i];
 
     std::string path = req.init_path;
     std::string arg0 = "isolated-init", arg1 = req.plan->app_name;
@@ -111,15 +156,21 @@ Result<Spawned> spawn_init(const SpawnRequest& req) {
     // signal handled in it before exec would run the daemon's handlers (Asio's
     // signal pipe) in the wrong process. The init starts with them blocked and sets
     // its own mask.
+    // Joining another sandbox's pid namespace only affects children: enter it for the
+    // clone, then return to our own.
+    static int own_pid_ns = ::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (req.join_pid_pidfd >= 0) {
+        if (own_pid_ns < 0) return Error::os(EBADF, "open /proc/self/ns/pid");
+        if (::setns(req.join_pid_pidfd, CLONE_NEWPID) < 0) return os_error("join the pid namespace");
+    }
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
-    if (pid == 0)
-        child_exec(h_null->get(), h_plan->get(), h_report->get(), h_log->get(), h_run->get(), path.c_str(), argv,
-                   envp);
+    if (pid == 0) child_exec(c, path.c_str(), argv, envp);
     int saved = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (req.join_pid_pidfd >= 0) (void)::setns(own_pid_ns, CLONE_NEWPID);
     if (pid < 0) return Error::os(saved, "clone3");
 
     Spawned s;

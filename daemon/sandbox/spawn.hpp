@@ -14,14 +14,29 @@
 
 namespace isolated::sandbox {
 
+/// A namespace of another sandbox to join: setns(pidfd, flags) in the child.
+struct NamespaceJoin {
+    int pidfd = -1;               ///< the other sandbox's init
+    int flags = 0;                ///< CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+};
+
 struct SpawnRequest {
-    std::string init_path;        ///< the isolated-init binary
+    std::string init_path;        ///< the isolated-init binary (for messages)
+    int init_fd = -1;             ///< >= 0: exec this fd (a sealed memfd copy of the init)
     const LaunchPlan* plan = nullptr;
     int log_dir_fd = -1;          ///< O_DIRECTORY, given to the init as INIT_FD_LOGDIR
     int run_dir_fd = -1;          ///< O_DIRECTORY, given to the init as INIT_FD_RUNDIR
     std::uint64_t clone_flags = 0;  ///< namespace flags (CLONE_NEW*), added to CLONE_PIDFD
     int cgroup_fd = -1;           ///< >= 0: CLONE_INTO_CGROUP (cgroup v2)
+    int go_fd = -1;               ///< >= 0: read end of the go pipe, given as INIT_FD_GO
+    int join_pid_pidfd = -1;      ///< >= 0: the init is born into this sandbox's pid namespace
+    NamespaceJoin joins[3];       ///< net/ipc/uts namespaces to join
 };
+
+/// A sealed, executable memfd copy of the binary at PATH. Executing the init from it
+/// means that /proc/<pid>/exe inside a sandbox points at an immutable copy, never at
+/// the host's file (runc's fix for CVE-2019-5736).
+Result<unique_fd> sealed_copy(const std::string& path);
 
 struct Spawned {
     pid_t pid = 0;                ///< the init, host view

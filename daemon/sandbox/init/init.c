@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "init_protocol.h"
+#include "sandbox.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -110,6 +111,14 @@ struct plan {
     uint32_t log_max_files;
     const char *app_name;
     const char *instance;
+    uint32_t flags;
+    const char *hostname;
+    const char *stage;
+    struct mount_rec *mounts;
+    int nmounts;
+    struct rlimit_rec *rlimits;
+    int nrlimits;
+    struct sb_creds creds;
 };
 
 static struct plan P;
@@ -129,7 +138,7 @@ static int read_plan(void) {
         if (r <= 0) return -1;
         got += (size_t)r;
     }
-    int nargs = 0, nenv = 0;
+    int nargs = 0, nenv = 0, nmounts = 0, nrlimits = 0;
     for (size_t off = 0; off + 8 <= size;) {
         uint32_t tag, len;
         memcpy(&tag, blob + off, 4);
@@ -140,11 +149,16 @@ static int read_plan(void) {
         }
         if (tag == PLAN_ARG) nargs++;
         if (tag == PLAN_ENV) nenv++;
+        if (tag == PLAN_MOUNT) nmounts++;
+        if (tag == PLAN_RLIMIT) nrlimits++;
         off += 8 + len;
     }
     P.argv = calloc((size_t)nargs + 1, sizeof(char *));
     P.envp = calloc((size_t)nenv + 1, sizeof(char *));
-    if (!P.argv || !P.envp) return -1;
+    P.mounts = calloc((size_t)nmounts + 1, sizeof(struct mount_rec));
+    P.rlimits = calloc((size_t)nrlimits + 1, sizeof(struct rlimit_rec));
+    if (!P.argv || !P.envp || !P.mounts || !P.rlimits) return -1;
+    P.creds.rlimits = P.rlimits;
     P.workdir = "/";
     P.log_max_size = 10u << 20;
     P.log_max_files = 5;
@@ -173,6 +187,52 @@ static int read_plan(void) {
                 break;
             case PLAN_APP_NAME: P.app_name = s; break;
             case PLAN_INSTANCE: P.instance = s; break;
+            case PLAN_FLAGS:
+                if (len == 4) memcpy(&P.flags, s, 4);
+                break;
+            case PLAN_HOSTNAME: P.hostname = s; break;
+            case PLAN_ROOT_STAGE: P.stage = s; break;
+            case PLAN_MOUNT: {
+                if (len < sizeof(struct plan_mount)) break;
+                struct mount_rec *m = &P.mounts[P.nmounts++];
+                memcpy(&m->m, s, sizeof m->m);
+                const char *str = s + sizeof m->m, *end = s + len;
+                const char **fields[4] = {&m->source, &m->target, &m->fstype, &m->data};
+                for (int i = 0; i < 4; i++) {
+                    *fields[i] = str < end ? str : "";
+                    str += strlen(*fields[i]) + 1;
+                }
+                break;
+            }
+            case PLAN_UID:
+                if (len == 4) memcpy(&P.creds.uid, s, 4), P.creds.has_uid = 1;
+                break;
+            case PLAN_GID:
+                if (len == 4) memcpy(&P.creds.gid, s, 4);
+                break;
+            case PLAN_GROUPS:
+                P.creds.groups = (const uint32_t *)(const void *)s;
+                P.creds.ngroups = (int)(len / 4);
+                break;
+            case PLAN_CAPS:
+                if (len == 8) memcpy(&P.creds.caps, s, 8), P.creds.has_caps = 1;
+                break;
+            case PLAN_SECCOMP:
+                P.creds.seccomp = s;
+                P.creds.seccomp_len = len;
+                break;
+            case PLAN_RLIMIT:
+                if (len == 24) {
+                    struct rlimit_rec *r = &P.rlimits[P.nrlimits++];
+                    memcpy(&r->resource, s, 4);
+                    memcpy(&r->cur, s + 8, 8);
+                    memcpy(&r->max, s + 16, 8);
+                    P.creds.nrlimits = P.nrlimits;
+                }
+                break;
+            case PLAN_UMASK:
+                if (len == 4) memcpy(&P.creds.umask, s, 4), P.creds.has_umask = 1;
+                break;
             default: break; /* unknown tags are for newer inits: ignore */
         }
         off += 8 + len;
@@ -451,6 +511,42 @@ static void exec_app(struct exec_failure *f) {
     f->err = saw_eacces ? EACCES : ENOENT;
 }
 
+static int exit_code_for(const struct exec_failure *f) {
+    if (f->step == STEP_RESOLVE || (f->step == STEP_EXEC && f->err == ENOENT)) return INIT_EXIT_NOT_FOUND;
+    if (f->step == STEP_EXEC) return INIT_EXIT_NOT_EXECUTABLE;
+    return INIT_EXIT_SETUP_FAILED;
+}
+
+/* In the process that becomes the app, stdout/stderr in place: credentials, workdir,
+ * fd hygiene, the seccomp filter, exec. Returns only on failure. */
+static void become_app(struct exec_failure *f) {
+    struct sb_error e;
+    memset(&e, 0, sizeof e);
+    if (sb_apply_creds(&P.creds, &e) < 0) {
+        f->step = e.step;
+        f->err = e.err;
+        copy_str(f->detail, sizeof f->detail, e.detail);
+        return;
+    }
+    /* As the app's user, inside the new root; after pivot_root no path leads out. */
+    if (chdir(P.workdir) < 0) {
+        f->step = STEP_CHDIR;
+        f->err = errno;
+        copy_str(f->detail, sizeof f->detail, P.workdir);
+        return;
+    }
+    /* Nothing of ours may reach the app (CVE-2024-21626): every fd above 2 closes on
+     * exec; the failure pipe is already CLOEXEC. */
+    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (sb_apply_seccomp_last(&P.creds, &e) < 0) {
+        f->step = e.step;
+        f->err = e.err;
+        copy_str(f->detail, sizeof f->detail, e.detail);
+        return;
+    }
+    exec_app(f);
+}
+
 static pid_t app_pid;
 
 /* Forks the app. Returns its pid, or -1 with *f filled. */
@@ -478,20 +574,11 @@ static pid_t start_app(int out_w, int err_w, struct exec_failure *f) {
         if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) {
             cf.step = STEP_PIPES;
             cf.err = errno;
-        } else if (chdir(P.workdir) < 0) {
-            cf.step = STEP_CHDIR;
-            cf.err = errno;
-            copy_str(cf.detail, sizeof cf.detail, P.workdir);
         } else {
-            /* Nothing of ours may reach the app (CVE-2024-21626): every fd above 2
-             * closes on exec; the failure pipe is already CLOEXEC. */
-            syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-            exec_app(&cf);
+            become_app(&cf);
         }
         (void)write_all(ep[1], (const char *)&cf, sizeof cf);
-        _exit(cf.err == ENOENT && cf.step != STEP_CHDIR ? INIT_EXIT_NOT_FOUND
-              : cf.step == STEP_EXEC                   ? INIT_EXIT_NOT_EXECUTABLE
-                                                       : INIT_EXIT_SETUP_FAILED);
+        _exit(exit_code_for(&cf));
     }
     /* Both sides set the group so a signal forwarded right after fork finds it. */
     setpgid(pid, pid);
@@ -605,6 +692,49 @@ static void fail(int step, int err, const char *detail, int code) {
     _exit(code);
 }
 
+/* "init": false. The app itself becomes PID 1 (this process execs it); a forked
+ * child keeps writing its output to the log file. Nobody is left to record the exit:
+ * the daemon reads it from the pidfd, and a daemon that was away when the app exited
+ * learns only that it ended. When PID 1 exits the kernel kills the rest of the pid
+ * namespace, the log writer included, so the last buffered lines can be lost -- the
+ * price of running without an init (docs/DECISIONS.md). */
+static void run_as_pid1(int outp[2], int errp[2]) {
+    pid_t logger = fork();
+    if (logger < 0) fail(STEP_FORK, errno, "log writer", INIT_EXIT_SETUP_FAILED);
+    if (logger == 0) {
+        close(report_fd);
+        report_fd = -1;
+        close(outp[1]);
+        close(errp[1]);
+        out_stream.fd = outp[0];
+        err_stream.fd = errp[0];
+        while (out_stream.fd >= 0 || err_stream.fd >= 0) {
+            struct pollfd fds[2] = {{out_stream.fd, POLLIN, 0}, {err_stream.fd, POLLIN, 0}};
+            if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
+            if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) stream_read(&out_stream);
+            if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) stream_read(&err_stream);
+        }
+        out_flush();
+        _exit(0);
+    }
+    close(outp[0]);
+    close(errp[0]);
+    struct exec_failure f;
+    memset(&f, 0, sizeof f);
+    if (dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0) {
+        f.step = STEP_PIPES;
+        f.err = errno;
+    } else {
+        close(outp[1]);
+        close(errp[1]);
+        reset_signals();
+        /* On success the report pipe closes with the exec (CLOEXEC): the daemon reads
+         * that as "started", with the app's pid being this one. */
+        become_app(&f);
+    }
+    fail(f.step, f.err, f.detail, exit_code_for(&f));
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -613,10 +743,32 @@ int main(int argc, char **argv) {
     if (sfd < 0) fail(STEP_SIGNALS, errno, "signalfd", INIT_EXIT_SETUP_FAILED);
     if (read_plan() < 0) fail(STEP_READ_PLAN, errno, "read plan", INIT_EXIT_SETUP_FAILED);
     close(INIT_FD_PLAN);
+    P.creds.no_new_privs = (P.flags & SB_NO_NEW_PRIVS) != 0;
+
+    if (P.flags & SB_WAIT_GO) {
+        /* The daemon finishes what must happen from outside (id maps, cgroup, veth). */
+        char go;
+        ssize_t r;
+        do r = read(INIT_FD_GO, &go, 1);
+        while (r < 0 && errno == EINTR);
+        if (r != 1) fail(STEP_GO, r < 0 ? errno : ECANCELED, "", INIT_EXIT_SETUP_FAILED);
+        close(INIT_FD_GO);
+    }
+
+    /* Modes below are exact (device nodes 0666, /tmp 1777); the app gets its own umask. */
+    umask(0);
+    struct sb_error se;
+    memset(&se, 0, sizeof se);
+    if ((P.flags & SB_MOUNT_NS) && sb_build_root(P.stage, P.mounts, P.nmounts, P.flags & SB_READONLY_ROOT, &se) < 0)
+        fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
+    if (P.hostname && sb_set_hostname(P.hostname, &se) < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
+    if ((P.flags & SB_LOOPBACK) && sb_loopback_up(&se) < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
 
     /* The init is nobody's to inspect: no core dumps, no ptrace/proc access from the
      * app's uid without CAP_SYS_PTRACE (also keeps /proc/1/exe out of reach). */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Executed from a memfd, it would show up as "memfd:isolated-init". */
+    prctl(PR_SET_NAME, "isolated-init", 0, 0, 0);
     /* Its own session: no terminal signals; survives the daemon (no PDEATHSIG). */
     setsid();
     if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -626,6 +778,8 @@ int main(int argc, char **argv) {
     int outp[2], errp[2];
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
         fail(STEP_PIPES, errno, "pipe", INIT_EXIT_SETUP_FAILED);
+
+    if (P.flags & SB_NO_INIT) run_as_pid1(outp, errp);
 
     struct exec_failure f;
     memset(&f, 0, sizeof f);
@@ -638,10 +792,7 @@ int main(int argc, char **argv) {
             while (waitpid(app_pid, NULL, __WALL) < 0 && errno == EINTR) {
             }
         }
-        int code = f.step == STEP_RESOLVE || f.err == ENOENT ? INIT_EXIT_NOT_FOUND
-                   : f.step == STEP_EXEC                     ? INIT_EXIT_NOT_EXECUTABLE
-                                                             : INIT_EXIT_SETUP_FAILED;
-        fail(f.step, f.err, f.detail, code);
+        fail(f.step, f.err, f.detail, exit_code_for(&f));
     }
     app_pid = pid;
     report(REPORT_STARTED, STEP_NONE, 0, pid, NULL);

@@ -1,0 +1,601 @@
+/* Building the sandbox inside the new namespaces, from the daemon's plan.
+ *
+ * Mounts use the new mount API (open_tree, fsopen/fsmount, move_mount,
+ * mount_setattr): every mount is made detached, given its attributes (read-only,
+ * nosuid, ...) atomically and recursively, and attached onto a target that was opened
+ * with openat2(RESOLVE_IN_ROOT) relative to the new root -- so a symlink planted in a
+ * rootfs directory can never lead a mount outside it (CVE-2021-30465), and a mount is
+ * never visible half-configured. Everything happens in the init's private mount
+ * namespace: if a step fails the init exits and the kernel drops every mount with it,
+ * so nothing stays mounted on the host.
+ */
+#define _GNU_SOURCE
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* musl ships no kernel uapi headers: the few constants needed, from linux/mount.h,
+ * linux/openat2.h, linux/capability.h and linux/seccomp.h. */
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#define OPEN_TREE_CLONE 1
+#define SB_AT_RECURSIVE 0x8000
+#define MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define MOVE_MOUNT_T_EMPTY_PATH 0x40
+#define FSOPEN_CLOEXEC 1
+#define FSCONFIG_SET_FLAG 0
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#define FSMOUNT_CLOEXEC 1
+#define MOUNT_ATTR_RDONLY 0x1
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+#define LINUX_CAPABILITY_VERSION_3 0x20080522
+#define SECCOMP_SET_MODE_FILTER 1
+
+struct sb_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+struct sb_open_how {
+    uint64_t flags, mode, resolve;
+};
+
+static int sys_open_tree(int dfd, const char *path, unsigned flags) {
+    return (int)syscall(SYS_open_tree, dfd, path, flags);
+}
+static int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags) {
+    return (int)syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags);
+}
+static int sys_fsopen(const char *fs) { return (int)syscall(SYS_fsopen, fs, FSOPEN_CLOEXEC); }
+static int sys_fsconfig(int fd, unsigned cmd, const char *key, const char *value) {
+    return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
+}
+static int sys_fsmount(int fd, unsigned attrs) { return (int)syscall(SYS_fsmount, fd, FSMOUNT_CLOEXEC, attrs); }
+static int sys_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t set) {
+    struct sb_mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.attr_set = set;
+    return (int)syscall(SYS_mount_setattr, dfd, path, flags, &a, sizeof a);
+}
+
+static void set_error(struct sb_error *e, int step, int err, const char *a, const char *b, const char *c) {
+    e->step = step;
+    e->err = err;
+    size_t pos = 0;
+    const char *parts[3] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        for (const char *p = parts[i]; p && *p && pos + 1 < sizeof e->detail; p++) e->detail[pos++] = *p;
+    e->detail[pos] = 0;
+}
+
+static int root_fd = -1;
+
+/* Opens PATH (absolute, inside the new root) without leaving the root. */
+static int in_root(const char *path, int oflags) {
+    struct sb_open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(oflags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+/* Splits "/a/b/c" into dir "/a/b" and base "c" (buffers of PATH_MAX). */
+static void split(const char *path, char *dir, char *base) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, "/");
+        strcpy(base, path);
+        return;
+    }
+    size_t n = (size_t)(slash - path);
+    if (n == 0) {
+        strcpy(dir, "/");
+    } else {
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    strcpy(base, slash + 1);
+}
+
+/* mkdir -p inside the root; returns an O_PATH fd of the directory. Each component is
+ * looked up again through openat2, so a symlink component resolves inside the root. */
+static int mkdir_in_root(const char *path, mode_t last_mode) {
+    int fd = in_root(path, O_PATH | O_DIRECTORY);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    char dir[4096], base[256];
+    if (strlen(path) >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    split(path, dir, base);
+    int parent = mkdir_in_root(dir, 0755);
+    if (parent < 0) return -1;
+    if (mkdirat(parent, base, last_mode) < 0 && errno != EEXIST) {
+        int saved = errno;
+        close(parent);
+        errno = saved;
+        return -1;
+    }
+    close(parent);
+    return in_root(path, O_PATH | O_DIRECTORY);
+}
+
+/* Creates an empty file at PATH inside the root (parents as directories). A dangling
+ * symlink in the way (an /etc/resolv.conf pointing into /run) is followed inside the
+ * root, never on the host: O_NOFOLLOW on the create, then the link text re-resolved. */
+static int create_in_root(const char *path, int depth) {
+    if (depth > 8) {
+        errno = ELOOP;
+        return -1;
+    }
+    char dir[4096], base[256];
+    if (strlen(path) >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    split(path, dir, base);
+    int parent = mkdir_in_root(dir, 0755);
+    if (parent < 0) return -1;
+    int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        close(fd);
+        close(parent);
+        return 0;
+    }
+    if (errno != EEXIST) {
+        int saved = errno;
+        close(parent);
+        errno = saved;
+        return -1;
+    }
+    char link[4096];
+    ssize_t n = readlinkat(parent, base, link, sizeof link - 1);
+    close(parent);
+    if (n < 0) return errno == EINVAL ? 0 : -1; /* exists and is no symlink */
+    link[n] = 0;
+    if (link[0] == '/') return create_in_root(link, depth + 1);
+    char joined[8192];
+    size_t dl = strlen(dir);
+    if (dl + 1 + (size_t)n + 1 > sizeof joined) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(joined, dir, dl);
+    joined[dl] = '/';
+    memcpy(joined + dl + 1, link, (size_t)n + 1);
+    return create_in_root(joined, depth + 1);
+}
+
+/* The target of a step, created when the step asks for it. -2 = absent and optional. */
+static int open_target(const struct mount_rec *r) {
+    int fd = in_root(r->target, O_PATH);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    if (r->m.flags & MF_MKDIR) return mkdir_in_root(r->target, 0755);
+    if (r->m.flags & MF_MKFILE) {
+        if (create_in_root(r->target, 0) < 0) return -1;
+        return in_root(r->target, O_PATH);
+    }
+    if (r->m.flags & MF_OPTIONAL) return -2;
+    errno = ENOENT;
+    return -1;
+}
+
+static int attach(int mnt, int target_fd) {
+    int rc = sys_move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    int saved = errno;
+    close(mnt);
+    errno = saved;
+    return rc;
+}
+
+/* A new instance of FSTYPE, detached; DATA is "key=value,flag,..." (no escaping: the
+ * daemon never puts commas in values). */
+static int new_fs(const char *fstype, const char *data, uint64_t attr) {
+    int fs = sys_fsopen(fstype);
+    if (fs < 0) return -1;
+    char buf[4096];
+    if (strlen(data) >= sizeof buf) {
+        close(fs);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(buf, data);
+    for (char *opt = buf; opt && *opt;) {
+        char *comma = strchr(opt, ',');
+        if (comma) *comma = 0;
+        char *eq = strchr(opt, '=');
+        int rc;
+        if (eq) {
+            *eq = 0;
+            rc = sys_fsconfig(fs, FSCONFIG_SET_STRING, opt, eq + 1);
+        } else {
+            rc = sys_fsconfig(fs, FSCONFIG_SET_FLAG, opt, NULL);
+        }
+        if (rc < 0) {
+            int saved = errno;
+            close(fs);
+            errno = saved;
+            return -1;
+        }
+        opt = comma ? comma + 1 : NULL;
+    }
+    if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL) < 0) {
+        int saved = errno;
+        close(fs);
+        errno = saved;
+        return -1;
+    }
+    int mnt = sys_fsmount(fs, (unsigned)attr);
+    int saved = errno;
+    close(fs);
+    errno = saved;
+    return mnt;
+}
+
+/* A detached copy of SOURCE (a host path), made read-only if asked. */
+static int clone_tree(int dfd, const char *source, unsigned extra_flags, int recursive, int readonly) {
+    int mnt = sys_open_tree(dfd, source, OPEN_TREE_CLONE | O_CLOEXEC | extra_flags | (recursive ? SB_AT_RECURSIVE : 0));
+    if (mnt < 0) return -1;
+    if (readonly && sys_mount_setattr(mnt, "", AT_EMPTY_PATH | (recursive ? SB_AT_RECURSIVE : 0), MOUNT_ATTR_RDONLY) < 0) {
+        int saved = errno;
+        close(mnt);
+        errno = saved;
+        return -1;
+    }
+    return mnt;
+}
+
+/* The host's /dev/null, checked to be the real device before anything is masked with
+ * it (CVE-2025-31133: a swapped /dev/null turns masks into holes). */
+static int dev_null_ok = -1;
+static int check_dev_null(void) {
+    if (dev_null_ok < 0) {
+        struct stat st;
+        dev_null_ok = stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+                      minor(st.st_rdev) == 3;
+    }
+    return dev_null_ok;
+}
+
+static int do_step(const struct mount_rec *r) {
+    int ro = (r->m.flags & MF_READONLY) != 0;
+    int rec = (r->m.flags & MF_RECURSIVE) != 0;
+    switch (r->m.op) {
+        case MOP_BIND: {
+            int mnt = clone_tree(AT_FDCWD, r->source, 0, rec, ro);
+            if (mnt < 0) return (errno == ENOENT && (r->m.flags & MF_OPTIONAL)) ? 0 : -1;
+            if (r->m.attr && sys_mount_setattr(mnt, "", AT_EMPTY_PATH | (rec ? SB_AT_RECURSIVE : 0), r->m.attr) < 0) {
+                close(mnt);
+                return -1;
+            }
+            int t = open_target(r);
+            if (t == -2) {
+                close(mnt);
+                return 0;
+            }
+            if (t < 0) {
+                int saved = errno;
+                close(mnt);
+                errno = saved;
+                return -1;
+            }
+            int rc = attach(mnt, t);
+            close(t);
+            return rc;
+        }
+        case MOP_FS: {
+            int mnt = new_fs(r->fstype, r->data, r->m.attr | (ro ? MOUNT_ATTR_RDONLY : 0));
+            if (mnt < 0) return -1;
+            int t = open_target(r);
+            if (t < 0) {
+                int saved = errno;
+                close(mnt);
+                errno = saved;
+                return t == -2 ? 0 : -1;
+            }
+            int rc = attach(mnt, t);
+            close(t);
+            return rc;
+        }
+        case MOP_MKDIR: {
+            int fd = mkdir_in_root(r->target, r->m.mode);
+            if (fd < 0) return -1;
+            close(fd);
+            return 0;
+        }
+        case MOP_SYMLINK: {
+            char dir[4096], base[256];
+            split(r->target, dir, base);
+            int parent = mkdir_in_root(dir, 0755);
+            if (parent < 0) return -1;
+            int rc = symlinkat(r->source, parent, base);
+            int saved = errno;
+            close(parent);
+            if (rc < 0 && saved == EEXIST) return 0;
+            errno = saved;
+            return rc;
+        }
+        case MOP_MKNOD: {
+            char dir[4096], base[256];
+            split(r->target, dir, base);
+            int parent = mkdir_in_root(dir, 0755);
+            if (parent < 0) return -1;
+            int rc = mknodat(parent, base, S_IFCHR | r->m.mode, makedev(r->m.major, r->m.minor));
+            int saved = errno;
+            close(parent);
+            if (rc == 0 || saved == EEXIST) return 0;
+            if (saved != EPERM) {
+                errno = saved;
+                return -1;
+            }
+            /* No mknod here (a user namespace): bind the host's node instead. */
+            char host[300] = "/dev/";
+            strncat(host, base, sizeof host - 6);
+            struct mount_rec b = *r;
+            b.m.op = MOP_BIND;
+            b.m.flags = MF_MKFILE;
+            b.source = host;
+            return do_step(&b);
+        }
+        case MOP_MASK: {
+            int t = in_root(r->target, O_PATH);
+            if (t < 0) return errno == ENOENT ? 0 : -1;
+            struct stat st;
+            if (fstat(t, &st) < 0) {
+                close(t);
+                return -1;
+            }
+            int mnt;
+            if (S_ISDIR(st.st_mode)) {
+                mnt = new_fs("tmpfs", "size=4k,mode=0555", MOUNT_ATTR_RDONLY);
+            } else {
+                if (!check_dev_null()) {
+                    close(t);
+                    errno = ENODEV;
+                    return -1;
+                }
+                mnt = clone_tree(AT_FDCWD, "/dev/null", 0, 0, 0);
+            }
+            if (mnt < 0) {
+                int saved = errno;
+                close(t);
+                errno = saved;
+                return -1;
+            }
+            int rc = attach(mnt, t);
+            close(t);
+            return rc;
+        }
+        case MOP_READONLY: {
+            int t = in_root(r->target, O_PATH);
+            if (t < 0) return errno == ENOENT ? 0 : -1;
+            int mnt = clone_tree(t, "", AT_EMPTY_PATH, 1, 1);
+            if (mnt < 0) {
+                int saved = errno;
+                close(t);
+                errno = saved;
+                return -1;
+            }
+            int rc = attach(mnt, t);
+            close(t);
+            return rc;
+        }
+        default:
+            errno = EINVAL;
+            return -1;
+    }
+}
+
+static const char *op_name(uint32_t op) {
+    switch (op) {
+        case MOP_ROOT: return "root";
+        case MOP_BIND: return "bind";
+        case MOP_FS: return "mount";
+        case MOP_MKDIR: return "mkdir";
+        case MOP_SYMLINK: return "symlink";
+        case MOP_MKNOD: return "mknod";
+        case MOP_MASK: return "mask";
+        case MOP_READONLY: return "read-only";
+        default: return "step";
+    }
+}
+
+static void step_error(struct sb_error *e, const struct mount_rec *r) {
+    int err = errno;
+    char what[200];
+    size_t pos = 0;
+    const char *parts[6];
+    int n = 0;
+    parts[n++] = op_name(r->m.op);
+    parts[n++] = " ";
+    if (r->m.op == MOP_BIND || r->m.op == MOP_ROOT) {
+        parts[n++] = *r->source ? r->source : r->fstype;
+        parts[n++] = " on ";
+    } else if (r->m.op == MOP_FS) {
+        parts[n++] = r->fstype;
+        parts[n++] = " on ";
+    }
+    parts[n++] = r->target;
+    for (int i = 0; i < n; i++)
+        for (const char *p = parts[i]; *p && pos + 1 < sizeof what; p++) what[pos++] = *p;
+    what[pos] = 0;
+    set_error(e, STEP_MOUNT, err, what, NULL, NULL);
+}
+
+int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e) {
+    /* Nothing we mount may propagate to the host, nor the host's later mounts to us. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        set_error(e, STEP_MOUNT, errno, "make / private", NULL, NULL);
+        return -1;
+    }
+    int i = 0;
+    if (n == 0 || mounts[0].m.op != MOP_ROOT) {
+        set_error(e, STEP_MOUNT, EINVAL, "the plan has no root", NULL, NULL);
+        return -1;
+    }
+    const struct mount_rec *r = &mounts[i++];
+    int mnt;
+    if (*r->source)
+        mnt = clone_tree(AT_FDCWD, r->source, 0, 1, (r->m.flags & MF_READONLY) != 0);
+    else
+        mnt = new_fs(r->fstype, r->data, r->m.attr | ((r->m.flags & MF_READONLY) ? MOUNT_ATTR_RDONLY : 0));
+    if (mnt < 0 || sys_move_mount(mnt, "", AT_FDCWD, stage, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+        step_error(e, r);
+        return -1;
+    }
+    close(mnt);
+    root_fd = open(stage, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        set_error(e, STEP_MOUNT, errno, "open the new root ", stage, NULL);
+        return -1;
+    }
+    for (; i < n; i++) {
+        if (do_step(&mounts[i]) < 0) {
+            step_error(e, &mounts[i]);
+            return -1;
+        }
+    }
+    /* pivot_root(".", "."): the old root ends up on top of the new one and is detached
+     * at once, so no path to the host's tree remains (runc's way). */
+    if (fchdir(root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
+        set_error(e, STEP_PIVOT, errno, "pivot_root", NULL, NULL);
+        return -1;
+    }
+    if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+        set_error(e, STEP_PIVOT, errno, "detach the old root", NULL, NULL);
+        return -1;
+    }
+    close(root_fd);
+    root_fd = -1;
+    if (readonly_root && sys_mount_setattr(AT_FDCWD, "/", 0, MOUNT_ATTR_RDONLY) < 0) {
+        set_error(e, STEP_MOUNT, errno, "make / read-only", NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int sb_set_hostname(const char *name, struct sb_error *e) {
+    if (sethostname(name, strlen(name)) < 0) {
+        set_error(e, STEP_HOSTNAME, errno, name, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int sb_loopback_up(struct sb_error *e) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        set_error(e, STEP_LOOPBACK, errno, "socket", NULL, NULL);
+        return -1;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+    if (rc == 0 && !(ifr.ifr_flags & IFF_UP)) {
+        ifr.ifr_flags |= IFF_UP;
+        rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(s);
+    if (rc < 0) {
+        set_error(e, STEP_LOOPBACK, saved, "bring lo up", NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+struct cap_header {
+    uint32_t version;
+    int pid;
+};
+struct cap_data {
+    uint32_t effective, permitted, inheritable;
+};
+
+static int load_seccomp(const struct sb_creds *c) {
+    struct {
+        unsigned short len;
+        const void *filter;
+    } prog = {(unsigned short)(c->seccomp_len / 8), c->seccomp};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+int sb_apply_creds(const struct sb_creds *c, struct sb_error *e) {
+    for (int i = 0; i < c->nrlimits; i++) {
+        struct rlimit rl = {(rlim_t)c->rlimits[i].cur, (rlim_t)c->rlimits[i].max};
+        if (setrlimit((int)c->rlimits[i].resource, &rl) < 0) {
+            set_error(e, STEP_RLIMIT, errno, "setrlimit", NULL, NULL);
+            return -1;
+        }
+    }
+    umask(c->has_umask ? (mode_t)c->umask : 022);
+    if (c->has_caps) {
+        for (int cap = 0; cap < 64; cap++) {
+            if (c->caps & (1ULL << cap)) continue;
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+                set_error(e, STEP_CAPS, errno, "drop from the bounding set", NULL, NULL);
+                return -1;
+            }
+        }
+    }
+    /* Without no_new_privs the filter can only be loaded while CAP_SYS_ADMIN is still
+     * effective, so before the credentials change (runc does the same). */
+    if (c->seccomp_len && !c->no_new_privs && load_seccomp(c) < 0) {
+        set_error(e, STEP_SECCOMP, errno, "load the seccomp filter", NULL, NULL);
+        return -1;
+    }
+    if (c->has_uid) {
+        gid_t groups[64];
+        int ng = c->ngroups > 64 ? 64 : c->ngroups;
+        for (int i = 0; i < ng; i++) {
+            uint32_t g;
+            memcpy(&g, (const char *)c->groups + 4 * i, 4);
+            groups[i] = g;
+        }
+        if (setgroups((size_t)ng, groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+            setresuid(c->uid, c->uid, c->uid) < 0) {
+            set_error(e, STEP_CREDENTIALS, errno, "set user and groups", NULL, NULL);
+            return -1;
+        }
+    }
+    /* A non-root user keeps no capabilities (the kernel clears them on setuid; Docker
+     * does the same); root keeps exactly the configured set. */
+    if (c->has_caps && (!c->has_uid || c->uid == 0)) {
+        struct cap_header h = {LINUX_CAPABILITY_VERSION_3, 0};
+        struct cap_data d[2];
+        d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)c->caps;
+        d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t)(c->caps >> 32);
+        if (syscall(SYS_capset, &h, d) < 0) {
+            set_error(e, STEP_CAPS, errno, "capset", NULL, NULL);
+            return -1;
+        }
+    }
+    if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        set_error(e, STEP_NO_NEW_PRIVS, errno, "no_new_privs", NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int sb_apply_seccomp_last(const struct sb_creds *c, struct sb_error *e) {
+    if (c->seccomp_len && c->no_new_privs && load_seccomp(c) < 0) {
+        set_error(e, STEP_SECCOMP, errno, "load the seccomp filter", NULL, NULL);
+        return -1;
+    }
+    return 0;
+}

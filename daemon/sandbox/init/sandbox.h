@@ -1,0 +1,57 @@
+/* The sandbox half of isolated-init: building the root filesystem from the plan's
+ * mount steps, pivot_root, hostname, loopback, and the app's credentials,
+ * capabilities and seccomp filter. Called by init.c; no state of its own. */
+#ifndef ISOLATED_INIT_SANDBOX_H
+#define ISOLATED_INIT_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "init_protocol.h"
+
+struct mount_rec {
+    struct plan_mount m;
+    const char *source, *target, *fstype, *data;
+};
+
+struct rlimit_rec {
+    uint32_t resource;
+    uint64_t cur, max;
+};
+
+/* What went wrong: step, errno and a detail for the daemon's message. */
+struct sb_error {
+    int step;
+    int err;
+    char detail[200];
+};
+
+/* Builds the root described by the mount steps on `stage` and pivots into it. */
+int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e);
+int sb_set_hostname(const char *name, struct sb_error *e);
+int sb_loopback_up(struct sb_error *e);
+
+struct sb_creds {
+    int has_uid;
+    uint32_t uid, gid;
+    const uint32_t *groups; /* unaligned: read with memcpy */
+    int ngroups;
+    int has_caps;
+    uint64_t caps;
+    int no_new_privs;
+    const void *seccomp; /* struct sock_filter[], unaligned */
+    size_t seccomp_len;  /* bytes */
+    const struct rlimit_rec *rlimits;
+    int nrlimits;
+    int has_umask;
+    uint32_t umask;
+};
+
+/* In the app's process, right before exec: rlimits, umask, bounding set,
+ * credentials, capabilities, no_new_privs, seccomp -- in the order that keeps each
+ * step permitted. */
+int sb_apply_creds(const struct sb_creds *c, struct sb_error *e);
+/* The seccomp filter, when no_new_privs allows loading it as the very last step. */
+int sb_apply_seccomp_last(const struct sb_creds *c, struct sb_error *e);
+
+#endif
