@@ -198,8 +198,9 @@ Result<std::vector<MountStep>> plan_mounts(const AppSpec& spec, const SandboxInp
         out.push_back(root);
         if (spec.rootfs.writable == RootfsWritable::readonly) {
             // podman --read-only's default: writable /tmp and /run.
-            out.push_back(fs("tmpfs", "/tmp", "mode=1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
-            out.push_back(fs("tmpfs", "/run", "mode=0755", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+            // Only where the rootfs has the directories: a read-only tree cannot grow them.
+            out.push_back(fs("tmpfs", "/tmp", "mode=1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MF_MKDIR | MF_OPTIONAL));
+            out.push_back(fs("tmpfs", "/run", "mode=0755", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MF_MKDIR | MF_OPTIONAL));
         }
     }
     add_kernel_filesystems(out, spec);

@@ -121,7 +121,7 @@ TEST_CASE("global options may come before or after the verb", "[isoctl]") {
     CHECK(inv.output == OutputFormat::table);
 }
 
-TEST_CASE("--socket beats ISOCTL_SOCKET, which beats the default", "[isoctl]") {
+TEST_CASE("the --socket flag beats ISOCTL_SOCKET, which beats the default", "[isoctl]") {
     CHECK(parse_args({"status"}, {}).socket == "/run/isolated/isolated.sock");
     CHECK(parse_args({"status"}, {{"ISOCTL_SOCKET", "/tmp/env.sock"}}).socket == "/tmp/env.sock");
     CHECK(parse_args({"status"}, {{"ISOCTL_SOCKET", ""}}).socket == "/run/isolated/isolated.sock");
@@ -224,7 +224,7 @@ TEST_CASE("help lists every verb and the exit codes", "[isoctl]") {
     CHECK(d.calls.empty());
 }
 
-TEST_CASE("--version prints the client version without the daemon", "[isoctl]") {
+TEST_CASE("isoctl --version prints the client version without the daemon", "[isoctl]") {
     FakeDaemon d;
     d.down = true;
     Outcome o = run_cli({"--version"}, d);

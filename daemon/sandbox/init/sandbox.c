@@ -184,9 +184,12 @@ static int create_in_root(const char *path, int depth) {
 static int open_target(const struct mount_rec *r) {
     int fd = in_root(r->target, O_PATH);
     if (fd >= 0 || errno != ENOENT) return fd;
-    if (r->m.flags & MF_MKDIR) return mkdir_in_root(r->target, 0755);
+    if (r->m.flags & MF_MKDIR) {
+        fd = mkdir_in_root(r->target, 0755);
+        return fd < 0 && (r->m.flags & MF_OPTIONAL) ? -2 : fd;
+    }
     if (r->m.flags & MF_MKFILE) {
-        if (create_in_root(r->target, 0) < 0) return -1;
+        if (create_in_root(r->target, 0) < 0) return (r->m.flags & MF_OPTIONAL) ? -2 : -1;
         return in_root(r->target, O_PATH);
     }
     if (r->m.flags & MF_OPTIONAL) return -2;

@@ -1,0 +1,257 @@
+// The sandbox, seen from inside: a static helper (tests/helpers/sandbox_probe.c) runs
+// as the app, reports what it sees, and the tests assert on it.
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "integration/harness.hpp"
+
+using namespace isolated::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void require_root() { require_prerequisite(is_root(), "sandbox tests need root"); }
+
+std::string probe_binary() { return build_dir() + "/sandbox_probe"; }
+
+// The helper is bind-mounted read-only into every test app.
+std::string probe_mount() {
+    return R"({"type": "bind", "source": ")" + probe_binary() + R"(", "target": "/opt/probe/sandbox_probe", "readonly": true})";
+}
+
+std::string app_json(const std::string& args, const std::string& extra = "", const std::string& more_mounts = "") {
+    std::string argv = R"(["/opt/probe/sandbox_probe")";
+    std::istringstream in(args);
+    for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
+    argv += "]";
+    return R"({"command": )" + argv + R"(, "stop": {"timeout": "2s"}, "mounts": [)" + probe_mount() + more_mounts +
+           "]" + extra + "}";
+}
+
+// The app's report: key=value lines of its log, once "done=1" is there.
+std::map<std::string, std::string> report_of(Daemon& d, const std::string& app) {
+    std::string out;
+    bool done = wait_until(
+        [&] {
+            out = d.isoctl({"logs", "-n", "500", app}).out;
+            return out.find("done=1") != std::string::npos;
+        },
+        20s);
+    INFO("logs of " << app << ":\n" << out << "\ndaemon:\n" << d.daemon_log());
+    REQUIRE(done);
+    std::map<std::string, std::string> kv;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);)
+        if (auto eq = line.find('='); eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+    return kv;
+}
+
+int mount_count() {
+    std::ifstream in("/proc/self/mountinfo");
+    int n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("a sandboxed app sees its own pid namespace, root and hostname, and Docker's hardening",
+          "[integration][sandbox]") {
+    require_root();
+    Daemon d;
+    d.write_app("inside", app_json("report"));
+    int mounts_before = mount_count();
+    d.start();
+    auto r = report_of(d, "inside");
+    // PID 1 is isolated's init; the app cannot see host processes.
+    CHECK(r["pid1_comm"] == "isolated-init");
+    CHECK(r["pid"] == "2");
+    CHECK(std::stoi(r["procs"]) <= 3);
+    CHECK(r["hostname"] == "inside");
+    CHECK(r["uid"] == "0");
+    // Secrets are masked, the kernel's knobs are out of reach.
+    CHECK(r["shadow_bytes"] == "0");
+    CHECK(std::stol(r["kcore_bytes"]) <= 0);  // masked, or not built into this kernel
+    CHECK(r["timer_list_bytes"] == "0");
+    CHECK(std::stol(r["passwd_bytes"]) > 0);
+    CHECK(r["mount"] == "EPERM");
+    CHECK(r["finit_module"] == "EPERM");
+    CHECK(r["proc_sys_write"] == "EROFS");
+    CHECK(r["sysrq_write"] != "ok");
+    CHECK(r["unshare_mnt"] == "EPERM");
+    // Read-only root, writable /tmp, a working /dev.
+    CHECK(r["root_write"] == "EROFS");
+    CHECK(r["tmp_write"] == "ok");
+    CHECK(r["dev_null_write"] == "ok");
+    CHECK(r["dev_ptmx"] == "ok");
+    // Docker's 14 capabilities in every set, no_new_privs, a seccomp filter.
+    CHECK(r["CapEff"] == "00000000a80425fb");
+    CHECK(r["CapPrm"] == "00000000a80425fb");
+    CHECK(r["CapBnd"] == "00000000a80425fb");
+    CHECK(r["NoNewPrivs"] == "1");
+    CHECK(r["Seccomp"] == "2");
+    // Nothing of the daemon's leaked: only stdin, stdout, stderr (CVE-2024-21626).
+    CHECK(r["fds"] == "0,1,2,");
+    CHECK(r["cwd"] == "/");
+    CHECK(r["home"] == "/root");
+    // The init's binary cannot be written through /proc/1/exe (CVE-2019-5736).
+    CHECK(r["init_exe_write"] != "ok");
+    // The sandbox's mounts live in its own namespace: the host's table is unchanged.
+    CHECK(mount_count() == mounts_before);
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("security settings: capabilities added and dropped, seccomp unconfined, a user", "[integration][sandbox]") {
+    require_root();
+    Daemon d;
+    d.write_app("caps", app_json("report", R"(, "security": {"capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN", "KILL"]}, "seccomp": "unconfined", "noNewPrivileges": false})"));
+    d.write_app("nobody", app_json("report", R"(, "user": "nobody", "workdir": "/tmp")"));
+    d.start();
+    auto c = report_of(d, "caps");
+    CHECK(c["CapEff"] == "0000000000001020");  // KILL (5) and NET_ADMIN (12)
+    CHECK(c["CapBnd"] == "0000000000001020");
+    CHECK(c["Seccomp"] == "0");
+    CHECK(c["NoNewPrivs"] == "0");
+    CHECK(c["mount"] == "EPERM");  // no CAP_SYS_ADMIN all the same
+    auto n = report_of(d, "nobody");
+    CHECK(n["uid"] == "65534");
+    CHECK(n["CapEff"] == "0000000000000000");
+    CHECK(n["CapBnd"] == "00000000a80425fb");
+    CHECK(n["cwd"] == "/tmp");
+    CHECK(n["home"] == "/nonexistent");
+    CHECK(n["passwd_bytes"] != "-1");
+}
+
+TEST_CASE("the init reaps orphans and the app can run without it as PID 1", "[integration][sandbox]") {
+    require_root();
+    Daemon d;
+    d.write_app("orphans", app_json("orphans 100"));
+    d.write_app("noinit", app_json("report", R"(, "init": false)"));
+    d.start();
+    CHECK(report_of(d, "orphans")["zombies"] == "0");
+    auto r = report_of(d, "noinit");
+    CHECK(r["pid"] == "1");
+    auto st = d.app("noinit");
+    CHECK(st["pid"] == st["initPid"]);
+    CHECK(d.isoctl({"stop", "noinit"}).code == 0);
+    CHECK(d.state("noinit") == "stopped");
+}
+
+TEST_CASE("app:NAME joins another app's pid, ipc, uts and network namespaces", "[integration][sandbox]") {
+    require_root();
+    Daemon d;
+    d.write_app("main", app_json("report"));
+    d.write_app("side", app_json("report", R"(, "namespaces": {"pid": "app:main", "ipc": "app:main", "uts": "app:main"}, "network": {"mode": "app:main"})"));
+    d.write_app("alone", app_json("report"));
+    d.start();
+    auto m = report_of(d, "main"), s = report_of(d, "side"), a = report_of(d, "alone");
+    CHECK(s["ns_pid"] == m["ns_pid"]);
+    CHECK(s["ns_net"] == m["ns_net"]);
+    CHECK(s["ns_ipc"] == m["ns_ipc"]);
+    CHECK(s["ns_uts"] == m["ns_uts"]);
+    CHECK(s["hostname"] == "main");
+    CHECK(s["ns_mnt"] != m["ns_mnt"]);
+    CHECK(a["ns_pid"] != m["ns_pid"]);
+    CHECK(a["ns_net"] != m["ns_net"]);
+    // In main's pid namespace the side app sees main's processes too.
+    CHECK(std::stoi(s["procs"]) > 3);
+}
+
+TEST_CASE("a directory rootfs: the overlay resets at every start, read-only stays read-only; symlinks stay inside",
+          "[integration][sandbox]") {
+    require_root();
+    Daemon d;
+    // A minimal rootfs: the static helper, an /etc, mount points, and a symlink that
+    // points at the host's /etc (CVE-2021-30465 class: a mount through it must land
+    // inside the rootfs).
+    auto root = std::filesystem::path(d.dir()) / "rootfs";
+    for (auto sub : {"etc", "proc", "sys", "dev", "tmp", "opt/probe", "inner-etc"})
+        std::filesystem::create_directories(root / sub);
+    { std::ofstream(root / "etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"; }
+    { std::ofstream(root / "etc/group") << "root:x:0:\n"; }
+    for (auto f : {"etc/hosts", "etc/hostname", "etc/resolv.conf"}) std::ofstream(root / f) << "";
+    std::filesystem::copy_file(probe_binary(), root / "opt/probe/sandbox_probe");
+    std::filesystem::create_directory_symlink("/inner-etc", root / "escape");
+    std::string vol = std::string(d.dir()) + "/vol";
+    std::filesystem::create_directories(vol);
+    auto spec = [&](const std::string& args, const std::string& writable, const std::string& mounts) {
+        std::string argv = R"(["/opt/probe/sandbox_probe")";
+        std::istringstream in(args);
+        for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
+        return R"({"command": )" + argv + R"(], "rootfs": {"type": "directory", "path": ")" + root.string() +
+               R"(", "writable": ")" + writable + R"("}, "stop": {"timeout": "2s"}, "mounts": [)" + mounts + "]}";
+    };
+    d.write_app("ovl", spec("marker /marker", "overlay",
+                            R"({"type": "bind", "source": ")" + vol + R"(", "target": "/escape/isolated-test-vol"})"));
+    d.write_app("ro", spec("marker /marker", "readonly", ""));
+    d.start();
+    auto first = report_of(d, "ovl");
+    CHECK(first["existed"] == "0");
+    CHECK(first["create"] == "ok");
+    // The mount went to <rootfs>/inner-etc (through the overlay), never to the host's /etc.
+    CHECK_FALSE(std::filesystem::exists("/etc/isolated-test-vol"));
+    CHECK(d.isoctl({"restart", "ovl"}).code == 0);
+    auto again = report_of(d, "ovl");
+    CHECK(again["existed"] == "0");  // the upper layer was thrown away
+    CHECK_FALSE(std::filesystem::exists(root / "marker"));
+    auto ro = report_of(d, "ro");
+    CHECK(ro["create"] == "EROFS");
+}
+
+TEST_CASE("volumes: a bind volume keeps data across restarts; tmpfs volumes; bad volumes fail clearly",
+          "[integration][sandbox]") {
+    require_root();
+    Daemon d;
+    std::string data = std::string(d.dir()) + "/data";
+    d.write_app("keeper", app_json("persist /data/count", "",
+                                   R"(, {"type": "bind", "source": ")" + data + R"(", "target": "/data", "create": true})"));
+    d.write_app("missing", app_json("report", "",
+                                    R"(, {"type": "bind", "source": "/nonexistent/isolated-test", "target": "/data"})"));
+    d.write_app("scratch", app_json("persist /scratch/count", "",
+                                    R"(, {"type": "tmpfs", "target": "/scratch", "size": "1M"})"));
+    int mounts_before = mount_count();
+    d.start();
+    CHECK(report_of(d, "keeper")["lines"] == "1");
+    CHECK(d.isoctl({"restart", "keeper"}).code == 0);
+    CHECK(report_of(d, "keeper")["lines"] == "2");
+    CHECK(report_of(d, "scratch")["lines"] == "1");
+    CHECK(d.isoctl({"restart", "scratch"}).code == 0);
+    CHECK(report_of(d, "scratch")["lines"] == "1");
+    REQUIRE(wait_until([&] { return d.state("missing") == "backoff"; }));
+    auto st = d.app("missing");
+    CHECK_THAT(st["message"].get<std::string>(), Catch::Contains("/nonexistent/isolated-test"));
+    CHECK(mount_count() == mounts_before);
+}
+
+TEST_CASE("a mount that fails inside the sandbox names the step and the errno and leaves nothing mounted",
+          "[integration][sandbox]") {
+    require_root();
+    Daemon d;
+    // /proc/self is a symlink owned by the kernel: a bind onto a path below it cannot
+    // be created, so the sandbox fails while it is being built.
+    auto root = std::filesystem::path(d.dir()) / "rootfs";
+    for (auto sub : {"etc", "proc", "sys", "dev", "opt/probe"}) std::filesystem::create_directories(root / sub);
+    for (auto f : {"etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/passwd", "etc/group"})
+        std::ofstream(root / f) << "";
+    std::filesystem::copy_file(probe_binary(), root / "opt/probe/sandbox_probe");
+    d.write_app("broken", R"({"command": ["/opt/probe/sandbox_probe"], "rootfs": {"type": "directory", "path": ")" +
+                              root.string() + R"(", "writable": "readonly"}, "mounts": [{"type": "tmpfs", "target": "/new/dir"}]})");
+    int mounts_before = mount_count();
+    d.start();
+    REQUIRE(wait_until([&] { return d.state("broken") == "backoff"; }));
+    auto msg = d.app("broken")["message"].get<std::string>();
+    CHECK_THAT(msg, Catch::Contains("/new/dir") && Catch::Contains("EROFS"));
+    // The events (NDJSON) carry the same words.
+    auto events = d.http("GET", "/v1/events").out;
+    CHECK_THAT(events, Catch::Contains("\"app\":\"broken\"") && Catch::Contains("/new/dir: EROFS"));
+    CHECK(mount_count() == mounts_before);
+    auto status = d.isoctl({"status", "broken"});
+    CHECK_THAT(status.out, Catch::Contains("EROFS"));
+}
