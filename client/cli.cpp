@@ -59,8 +59,11 @@ std::vector<Verb> make_verbs() {
          "Prints isoctl's version, and the daemon's when it can be reached.", {}, 0, 0, commands::version},
         {"top", "top", "live resource usage per app (not yet available)", "Not yet available.", {}, 0, SIZE_MAX,
          nullptr},
-        {"exec", "exec APP -- CMD...", "run a command inside an app's sandbox (not yet available)",
-         "Not yet available.", {}, 0, SIZE_MAX, nullptr},
+        {"exec", "exec [-T] APP -- CMD...", "run a command inside an app's sandbox",
+         "Runs CMD in APP's namespaces and root filesystem, as its user, with its capabilities and\n"
+         "seccomp filter, on a new terminal when stdin is one. Exits with CMD's exit code\n"
+         "(126/127 when it cannot be run). Needs root.",
+         {{"no-tty", 'T', "", "never allocate a terminal"}}, 2, SIZE_MAX, commands::exec},
         {"help", "help [COMMAND]", "show help for isoctl or one command", "", {}, 0, 1, commands::help},
     };
 }

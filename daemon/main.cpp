@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
                                [&rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); });
     logs::LogStore logs(io, s.log_dir, s.log_max_files);
     backend::DaemonBackend backend(sup, events, logs, s.apps_dir, "none");
+    backend.set_exec_planner(
+        [&runtime](const AppSpec& spec, const std::vector<std::string>& cmd, bool tty) {
+            return runtime.exec_plan(spec, cmd, tty);
+        },
+        init);
 
     api::ServerOptions opts;
     opts.socket_path = s.socket_path();

@@ -16,5 +16,6 @@ int events(const Invocation& inv, Context& ctx);
 int validate(const Invocation& inv, Context& ctx);
 int version(const Invocation& inv, Context& ctx);
 int help(const Invocation& inv, Context& ctx);
+int exec(const Invocation& inv, Context& ctx);
 
 }  // namespace isoctl::commands

@@ -4,6 +4,8 @@
 // tests use a fake. Everything here runs on the daemon's one io_context thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,6 +37,14 @@ struct LogLine {
     WallTime time{};
     std::string stream;  ///< "stdout" | "stderr"
     std::string text;    ///< without the trailing newline
+};
+
+/// What `isoctl exec` needs to run a command in an app's sandbox: the init to enter
+/// and the exec plan (init_protocol.h) with the app's credentials and hardening.
+struct ExecTicket {
+    pid_t init_pid = 0;
+    std::string init_path;
+    std::string plan;  ///< binary
 };
 
 enum class AppAction { start, stop, restart };
@@ -79,6 +89,13 @@ public:
 
     /// Prometheus text exposition format (version 0.0.4).
     virtual std::string metrics() = 0;
+    /// A ticket to run COMMAND inside the app's sandbox (`isoctl exec`); an ApiError
+    /// when the app does not exist (404) or is not running (409).
+    virtual std::optional<ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command,
+                                                bool tty, ExecTicket& out) {
+        (void)app, (void)command, (void)tty, (void)out;
+        return ApiError{501, api_error::internal, "exec is not available in this daemon"};
+    }
 };
 
 }  // namespace isolated::api

@@ -18,7 +18,7 @@ constexpr const char* ndjson_type = "application/x-ndjson";
 // What Prometheus' own client libraries send for the text exposition format 0.0.4.
 constexpr const char* metrics_type = "text/plain; version=0.0.4; charset=utf-8";
 
-enum class RouteKind { apps, app, action, logs, reload, events, metrics, version, health };
+enum class RouteKind { apps, app, action, logs, reload, events, metrics, version, health, exec };
 
 /// Event messages and app names can hold any bytes; invalid UTF-8 must not make
 /// dump() throw, so it is replaced (U+FFFD) instead.
@@ -133,6 +133,7 @@ std::optional<Route> match_route(const std::vector<std::string>& seg) {
     if (seg.size() == 3) return Route{RouteKind::app, "GET", {}, seg[2]};
     if (seg.size() != 4) return std::nullopt;
     if (seg[3] == "logs") return Route{RouteKind::logs, "GET", {"tail", "follow", "timestamps"}, seg[2]};
+    if (seg[3] == "exec") return Route{RouteKind::exec, "POST", {}, seg[2]};
     if (auto action = app_action_from_string(seg[3]))
         return Route{RouteKind::action, "POST", {"wait"}, seg[2], *action};
     return std::nullopt;
@@ -320,6 +321,43 @@ Response events(Backend& backend, const DispatcherOptions& options, const Query&
     return stream_response(ndjson_type, std::move(stream));
 }
 
+// POST /v1/apps/NAME/exec {"command": [...], "tty": bool}: a ticket for isoctl, which
+// enters the sandbox itself (it needs root for setns; the daemon never runs the
+// command, so no stdin/stdout streams through the API).
+Response exec_ticket(Backend& backend, const Request& request, const std::string& app) {
+    if (request.peer.uid != 0)
+        return error_response(403, api_error::forbidden, "isoctl exec needs root: it enters the app's namespaces");
+    json body;
+    try {
+        body = json::parse(request.body);
+    } catch (const std::exception&) {
+        return bad_request("the body must be JSON: {\"command\": [\"sh\"], \"tty\": false}");
+    }
+    if (!body.is_object() || !body.contains("command") || !body["command"].is_array() || body["command"].empty())
+        return bad_request("\"command\" must be a non-empty array of strings");
+    std::vector<std::string> command;
+    for (const auto& a : body["command"]) {
+        if (!a.is_string()) return bad_request("\"command\" must be a non-empty array of strings");
+        command.push_back(a.get<std::string>());
+    }
+    bool tty = body.value("tty", false);
+    ExecTicket ticket;
+    if (auto err = backend.exec_ticket(app, command, tty, ticket)) return error_response(*err);
+    static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string enc;
+    const auto& in = ticket.plan;
+    for (std::size_t i = 0; i < in.size(); i += 3) {
+        std::uint32_t v = static_cast<std::uint8_t>(in[i]) << 16;
+        if (i + 1 < in.size()) v |= static_cast<std::uint8_t>(in[i + 1]) << 8;
+        if (i + 2 < in.size()) v |= static_cast<std::uint8_t>(in[i + 2]);
+        enc += b64[(v >> 18) & 63];
+        enc += b64[(v >> 12) & 63];
+        enc += i + 1 < in.size() ? b64[(v >> 6) & 63] : '=';
+        enc += i + 2 < in.size() ? b64[v & 63] : '=';
+    }
+    return json_response(200, json{{"initPid", ticket.init_pid}, {"initPath", ticket.init_path}, {"plan", enc}});
+}
+
 std::optional<Response> route(Backend& backend, const DispatcherOptions& options, const Request& request,
                               const Dispatcher::Respond& respond) {
     auto target = parse_target(request.target);
@@ -359,6 +397,7 @@ std::optional<Response> route(Backend& backend, const DispatcherOptions& options
         case RouteKind::metrics: return text_response(metrics_type, backend.metrics());
         case RouteKind::version: return json_response(200, json(backend.version()));
         case RouteKind::health: return json_response(200, json{{"status", "ok"}});
+        case RouteKind::exec: return exec_ticket(backend, request, route->app);
     }
     return error_response(500, api_error::internal, "unhandled route");
 }

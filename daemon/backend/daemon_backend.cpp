@@ -84,3 +84,23 @@ std::string DaemonBackend::metrics() {
 }
 
 }  // namespace isolated::backend
+
+namespace isolated::backend {
+
+std::optional<api::ApiError> DaemonBackend::exec_ticket(const std::string& app, const std::vector<std::string>& command,
+                                                        bool tty, api::ExecTicket& out) {
+    auto detail = sup_.detail(app);
+    if (!detail) return api::ApiError{404, api_error::not_found, "no app named \"" + app + "\""};
+    const auto& st = detail->status;
+    if (st.init_pid <= 0 || st.pid <= 0)
+        return api::ApiError{409, api_error::conflict, app + " is " + to_string(st.state) + ", not running"};
+    if (!exec_planner_) return api::ApiError{501, api_error::internal, "exec is not available in this daemon"};
+    auto plan = exec_planner_(detail->spec, command, tty);
+    if (!plan) return api::ApiError{500, api_error::internal, plan.error().to_string()};
+    out.init_pid = st.init_pid;
+    out.init_path = init_path_;
+    out.plan = std::move(*plan);
+    return std::nullopt;
+}
+
+}  // namespace isolated::backend

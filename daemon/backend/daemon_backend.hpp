@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "api/backend.hpp"
@@ -30,8 +31,19 @@ public:
     Result<std::unique_ptr<api::Subscription>> follow_logs(const std::string& app, std::size_t tail,
                                                            std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
+    std::optional<api::ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command, bool tty,
+                                             api::ExecTicket& out) override;
+
+    /// Builds the exec plan for an app's spec (the runtime's job).
+    using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;
+    void set_exec_planner(ExecPlanner planner, std::string init_path) {
+        exec_planner_ = std::move(planner);
+        init_path_ = std::move(init_path);
+    }
 
 private:
+    ExecPlanner exec_planner_;
+    std::string init_path_;
     supervisor::Supervisor& sup_;
     supervisor::EventLog& events_;
     logs::LogStore& logs_;

@@ -378,6 +378,14 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     return std::unique_ptr<supervisor::Instance>(std::make_unique<HostInstance>(w, options_.init_grace));
 }
 
+Result<std::string> HostRuntime::exec_plan(const AppSpec& spec, const std::vector<std::string>& command, bool tty) {
+    AppSpec s = spec;
+    s.command = command;
+    auto plan = sandbox::make_launch_plan(s, "exec", options_.log);
+    if (auto st = sandbox::plan_exec(plan, s, tty); !st) return st.error();
+    return plan.encode();
+}
+
 std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::string& instance) {
     std::istringstream in(text);
     std::string line;

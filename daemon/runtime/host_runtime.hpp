@@ -37,6 +37,9 @@ public:
 
     const HostRuntimeOptions& options() const { return options_; }
 
+    /// The encoded exec plan for `isoctl exec APP -- COMMAND` (see init_protocol.h).
+    Result<std::string> exec_plan(const AppSpec& spec, const std::vector<std::string>& command, bool tty);
+
 private:
     std::string new_instance_id();
     Status prepare_app_files(const AppSpec& spec, const std::string& app_dir);

@@ -61,6 +61,7 @@ enum sandbox_flags {
     SB_NO_INIT = 1u << 4,        /* "init": false -- exec the app as PID 1        */
     SB_READONLY_ROOT = 1u << 5,  /* make / read-only once it is populated         */
     SB_HAS_CAPS = 1u << 6,       /* apply PLAN_CAPS (else keep all)               */
+    SB_TTY = 1u << 7,            /* exec mode: run the command on a new pty       */
 };
 
 /* One step of building the root filesystem. Targets are paths inside the new root,
@@ -150,5 +151,12 @@ struct init_report {
  * The daemon removes it before each launch and checks `instance`, so a record is never
  * mistaken for another run's -- also by a daemon that adopted the app later. */
 #define INIT_EXIT_FILE "exit"
+
+/* Exec mode (`isoctl exec`): argv = {"isolated-init", "--exec"}, fd 3 the plan (argv,
+ * env, workdir, credentials, capabilities, seccomp; no mounts), fd 4 a pidfd of the
+ * app's init. The process enters every namespace of that init, forks the command into
+ * them with the app's credentials and hardening -- on a new pty from the sandbox's own
+ * devpts when SB_TTY, relaying it to its stdin/stdout -- and exits with its status. */
+#define INIT_EXEC_FD_PIDFD 4
 
 #endif

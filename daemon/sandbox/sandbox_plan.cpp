@@ -332,18 +332,12 @@ std::string read_in_root(const std::string& root, const std::string& path) {
     return out;
 }
 
-Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& in) {
-    auto mounts = plan_mounts(spec, in);
-    if (!mounts) return mounts.error();
-    plan.mounts = std::move(*mounts);
-    plan.root_stage = in.root_stage;
-    plan.flags = SB_MOUNT_NS | SB_HAS_CAPS;
-    if (namespace_clone_flags(spec) & CLONE_NEWNET) plan.flags |= SB_LOOPBACK;
-    if (spec.security.no_new_privileges) plan.flags |= SB_NO_NEW_PRIVS;
-    if (spec.security.readonly_rootfs.value_or(spec.rootfs.type == RootfsType::host)) plan.flags |= SB_READONLY_ROOT;
-    if (!spec.init) plan.flags |= SB_NO_INIT;
-    if (spec.namespaces.uts.kind == NamespaceKind::private_) plan.hostname = spec.effective_hostname();
+namespace {
 
+// Credentials and hardening: the same for the app and for `isoctl exec` in its sandbox.
+Status plan_process(LaunchPlan& plan, const AppSpec& spec) {
+    plan.flags |= SB_HAS_CAPS;
+    if (spec.security.no_new_privileges) plan.flags |= SB_NO_NEW_PRIVS;
     std::string root = spec.rootfs.type == RootfsType::host ? "/" : spec.rootfs.path;
     auto creds = resolve_user(spec.user, read_in_root(root, "/etc/passwd"), read_in_root(root, "/etc/group"));
     if (!creds) return creds.error();
@@ -376,6 +370,28 @@ Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& 
     plan.rlimits.push_back({RLIMIT_NOFILE, std::min<std::uint64_t>(1024, hard), hard});
     plan.umask = 022;
     return {};
+}
+
+}  // namespace
+
+Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& in) {
+    auto mounts = plan_mounts(spec, in);
+    if (!mounts) return mounts.error();
+    plan.mounts = std::move(*mounts);
+    plan.root_stage = in.root_stage;
+    plan.flags = SB_MOUNT_NS;
+    if (namespace_clone_flags(spec) & CLONE_NEWNET) plan.flags |= SB_LOOPBACK;
+    if (spec.security.readonly_rootfs.value_or(spec.rootfs.type == RootfsType::host)) plan.flags |= SB_READONLY_ROOT;
+    if (!spec.init) plan.flags |= SB_NO_INIT;
+    if (spec.namespaces.uts.kind == NamespaceKind::private_) plan.hostname = spec.effective_hostname();
+    return plan_process(plan, spec);
+}
+
+Status plan_exec(LaunchPlan& plan, const AppSpec& spec, bool tty) {
+    plan.flags = tty ? SB_TTY : 0;
+    plan.log_name.clear();
+    if (tty) plan.env.push_back("TERM=xterm");
+    return plan_process(plan, spec);
 }
 
 }  // namespace isolated::sandbox

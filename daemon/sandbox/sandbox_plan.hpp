@@ -64,4 +64,8 @@ std::string read_in_root(const std::string& root, const std::string& path);
 /// capabilities, seccomp, rlimits, umask).
 Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& in);
 
+/// The plan of `isoctl exec` in SPEC's sandbox: PLAN's argv, env and workdir with the
+/// app's credentials and hardening (init_protocol.h, exec mode).
+Status plan_exec(LaunchPlan& plan, const AppSpec& spec, bool tty);
+
 }  // namespace isolated::sandbox

@@ -255,3 +255,29 @@ TEST_CASE("a mount that fails inside the sandbox names the step and the errno an
     auto status = d.isoctl({"status", "broken"});
     CHECK_THAT(status.out, Catch::Contains("EROFS"));
 }
+
+TEST_CASE("isoctl exec runs a command inside the app's sandbox, with a pty when asked", "[integration][sandbox][exec]") {
+    require_root();
+    Daemon d;
+    d.write_app("web", app_json("report", R"(, "user": "nobody")"));
+    d.start();
+    auto inside = report_of(d, "web");
+    auto code = d.isoctl({"exec", "web", "--", "sh", "-c", "exit 7"});
+    CHECK(code.code == 7);
+    auto id = d.isoctl({"exec", "web", "--", "sh", "-c", "id -u; hostname; readlink /proc/self/ns/pid /proc/self/ns/net; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status"});
+    CHECK(id.code == 0);
+    CHECK_THAT(id.out, Catch::Contains("65534\nweb\n" + inside["ns_pid"] + "\n" + inside["ns_net"] + "\n"));
+    CHECK_THAT(id.out, Catch::Contains("CapEff:\t0000000000000000"));
+    CHECK_THAT(id.out, Catch::Contains("NoNewPrivs:\t1"));
+    CHECK_THAT(id.out, Catch::Contains("Seccomp:\t2"));
+    auto missing = d.isoctl({"exec", "web", "--", "no-such-command"});
+    CHECK(missing.code == 127);
+    auto unknown = d.isoctl({"exec", "nosuchapp", "--", "true"});
+    CHECK(unknown.code == 4);
+    // With a terminal (script(1) gives isoctl one), the command gets its own pty from
+    // the sandbox's devpts.
+    auto tty = run({"script", "-qec",
+                    build_dir() + "/isoctl --socket " + d.socket() + " exec web -- sh -c 'tty; exit 3'", "/dev/null"});
+    CHECK_THAT(tty.out, Catch::Contains("/dev/pts/0"));
+    CHECK(tty.code == 3);
+}

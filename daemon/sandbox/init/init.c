@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h> /* renameat */
@@ -735,9 +736,128 @@ static void run_as_pid1(int outp[2], int errp[2]) {
     fail(f.step, f.err, f.detail, exit_code_for(&f));
 }
 
+/* ---- exec mode ------------------------------------------------------------------------ */
+
+#include <sys/ioctl.h>
+#include <termios.h>
+
+static void exec_fail(const struct exec_failure *f) {
+    char msg[400];
+    size_t pos = 0;
+    put_str(msg, sizeof msg - 2, &pos, "isolated-init: ");
+    put_str(msg, sizeof msg - 2, &pos, f->detail[0] ? f->detail : "exec");
+    put_str(msg, sizeof msg - 2, &pos, ": ");
+    put_str(msg, sizeof msg - 2, &pos, strerror(f->err));
+    msg[pos++] = '\n';
+    (void)write_all(2, msg, pos);
+    _exit(exit_code_for(f));
+}
+
+static int exec_mode(void) {
+    struct exec_failure f;
+    memset(&f, 0, sizeof f);
+    if (read_plan() < 0) {
+        f.step = STEP_READ_PLAN;
+        f.err = errno;
+        copy_str(f.detail, sizeof f.detail, "read plan");
+        exec_fail(&f);
+    }
+    close(INIT_FD_PLAN);
+    P.creds.no_new_privs = (P.flags & SB_NO_NEW_PRIVS) != 0;
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Every namespace of the app's init; joining one we already share is a no-op. The
+     * mount namespace's switch also moves root and cwd into the sandbox's root. */
+    if (setns(INIT_EXEC_FD_PIDFD, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+                                      CLONE_NEWCGROUP) < 0) {
+        f.step = STEP_JOIN;
+        f.err = errno;
+        copy_str(f.detail, sizeof f.detail, "enter the app's namespaces");
+        exec_fail(&f);
+    }
+    close(INIT_EXEC_FD_PIDFD);
+    int master = -1;
+    char slave[64] = "";
+    if (P.flags & SB_TTY) {
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        int n = 0, unlock = 0;
+        if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) {
+            f.step = STEP_PIPES;
+            f.err = errno;
+            copy_str(f.detail, sizeof f.detail, "open a pty in the sandbox");
+            exec_fail(&f);
+        }
+        size_t pos = 0;
+        put_str(slave, sizeof slave - 1, &pos, "/dev/pts/");
+        put_u64(slave, sizeof slave - 1, &pos, (uint64_t)n);
+        slave[pos] = 0;
+        struct winsize ws;
+        if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    int sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+    pid_t pid = fork();
+    if (pid < 0) {
+        f.step = STEP_FORK;
+        f.err = errno;
+        exec_fail(&f);
+    }
+    if (pid == 0) {
+        reset_signals();
+        if (master >= 0) {
+            setsid();
+            int s = open(slave, O_RDWR | O_CLOEXEC);
+            if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0) {
+                f.step = STEP_PIPES;
+                f.err = errno;
+                copy_str(f.detail, sizeof f.detail, slave);
+                exec_fail(&f);
+            }
+        }
+        become_app(&f);
+        exec_fail(&f);
+    }
+    /* Relay the pty, forward signals, wait. */
+    int status = 0, done = 0;
+    char buf[8192];
+    while (!done) {
+        struct pollfd fds[3] = {{sfd, POLLIN, 0}, {master >= 0 ? 0 : -1, POLLIN, 0}, {master, POLLIN, 0}};
+        if (poll(fds, 3, -1) < 0 && errno != EINTR) break;
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (si.ssi_signo == SIGCHLD) {
+                    if (waitpid(pid, &status, WNOHANG) == pid) done = 1;
+                } else if (si.ssi_signo == SIGWINCH && master >= 0) {
+                    struct winsize ws;
+                    if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+                } else {
+                    kill(pid, (int)si.ssi_signo);
+                }
+            }
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP)) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n > 0) (void)write_all(master, buf, (size_t)n);
+            else fds[1].fd = -1, close(0), open("/dev/null", O_RDONLY);
+        }
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(master, buf, sizeof buf);
+            if (n > 0) (void)write_all(1, buf, (size_t)n);
+        }
+    }
+    if (master >= 0) { /* what is left in the pty */
+        fcntl(master, F_SETFL, O_NONBLOCK);
+        ssize_t n;
+        while ((n = read(master, buf, sizeof buf)) > 0) (void)write_all(1, buf, (size_t)n);
+    }
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
 int main(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && strcmp(argv[1], "--exec") == 0) return exec_mode();
     sigset_t old;
     int sfd = setup_signals(&old);
     if (sfd < 0) fail(STEP_SIGNALS, errno, "signalfd", INIT_EXIT_SETUP_FAILED);
