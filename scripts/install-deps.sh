@@ -10,7 +10,7 @@ PACKAGES=(
   libboost-dev libboost-program-options-dev nlohmann-json3-dev catch2 libsystemd-dev
   libnl-route-3-dev libmnl-dev libnftables-dev libseccomp-dev libcap-dev
   # tests: real programs and tools the integration tests drive
-  curl iproute2 nftables procps util-linux systemd-container
+  curl iproute2 nftables procps util-linux systemd-container bubblewrap
 )
 
 missing=()

@@ -221,6 +221,15 @@ HostRuntime::HostRuntime(asio::io_context& io, HostRuntimeOptions options)
 namespace {
 
 Status write_file(const std::string& path, const std::string& content) {
+    // Unchanged files are not rewritten: most starts find them as the last one left them.
+    {
+        unique_fd cur(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (cur) {
+            std::string have(content.size() + 1, '\0');
+            ssize_t n = ::read(cur.get(), have.data(), have.size());
+            if (n == static_cast<ssize_t>(content.size()) && have.compare(0, content.size(), content) == 0) return {};
+        }
+    }
     std::string tmp = path + ".tmp";
     unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (!fd) return os_error("create \"" + tmp + "\"");
@@ -255,6 +264,7 @@ std::string sandbox_resolv_conf(const std::string& host) {
 }
 
 Status make_dirs(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return {};
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
     if (ec) return Error::os(ec.value(), "mkdir \"" + path + "\"");

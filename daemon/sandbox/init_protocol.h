@@ -62,6 +62,7 @@ enum sandbox_flags {
     SB_READONLY_ROOT = 1u << 5,  /* make / read-only once it is populated         */
     SB_HAS_CAPS = 1u << 6,       /* apply PLAN_CAPS (else keep all)               */
     SB_TTY = 1u << 7,            /* exec mode: run the command on a new pty       */
+    SB_CGROUP_NS = 1u << 8,      /* unshare the cgroup namespace once placed in the app's cgroup */
 };
 
 /* One step of building the root filesystem. Targets are paths inside the new root,

@@ -146,7 +146,9 @@ HostEntry probe_host(const std::string& path) {
 }
 
 std::uint64_t namespace_clone_flags(const AppSpec& spec) {
-    std::uint64_t f = CLONE_NEWNS | CLONE_NEWCGROUP;
+    // The cgroup namespace is unshared by the init once it sits in the app's cgroup
+    // (SB_CGROUP_NS), not at clone time: on cgroup v1 it is moved there after the clone.
+    std::uint64_t f = CLONE_NEWNS;
     if (spec.namespaces.pid.kind == NamespaceKind::private_) f |= CLONE_NEWPID;
     if (spec.namespaces.ipc.kind == NamespaceKind::private_) f |= CLONE_NEWIPC;
     if (spec.namespaces.uts.kind == NamespaceKind::private_) f |= CLONE_NEWUTS;
@@ -379,7 +381,7 @@ Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& 
     if (!mounts) return mounts.error();
     plan.mounts = std::move(*mounts);
     plan.root_stage = in.root_stage;
-    plan.flags = SB_MOUNT_NS;
+    plan.flags = SB_MOUNT_NS | SB_CGROUP_NS;
     if (namespace_clone_flags(spec) & CLONE_NEWNET) plan.flags |= SB_LOOPBACK;
     if (spec.security.readonly_rootfs.value_or(spec.rootfs.type == RootfsType::host)) plan.flags |= SB_READONLY_ROOT;
     if (!spec.init) plan.flags |= SB_NO_INIT;

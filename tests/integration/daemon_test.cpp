@@ -131,7 +131,7 @@ TEST_CASE("a graceful stop: SIGTERM reaches the app's process group, children in
     CHECK(wait_until([&] { return !process_alive(child); }, 2s));
 }
 
-TEST_CASE("restart through the API is not counted; start and stop are idempotent", "[integration][daemon]") {
+TEST_CASE("restart through the API is not counted, start and stop are idempotent", "[integration][daemon]") {
     require_root();
     Daemon d;
     d.write_app("web", ticker(d));

@@ -164,7 +164,7 @@ TEST_CASE("app:NAME joins another app's pid, ipc, uts and network namespaces", "
     CHECK(std::stoi(s["procs"]) > 3);
 }
 
-TEST_CASE("a directory rootfs: the overlay resets at every start, read-only stays read-only; symlinks stay inside",
+TEST_CASE("a directory rootfs: the overlay resets at every start, read-only stays read-only, symlinks stay inside",
           "[integration][sandbox]") {
     require_root();
     Daemon d;
@@ -205,7 +205,7 @@ TEST_CASE("a directory rootfs: the overlay resets at every start, read-only stay
     CHECK(ro["create"] == "EROFS");
 }
 
-TEST_CASE("volumes: a bind volume keeps data across restarts; tmpfs volumes; bad volumes fail clearly",
+TEST_CASE("volumes: a bind volume keeps data across restarts, tmpfs volumes, bad volumes fail clearly",
           "[integration][sandbox]") {
     require_root();
     Daemon d;

@@ -232,7 +232,7 @@ TEST_CASE("isoctl --version prints the client version without the daemon", "[iso
     CHECK(o.out == std::string("isoctl ") + ISOLATED_VERSION + "\n");
 }
 
-TEST_CASE("top is not yet available: code 2; exec needs a command", "[isoctl]") {
+TEST_CASE("top is not yet available: code 2, exec needs a command", "[isoctl]") {
     FakeDaemon d;
     Outcome top = run_cli({"top"}, d);
     CHECK(top.code == 2);
@@ -264,7 +264,7 @@ TEST_CASE("status prints the table, or the daemon's JSON", "[isoctl]") {
     CHECK(doc == nlohmann::json::parse(kTwoApps));
 }
 
-TEST_CASE("status APP shows details; an unknown app is code 4 but the others still show", "[isoctl]") {
+TEST_CASE("status APP shows details, an unknown app is code 4 but the others still show", "[isoctl]") {
     FakeDaemon d;
     auto detail = nlohmann::json::parse(status_json("web", "ready"));
     detail["spec"] = {{"command", {"/bin/web"}}};
@@ -322,7 +322,7 @@ TEST_CASE("start/stop/restart: one request per app in order, one line per app", 
     CHECK(arr[0]["state"] == "ready");
 }
 
-TEST_CASE("an action failing on one app goes on with the others; first failure's code", "[isoctl]") {
+TEST_CASE("an action failing on one app goes on with the others, first failure's code", "[isoctl]") {
     FakeDaemon d;
     d.answer("POST /v1/apps/a/start", 500,
              isolated::error_json("internal", "exec \"/bin/nope\": ENOENT (No such file or directory)").dump());
@@ -335,7 +335,7 @@ TEST_CASE("an action failing on one app goes on with the others; first failure's
     CHECK(d.calls.size() == 3);
 }
 
-TEST_CASE("a daemon error prints its message; 404 is code 4, others 1", "[isoctl]") {
+TEST_CASE("a daemon error prints its message, 404 is code 4, others 1", "[isoctl]") {
     FakeDaemon d;
     d.answer("POST /v1/apps/web/stop", 409, isolated::error_json("conflict", "web is being deleted").dump());
     Outcome o = run_cli({"stop", "web"}, d);
@@ -373,7 +373,7 @@ TEST_CASE("an unreachable daemon is code 3 with the transport's message", "[isoc
     }
 }
 
-TEST_CASE("reload lists the changes; rejected files are code 1 with diagnostics on stderr", "[isoctl]") {
+TEST_CASE("reload lists the changes, rejected files are code 1 with diagnostics on stderr", "[isoctl]") {
     FakeDaemon d;
     isolated::ReloadReport ok;
     ok.added = {"web"};

@@ -875,6 +875,11 @@ int main(int argc, char **argv) {
         close(INIT_FD_GO);
     }
 
+    /* Only now, inside the app's cgroup (placed there after the clone on cgroup v1 and
+     * by systemd), so that the namespace's root is the app's own cgroup. */
+    if ((P.flags & SB_CGROUP_NS) && unshare(CLONE_NEWCGROUP) < 0)
+        fail(STEP_MOUNT, errno, "unshare the cgroup namespace", INIT_EXIT_SETUP_FAILED);
+
     /* Modes below are exact (device nodes 0666, /tmp 1777); the app gets its own umask. */
     umask(0);
     struct sb_error se;
