@@ -213,21 +213,22 @@ public:
     }
 
 private:
+    // One write with every missing controller ("+cpu +memory"): the kernel applies the
+    // list as a whole, and it is one syscall per level.
     Status enable_controllers(const std::string& dir) {
         auto avail = read_file(dir + "/cgroup.controllers");
         if (!avail) return avail.error();
         auto enabled = read_file(dir + "/cgroup.subtree_control");
         if (!enabled) return enabled.error();
         auto have = words(*avail), on = words(*enabled);
-        for (auto& c : v2_controllers()) {
-            if (!have.count(c) || on.count(c)) continue;
-            if (auto r = write_file(dir + "/cgroup.subtree_control", "+" + c); !r) {
-                if (r.error().errno_value == EBUSY)
-                    r.error().message += " (the cgroup has processes of its own: the no-internal-processes rule)";
-                return r;
-            }
-        }
-        return {};
+        std::string add;
+        for (auto& c : v2_controllers())
+            if (have.count(c) && !on.count(c)) add += (add.empty() ? "+" : " +") + c;
+        if (add.empty()) return {};
+        auto r = write_file(dir + "/cgroup.subtree_control", add);
+        if (!r && r.error().errno_value == EBUSY)
+            r.error().message += " (the cgroup has processes of its own: the no-internal-processes rule)";
+        return r;
     }
 
     Layout layout_;

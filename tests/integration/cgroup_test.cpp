@@ -8,7 +8,7 @@
 //
 // "[.v2-limits]" is hidden: it needs cgroup v2 WITH controllers, which CI gets by
 // running this binary inside the qemu guest of envlab/2-qemu-cgroup2.sh:
-//   integration_tests "[v2-limits]"
+//   integration_tests "[cgroup][v2]~[v2-nocontrollers],[v2-limits]"
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -515,7 +515,7 @@ TEST_CASE("v2: the daemon moves to its leaf; CLONE_INTO_CGROUP places a child at
 }
 
 TEST_CASE("v2: limits without their controller are refused, naming the controller",
-          "[integration][cgroup][v2]") {
+          "[integration][cgroup][v2][v2-nocontrollers]") {
     require_v2();
     require_prerequisite(!v2_has({"memory"}), "this test is for a cgroup2 mount without the memory controller");
     TestRoot root;
