@@ -328,7 +328,7 @@ TEST_CASE("v2: prepare_daemon moves the daemon to its leaf and enables controlle
     CHECK(trimmed(read_file(f.cg() + "/isolated/_daemon/cgroup.subtree_control")) == "");
 }
 
-TEST_CASE("v2: a daemon outside the root stays; one in its delegated service cgroup moves down", "[cgroup]") {
+TEST_CASE("v2: a daemon outside the root stays, one in its delegated service cgroup moves down", "[cgroup]") {
     SECTION("elsewhere") {
         Fixture f;
         f.pure_v2("/system.slice/isolated.service");
