@@ -56,8 +56,14 @@ struct Shared {
             auto rel = relative_to_mount(cg, layout.v1_mount_root[c]);
             if (rel && is_dir(m + *rel)) dirs[c] = m + *rel;
         }
-        if (dirs.empty()) return Error::os(ENOENT, "no v1 hierarchy holds \"" + cg + "\"");
-        return open_v1(app, dirs);
+        if (!dirs.empty()) return open_v1(app, dirs);
+        // Hybrid host whose v1 controllers systemd cannot write (read-only mounts in a
+        // container): systemd still tracks the scope in the unified hierarchy, which
+        // gives placement and cgroup.kill, though no limits or memory counters.
+        if (layout.unified)
+            if (auto rel = relative_to_mount(cg, layout.unified_mount_root); rel && is_dir(*layout.unified + *rel))
+                return open_v2(app, *layout.unified + *rel);
+        return Error::os(ENOENT, "no hierarchy holds \"" + cg + "\"");
     }
 };
 
