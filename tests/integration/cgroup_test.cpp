@@ -94,7 +94,10 @@ public:
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
         cleanup();
     }
-    ~TestRoot() { cleanup(); }
+    ~TestRoot() {
+        cleanup();
+        ::prctl(PR_SET_CHILD_SUBREAPER, 0);  // other tests in this process expect init to adopt orphans
+    }
     const std::string& name() const { return name_; }
 
     ManagerOptions options(const std::string& driver) const {
