@@ -11,6 +11,8 @@ PACKAGES=(
   libnl-route-3-dev libmnl-dev libnftables-dev libseccomp-dev libcap-dev
   # tests: real programs and tools the integration tests drive
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
+  # tests on a real cgroup v2 with controllers (envlab/2-qemu-cgroup2.sh boots a guest)
+  qemu-system-x86 busybox-static cpio kmod
 )
 
 missing=()
