@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config musl-tools
   libboost-dev libboost-program-options-dev nlohmann-json3-dev catch2 libsystemd-dev
   libnl-route-3-dev libmnl-dev libnftables-dev libseccomp-dev libcap-dev
+  libssl-dev
   # tests: real programs and tools the integration tests drive
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
   # tests on a real cgroup v2 with controllers (envlab/2-qemu-cgroup2.sh boots a guest)

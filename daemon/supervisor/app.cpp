@@ -34,6 +34,7 @@ std::string to_string(StopReason r) {
         case StopReason::removed: return "removed";
         case StopReason::redefine: return "redefine";
         case StopReason::liveness: return "liveness";
+        case StopReason::startup: return "startup";
     }
     return "user";
 }
@@ -63,6 +64,7 @@ AppStatus App::status() const {
     s.last_exit = last_exit_;
     if (spec_.network.mode == NetworkMode::bridge) s.ports = spec_.network.ports;
     s.limits = spec_.resources;
+    s.health = health();
     s.message = message_;
     if (state_ == AppState::backoff) s.next_restart_at = next_restart_at_;
     return s;
@@ -211,19 +213,116 @@ void App::try_launch() {
 void App::handle_started() {
     started_ = true;
     started_at_ = hooks_.clock->wall_now();
-    if (state_ == AppState::starting) enter_up();
+    if (state_ != AppState::starting) return;
+    start_probes();
+    enter_up();
 }
 
 void App::enter_up() {
     // Without a readiness probe an app that runs is ready (as in Kubernetes); probes
     // move it between running/ready/unhealthy once they land.
-    if (spec_.probes.readiness)
+    if (!startup_passed_)
+        set_state(AppState::running, "started; waiting for the startup probe");
+    else if (spec_.probes.readiness)
         set_state(AppState::running, "started; waiting for readiness");
     else
         set_state(AppState::ready, "");
 }
 
+// ---- probes -------------------------------------------------------------------------------
+
+void App::start_probes() {
+    stop_probes();
+    probe_failure_.clear();
+    const auto& p = spec_.probes;
+    bool any = p.startup || p.liveness || p.readiness;
+    startup_passed_ = !(p.startup && hooks_.probes);
+    if (!any || !hooks_.probes) return;
+    last_health_.reset();
+    ProbeCallbacks cb;
+    cb.on_change = [this](const ProbeChange& c) { handle_probe_change(c); };
+    cb.on_warning = [this](ProbeType t, const std::string& m) {
+        publish("probe", to_string(t) + " probe warning: " + m);
+    };
+    probes_ = hooks_.probes->start(spec_, *instance_, std::move(cb));
+}
+
+void App::stop_probes() {
+    if (!probes_) return;
+    last_health_ = probes_->health();
+    probes_.reset();
+}
+
+HealthStatus App::health() const {
+    // Only the probes the definition in force has; a probe that has not run (or whose
+    // instance is gone without ever probing) is `unknown`.
+    HealthStatus from = probes_ ? probes_->health() : last_health_.value_or(HealthStatus{});
+    HealthStatus h;
+    if (spec_.probes.startup) h.startup = from.startup.value_or(ProbeStatus{});
+    if (spec_.probes.liveness) h.liveness = from.liveness.value_or(ProbeStatus{});
+    if (spec_.probes.readiness) h.readiness = from.readiness.value_or(ProbeStatus{});
+    return h;
+}
+
+void App::handle_probe_change(const ProbeChange& c) {
+    if (!is_up() || !probes_) return;  // stopping: verdicts no longer matter
+    std::string what = to_string(c.type) + " probe";
+    std::string detail = c.message.empty() ? "" : ": " + c.message;
+    switch (c.type) {
+        case ProbeType::startup:
+            if (c.passing) {
+                startup_passed_ = true;
+                publish("probe", what + " succeeded");
+                enter_up();
+            } else {
+                probe_failure_ = what + " failed" + detail;
+                publish("probe", probe_failure_ + "; stopping the app");
+                stop(std::nullopt, StopReason::startup);
+            }
+            break;
+        case ProbeType::liveness:
+            if (!c.passing) {
+                probe_failure_ = what + " failed" + detail;
+                publish("probe", probe_failure_ + "; restarting the app");
+                stop(std::nullopt, StopReason::liveness);
+            }
+            break;
+        case ProbeType::readiness:
+            if (!startup_passed_) break;
+            if (c.passing) {
+                publish("probe", what + " passed");
+                set_state(AppState::ready, "");
+            } else {
+                publish("probe", what + " failed" + detail);
+                if (state_ == AppState::ready || state_ == AppState::unhealthy)
+                    set_state(AppState::unhealthy, what + " failed" + detail);
+                else
+                    set_state(AppState::running, "started; " + what + " failing" + detail);
+            }
+            break;
+    }
+}
+
+void App::handle_probe_failure_exit() {
+    // Kubernetes kills a container whose liveness or startup probe failed and then
+    // follows restartPolicy: `never` leaves it failed, `always` and `on-failure`
+    // restart it (a probe failure is a failure), through the backoff and maxRetries.
+    std::string why = probe_failure_.empty() ? to_string(stop_reason_) + " probe failed" : probe_failure_;
+    if (spec_.restart.policy == RestartPolicy::never) {
+        enter_failed(why);
+        return;
+    }
+    auto attempt = backoff_.record_exit(launched_at_, hooks_.clock->now(), spec_.restart.backoff);
+    if (spec_.restart.max_retries && attempt > *spec_.restart.max_retries) {
+        enter_failed(why + "; gave up after " + std::to_string(*spec_.restart.max_retries) + " restarts");
+        return;
+    }
+    enter_backoff(attempt, why);
+}
+
 void App::enter_stopping(std::optional<Duration> timeout) {
+    // kubelet stops probing a container it is terminating.
+    stop_probes();
     Duration t = timeout.value_or(spec_.stop.timeout);
     set_state(AppState::stopping, "sent " + signal_name(spec_.stop.signal) + ", waiting up to " + format_duration(t));
     instance_->signal(spec_.stop.signal);
@@ -258,6 +357,7 @@ void App::enter_backoff(std::uint32_t attempt, const std::string& why) {
 
 void App::handle_exit(const ExitInfo& exit) {
     bool was_stopping = state_ == AppState::stopping;
+    stop_probes();
     instance_.reset();
     started_ = false;
     stop_timer_.reset();
@@ -265,13 +365,13 @@ void App::handle_exit(const ExitInfo& exit) {
     publish("exit", describe_exit(exit), exit);
 
     if (was_stopping) {
-        if (stop_reason_ == StopReason::liveness) {
-            // Liveness restarts follow the backoff like crashes (kubelet does the same).
-            auto attempt = backoff_.record_exit(launched_at_, hooks_.clock->now(), spec_.restart.backoff);
-            enter_backoff(attempt, "liveness probe failed");
-        } else if (start_after_stop_) {
+        if (start_after_stop_) {
+            // An operator restart (or a redefinition) asked while a probe was stopping
+            // the app wins: start now, not counted.
             start_after_stop_ = false;
             enter_starting();
+        } else if (stop_reason_ == StopReason::liveness || stop_reason_ == StopReason::startup) {
+            handle_probe_failure_exit();
         } else {
             enter_stopped("");
         }

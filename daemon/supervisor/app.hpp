@@ -12,6 +12,13 @@
 //     │  signal, then      │ timer                                  │ policy says no
 //     │  kill_all() after  └──► starting (restarts + 1)             ▼
 //     │  stop.timeout                                      stopped (code 0) / failed
+//
+// Probes (through the ProbeHost port, started when the instance reports on_started):
+// a startup probe keeps the app `running` until it succeeds, and running out of it
+// stops the app and counts as a failed run (restarted by policy); readiness moves the
+// app between `running` (never ready yet), `ready` and `unhealthy`; a liveness failure
+// stops the app by its stop policy and restarts it by its restart policy, with the
+// backoff, counted in `restarts`.
 #pragma once
 
 #include <functional>
@@ -24,6 +31,7 @@
 #include "supervisor/backoff.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/event_log.hpp"
+#include "supervisor/probe_host.hpp"
 #include "supervisor/runtime.hpp"
 
 namespace isolated::supervisor {
@@ -35,6 +43,9 @@ struct AppHooks {
     Clock* clock = nullptr;
     Runtime* runtime = nullptr;
     EventLog* events = nullptr;
+    /// Runs the instances' probes; null = probes are not run (apps with a readiness
+    /// probe then stay `running`).
+    ProbeHost* probes = nullptr;
     RandomSource random;
     /// Why the app cannot be launched yet ("waiting for db to be ready"), or nullopt.
     std::function<std::optional<std::string>(const App&)> unmet_dependency;
@@ -44,7 +55,8 @@ struct AppHooks {
     std::function<void(App&)> changed;
 };
 
-enum class StopReason { user, restart, shutdown, removed, redefine, liveness };
+/// liveness, startup: a probe stopped the app; its exit counts as a failure.
+enum class StopReason { user, restart, shutdown, removed, redefine, liveness, startup };
 std::string to_string(StopReason);
 
 class App {
@@ -93,6 +105,12 @@ private:
     void handle_started();
     void handle_exit(const ExitInfo& exit);
     void apply_pending_spec();
+    void start_probes();
+    void stop_probes();
+    void handle_probe_change(const ProbeChange& change);
+    /// After a probe stopped the app: restart by policy (with backoff) or fail.
+    void handle_probe_failure_exit();
+    HealthStatus health() const;
     void publish(std::string type, std::string message, std::optional<ExitInfo> exit = std::nullopt);
 
     AppSpec spec_;
@@ -113,6 +131,11 @@ private:
     std::unique_ptr<Timer> backoff_timer_;
     StopReason stop_reason_ = StopReason::user;
     bool start_after_stop_ = false;
+
+    std::unique_ptr<ProbeSetHandle> probes_;   // while the instance is up
+    std::optional<HealthStatus> last_health_;  // of the last instance, shown while down
+    bool startup_passed_ = false;              // no startup probe, or it succeeded
+    std::string probe_failure_;                // why a probe stopped the app
 };
 
 }  // namespace isolated::supervisor

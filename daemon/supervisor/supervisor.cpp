@@ -6,11 +6,12 @@
 
 namespace isolated::supervisor {
 
-Supervisor::Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random)
+Supervisor::Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random, ProbeHost* probes)
     : clock_(clock), events_(events) {
     hooks_.clock = &clock;
     hooks_.runtime = &runtime;
     hooks_.events = &events;
+    hooks_.probes = probes;
     hooks_.random = std::move(random);
     hooks_.unmet_dependency = [this](const App& a) { return unmet_dependency(a); };
     hooks_.launch_context = [this](const App& a) { return launch_context(a); };

@@ -2,7 +2,8 @@
 // that complete when the app has settled, reload as a diff, and shutdown.
 //
 // dependsOn semantics (docs/DECISIONS.md): an app is launched only once every app it
-// depends on is ready (and every app whose namespaces it joins is up); starting an
+// depends on is ready -- readiness probe passing, when it has one -- (and every app
+// whose namespaces it joins is up); starting an
 // app starts its stopped dependencies; stops of several apps (shutdown, reload) go in
 // reverse dependency order. A dependency that restarts later does not restart its
 // dependents (docker compose's depends_on, not systemd's Requires=).
@@ -21,6 +22,7 @@
 #include "supervisor/app.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/event_log.hpp"
+#include "supervisor/probe_host.hpp"
 #include "supervisor/runtime.hpp"
 
 namespace isolated::supervisor {
@@ -30,7 +32,8 @@ public:
     /// Completion of an operator command: nullopt on success, else why it failed.
     using Done = std::function<void(std::optional<std::string> error)>;
 
-    Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random);
+    /// `probes` runs the instances' health probes; null = no probes are run.
+    Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random, ProbeHost* probes = nullptr);
     ~Supervisor();
 
     /// Replaces the (empty) registry with `apps`, without starting them.

@@ -1,6 +1,9 @@
 // The supervisor's state machine, driven by a manual clock and a fake runtime.
 #include <catch2/catch.hpp>
 
+#include <csignal>
+
+#include "fakes/fake_probe_host.hpp"
 #include "fakes/fake_runtime.hpp"
 #include "fakes/manual_clock.hpp"
 #include "supervisor/backoff.hpp"
@@ -9,6 +12,7 @@
 using namespace isolated;
 using namespace isolated::supervisor;
 using namespace std::chrono_literals;
+using isolated::test::FakeProbeHost;
 using isolated::test::FakeRuntime;
 using isolated::test::ManualClock;
 
@@ -42,6 +46,43 @@ struct Rig {
         sup.load(m);
     }
 };
+
+/// A Rig whose supervisor runs probes through a FakeProbeHost.
+struct ProbeRig {
+    ManualClock clock;
+    FakeRuntime runtime;
+    FakeProbeHost probes;
+    EventLog events;
+    Supervisor sup{clock, runtime, events, [] { return 0.5; }, &probes};
+
+    AppState state(const std::string& n) const { return sup.detail(n)->status.state; }
+    AppStatus status(const std::string& n) const { return sup.detail(n)->status; }
+    void load(std::vector<AppSpec> specs) {
+        std::map<std::string, AppSpec> m;
+        for (auto& s : specs) m.emplace(s.name, s);
+        sup.load(m);
+    }
+    /// Messages of the app's events of `type`.
+    std::vector<std::string> messages(const std::string& app, const std::string& type) const {
+        std::vector<std::string> out;
+        for (auto& e : events.recent(app))
+            if (e.type == type) out.push_back(e.message);
+        return out;
+    }
+    std::vector<std::string> states(const std::string& app) const {
+        std::vector<std::string> out;
+        for (auto& e : events.recent(app))
+            if (e.type == "state") out.push_back(e.state);
+        return out;
+    }
+};
+
+ProbeSpec http_probe() {
+    ProbeSpec p;
+    p.kind = ProbeKind::http;
+    p.port = 80;
+    return p;
+}
 
 struct Outcome {
     bool called = false;
@@ -478,4 +519,335 @@ TEST_CASE("events record state changes and exits", "[supervisor][events]") {
     CHECK(kinds == std::vector<std::string>{"state:starting", "state:ready", "exit", "state:backoff"});
     CHECK(ev[2].exit->signal == 9);
     CHECK(ev[0].seq < ev[1].seq);
+}
+
+// ---- probes (issue 6) ----------------------------------------------------------------------
+
+TEST_CASE("probes start when the instance starts, not before", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.readiness = http_probe();
+    r.load({s, make_spec("plain")});
+    r.sup.start_all();
+    CHECK(r.probes.sets.empty());
+    r.runtime.started("web");
+    r.runtime.started("plain");
+    REQUIRE(r.probes.started_count("web") == 1);
+    CHECK(r.probes.started_count("plain") == 0);  // no probes: no probe set
+    CHECK(r.probes.last("web")->instance.pid == r.runtime.last("web")->info.pid);
+    CHECK(r.state("plain") == AppState::ready);
+}
+
+TEST_CASE("readiness moves an app between running, ready and unhealthy and never restarts it",
+          "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.readiness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::running);
+    CHECK_FALSE(r.status("web").ready);
+
+    r.probes.change("web", ProbeType::readiness, true);
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.status("web").ready);
+
+    r.probes.change("web", ProbeType::readiness, false, "HTTP probe failed with status code 503");
+    CHECK(r.state("web") == AppState::unhealthy);
+    CHECK_FALSE(r.status("web").ready);
+    CHECK_THAT(r.status("web").message, Catch::Contains("503"));
+
+    r.probes.change("web", ProbeType::readiness, true);
+    CHECK(r.state("web") == AppState::ready);
+
+    r.clock.advance(1h);
+    CHECK(r.runtime.launch_count("web") == 1);
+    CHECK(r.runtime.last("web")->signals.empty());
+    CHECK(r.status("web").restarts == 0);
+    CHECK(r.states("web") ==
+          std::vector<std::string>{"starting", "running", "ready", "unhealthy", "ready"});
+    auto probe_events = r.messages("web", "probe");
+    REQUIRE(probe_events.size() == 3);
+    CHECK(probe_events[0] == "readiness probe passed");
+    CHECK_THAT(probe_events[1], Catch::StartsWith("readiness probe failed: ") && Catch::Contains("503"));
+}
+
+TEST_CASE("readiness failing before the first success keeps the app running, not unhealthy",
+          "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.readiness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.probes.change("web", ProbeType::readiness, false, "connect 127.0.0.1:80: ECONNREFUSED");
+    CHECK(r.state("web") == AppState::running);
+    CHECK_THAT(r.status("web").message, Catch::Contains("ECONNREFUSED"));
+}
+
+TEST_CASE("a liveness failure stops the app by its stop policy and restarts it, counted, once",
+          "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.liveness = http_probe();
+    s.stop.signal = SIGQUIT;
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::ready);  // no readiness probe: ready
+
+    r.probes.change("web", ProbeType::liveness, false, "connect 127.0.0.1:80: ECONNREFUSED");
+    CHECK(r.state("web") == AppState::stopping);
+    CHECK(r.runtime.last("web")->signals == std::vector<int>{SIGQUIT});
+    CHECK_FALSE(r.probes.active("web"));  // probing stops while the app is stopped
+
+    r.runtime.exit("web", 0, SIGQUIT);
+    CHECK(r.state("web") == AppState::backoff);
+    CHECK_THAT(r.status("web").message, Catch::Contains("liveness probe failed"));
+    r.clock.advance(1s);
+    CHECK(r.runtime.launch_count("web") == 2);
+    CHECK(r.status("web").restarts == 1);
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.probes.started_count("web") == 2);  // fresh probes for the new instance
+    CHECK(r.probes.active("web"));
+    auto probe_events = r.messages("web", "probe");
+    REQUIRE(probe_events.size() == 1);
+    CHECK_THAT(probe_events[0], Catch::Contains("liveness probe failed") && Catch::Contains("restarting"));
+}
+
+TEST_CASE("a liveness stop the app ignores ends in kill_all, then the restart", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.liveness = http_probe();
+    s.stop.timeout = 10s;
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.probes.change("web", ProbeType::liveness, false, "timed out");
+    r.clock.advance(10s);
+    CHECK(r.runtime.last("web")->kills == 1);
+    r.runtime.exit("web", 0, SIGKILL);
+    CHECK(r.state("web") == AppState::backoff);
+    r.clock.advance(2s);
+    CHECK(r.runtime.launch_count("web") == 2);
+}
+
+TEST_CASE("liveness failures follow the restart policy: never fails, on-failure restarts", "[supervisor][probes]") {
+    ProbeRig r;
+    auto never = make_spec("never");
+    never.probes.liveness = http_probe();
+    never.restart.policy = RestartPolicy::never;
+    auto onf = make_spec("onf");
+    onf.probes.liveness = http_probe();
+    onf.restart.policy = RestartPolicy::on_failure;
+    r.load({never, onf});
+    r.sup.start_all();
+    for (const char* n : {"never", "onf"}) {
+        r.runtime.started(n);
+        r.probes.change(n, ProbeType::liveness, false, "boom");
+        r.runtime.exit(n, 0);  // even a clean exit after the probe's stop is a failure
+    }
+    CHECK(r.state("never") == AppState::failed);
+    CHECK_THAT(r.status("never").message, Catch::Contains("liveness probe failed: boom"));
+    CHECK(r.state("onf") == AppState::backoff);
+}
+
+TEST_CASE("liveness restarts respect maxRetries", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.liveness = http_probe();
+    s.restart.max_retries = 1;
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.probes.change("web", ProbeType::liveness, false, "x");
+    r.runtime.exit("web", 143, SIGTERM);
+    r.clock.advance(1s);
+    r.runtime.started("web");
+    r.probes.change("web", ProbeType::liveness, false, "x");
+    r.runtime.exit("web", 143, SIGTERM);
+    CHECK(r.state("web") == AppState::failed);
+    CHECK_THAT(r.status("web").message, Catch::Contains("gave up"));
+}
+
+TEST_CASE("an operator restart during a liveness stop is not counted", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.liveness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.probes.change("web", ProbeType::liveness, false, "x");
+    Outcome o;
+    r.sup.restart("web", std::nullopt, o.fn());
+    r.runtime.exit("web", 0, SIGTERM);
+    CHECK(r.runtime.launch_count("web") == 2);  // at once, no backoff
+    r.runtime.started("web");
+    CHECK(o.called);
+    CHECK_FALSE(o.error);
+    CHECK(r.status("web").restarts == 0);
+}
+
+TEST_CASE("an operator stop during a liveness stop leaves the app stopped", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.liveness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.probes.change("web", ProbeType::liveness, false, "x");
+    Outcome o;
+    r.sup.stop("web", std::nullopt, o.fn());
+    r.runtime.exit("web", 0, SIGTERM);
+    CHECK(r.state("web") == AppState::stopped);
+    CHECK(o.called);
+    r.clock.advance(1h);
+    CHECK(r.runtime.launch_count("web") == 1);
+}
+
+TEST_CASE("a startup probe holds the app running; its success hands over to readiness", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.startup = http_probe();
+    s.probes.readiness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::running);
+    CHECK_THAT(r.status("web").message, Catch::Contains("startup probe"));
+    // Readiness cannot count before startup has passed (the real ProbeSet does not
+    // even run it; the supervisor does not trust it either).
+    r.probes.change("web", ProbeType::readiness, true);
+    CHECK(r.state("web") == AppState::running);
+    r.probes.change("web", ProbeType::startup, true);
+    CHECK(r.state("web") == AppState::running);
+    CHECK_THAT(r.status("web").message, Catch::Contains("readiness"));
+    r.probes.change("web", ProbeType::readiness, true);
+    CHECK(r.state("web") == AppState::ready);
+}
+
+TEST_CASE("a startup probe without readiness: ready once it succeeds", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.startup = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::running);
+    r.probes.change("web", ProbeType::startup, true);
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.messages("web", "probe") == std::vector<std::string>{"startup probe succeeded"});
+}
+
+TEST_CASE("a startup probe that runs out stops the app and counts as a failed run", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.startup = http_probe();
+    auto never = make_spec("once");
+    never.probes.startup = http_probe();
+    never.restart.policy = RestartPolicy::never;
+    r.load({s, never});
+    r.sup.start_all();
+    for (const char* n : {"web", "once"}) {
+        r.runtime.started(n);
+        r.probes.change(n, ProbeType::startup, false, "HTTP probe failed with status code 500");
+        CHECK(r.state(n) == AppState::stopping);
+        r.runtime.exit(n, 143, SIGTERM);
+    }
+    CHECK(r.state("web") == AppState::backoff);
+    CHECK_THAT(r.status("web").message, Catch::Contains("startup probe failed"));
+    r.clock.advance(1s);
+    CHECK(r.status("web").restarts == 1);
+    CHECK(r.runtime.launch_count("web") == 2);
+    CHECK(r.state("once") == AppState::failed);
+    CHECK_THAT(r.status("once").message, Catch::Contains("startup probe failed"));
+}
+
+TEST_CASE("dependsOn waits for the dependency's readiness probe to pass", "[supervisor][probes][deps]") {
+    ProbeRig r;
+    auto db = make_spec("db");
+    db.probes.readiness = http_probe();
+    r.load({db, make_spec("web", {"db"})});
+    Outcome o;
+    r.sup.start("web", o.fn());
+    r.runtime.started("db");
+    CHECK(r.runtime.launch_count("web") == 0);
+    CHECK_THAT(r.status("web").message, Catch::Contains("waiting for db to be ready"));
+    r.probes.change("db", ProbeType::readiness, false, "not yet");
+    CHECK(r.runtime.launch_count("web") == 0);
+    r.probes.change("db", ProbeType::readiness, true);
+    CHECK(r.runtime.launch_count("web") == 1);
+    r.runtime.started("web");
+    CHECK(o.called);
+    CHECK_FALSE(o.error);
+    // A dependency that turns unhealthy later does not touch a running dependent.
+    r.probes.change("db", ProbeType::readiness, false, "x");
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.runtime.last("web")->signals.empty());
+}
+
+TEST_CASE("health shows every configured probe, live and after the instance is gone", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.liveness = http_probe();
+    s.probes.readiness = http_probe();
+    r.load({s});
+    auto h0 = r.status("web").health;  // never started: unknown, not absent
+    REQUIRE(h0.liveness);
+    REQUIRE(h0.readiness);
+    CHECK_FALSE(h0.startup);
+    CHECK(h0.liveness->result == ProbeResult::unknown);
+
+    r.sup.start_all();
+    r.runtime.started("web");
+    auto set = r.probes.last("web");
+    set->health.liveness->result = ProbeResult::failure;
+    set->health.liveness->consecutive_failures = 3;
+    set->health.liveness->message = "connect 127.0.0.1:80: ECONNREFUSED";
+    set->health.readiness->result = ProbeResult::success;
+    set->health.readiness->consecutive_successes = 7;
+    auto h1 = r.status("web").health;
+    CHECK(h1.liveness->consecutive_failures == 3);
+    CHECK(h1.readiness->consecutive_successes == 7);
+
+    r.probes.change("web", ProbeType::liveness, false, "connect 127.0.0.1:80: ECONNREFUSED");
+    r.runtime.exit("web", 143, SIGTERM);
+    auto h2 = r.status("web").health;  // in backoff: why it was restarted stays visible
+    CHECK(r.state("web") == AppState::backoff);
+    REQUIRE(h2.liveness);
+    CHECK(h2.liveness->message == "connect 127.0.0.1:80: ECONNREFUSED");
+}
+
+TEST_CASE("probe warnings become probe events", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.readiness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.probes.warn("web", ProbeType::readiness, "HTTP probe not following a redirect to another host");
+    auto m = r.messages("web", "probe");
+    REQUIRE(m.size() == 1);
+    CHECK_THAT(m[0], Catch::StartsWith("readiness probe warning: "));
+}
+
+TEST_CASE("verdicts that arrive while the app is stopping change nothing", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.readiness = http_probe();
+    s.probes.liveness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    auto set = r.probes.last("web");
+    auto cb = set->callbacks.on_change;  // as if a probe completed after the stop
+    Outcome o;
+    r.sup.stop("web", std::nullopt, o.fn());
+    CHECK_FALSE(set->alive);
+    cb(ProbeChange{ProbeType::liveness, false, "late"});
+    cb(ProbeChange{ProbeType::readiness, true, ""});
+    CHECK(r.state("web") == AppState::stopping);
+    CHECK(r.runtime.last("web")->signals.size() == 1);
 }
