@@ -9,7 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+
+#include <netlink/attr.h>
 #include <netlink/errno.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -118,6 +124,24 @@ Status add_default_route(nl_sock* sock, int ifindex, Ipv4 gateway) {
     // NLM_F_REPLACE: a second setup of the same namespace converges instead of failing.
     if (int err = rtnl_route_add(sock, route.get(), NLM_F_REPLACE); err < 0)
         return nl_error(err, "add default route via " + gateway.to_string());
+    return {};
+}
+
+// Bridge port flags travel as AF_BRIDGE RTM_SETLINK with IFLA_PROTINFO (what `ip link
+// set X type bridge_slave hairpin on` sends); libnl has no plain setter for them.
+Status set_hairpin(nl_sock* sock, int ifindex, const std::string& name) {
+    std::unique_ptr<nl_msg, void (*)(nl_msg*)> msg(nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK),
+                                                  nlmsg_free);
+    if (!msg) return Error::os(ENOMEM, "netlink: hairpin");
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_BRIDGE;
+    ifi.ifi_index = ifindex;
+    if (nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) return Error::os(ENOMEM, "netlink: hairpin");
+    nlattr* nest = nla_nest_start(msg.get(), IFLA_PROTINFO | NLA_F_NESTED);
+    if (!nest || nla_put_u8(msg.get(), IFLA_BRPORT_MODE, 1) < 0) return Error::os(ENOMEM, "netlink: hairpin");
+    nla_nest_end(msg.get(), nest);
+    if (int err = nl_send_auto(sock, msg.get()); err < 0) return nl_error(err, "set hairpin on \"" + name + "\"");
+    if (int err = nl_wait_for_ack(sock); err < 0) return nl_error(err, "set hairpin on \"" + name + "\"");
     return {};
 }
 
@@ -271,7 +295,10 @@ Status setup_veth(nl_sock* host, const NetnsRef& target, const VethRequest& rq) 
         rtnl_link* peer = rtnl_link_veth_get_peer(veth.get());
         rtnl_link_set_name(peer, "eth0");
         rtnl_link_set_ns_fd(peer, ns->netns.get());
-        rtnl_link_set_flags(peer, IFF_UP);
+        // Not IFF_UP on the peer here: with a master on the host end and the peer in
+        // another netns, kernel 6.18 answers ENOTCONN to a peer created up (`ip link add
+        // X master BR type veth peer name eth0 netns PID up` fails the same way). eth0
+        // goes up below, from inside.
         int err = rtnl_link_add(host, veth.get(), NLM_F_CREATE | NLM_F_EXCL);
         rtnl_link_put(peer);  // rtnl_link_veth_get_peer took a reference
         return err;
@@ -291,6 +318,16 @@ Status setup_veth(nl_sock* host, const NetnsRef& target, const VethRequest& rq) 
         (void)delete_link(host, rq.host_name);
         return e;
     };
+    // Hairpin on the port: when br_netfilter is loaded (Docker loads it; this machine
+    // has it), a packet from an app to its own forward is DNAT'ed at the bridge and
+    // bridged back out of the port it came in on, which the bridge refuses unless the
+    // port is in hairpin mode. Without br_netfilter the packet is routed and this is moot.
+    {
+        auto hostend = find_link(host, rq.host_name);
+        if (!hostend) return fail(hostend.error());
+        if (!*hostend) return fail(Error::os(ENODEV, "netlink: \"" + rq.host_name + "\" vanished after creation"));
+        if (auto st = set_hairpin(host, (*hostend)->index, rq.host_name); !st) return fail(st.error());
+    }
     nl_sock* in = ns->sock.get();
     auto eth0 = find_link(in, "eth0");
     if (!eth0) return fail(eth0.error());
