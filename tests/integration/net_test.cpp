@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 
 #include "integration/harness.hpp"
 #include "net/netlink.hpp"
@@ -223,6 +224,16 @@ std::size_t count_links(const std::string& prefix) {
     return n;
 }
 
+// Descriptors of this process without FD_CLOEXEC.
+std::set<int> inheritable_fds() {
+    std::set<int> out;
+    for (int fd = 0; fd < 1024; ++fd) {
+        int flags = ::fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC)) out.insert(fd);
+    }
+    return out;
+}
+
 // The test left nothing in the namespace it came from.
 void check_nothing_left_outside() {
     CHECK(count_links(kBridge) == 0);
@@ -237,9 +248,11 @@ TEST_CASE("bridge: created with its gateway, up; start is repeatable; cleanup re
     const ino_t home = netns_inode();
     {
         TestNetns ns;
+        auto before = inheritable_fds();
         auto net = open_network();
         REQUIRE(net->start());
         REQUIRE(net->start());  // adopts what it finds
+        CHECK(inheritable_fds() == before);  // every socket the module holds is CLOEXEC
         auto sock = open_route_socket();
         auto br = find_link(sock->get(), kBridge);
         REQUIRE(br);
@@ -254,11 +267,17 @@ TEST_CASE("bridge: created with its gateway, up; start is repeatable; cleanup re
         CHECK(table.code == 0);
         CHECK(table.out.find("map fwd_tcp") != std::string::npos);
 
-        // A link of the wrong type under the bridge's name is refused, not reused.
         REQUIRE(net->shutdown_cleanup());
         CHECK_FALSE(*find_link(sock->get(), kBridge));
         CHECK(isolated::test::run({"nft", "list", "table", "ip", "isolated"}).code != 0);
         REQUIRE(net->shutdown_cleanup());  // nothing there: still fine
+
+        // A link of another type under the bridge's name is refused, not reused.
+        REQUIRE(isolated::test::run({"ip", "link", "add", kBridge, "type", "veth", "peer", "name", "isotest0p"}).code == 0);
+        auto wrong = net->start();
+        REQUIRE_FALSE(wrong);
+        CHECK(wrong.error().message.find("\"isotest0\" exists and is not a bridge (type \"veth\")") != std::string::npos);
+        REQUIRE(delete_link(sock->get(), kBridge));
     }
     CHECK(netns_inode() == home);
     check_nothing_left_outside();
