@@ -4,6 +4,19 @@
 // daemon finds them again (bridge by name, veth-<app>, nft elements commented with
 // their app), and reconcile() removes what belongs to no running app.
 //
+// How the runtime drives it (all on the daemon's loop thread):
+//   daemon start   Network::open({bridge, subnet, state_dir}); start(); then
+//                  reconcile(every defined bridge-mode app -> pinned address, adopted
+//                  running apps)
+//   reload         check_ports(app, ports, other defined apps' ports) per changed app;
+//                  reconcile(...) with the new definitions; remove_app() for removed ones
+//   launch         lease() before building the plan (address for /etc/hosts, which
+//                  hosts_file_for() renders); after clone3 and before "go":
+//                  attach_app(name, NetnsRef::of_fd(pidfd) or of_pid(init pid), pinned,
+//                  ports) for bridge mode, setup_loopback() for none
+//   stop / exit    detach_app(name) (forwards go; the veth dies with the netns)
+//   clean exit     shutdown_cleanup() when no app runs any more
+//
 // Single-threaded, synchronous and quick (netlink and nftables round trips, well under
 // a few ms each); nothing here blocks on the network or on a child.
 #pragma once

@@ -242,7 +242,7 @@ void check_nothing_left_outside() {
 
 }  // namespace
 
-TEST_CASE("bridge: created with its gateway, up; start is repeatable; cleanup removes bridge and table",
+TEST_CASE("net: bridge created with its gateway and up and start is repeatable and cleanup removes bridge and table",
           "[net][integration]") {
     require_root();
     const ino_t home = netns_inode();
@@ -283,7 +283,7 @@ TEST_CASE("bridge: created with its gateway, up; start is repeatable; cleanup re
     check_nothing_left_outside();
 }
 
-TEST_CASE("two bridged apps get veth, address, route and reach each other", "[net][integration]") {
+TEST_CASE("net: two bridged apps get veth and address and route and reach each other", "[net][integration]") {
     require_root();
     const ino_t home = netns_inode();
     {
@@ -342,7 +342,7 @@ TEST_CASE("two bridged apps get veth, address, route and reach each other", "[ne
     check_nothing_left_outside();
 }
 
-TEST_CASE("port forwards reach the app from localhost, the bridge address, another app, outside; NAT out",
+TEST_CASE("net: port forwards reach the app from localhost and the bridge address and another app and outside and NAT goes out",
           "[net][integration]") {
     require_root();
     {
@@ -394,7 +394,7 @@ TEST_CASE("port forwards reach the app from localhost, the bridge address, anoth
     check_nothing_left_outside();
 }
 
-TEST_CASE("1000 forwards are map elements: the rule count stays; an app's removal takes exactly its elements",
+TEST_CASE("net: 1000 forwards are map elements so the rule count stays and removing an app takes exactly its elements",
           "[net][integration]") {
     require_root();
     {
@@ -433,7 +433,7 @@ TEST_CASE("1000 forwards are map elements: the rule count stays; an app's remova
     check_nothing_left_outside();
 }
 
-TEST_CASE("port conflicts: another app's forward, a host listener", "[net][integration]") {
+TEST_CASE("net: port conflicts with another app's forward and with a host listener", "[net][integration]") {
     require_root();
     {
         TestNetns ns;
@@ -466,7 +466,7 @@ TEST_CASE("port conflicts: another app's forward, a host listener", "[net][integ
     check_nothing_left_outside();
 }
 
-TEST_CASE("reconcile: stray veths and stale elements go, running apps keep theirs, leases follow the apps",
+TEST_CASE("net: reconcile removes stray veths and stale elements and keeps running apps and leases follow the apps",
           "[net][integration]") {
     require_root();
     {
@@ -513,7 +513,7 @@ TEST_CASE("reconcile: stray veths and stale elements go, running apps keep their
     check_nothing_left_outside();
 }
 
-TEST_CASE("restarting an app whose old veth still exists; loopback-only apps", "[net][integration]") {
+TEST_CASE("net: restarting an app whose old veth still exists and loopback-only apps", "[net][integration]") {
     require_root();
     {
         TestNetns ns;

@@ -58,7 +58,7 @@ TEST_CASE("IPv4 addresses and subnets parse and print", "[net]") {
     CHECK(Subnet::parse("172.20.0.0/16"));
 }
 
-TEST_CASE("leases: lowest free address, sticky per app, released on removal", "[net][leases]") {
+TEST_CASE("leases: lowest free address and sticky per app and released on removal", "[net][leases]") {
     Leases l(subnet("10.100.0.0/24"), "");
     CHECK(*l.acquire("web") == ip("10.100.0.2"));
     CHECK(*l.acquire("db") == ip("10.100.0.3"));
@@ -295,7 +295,7 @@ TEST_CASE("/etc/hosts lists every bridged app and the app's own hostname", "[net
     CHECK(none.find("10.100.0.2\tweb\n") != std::string::npos);
 }
 
-TEST_CASE("resolv.conf: the host's, minus loopback nameservers, unless configured", "[net][discovery]") {
+TEST_CASE("resolv.conf: the host's minus loopback nameservers unless configured", "[net][discovery]") {
     const std::string host =
         "# generated\nsearch example.com\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nnameserver ::1\n"
         "options edns0\n";
