@@ -143,9 +143,23 @@ Status Network::check_ports(const std::string& app, const std::vector<PortSpec>&
         if (f.host_address) p.host_address = f.host_address->to_string();
         others[f.app.empty() ? "(unknown)" : f.app].push_back(p);
     }
-    auto listeners = read_host_listeners();
-    if (!listeners) return listeners.error();
-    if (auto conflict = find_port_conflict(app, ports, others, *listeners))
+    if (auto conflict = find_port_conflict(app, ports, others, {}))
+        return Error::msg("app \"" + app + "\": " + *conflict);
+    // Host processes: bind probes for a few ports, one pass over /proc/net for many.
+    std::vector<Listener> listeners;
+    if (ports.size() > 16) {
+        auto all = read_host_listeners();
+        if (!all) return all.error();
+        listeners = std::move(*all);
+    } else {
+        for (auto& p : ports) {
+            PortClaim c = claim_of(p);
+            auto used = port_in_use_by_host(c);
+            if (!used) return used.error();
+            if (*used) listeners.push_back(Listener{c.protocol, c.port, c.address});
+        }
+    }
+    if (auto conflict = find_port_conflict(app, ports, {}, listeners))
         return Error::msg("app \"" + app + "\": " + *conflict);
     return {};
 }

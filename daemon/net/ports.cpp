@@ -1,6 +1,10 @@
 #include "net/ports.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "isolated/unique_fd.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -93,6 +97,22 @@ PortClaim claim_of(const PortSpec& spec) {
         if (a && a->value != 0) c.address = *a;
     }
     return c;
+}
+
+Result<bool> port_in_use_by_host(const PortClaim& claim) {
+    int type = claim.protocol == Protocol::udp ? SOCK_DGRAM : SOCK_STREAM;
+    unique_fd s(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+    if (!s) return os_error("socket");
+    int one = 1;
+    ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(s.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(claim.port);
+    a.sin_addr.s_addr = htonl(claim.address ? claim.address->value : INADDR_ANY);
+    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return false;
+    if (errno == EADDRINUSE) return true;
+    return os_error("probe port " + std::to_string(claim.port) + "/" + to_string(claim.protocol));
 }
 
 bool overlaps(const PortClaim& a, const PortClaim& b) {

@@ -40,6 +40,13 @@ PortClaim claim_of(const PortSpec& spec);  ///< hostAddress "" or not IPv4: ever
 
 bool overlaps(const PortClaim& a, const PortClaim& b);
 
+/// Whether a host process holds the claim's port, by trying to bind it in the calling
+/// thread's netns (SO_REUSEADDR, so only a listening TCP socket or a bound UDP socket
+/// refuses it; IP_FREEBIND, so a host address that is not configured is no error).
+/// Cheap per port (a few syscalls) where reading /proc/net/tcp walks the kernel's whole
+/// socket hash (about a millisecond per table here, whatever the namespace).
+Result<bool> port_in_use_by_host(const PortClaim& claim);
+
 /// The first conflict of `app`'s ports, as the message an operator sees:
 ///   port 8080/tcp is already used by app "web"
 ///   port 8080/tcp is already used by a process on the host
