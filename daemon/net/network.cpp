@@ -1,0 +1,280 @@
+#include "net/network.hpp"
+
+#include <algorithm>
+
+#include "net/discovery.hpp"
+#include "net/ports.hpp"
+
+namespace isolated::net {
+
+Result<std::optional<Ipv4>> parse_pinned_address(const std::string& text) {
+    if (text.empty()) return std::optional<Ipv4>{};
+    auto a = Ipv4::parse(text);
+    if (!a) return Error::msg("network.address \"" + text + "\" is not an IPv4 address");
+    return std::optional<Ipv4>(*a);
+}
+
+Result<std::vector<Forward>> forwards_for(const std::string& app, Ipv4 app_address,
+                                          const std::vector<PortSpec>& ports) {
+    std::vector<Forward> out;
+    for (auto& p : ports) {
+        Forward f;
+        f.app = app;
+        f.protocol = p.protocol;
+        f.host_port = p.host;
+        f.app_address = app_address;
+        f.app_port = p.app ? p.app : p.host;
+        if (!p.host_address.empty()) {
+            auto a = Ipv4::parse(p.host_address);
+            if (!a) return Error::msg("ports: hostAddress \"" + p.host_address + "\" is not an IPv4 address");
+            if (a->value != 0) f.host_address = *a;
+        }
+        if (f.host_port == 0 || f.app_port == 0) return Error::msg("ports: port 0 cannot be forwarded");
+        out.push_back(f);
+    }
+    return out;
+}
+
+Network::Network(NetworkConfig config, Leases leases, NlSocket sock, NftContext nft)
+    : config_(std::move(config)),
+      ruleset_{config_.table, config_.bridge, config_.subnet},
+      leases_(std::move(leases)),
+      sock_(std::move(sock)),
+      nft_(std::move(nft)) {}
+
+Result<std::unique_ptr<Network>> Network::open(NetworkConfig config) {
+    if (config.bridge.empty() || config.bridge.size() > 15 ||
+        config.bridge.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            std::string::npos)
+        return Error::msg("bridge name \"" + config.bridge + "\": 1 to 15 of [A-Za-z0-9_.-]");
+    std::string path = config.state_dir.empty() ? "" : config.state_dir + "/leases.json";
+    auto leases = path.empty() ? Result<Leases>(Leases(config.subnet, "")) : Leases::load(config.subnet, path);
+    if (!leases) return leases.error();
+    auto sock = open_route_socket();
+    if (!sock) return sock.error();
+    auto nft = NftContext::create();
+    if (!nft) return nft.error();
+    return std::unique_ptr<Network>(
+        new Network(std::move(config), std::move(*leases), std::move(*sock), std::move(*nft)));
+}
+
+Status Network::run_nft(const std::string& commands) {
+    auto r = nft_.run(commands);
+    if (!r) return r.error();
+    return {};
+}
+
+Result<TableListing> Network::read_table() {
+    auto tables = nft_.run("list tables ip\n", true);
+    if (!tables) return tables.error();
+    auto t = parse_table_listing(*tables, config_.table);
+    if (!t) return t.error();
+    if (!t->exists) {
+        forwards_.clear();
+        return TableListing{};
+    }
+    auto out = nft_.run("list table ip " + config_.table + "\n", true);
+    if (!out) return out.error();
+    auto listing = parse_table_listing(*out, config_.table);
+    if (!listing) return listing.error();
+    forwards_ = listing->forwards;
+    return listing;
+}
+
+Status Network::start() {
+    auto br = ensure_bridge(sock_.get(), config_.bridge, config_.subnet.gateway(), config_.subnet.prefix);
+    if (!br) return br.error();
+    if (auto st = write_sysctl("net/ipv4/ip_forward", "1"); !st) return st;
+    // Locally generated packets to 127.0.0.1 DNAT'ed to an app leave through the bridge
+    // with a 127/8 source, which the kernel drops as martian unless route_localnet is set
+    // on the outgoing device; postrouting then masquerades them to the gateway address.
+    if (auto st = write_sysctl("net/ipv4/conf/" + config_.bridge + "/route_localnet", "1"); !st) return st;
+
+    auto listing = read_table();
+    if (!listing) return listing.error();
+    std::vector<Forward> keep;
+    for (auto& f : listing->forwards)
+        if (!f.app.empty() && config_.subnet.assignable(f.app_address)) keep.push_back(f);
+    if (auto st = run_nft(render_table(ruleset_, keep)); !st) return st;
+    forwards_ = keep;
+    return {};
+}
+
+Result<Ipv4> Network::lease(const std::string& app, std::optional<Ipv4> pinned) {
+    return leases_.acquire(app, pinned);
+}
+
+std::vector<Forward> Network::forwards_of(const std::string& app) const {
+    std::vector<Forward> out;
+    for (auto& f : forwards_)
+        if (f.app == app) out.push_back(f);
+    return out;
+}
+
+Status Network::replace_forwards(const std::string& app, const std::vector<Forward>& next) {
+    auto attempt = [&]() -> Status {
+        auto current = forwards_of(app);
+        if (current.empty() && next.empty()) return {};
+        // One buffer = one nftables transaction: the app's old elements go and the new
+        // ones arrive together, or nothing changes.
+        std::string cmds = render_delete_elements(ruleset_, current) + render_add_elements(ruleset_, next);
+        if (auto st = run_nft(cmds); !st) return st;
+        std::erase_if(forwards_, [&](const Forward& f) { return f.app == app; });
+        forwards_.insert(forwards_.end(), next.begin(), next.end());
+        return {};
+    };
+    auto st = attempt();
+    if (st) return st;
+    // Our view may be stale (someone edited the table): re-read it and try once more.
+    if (!read_table()) return st;
+    return attempt();
+}
+
+Status Network::check_ports(const std::string& app, const std::vector<PortSpec>& ports,
+                            const std::map<std::string, std::vector<PortSpec>>& other_defined) const {
+    if (ports.empty()) return {};
+    std::map<std::string, std::vector<PortSpec>> others = other_defined;
+    for (auto& f : forwards_) {
+        if (f.app == app) continue;
+        PortSpec p;
+        p.host = f.host_port;
+        p.app = f.app_port;
+        p.protocol = f.protocol;
+        if (f.host_address) p.host_address = f.host_address->to_string();
+        others[f.app.empty() ? "(unknown)" : f.app].push_back(p);
+    }
+    if (auto conflict = find_port_conflict(app, ports, others, {}))
+        return Error::msg("app \"" + app + "\": " + *conflict);
+    // Host processes: bind probes for a few ports, one pass over /proc/net for many.
+    std::vector<Listener> listeners;
+    if (ports.size() > 16) {
+        auto all = read_host_listeners();
+        if (!all) return all.error();
+        listeners = std::move(*all);
+    } else {
+        for (auto& p : ports) {
+            PortClaim c = claim_of(p);
+            auto used = port_in_use_by_host(c);
+            if (!used) return used.error();
+            if (*used) listeners.push_back(Listener{c.protocol, c.port, c.address});
+        }
+    }
+    if (auto conflict = find_port_conflict(app, ports, {}, listeners))
+        return Error::msg("app \"" + app + "\": " + *conflict);
+    return {};
+}
+
+Result<Attachment> Network::attach_app(const std::string& app, const NetnsRef& netns, std::optional<Ipv4> pinned,
+                                       const std::vector<PortSpec>& ports) {
+    auto address = leases_.acquire(app, pinned);
+    if (!address) return Error::msg("app \"" + app + "\": " + address.error().to_string());
+    if (auto st = check_ports(app, ports); !st) return st.error();
+    auto fwd = forwards_for(app, *address, ports);
+    if (!fwd) return Error::msg("app \"" + app + "\": " + fwd.error().to_string());
+    if (auto st = replace_forwards(app, *fwd); !st)
+        return Error::msg("app \"" + app + "\": port forwards: " + st.error().to_string());
+
+    VethRequest rq;
+    rq.host_name = veth_name_for(app);
+    rq.bridge = config_.bridge;
+    rq.address = *address;
+    rq.prefix = config_.subnet.prefix;
+    rq.gateway = config_.subnet.gateway();
+    if (auto st = setup_veth(sock_.get(), netns, rq); !st) {
+        (void)replace_forwards(app, {});
+        Error e = st.error();
+        e.message = "app \"" + app + "\": " + e.message;
+        return e;
+    }
+    return Attachment{*address, rq.host_name};
+}
+
+Status Network::detach_app(const std::string& app) { return replace_forwards(app, {}); }
+
+Status Network::remove_app(const std::string& app) {
+    auto st = detach_app(app);
+    auto rel = leases_.release(app);
+    return st ? rel : st;
+}
+
+Status Network::reconcile(const std::map<std::string, std::optional<Ipv4>>& bridged_apps,
+                          const std::set<std::string>& running) {
+    std::vector<std::string> errors;
+    auto note = [&](const Status& st) {
+        if (!st) errors.push_back(st.error().to_string());
+    };
+
+    // Leases: defined bridged apps keep theirs; pinned ones first so that the pool never
+    // hands a pinned address to someone else.
+    std::set<std::string> names;
+    std::set<Ipv4> reserved;
+    for (auto& [name, pinned] : bridged_apps) {
+        names.insert(name);
+        if (pinned) reserved.insert(*pinned);
+    }
+    note(leases_.retain_only(names));
+    leases_.set_reserved(reserved);
+    for (int pass = 0; pass < 2; ++pass)
+        for (auto& [name, pinned] : bridged_apps) {
+            if (pinned.has_value() != (pass == 0)) continue;
+            auto a = leases_.acquire(name, pinned);
+            if (!a) errors.push_back("app \"" + name + "\": " + a.error().to_string());
+        }
+
+    // Forward elements: only running apps keep theirs, in one transaction.
+    if (auto listing = read_table(); !listing) {
+        note(listing.error());
+    } else {
+        std::vector<Forward> stale;
+        for (auto& f : forwards_)
+            if (!running.count(f.app)) stale.push_back(f);
+        if (!stale.empty()) {
+            auto st = run_nft(render_delete_elements(ruleset_, stale));
+            note(st);
+            if (st)
+                std::erase_if(forwards_, [&](const Forward& f) { return !running.count(f.app); });
+        }
+    }
+
+    // Host-side veths on our bridge whose app is not running (an app still running keeps
+    // its veth; a stopped app's veth normally went with its netns).
+    std::set<std::string> wanted;
+    for (auto& name : running) wanted.insert(veth_name_for(name));
+    auto bridge = find_link(sock_.get(), config_.bridge);
+    auto links = list_links(sock_.get());
+    if (!bridge) {
+        note(bridge.error());
+    } else if (!links) {
+        note(links.error());
+    } else if (*bridge) {
+        for (auto& l : *links) {
+            if (l.type != "veth" || l.master != (*bridge)->index || l.name.rfind("veth-", 0) != 0) continue;
+            if (!wanted.count(l.name)) note(delete_link(sock_.get(), l.name));
+        }
+    }
+
+    if (errors.empty()) return {};
+    std::string msg = "network reconcile: ";
+    for (std::size_t i = 0; i < errors.size(); ++i) msg += (i ? "; " : "") + errors[i];
+    return Error::msg(msg);
+}
+
+std::string Network::hosts_file_for(const std::string& app, const std::string& hostname) const {
+    return render_hosts(app, hostname, leases_.find(app), leases_.all());
+}
+
+Status Network::shutdown_cleanup() {
+    std::vector<std::string> errors;
+    auto listing = read_table();
+    if (!listing) {
+        errors.push_back(listing.error().to_string());
+    } else if (listing->exists) {
+        if (auto st = run_nft(render_delete_table(ruleset_)); !st) errors.push_back(st.error().to_string());
+        else forwards_.clear();
+    }
+    if (auto st = delete_link(sock_.get(), config_.bridge); !st) errors.push_back(st.error().to_string());
+    if (errors.empty()) return {};
+    return Error::msg("network cleanup: " + errors[0] + (errors.size() > 1 ? "; " + errors[1] : ""));
+}
+
+}  // namespace isolated::net
