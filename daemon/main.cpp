@@ -12,14 +12,19 @@
 
 #include "api/server.hpp"
 #include "backend/daemon_backend.hpp"
+#include "cgroup/cgroup.hpp"
 #include "config/settings.hpp"
 #include "host/asio_clock.hpp"
 #include "host/log.hpp"
 #include "host/notify.hpp"
 #include "isolated/app_parser.hpp"
 #include "logs/log_store.hpp"
+#include "net/network.hpp"
+#include "probe/probe_manager.hpp"
 #include "runtime/host_runtime.hpp"
+#include "runtime/sandbox_exec_runner.hpp"
 #include "supervisor/supervisor.hpp"
+#include "sys/process.hpp"
 
 using namespace isolated;
 
@@ -97,12 +102,82 @@ int main(int argc, char** argv) {
     rt_options.log = {s.log_max_size, s.log_max_files};
     rt_options.state_dir = s.state_dir;
     if (!s.config_file.empty()) rt_options.config_dir = std::filesystem::path(s.config_file).parent_path().string();
+    // Cgroups: one driver for the daemon's life, chosen from the host's layout.
+    cgroup::ManagerOptions cg_options;
+    cg_options.driver = s.cgroup_driver;
+    cg_options.root = s.cgroup_root;
+    auto cgroups = cgroup::make_manager(cg_options);
+    if (!cgroups) {
+        host::log_error("", "cgroups: " + cgroups.error().to_string());
+        return 1;
+    }
+    if (auto st = (*cgroups)->prepare_daemon(); !st) {
+        host::log_error("", "cgroups: " + st.error().to_string());
+        return 1;
+    }
+    // No app is adopted yet: every isolated cgroup found now belongs to no app.
+    if (auto gone = (*cgroups)->reconcile({}); gone && !gone->empty())
+        host::log_info("", "removed " + std::to_string(gone->size()) + " stale app cgroups");
+    host::log_info("", "cgroups: " + (*cgroups)->describe());
+    rt_options.cgroups = cgroups->get();
+
+    // The bridge and the nftables table, in the daemon's network namespace.
+    net::NetworkConfig net_config;
+    net_config.bridge = s.bridge;
+    auto subnet = net::Subnet::parse(s.subnet);
+    if (!subnet) {
+        host::log_error("", subnet.error().to_string());
+        return 1;
+    }
+    net_config.subnet = *subnet;
+    net_config.state_dir = s.state_dir;
+    auto network = net::Network::open(net_config);
+    if (!network) {
+        host::log_error("", "network: " + network.error().to_string());
+        return 1;
+    }
+    if (auto st = (*network)->start(); !st) {
+        host::log_error("", "network: " + st.error().to_string());
+        return 1;
+    }
+    rt_options.network = network->get();
+
     runtime::HostRuntime runtime(io, rt_options);
     std::mt19937_64 rng(std::random_device{}());
-    supervisor::Supervisor sup(clock, runtime, events,
-                               [&rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); });
+    auto random = [&rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); };
+    // Probes: HTTP/TCP from the daemon's loop with sockets made in the app's netns,
+    // exec probes through isolated-init's exec mode inside the sandbox.
+    probe::ProbeManager probes(
+        io, clock,
+        probe::netns_of_init([&](const AppSpec& spec, const supervisor::Instance& inst)
+                                 -> std::shared_ptr<probe::ExecRunner> {
+            auto pidfd = sys::pidfd_open(inst.info().init_pid);
+            if (!pidfd) return nullptr;
+            return std::make_shared<runtime::SandboxExecRunner>(
+                io, spec, std::move(*pidfd), init,
+                [&runtime](const AppSpec& sp, const std::vector<std::string>& cmd) {
+                    return runtime.exec_plan(sp, cmd, false);
+                });
+        }),
+        random);
+    supervisor::Supervisor sup(clock, runtime, events, random, &probes);
     logs::LogStore logs(io, s.log_dir, s.log_max_files);
-    backend::DaemonBackend backend(sup, events, logs, s.apps_dir, "none");
+    backend::DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
+    // Leases of apps that are no longer defined (or no longer bridged) are released.
+    auto reconcile_network = [&] {
+        std::map<std::string, std::optional<net::Ipv4>> bridged;
+        std::set<std::string> running;
+        for (const auto& st : sup.list()) {
+            auto d = sup.detail(st.name);
+            if (!d || d->spec.network.mode != NetworkMode::bridge) continue;
+            std::optional<net::Ipv4> pin;
+            if (auto p = net::parse_pinned_address(d->spec.network.address); p) pin = *p;
+            bridged[st.name] = pin;
+            if (st.init_pid > 0) running.insert(st.name);
+        }
+        if (auto r = (*network)->reconcile(bridged, running); !r) host::log_warning("", "network: " + r.error().to_string());
+    };
+    backend.set_after_reload(reconcile_network);
     backend.set_exec_planner(
         [&runtime](const AppSpec& spec, const std::vector<std::string>& cmd, bool tty) {
             return runtime.exec_plan(spec, cmd, tty);
@@ -126,6 +201,7 @@ int main(int argc, char** argv) {
     AppDir apps = load_app_dir(s.apps_dir);
     log_rejected(apps);
     sup.load(apps.apps);
+    reconcile_network();
     sup.start_all();
     host::log_info("", "isolated " + std::string(ISOLATED_VERSION) + " listening on " + s.socket_path() + "; " +
                            std::to_string(apps.apps.size()) + " apps, " + std::to_string(apps.rejected.size()) +
@@ -141,6 +217,7 @@ int main(int argc, char** argv) {
             AppDir fresh = load_app_dir(s.apps_dir);
             log_rejected(fresh);
             sup.reload(fresh);
+            reconcile_network();
             host::notify("READY=1\nSTATUS=" + status_line(sup));
         } else if (!sup.shutting_down()) {
             host::log_info("", std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") +
@@ -148,6 +225,9 @@ int main(int argc, char** argv) {
             host::notify("STOPPING=1\nSTATUS=stopping apps");
             sup.shutdown([&](std::optional<std::string>) {
                 host::log_info("", "all apps stopped; exiting");
+                // Nothing runs any more: the table and the bridge go too.
+                if (auto st = (*network)->shutdown_cleanup(); !st)
+                    host::log_warning("", "network: " + st.error().to_string());
                 server.stop();
                 io.stop();
             });

@@ -48,7 +48,11 @@ void DaemonBackend::app_action(const std::string& name, api::AppAction action, s
     }
 }
 
-ReloadReport DaemonBackend::reload() { return sup_.reload(load_app_dir(apps_dir_)); }
+ReloadReport DaemonBackend::reload() {
+    auto report = sup_.reload(load_app_dir(apps_dir_));
+    if (after_reload_) after_reload_();
+    return report;
+}
 
 VersionInfo DaemonBackend::version() { return VersionInfo{ISOLATED_VERSION, "v1", cgroup_driver_}; }
 

@@ -36,6 +36,8 @@ public:
 
     /// Builds the exec plan for an app's spec (the runtime's job).
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;
+    /// Called after every reload with the apps now defined (networks reconcile leases).
+    void set_after_reload(std::function<void()> fn) { after_reload_ = std::move(fn); }
     void set_exec_planner(ExecPlanner planner, std::string init_path) {
         exec_planner_ = std::move(planner);
         init_path_ = std::move(init_path);
@@ -43,6 +45,7 @@ public:
 
 private:
     ExecPlanner exec_planner_;
+    std::function<void()> after_reload_;
     std::string init_path_;
     supervisor::Supervisor& sup_;
     supervisor::EventLog& events_;

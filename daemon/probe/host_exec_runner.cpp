@@ -135,7 +135,8 @@ std::unique_ptr<ExecHandle> fail_later(net::io_context& io, ExecRunner::Done don
     return std::make_unique<FailedHandle>(cancelled);
 }
 
-Result<unique_fd> spawn(const std::vector<std::string>& command, int out_fd, pid_t& pid) {
+Result<unique_fd> spawn(const std::vector<std::string>& command, int out_fd, pid_t& pid,
+                        const std::vector<int>& pass_fds = {}) {
     if (command.empty()) return Error::msg("exec probe: empty command");
     std::vector<char*> argv;
     for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -148,8 +149,11 @@ Result<unique_fd> spawn(const std::vector<std::string>& command, int out_fd, pid
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+    // Passed fds were moved above the target slots by the caller.
+    for (std::size_t i = 0; i < pass_fds.size(); ++i)
+        posix_spawn_file_actions_adddup2(&fa, pass_fds[i], static_cast<int>(3 + i));
     // Every fd is CLOEXEC already; this is the belt to those braces (CVE-2024-21626).
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, static_cast<int>(3 + pass_fds.size()));
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
@@ -174,12 +178,27 @@ Result<unique_fd> spawn(const std::vector<std::string>& command, int out_fd, pid
 
 std::unique_ptr<ExecHandle> HostExecRunner::run(const std::vector<std::string>& command, Duration timeout,
                                                 Done done) {
+    return run_with_fds(command, {}, timeout, std::move(done));
+}
+
+std::unique_ptr<ExecHandle> HostExecRunner::run_with_fds(const std::vector<std::string>& command,
+                                                         const std::vector<int>& pass_fds, Duration timeout,
+                                                         Done done) {
     auto fail = [&](const Error& e) { return fail_later(io_, std::move(done), e.to_string()); };
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return fail(os_error("pipe2"));
     unique_fd rd(fds[0]), wr(fds[1]);
     pid_t pid = 0;
-    auto pidfd = spawn(command, wr.get(), pid);
+    // Out of the way of the slots they are dup2'ed to.
+    std::vector<unique_fd> high;
+    std::vector<int> pass;
+    for (int fd : pass_fds) {
+        int h = ::fcntl(fd, F_DUPFD_CLOEXEC, 64);
+        if (h < 0) return fail(os_error("dup"));
+        high.emplace_back(h);
+        pass.push_back(h);
+    }
+    auto pidfd = spawn(command, wr.get(), pid, pass);
     wr.reset();
     if (!pidfd) return fail(pidfd.error());
     ::fcntl(rd.get(), F_SETFL, ::fcntl(rd.get(), F_GETFL) | O_NONBLOCK);

@@ -17,6 +17,10 @@ public:
     explicit HostExecRunner(boost::asio::io_context& io) : io_(io) {}
     [[nodiscard]] std::unique_ptr<ExecHandle> run(const std::vector<std::string>& command, Duration timeout,
                                                   Done done) override;
+    /// As run(), with PASS_FDS given to the command as fds 3, 4, ... (the rest closed).
+    [[nodiscard]] std::unique_ptr<ExecHandle> run_with_fds(const std::vector<std::string>& command,
+                                                           const std::vector<int>& pass_fds, Duration timeout,
+                                                           Done done);
 
 private:
     boost::asio::io_context& io_;

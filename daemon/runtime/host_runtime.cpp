@@ -68,6 +68,9 @@ struct Watch : std::enable_shared_from_this<Watch> {
 
     bool started = false;
     bool init_is_app = false;  // "init": false -- the init execs the app itself
+    std::unique_ptr<cgroup::AppCgroup> cgroup;
+    net::Network* network = nullptr;  // set when the app is attached to the bridge
+    std::string app;
 
     void read_report() {
         asio::async_read(report, asio::buffer(&msg, sizeof msg),
@@ -133,6 +136,26 @@ struct Watch : std::enable_shared_from_this<Watch> {
         report.close(ec);
     }
 
+    // After the init is gone: whatever is left in the cgroup (a probe, an escaped
+    // process) is killed, the OOM counter read -- never guessed from exit code 137 --
+    // and the cgroup removed; the app's forwards leave the nftables table. The veth
+    // goes with the network namespace.
+    void release_resources(ExitInfo& exit) {
+        if (cgroup) {
+            (void)cgroup->kill();
+            if (auto n = cgroup->oom_kills(); n && *n > 0) {
+                exit.oom_killed = true;
+                if (exit.message.empty()) exit.message = "killed by the OOM killer (memory limit)";
+            }
+            (void)cgroup->remove();
+            cgroup.reset();
+        }
+        if (network) {
+            (void)network->detach_app(app);
+            network = nullptr;
+        }
+    }
+
     void handle_exit() {
         siginfo_t si;
         std::memset(&si, 0, sizeof si);
@@ -161,6 +184,7 @@ struct Watch : std::enable_shared_from_this<Watch> {
             exit.message = "the sandbox's init ended; its status is unknown";
         }
         if (failure) exit.message = *failure;
+        release_resources(exit);
         boost::system::error_code ignored;
         pidfd.close(ignored);
         auto cb = std::move(callbacks.on_exit);
@@ -198,11 +222,16 @@ public:
         w_->grace_timer.expires_after(grace_);
         w_->grace_timer.async_wait([w = w_](boost::system::error_code ec) {
             if (ec || w->exited || w->detached || !w->pidfd.is_open()) return;
+            if (w->cgroup) (void)w->cgroup->kill();
             (void)sys::pidfd_send_signal(w->pidfd.native_handle(), SIGKILL);
         });
     }
 
-    ResourceUsage usage() const override { return {}; }
+    ResourceUsage usage() const override {
+        if (!w_->cgroup) return {};
+        auto u = w_->cgroup->usage();
+        return u ? *u : ResourceUsage{};
+    }
 
 private:
     std::shared_ptr<Watch> w_;
@@ -276,7 +305,7 @@ Status make_dirs(const std::string& path, mode_t mode) {
 
 // Files the sandbox sees through read-only binds: /etc/hosts, /etc/hostname,
 // /etc/resolv.conf. The network module replaces hosts for bridged apps.
-Status HostRuntime::prepare_app_files(const AppSpec& spec, const std::string& app_dir) {
+Status HostRuntime::prepare_app_files(const AppSpec& spec, const std::string& app_dir, const std::string& bridge_hosts) {
     std::string etc = app_dir + "/etc";
     if (auto st = make_dirs(etc, 0755); !st) return st;
     if (auto st = make_dirs(app_dir + "/root", 0755); !st) return st;
@@ -284,6 +313,8 @@ Status HostRuntime::prepare_app_files(const AppSpec& spec, const std::string& ap
     std::string hosts;
     if (spec.network.mode == NetworkMode::host) {
         hosts = read_host_file("/etc/hosts");
+    } else if (!bridge_hosts.empty()) {
+        hosts = bridge_hosts;
     } else {
         hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n";
     }
@@ -327,7 +358,21 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     if (::unlinkat(run_dir->get(), INIT_EXIT_FILE, 0) < 0 && errno != ENOENT)
         return os_error("remove \"" + app_dir + "/" + INIT_EXIT_FILE + "\"");
 
-    if (auto st = prepare_app_files(spec, app_dir); !st) return st.error();
+    // The bridge address first: /etc/hosts names it.
+    const bool bridged = spec.network.mode == NetworkMode::bridge && options_.network;
+    std::optional<net::Ipv4> pinned;
+    std::string hosts;
+    if (bridged) {
+        if (!spec.network.address.empty()) {
+            auto p = net::parse_pinned_address(spec.network.address);
+            if (!p) return p.error();
+            pinned = *p;
+        }
+        auto lease = options_.network->lease(spec.name, pinned);
+        if (!lease) return lease.error();
+        hosts = options_.network->hosts_file_for(spec.name, spec.effective_hostname());
+    }
+    if (auto st = prepare_app_files(spec, app_dir, hosts); !st) return st.error();
 
     auto w = std::make_shared<Watch>(io_);
     w->instance = new_instance_id();
@@ -375,8 +420,62 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         if (auto st = add_join(spec.namespaces.ipc.app, CLONE_NEWIPC); !st) return st.error();
     if (spec.namespaces.uts.kind == NamespaceKind::app)
         if (auto st = add_join(spec.namespaces.uts.app, CLONE_NEWUTS); !st) return st.error();
+    // The cgroup exists before the init: on v2 the init is born in it, on v1 its first
+    // instructions move it there; with systemd it is attached while it waits.
+    std::unique_ptr<cgroup::AppCgroup> cg;
+    cgroup::Placement placement;
+    if (options_.cgroups) {
+        auto c = options_.cgroups->create(spec.name, spec.resources);
+        if (!c) return c.error();
+        cg = std::move(*c);
+        placement = cg->placement();
+        req.cgroup_fd = placement.clone_into_fd;
+        req.cgroup_procs_fds = placement.procs_fds;
+    }
+    // Work from outside the new namespaces (systemd attach, veth) happens while the
+    // init waits on the go pipe.
+    const bool need_go = placement.attach_after_clone || bridged;
+    unique_fd go_r, go_w;
+    if (need_go) {
+        int gp[2];
+        if (::pipe2(gp, O_CLOEXEC) < 0) return os_error("pipe2");
+        go_r.reset(gp[0]);
+        go_w.reset(gp[1]);
+        req.go_fd = go_r.get();
+        plan.flags |= SB_WAIT_GO;
+        plan.flags &= ~static_cast<std::uint32_t>(SB_LOOPBACK);  // set up with the veth
+    }
     auto spawned = sandbox::spawn_init(req);
-    if (!spawned) return spawned.error();
+    if (!spawned) {
+        if (cg) (void)cg->remove();
+        return spawned.error();
+    }
+    go_r.reset();
+    // A failure now leaves a waiting init: kill it (closing the go pipe makes it give up
+    // anyway) and reap it, so that nothing of this launch remains.
+    auto abandon = [&](const Error& e) -> Error {
+        (void)sys::pidfd_send_signal(spawned->pidfd.get(), SIGKILL);
+        siginfo_t si{};
+        ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(spawned->pidfd.get()), &si, WEXITED);
+        if (cg) {
+            (void)cg->kill();
+            (void)cg->remove();
+        }
+        return e;
+    };
+    if (cg && placement.attach_after_clone)
+        if (auto st = cg->attach(spawned->pid); !st) return abandon(st.error());
+    if (bridged) {
+        auto att = options_.network->attach_app(spec.name, net::NetnsRef::of_fd(spawned->pidfd.get()), pinned,
+                                                spec.network.ports);
+        if (!att) return abandon(att.error());
+        w->info.address = att->address.to_string();
+        w->network = options_.network;
+        w->app = spec.name;
+    }
+    if (go_w && ::write(go_w.get(), "g", 1) != 1) return abandon(os_error("release the init"));
+    go_w.reset();
+    w->cgroup = std::move(cg);
 
     w->run_dir = std::move(*run_dir);
     w->callbacks = std::move(callbacks);

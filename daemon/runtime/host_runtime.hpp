@@ -10,7 +10,9 @@
 #include <random>
 #include <string>
 
+#include "cgroup/cgroup.hpp"
 #include "isolated/unique_fd.hpp"
+#include "net/network.hpp"
 #include "sandbox/launch_plan.hpp"
 #include "supervisor/runtime.hpp"
 
@@ -23,6 +25,8 @@ struct HostRuntimeOptions {
     sandbox::LogSettings log;
     std::string state_dir;   ///< overlay upper dirs under <state_dir>/overlay/<app>/
     std::string config_dir = "/etc/isolated";  ///< masked inside host-rootfs sandboxes
+    cgroup::Manager* cgroups = nullptr;  ///< nullptr: no cgroups (tests of the runtime alone)
+    net::Network* network = nullptr;     ///< nullptr: bridge mode gets loopback only
     /// After kill_all(), how long the init may take to record the exit and leave
     /// before it is killed as well.
     Duration init_grace = std::chrono::seconds(3);
@@ -42,7 +46,7 @@ public:
 
 private:
     std::string new_instance_id();
-    Status prepare_app_files(const AppSpec& spec, const std::string& app_dir);
+    Status prepare_app_files(const AppSpec& spec, const std::string& app_dir, const std::string& hosts);
 
     unique_fd init_fd_;      ///< sealed memfd copy of the init (CVE-2019-5736)
     boost::asio::io_context& io_;

@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "cgroup/cgroup.hpp"
 #include "sandbox/init_protocol.h"
 
 namespace isolated::sandbox {
@@ -49,10 +50,20 @@ Result<unique_fd> make_plan_memfd(const std::string& blob) {
 struct ChildFds {
     int devnull, plan, report, logdir, rundir, go, init;
     NamespaceJoin joins[3];
+    const int* procs = nullptr;
+    std::size_t nprocs = 0;
 };
 
 [[noreturn]] void child_exec(const ChildFds& c, const char* path, char* const argv[], char* const envp[]) {
-    int step = STEP_JOIN;
+    int step = STEP_EXEC_INIT;
+    // Into the app's cgroups before anything else runs (cgroup v1; v2 was born there).
+    if (c.nprocs) {
+        if (int e = cgroup::enter_cgroups_from_child(c.procs, c.nprocs); e != 0) {
+            errno = e;
+            goto fail;
+        }
+    }
+    step = STEP_JOIN;
     for (const auto& j : c.joins)
         if (j.pidfd >= 0 && ::setns(j.pidfd, j.flags) < 0) goto fail;
     step = STEP_EXEC_INIT;
@@ -135,6 +146,8 @@ Result<Spawned> spawn_init(const SpawnRequest& req) {
     }
     ChildFds c{h_null->get(), h_plan->get(), h_report->get(), h_log->get(), h_run->get(), h_go.get(), h_init.get(), {}};
     for (int i = 0; i < 3; ++i) c.joins[i] = req.joins[i];
+    c.procs = req.cgroup_procs_fds.data();
+    c.nprocs = req.cgroup_procs_fds.size();
 
     std::string path = req.init_path;
     std::string arg0 = "isolated-init", arg1 = req.plan->app_name;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "isolated/result.hpp"
 #include "isolated/unique_fd.hpp"
@@ -29,6 +30,7 @@ struct SpawnRequest {
     std::uint64_t clone_flags = 0;  ///< namespace flags (CLONE_NEW*), added to CLONE_PIDFD
     int cgroup_fd = -1;           ///< >= 0: CLONE_INTO_CGROUP (cgroup v2)
     int go_fd = -1;               ///< >= 0: read end of the go pipe, given as INIT_FD_GO
+    std::vector<int> cgroup_procs_fds;  ///< cgroup v1: the child writes "0" to each first thing
     int join_pid_pidfd = -1;      ///< >= 0: the init is born into this sandbox's pid namespace
     NamespaceJoin joins[3];       ///< net/ipc/uts namespaces to join
 };

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "integration/harness.hpp"
 
 #include <dirent.h>
@@ -144,6 +145,45 @@ Daemon::~Daemon() {
     if (running()) stop(std::chrono::seconds(30));
     if (running()) kill9();
     kill_leftovers();
+    remove_cgroups();
+}
+
+std::string Daemon::cgroup_root() const { return "isolated-test-" + std::to_string(::getpid()); }
+
+// Every process still in this test's cgroup subtrees is an app of ours: kill them, then
+// remove the subtrees (deepest first), so that no cgroup outlives the test.
+void Daemon::remove_cgroups() {
+    std::vector<std::filesystem::path> roots;
+    std::error_code ec;
+    for (auto& hier : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+        auto root = hier.path() / cgroup_root();
+        if (std::filesystem::is_directory(root, ec)) roots.push_back(root);
+    }
+    if (std::filesystem::is_directory(std::filesystem::path("/sys/fs/cgroup") / cgroup_root(), ec))
+        roots.push_back(std::filesystem::path("/sys/fs/cgroup") / cgroup_root());
+    for (int round = 0; round < 50; ++round) {
+        bool any = false;
+        for (const auto& root : roots) {
+            std::vector<std::filesystem::path> dirs;
+            for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+                 it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+                if (it->is_directory(ec)) dirs.push_back(it->path());
+            dirs.push_back(root);
+            std::sort(dirs.begin(), dirs.end(), [](const auto& a, const auto& b) {
+                return a.string().size() > b.string().size();
+            });
+            for (const auto& dir : dirs) {
+                std::ifstream procs(dir / "cgroup.procs");
+                for (pid_t p; procs >> p;) {
+                    ::kill(p, SIGKILL);
+                    any = true;
+                }
+                if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) any = true;
+            }
+        }
+        if (!any) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
 }
 
 void Daemon::write_app(const std::string& name, const std::string& json) {
@@ -161,7 +201,7 @@ void Daemon::start(std::vector<std::string> extra) {
                                      "--run-dir", run_dir(),
                                      "--state-dir", state_dir(),
                                      "--log-dir", log_dir(),
-                                     "--cgroup-root", "isolated-test-" + std::to_string(::getpid()),
+                                     "--cgroup-root", cgroup_root(),
                                      "--log-level", "debug"};
     if (!std::filesystem::exists(dir() + "/isolated.conf")) write_file(dir() + "/isolated.conf", "# test\n");
     argv.insert(argv.end(), extra.begin(), extra.end());

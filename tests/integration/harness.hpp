@@ -68,6 +68,9 @@ public:
                     std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
     const std::string& dir() const { return tmp_.path(); }
+    /// --cgroup-root of this test's daemons; removed (with what is left in it) at the end.
+    std::string cgroup_root() const;
+    void remove_cgroups();
     std::string apps_dir() const { return tmp_ / "apps"; }
     std::string run_dir() const { return tmp_ / "run"; }
     std::string log_dir() const { return tmp_ / "log"; }
