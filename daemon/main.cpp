@@ -228,6 +228,8 @@ int main(int argc, char** argv) {
                 // Nothing runs any more: the table and the bridge go too.
                 if (auto st = (*network)->shutdown_cleanup(); !st)
                     host::log_warning("", "network: " + st.error().to_string());
+                if (auto st = (*cgroups)->remove_root(); !st)
+                    host::log_warning("", "cgroups: " + st.error().to_string());
                 server.stop();
                 io.stop();
             });

@@ -159,6 +159,10 @@ public:
     /// Kills and removes every app cgroup under <root> whose app is not in `live`.
     /// Returns the app names it removed.
     virtual Result<std::vector<std::string>> reconcile(const std::set<std::string>& live) = 0;
+    /// After a clean shutdown with no app left: removes isolated's own subtree where the
+    /// daemon does not live in it (v1); elsewhere a no-op (v2: the daemon's leaf is in
+    /// it and systemd removes the service's cgroup).
+    virtual Status remove_root() { return {}; }
 };
 
 /// Detects the host's layout (mountinfo, /proc/self/cgroup, /run/systemd/system) and

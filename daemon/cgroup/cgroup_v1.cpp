@@ -198,6 +198,15 @@ public:
         return removed;
     }
 
+    Status remove_root() override {
+        for (auto& m : mounts()) {
+            std::string dir = m + "/" + opts_.root;
+            if (::rmdir(dir.c_str()) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
+                return os_error("rmdir \"" + dir + "\"");
+        }
+        return {};
+    }
+
 private:
     std::vector<std::string> mounts() const {
         std::vector<std::string> out;

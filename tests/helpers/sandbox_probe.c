@@ -6,6 +6,11 @@
  *   persist FILE      appends a line to FILE and reports how many lines it has
  *   marker FILE       reports whether FILE existed, then creates it
  *   exit CODE         exits at once with CODE
+ *   serve PORT [CODE] an HTTP/1.0 server on PORT answering CODE (default 200) with
+ *                     "hello from HOSTNAME"; with CODE "flip:FILE" it answers 500
+ *                     while FILE exists
+ *   fetch HOST PORT   GET / from HOST:PORT (names from /etc/hosts), prints the body
+ *   alloc MB          touches MB megabytes of memory, one at a time
  * Every mode prints "done=1" last. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,6 +26,9 @@
 #include <sys/wait.h>
 #include <sched.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static void kv(const char *k, const char *v) { printf("%s=%s\n", k, v); }
 static void kvi(const char *k, long v) { printf("%s=%ld\n", k, v); }
@@ -176,6 +184,72 @@ static int zombies(void) {
     return z;
 }
 
+static int serve(int port, const char *code) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) {
+        kv("serve", errname(errno));
+        return 1;
+    }
+    kv("listening", "1");
+    kv("done", "1");
+    char host[128] = "";
+    gethostname(host, sizeof host);
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) continue;
+        char req[2048];
+        (void)read(c, req, sizeof req);
+        const char *status = "200 OK";
+        struct stat st;
+        if (code && !strncmp(code, "flip:", 5)) {
+            if (stat(code + 5, &st) == 0) status = "500 Internal Server Error";
+        } else if (code && !strcmp(code, "500")) {
+            status = "500 Internal Server Error";
+        }
+        char resp[512];
+        int n = snprintf(resp, sizeof resp, "HTTP/1.0 %s\r\nContent-Type: text/plain\r\n\r\nhello from %s\n", status,
+                         host);
+        (void)write(c, resp, (size_t)n);
+        close(c);
+    }
+}
+
+static void fetch(const char *host, const char *port) {
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        kv("fetch", "resolve");
+        return;
+    }
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(s, res->ai_addr, res->ai_addrlen) < 0) {
+        kv("fetch", errname(errno));
+        return;
+    }
+    const char *req = "GET / HTTP/1.0\r\n\r\n";
+    (void)write(s, req, strlen(req));
+    char buf[1024];
+    ssize_t n, total = 0;
+    while ((n = read(s, buf + total, sizeof buf - 1 - (size_t)total)) > 0) total += n;
+    buf[total] = 0;
+    char *body = strstr(buf, "\r\n\r\n");
+    if (body) {
+        body += 4;
+        body[strcspn(body, "\n")] = 0;
+        kv("fetched", body);
+    }
+    close(s);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *mode = argc > 1 ? argv[1] : "report";
@@ -216,6 +290,18 @@ int main(int argc, char **argv) {
         if (fd >= 0) close(fd);
     } else if (!strcmp(mode, "exit") && argc > 2) {
         return atoi(argv[2]);
+    } else if (!strcmp(mode, "serve") && argc > 2) {
+        return serve(atoi(argv[2]), argc > 3 ? argv[3] : NULL);
+    } else if (!strcmp(mode, "fetch") && argc > 3) {
+        fetch(argv[2], argv[3]);
+    } else if (!strcmp(mode, "alloc") && argc > 2) {
+        long mb = atol(argv[2]);
+        for (long i = 0; i < mb; i++) {
+            char *p = malloc(1 << 20);
+            if (!p) break;
+            memset(p, 1, 1 << 20);
+        }
+        kv("allocated", argv[2]);
     }
     kv("done", "1");
     for (;;) pause();

@@ -195,7 +195,10 @@ void Daemon::write_app(const std::string& name, const std::string& json) {
 void Daemon::remove_app(const std::string& name) { std::filesystem::remove(apps_dir() + "/" + name + ".json"); }
 
 void Daemon::start(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {"unshare", "--net", "--", build_dir() + "/isolated",
+    // The daemon's own network namespace stands in for the host's: with loopback up,
+    // as a host has it.
+    std::vector<std::string> argv = {"unshare", "--net", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\"",
+                                     build_dir() + "/isolated",
                                      "--config", dir() + "/isolated.conf",
                                      "--apps-dir", apps_dir(),
                                      "--run-dir", run_dir(),

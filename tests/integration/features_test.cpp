@@ -1,0 +1,206 @@
+// Resources, networking and probes through the real daemon: apps are the static
+// sandbox_probe helper (an HTTP server, a client, a memory hog), the daemon runs in a
+// network namespace of the test's own, and clients reach its port forwards there.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "integration/harness.hpp"
+
+using namespace isolated::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void require_root() { require_prerequisite(is_root(), "these tests need root"); }
+
+std::string probe_app(const std::string& args, const std::string& extra = "") {
+    std::string argv = R"(["/opt/probe/sandbox_probe")";
+    std::istringstream in(args);
+    for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
+    argv += "]";
+    return R"({"command": )" + argv + R"(, "stop": {"timeout": "2s"}, "mounts": [{"type": "bind", "source": ")" +
+           build_dir() + R"(/sandbox_probe", "target": "/opt/probe/sandbox_probe", "readonly": true}])" + extra + "}";
+}
+
+// A command run in the daemon's network namespace (where the bridge and the forwards are).
+RunResult in_daemon_netns(Daemon& d, std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"nsenter", "-t", std::to_string(d.pid()), "-n", "--"});
+    return run(argv);
+}
+
+bool v1_hierarchy(const std::string& ctrl) { return std::filesystem::exists("/sys/fs/cgroup/" + ctrl + "/cgroup.procs"); }
+
+std::string app_cgroup(Daemon& d, const std::string& ctrl, const std::string& app) {
+    return "/sys/fs/cgroup/" + ctrl + "/" + d.cgroup_root() + "/" + app;
+}
+
+}  // namespace
+
+TEST_CASE("resources: limits are in force, usage is reported, an OOM kill is reported from the kernel's counter",
+          "[integration][cgroup]") {
+    require_root();
+    require_prerequisite(v1_hierarchy("memory") || std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers"),
+                         "a cgroup hierarchy with the memory controller");
+    Daemon d;
+    d.write_app("web", probe_app("serve 80", R"(, "resources": {"cpu": "50%", "memory": "64M", "pids": 100})"));
+    d.write_app("hog", probe_app("alloc 512", R"(, "resources": {"memory": "32M"}, "restart": {"policy": "never"})"));
+    d.write_app("killer", probe_app("report", R"(, "restart": {"policy": "never"})"));
+    d.start();
+    d.wait_state("web", "ready");
+
+    auto web = d.app("web");
+    CHECK(web["resources"]["limits"]["memory"] == 64 * 1024 * 1024);
+    CHECK(web["resources"]["limits"]["cpu"] == 0.5);
+    CHECK(web["resources"]["limits"]["pids"] == 100);
+    REQUIRE(wait_until([&] { return d.app("web")["resources"]["usage"]["memoryBytes"].is_number(); }));
+    auto usage = d.app("web")["resources"]["usage"];
+    CHECK(usage["memoryBytes"].get<std::uint64_t>() > 0);
+    CHECK(usage["pids"].get<std::uint64_t>() >= 2);  // the init and the server
+    CHECK(usage["cpuSeconds"].is_number());
+    if (v1_hierarchy("memory")) {
+        std::ifstream limit(app_cgroup(d, "memory", "web") + "/memory.limit_in_bytes");
+        std::uint64_t bytes = 0;
+        limit >> bytes;
+        CHECK(bytes == 64 * 1024 * 1024);
+        // Every process of the app is in its cgroup: the init and the server.
+        std::ifstream procs(app_cgroup(d, "memory", "web") + "/cgroup.procs");
+        int n = 0;
+        for (pid_t p; procs >> p;) ++n;
+        CHECK(n == 2);
+    }
+
+    // The hog is killed by the OOM killer: reported as such, with its exit.
+    REQUIRE(wait_until([&] { return d.state("hog") == "failed"; }, 30s));
+    auto hog = d.app("hog");
+    CHECK(hog["lastExit"]["oomKilled"] == true);
+    CHECK(hog["lastExit"]["signal"] == "SIGKILL");
+    // A plain SIGKILL is not an OOM kill, though the exit code is the same 137.
+    d.wait_state("killer", "ready");
+    ::kill(d.app("killer")["pid"].get<int>(), SIGKILL);
+    REQUIRE(wait_until([&] { return d.state("killer") == "failed"; }));
+    CHECK(d.app("killer")["lastExit"]["oomKilled"] == false);
+    CHECK(d.app("killer")["lastExit"]["code"] == 137);
+
+    // Stopped and exited apps leave no cgroup behind.
+    CHECK(d.isoctl({"stop", "web"}).code == 0);
+    if (v1_hierarchy("memory")) {
+        CHECK_FALSE(std::filesystem::exists(app_cgroup(d, "memory", "web")));
+        CHECK_FALSE(std::filesystem::exists(app_cgroup(d, "memory", "hog")));
+        CHECK_FALSE(std::filesystem::exists(app_cgroup(d, "pids", "killer")));
+    }
+    CHECK(d.stop() == 0);
+    if (v1_hierarchy("memory")) CHECK_FALSE(std::filesystem::exists("/sys/fs/cgroup/memory/" + d.cgroup_root()));
+}
+
+TEST_CASE("a stop kills everything in the app's cgroup, double-forked daemons included", "[integration][cgroup]") {
+    require_root();
+    Daemon d;
+    // The app daemonizes a sleeper (setsid + double fork) and ignores SIGTERM itself.
+    d.write_app("forker", R"({"command": ["/bin/sh", "-c", "trap '' TERM; setsid sh -c 'sleep 300 & exit' ; while true; do sleep 1; done"], "stop": {"timeout": "1s"}, "namespaces": {"pid": "host"}})");
+    d.start();
+    d.wait_state("forker", "ready");
+    std::vector<pid_t> sleepers;
+    REQUIRE(wait_until([&] {
+        sleepers.clear();
+        if (v1_hierarchy("pids")) {
+            std::ifstream procs(app_cgroup(d, "pids", "forker") + "/cgroup.procs");
+            for (pid_t p; procs >> p;) sleepers.push_back(p);
+        }
+        return sleepers.size() >= 3;
+    }));
+    CHECK(d.isoctl({"stop", "forker"}).code == 0);
+    for (pid_t p : sleepers) CHECK_FALSE(process_alive(p));
+}
+
+TEST_CASE("bridge networking: addresses, names in /etc/hosts, port forwards from the host and from other apps",
+          "[integration][net]") {
+    require_root();
+    Daemon d;
+    d.write_app("web", probe_app("serve 80", R"(, "network": {"ports": [{"host": 8080, "app": 80}]}, "probes": {"readiness": {"http": {"port": 80}, "period": "1s"}})"));
+    d.write_app("pinned", probe_app("serve 80", R"(, "network": {"address": "10.100.0.50"})"));
+    // The client starts once web is ready, and fetches it by name.
+    d.write_app("client", probe_app("fetch web 80", R"(, "dependsOn": ["web"])"));
+    d.write_app("hairpin", probe_app("fetch 10.100.0.1 8080", R"(, "dependsOn": ["web"])"));
+    d.write_app("alone", probe_app("fetch web 80", R"(, "network": {"mode": "none"})"));
+    d.start();
+    d.wait_state("web", "ready");
+    auto web = d.app("web");
+    std::string addr = web["address"];
+    CHECK(addr.rfind("10.100.0.", 0) == 0);
+    CHECK(d.app("pinned")["address"] == "10.100.0.50");
+    auto logs_of = [&](const std::string& app) {
+        std::string out;
+        wait_until([&] {
+            out = d.isoctl({"logs", app}).out;
+            return out.find("done=1") != std::string::npos;
+        });
+        return out;
+    };
+    CHECK_THAT(logs_of("client"), Catch::Contains("fetched=hello from web"));
+    CHECK_THAT(logs_of("hairpin"), Catch::Contains("fetched=hello from web"));
+    CHECK_THAT(logs_of("alone"), !Catch::Contains("fetched="));
+    // From the host (the daemon's namespace): localhost and the bridge address.
+    auto local = in_daemon_netns(d, {"curl", "-s", "--max-time", "5", "http://127.0.0.1:8080/"});
+    INFO(local.err << " code " << local.code);
+    CHECK(local.out == "hello from web\n");
+    auto direct = in_daemon_netns(d, {"curl", "-s", "--max-time", "5", "http://" + addr + ":80/"});
+    CHECK(direct.out == "hello from web\n");
+    // One nftables table holds the forward as a map element.
+    auto table = in_daemon_netns(d, {"nft", "list", "table", "ip", "isolated"});
+    CHECK_THAT(table.out, Catch::Contains("8080"));
+    // A stopped app's forward is gone; its address stays leased to it.
+    CHECK(d.isoctl({"stop", "web"}).code == 0);
+    CHECK_THAT(in_daemon_netns(d, {"nft", "list", "table", "ip", "isolated"}).out, !Catch::Contains("8080"));
+    CHECK(d.isoctl({"start", "web"}).code == 0);
+    CHECK(d.app("web")["address"] == addr);
+    // A clean shutdown removes the table and the bridge.
+    pid_t daemon_pid = d.pid();
+    std::string netns = "/proc/" + std::to_string(daemon_pid) + "/ns/net";
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("a port already taken on the host is a clear error at start", "[integration][net]") {
+    require_root();
+    Daemon d;
+    d.write_app("first", probe_app("serve 80", R"(, "network": {"ports": [{"host": 8081, "app": 80}]})"));
+    d.start();
+    d.wait_state("first", "ready");
+    // Another app asking for the same host port is rejected when it is added.
+    d.write_app("second", probe_app("serve 80", R"(, "network": {"ports": [{"host": 8081, "app": 80}]})"));
+    auto r = d.isoctl({"reload"});
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err + r.out, Catch::Contains("8081"));
+    CHECK(d.state("first") == "ready");
+}
+
+TEST_CASE("probes: readiness by exec inside the sandbox, liveness failure restarts the app",
+          "[integration][probe]") {
+    require_root();
+    Daemon d;
+    d.write_app("gated", probe_app("serve 80", R"(, "probes": {"readiness": {"exec": {"command": ["/usr/bin/test", "-f", "/tmp/ready"]}, "period": "1s"}})"));
+    d.write_app("sick", probe_app("serve 80 flip:/tmp/sick", R"(, "probes": {"liveness": {"http": {"port": 80}, "period": "1s", "failureThreshold": 2}}, "restart": {"backoff": {"initial": "500ms"}})"));
+    d.start();
+    d.wait_state("sick", "ready");
+    REQUIRE(wait_until([&] { return d.state("gated") == "running"; }));
+    std::this_thread::sleep_for(1500ms);
+    CHECK(d.state("gated") == "running");  // not ready: /tmp/ready is missing in its sandbox
+    CHECK(d.isoctl({"exec", "-T", "gated", "--", "/bin/touch", "/tmp/ready"}).code == 0);
+    d.wait_state("gated", "ready");
+    CHECK(d.app("gated")["health"]["readiness"]["result"] == "success");
+
+    // Liveness: the server answers 500 once /tmp/sick exists; the app is restarted,
+    // and its fresh /tmp has no /tmp/sick.
+    CHECK(d.app("sick")["restarts"] == 0);
+    CHECK(d.isoctl({"exec", "-T", "sick", "--", "/bin/touch", "/tmp/sick"}).code == 0);
+    REQUIRE(wait_until([&] { return d.app("sick")["restarts"] == 1; }, 20s));
+    d.wait_state("sick", "ready");
+    auto events = d.http("GET", "/v1/events?app=sick").out;
+    CHECK_THAT(events, Catch::Contains("liveness probe failed"));
+}
