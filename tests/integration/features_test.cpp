@@ -7,7 +7,9 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -203,4 +205,71 @@ TEST_CASE("probes: readiness by exec inside the sandbox, liveness failure restar
     d.wait_state("sick", "ready");
     auto events = d.http("GET", "/v1/events?app=sick").out;
     CHECK_THAT(events, Catch::Contains("liveness probe failed"));
+}
+
+TEST_CASE("1000 start/stop/crash cycles leave no veth, netns, nftables element, lease or cgroup behind",
+          "[integration][net][cgroup][leaks]") {
+    require_root();
+    Daemon d;
+    d.write_app("cycler", probe_app("serve 80", R"(, "network": {"ports": [{"host": 9090, "app": 80}]}, "resources": {"pids": 64}, "restart": {"backoff": {"initial": "100ms", "max": "100ms"}})"));
+    d.write_app("steady", probe_app("serve 80", R"(, "network": {"ports": [{"host": 9091, "app": 80}]})"));
+    d.start();
+    d.wait_state("cycler", "ready");
+    d.wait_state("steady", "ready");
+    auto count = [&](std::vector<std::string> argv, const std::string& needle) {
+        auto out = in_daemon_netns(d, argv).out;
+        int n = 0;
+        for (std::size_t p = out.find(needle); p != std::string::npos; p = out.find(needle, p + 1)) ++n;
+        return n;
+    };
+    auto netns_count = [] {
+        std::set<std::string> ns;
+        for (auto& e : std::filesystem::directory_iterator("/proc")) {
+            std::error_code ec;
+            auto l = std::filesystem::read_symlink(e.path() / "ns/net", ec);
+            if (!ec) ns.insert(l.string());
+        }
+        return ns.size();
+    };
+    auto snapshot = [&] {
+        return std::vector<std::size_t>{
+            static_cast<std::size_t>(count({"ip", "-o", "link"}, "veth")),
+            static_cast<std::size_t>(count({"nft", "list", "table", "ip", "isolated"}, ": 10.100.0.")),
+            netns_count(),
+        };
+    };
+    auto before = snapshot();
+    const int cycles = 1000;
+    for (int i = 0; i < cycles; ++i) {
+        if (i % 10 == 9) {
+            // A crash: the app dies, the daemon restarts it after the backoff.
+            int pid = d.app("cycler")["pid"];
+            int restarts = d.app("cycler")["restarts"];
+            ::kill(pid, SIGKILL);
+            REQUIRE(wait_until([&] {
+                auto a = d.app("cycler");
+                return a["restarts"] == restarts + 1 && a["state"] == "ready";
+            }));
+        } else {
+            REQUIRE(d.http("POST", "/v1/apps/cycler/stop").code == 200);
+            REQUIRE(d.http("POST", "/v1/apps/cycler/start").code == 200);
+        }
+    }
+    d.wait_state("cycler", "ready");
+    // The kernel tears network namespaces down asynchronously.
+    CHECK(wait_until([&] { return snapshot() == before; }, 30s));
+    INFO("veths, nft elements, netns before: " << before[0] << " " << before[1] << " " << before[2]);
+    auto after = snapshot();
+    INFO("after: " << after[0] << " " << after[1] << " " << after[2]);
+    CHECK(after == before);
+    // One lease per app, whatever happened.
+    auto leases = nlohmann::json::parse(std::ifstream(d.state_dir() + "/leases.json"));
+    CHECK(leases["leases"].size() == 2);
+    if (std::filesystem::exists("/sys/fs/cgroup/pids/cgroup.procs")) {
+        int dirs = 0;
+        for (auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup/pids/" + d.cgroup_root()))
+            if (e.is_directory()) ++dirs;
+        CHECK(dirs == 2);
+    }
+    CHECK(d.stop() == 0);
 }
