@@ -205,6 +205,35 @@ static int attach(int mnt, int target_fd) {
     return rc;
 }
 
+/* Attaches MNT onto T and closes both (either may be -1 from a failed call: then
+ * nothing is attached and errno is kept). */
+static int attach_at(int mnt, int t) {
+    if (mnt < 0 || t < 0) {
+        int saved = errno;
+        if (mnt >= 0) close(mnt);
+        if (t >= 0) close(t);
+        errno = saved;
+        return -1;
+    }
+    int rc = attach(mnt, t);
+    int saved = errno;
+    close(t);
+    errno = saved;
+    return rc;
+}
+
+/* MNT (consumed) onto the step's target, created as the step asks; an absent
+ * optional target is skipped. */
+static int mount_on_target(int mnt, const struct mount_rec *r) {
+    if (mnt < 0) return -1;
+    int t = open_target(r);
+    if (t == -2) {
+        close(mnt);
+        return 0;
+    }
+    return attach_at(mnt, t);
+}
+
 /* A new instance of FSTYPE, detached; DATA is "key=value,flag,..." (no escaping: the
  * daemon never puts commas in values). */
 static int new_fs(const char *fstype, const char *data, uint64_t attr) {
@@ -285,35 +314,10 @@ static int do_step(const struct mount_rec *r) {
                 close(mnt);
                 return -1;
             }
-            int t = open_target(r);
-            if (t == -2) {
-                close(mnt);
-                return 0;
-            }
-            if (t < 0) {
-                int saved = errno;
-                close(mnt);
-                errno = saved;
-                return -1;
-            }
-            int rc = attach(mnt, t);
-            close(t);
-            return rc;
+            return mount_on_target(mnt, r);
         }
-        case MOP_FS: {
-            int mnt = new_fs(r->fstype, r->data, r->m.attr | (ro ? MOUNT_ATTR_RDONLY : 0));
-            if (mnt < 0) return -1;
-            int t = open_target(r);
-            if (t < 0) {
-                int saved = errno;
-                close(mnt);
-                errno = saved;
-                return t == -2 ? 0 : -1;
-            }
-            int rc = attach(mnt, t);
-            close(t);
-            return rc;
-        }
+        case MOP_FS:
+            return mount_on_target(new_fs(r->fstype, r->data, r->m.attr | (ro ? MOUNT_ATTR_RDONLY : 0)), r);
         case MOP_MKDIR: {
             int fd = mkdir_in_root(r->target, r->m.mode);
             if (fd < 0) return -1;
@@ -358,44 +362,18 @@ static int do_step(const struct mount_rec *r) {
             int t = in_root(r->target, O_PATH);
             if (t < 0) return errno == ENOENT ? 0 : -1;
             struct stat st;
-            if (fstat(t, &st) < 0) {
-                close(t);
-                return -1;
+            if (fstat(t, &st) < 0) return attach_at(-1, t);
+            if (S_ISDIR(st.st_mode)) return attach_at(new_fs("tmpfs", "size=4k,mode=0555", MOUNT_ATTR_RDONLY), t);
+            if (!check_dev_null()) {
+                errno = ENODEV;
+                return attach_at(-1, t);
             }
-            int mnt;
-            if (S_ISDIR(st.st_mode)) {
-                mnt = new_fs("tmpfs", "size=4k,mode=0555", MOUNT_ATTR_RDONLY);
-            } else {
-                if (!check_dev_null()) {
-                    close(t);
-                    errno = ENODEV;
-                    return -1;
-                }
-                mnt = clone_tree(AT_FDCWD, "/dev/null", 0, 0, 0);
-            }
-            if (mnt < 0) {
-                int saved = errno;
-                close(t);
-                errno = saved;
-                return -1;
-            }
-            int rc = attach(mnt, t);
-            close(t);
-            return rc;
+            return attach_at(clone_tree(AT_FDCWD, "/dev/null", 0, 0, 0), t);
         }
         case MOP_READONLY: {
             int t = in_root(r->target, O_PATH);
             if (t < 0) return errno == ENOENT ? 0 : -1;
-            int mnt = clone_tree(t, "", AT_EMPTY_PATH, 1, 1);
-            if (mnt < 0) {
-                int saved = errno;
-                close(t);
-                errno = saved;
-                return -1;
-            }
-            int rc = attach(mnt, t);
-            close(t);
-            return rc;
+            return attach_at(clone_tree(t, "", AT_EMPTY_PATH, 1, 1), t);
         }
         default:
             errno = EINVAL;
