@@ -108,7 +108,7 @@ const char* kExitCodes =
     "  0    success\n"
     "  1    the operation failed (daemon error, app failed to start, validation failed,\n"
     "       reload rejected files)\n"
-    "  2    usage error (also: a command that is not yet available)\n"
+    "  2    usage error\n"
     "  3    cannot reach the daemon\n"
     "  4    no such app\n"
     "  130  interrupted (Ctrl-C)\n";

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "commands/commands.hpp"
+#include "isolated/api_json.hpp"
 #include "isolated/units.hpp"
 #include "views.hpp"
 
