@@ -297,7 +297,8 @@ std::vector<TopRow> top_rows(const UsageSample* before, const UsageSample& now, 
         r.memory_bytes = a.usage.memory_bytes;
         r.memory_limit_bytes = a.limits.memory;
         if (r.memory_bytes && r.memory_limit_bytes && *r.memory_limit_bytes > 0)
-            r.memory_percent = static_cast<double>(*r.memory_bytes) / static_cast<double>(*r.memory_limit_bytes) * 100.0;
+            r.memory_percent =
+                static_cast<double>(*r.memory_bytes) / static_cast<double>(*r.memory_limit_bytes) * 100.0;
         r.pids = a.usage.pids;
         r.restarts = a.restarts;
         if (before) {
@@ -329,7 +330,8 @@ std::string render_top_table(const std::vector<TopRow>& rows, bool color) {
     for (const auto& r : rows) {
         std::string mem = "-";
         if (r.memory_bytes)
-            mem = human_bytes(*r.memory_bytes) + " / " + (r.memory_limit_bytes ? human_bytes(*r.memory_limit_bytes) : "-");
+            mem = human_bytes(*r.memory_bytes) + " / " +
+                  (r.memory_limit_bytes ? human_bytes(*r.memory_limit_bytes) : std::string("-"));
         t.add_row({r.name,
                    Cell(isolated::to_string(r.state), state_color(r.state)),
                    r.cpu_percent ? format_percent(*r.cpu_percent) : "-",

@@ -127,7 +127,8 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
     e.sample({{"version", d.version}}, "1");
     e.family("isolated_daemon_uptime_seconds", "gauge", "Seconds since the daemon started.");
     e.sample({}, format_value(d.uptime_seconds));
-    e.family("isolated_events_total", "counter", "Events (state changes, exits, restarts, probe results) published since the daemon started.");
+    e.family("isolated_events_total", "counter",
+             "Events (state changes, exits, restarts, probe results) published since the daemon started.");
     e.sample({}, u64(d.events_total));
     e.family("isolated_apps", "gauge", "Number of defined apps.");
     e.sample({}, u64(apps.size()));
@@ -139,9 +140,11 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
             std::string state = to_string(s);
             e.sample({{"app", a.name}, {"name", a.name}, {"state", state}}, a.state == s ? "1" : "0");
         }
-    e.family("isolated_app_ready", "gauge", "1 when the app is ready (readiness passing, or running without a readiness probe).");
+    e.family("isolated_app_ready", "gauge",
+             "1 when the app is ready (readiness passing, or running without a readiness probe).");
     per_app(e, apps, [](const AppStatus& a) { return std::optional<std::string>(a.ready ? "1" : "0"); });
-    e.family("isolated_app_restarts_total", "counter", "Restarts isolated made on its own (after an exit or a liveness failure).");
+    e.family("isolated_app_restarts_total", "counter",
+             "Restarts isolated made on its own (after an exit or a liveness failure).");
     per_app(e, apps, [](const AppStatus& a) { return std::optional<std::string>(u64(a.restarts)); });
     e.family("isolated_app_last_exit_code", "gauge", "Exit code of the app's last exit (128+signal when killed).");
     per_app(e, apps, [](const AppStatus& a) -> std::optional<std::string> {
@@ -153,7 +156,8 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
         if (!a.last_exit) return std::nullopt;
         return a.last_exit->oom_killed ? "1" : "0";
     });
-    e.family("isolated_app_probe_success", "gauge", "1 when the probe's last result is a success, 0 when a failure; absent before the first result.");
+    e.family("isolated_app_probe_success", "gauge",
+             "1 when the probe's last result is a success, 0 when a failure; absent before the first result.");
     for (const auto& a : apps)
         for (int i = 0; i < 3; ++i) {
             const auto& p = probe_of(a.health, i);
@@ -178,7 +182,8 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
     per_app(e, apps, [](const AppStatus& a) { return opt_double(a.usage.cpu_seconds); });
     e.family("container_cpu_cfs_throttled_periods_total", "counter", "Number of throttled period intervals.");
     per_app(e, apps, [](const AppStatus& a) { return opt_u64(a.usage.cpu_throttled_periods); });
-    e.family("container_cpu_cfs_throttled_seconds_total", "counter", "Total time duration the container has been throttled.");
+    e.family("container_cpu_cfs_throttled_seconds_total", "counter",
+             "Total time duration the container has been throttled.");
     per_app(e, apps, [](const AppStatus& a) { return opt_double(a.usage.cpu_throttled_seconds); });
     e.family("container_memory_working_set_bytes", "gauge", "Current working set in bytes.");
     per_app(e, apps, [](const AppStatus& a) { return opt_u64(a.usage.memory_bytes); });
