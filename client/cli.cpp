@@ -57,8 +57,19 @@ std::vector<Verb> make_verbs() {
          {}, 0, 1, commands::validate},
         {"version", "version", "print isoctl's and the daemon's versions",
          "Prints isoctl's version, and the daemon's when it can be reached.", {}, 0, 0, commands::version},
-        {"top", "top", "live resource usage per app (not yet available)", "Not yet available.", {}, 0, SIZE_MAX,
-         nullptr},
+        {"top", "top [APP...] [--interval DUR] [--no-stream]", "live CPU, memory and pids per app",
+         "A table like docker stats, redrawn every --interval on a terminal (one table after\n"
+         "another otherwise) until Ctrl-C: NAME STATE CPU % MEM USAGE / LIMIT MEM % PIDS RESTARTS.\n"
+         "CPU % is the CPU time used between two polls over the time between them (100% = one\n"
+         "core busy), so the first table comes after about a second. MEM is the working set\n"
+         "(usage minus inactive file cache); LIMIT and MEM % are \"-\" without a memory limit.\n"
+         "\"-\" is a figure the daemon does not know (the app is not running, or no cgroup driver).\n"
+         "With APP names, only those apps. -o json prints one snapshot:\n"
+         "{\"apps\": [{\"name\", \"state\", \"cpuPercent\", \"memoryBytes\", \"memoryLimitBytes\",\n"
+         "\"memoryPercent\", \"pids\", \"restarts\"}]}.",
+         {{"interval", 0, "DUR", "time between refreshes (default 2s; \"500ms\", \"5s\", or seconds)"},
+          {"no-stream", 0, "", "print one table and exit"}},
+         0, SIZE_MAX, commands::top},
         {"exec", "exec [-T] APP -- CMD...", "run a command inside an app's sandbox",
          "Runs CMD in APP's namespaces and root filesystem, as its user, with its capabilities and\n"
          "seccomp filter, on a new terminal when stdin is one. Exits with CMD's exit code\n"
@@ -97,7 +108,7 @@ const char* kExitCodes =
     "  0    success\n"
     "  1    the operation failed (daemon error, app failed to start, validation failed,\n"
     "       reload rejected files)\n"
-    "  2    usage error (also: a command that is not yet available)\n"
+    "  2    usage error\n"
     "  3    cannot reach the daemon\n"
     "  4    no such app\n"
     "  130  interrupted (Ctrl-C)\n";

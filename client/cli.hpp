@@ -16,6 +16,7 @@
 
 #include "api_client.hpp"
 #include "errors.hpp"
+#include "interrupt.hpp"
 #include "output.hpp"
 #include "transport.hpp"
 
@@ -80,6 +81,8 @@ struct Host {
     bool stdout_is_tty = false;
     Environment env{};
     std::function<WallTime()> now = [] { return std::chrono::system_clock::now(); };
+    /// Waits; throws Interrupted when Ctrl-C comes first (isoctl top between refreshes).
+    std::function<void(std::chrono::milliseconds)> sleep = sleep_unless_interrupted;
     TransportFactory connect{};
 };
 
@@ -92,6 +95,8 @@ public:
     bool color() const { return color_; }
     bool json() const { return inv_.output == OutputFormat::json; }
     WallTime now() const { return host_.now(); }
+    void sleep(std::chrono::milliseconds d) { host_.sleep(d); }
+    bool stdout_is_tty() const { return host_.stdout_is_tty; }
     /// Connects on first use, so verbs that need no daemon never touch the socket.
     Client& client();
     /// Prints "isoctl: <message>" to stderr (after flushing stdout, to keep the order).

@@ -273,3 +273,89 @@ std::string shell_join(const std::vector<std::string>& argv) {
 }
 
 }  // namespace isoctl
+
+// ---- isoctl top -----------------------------------------------------------------------
+
+namespace isoctl {
+
+std::optional<double> cpu_percent(std::optional<double> before, std::optional<double> after,
+                                  std::chrono::duration<double> wall) {
+    if (!before || !after || wall.count() <= 0 || *after < *before) return std::nullopt;
+    return (*after - *before) / wall.count() * 100.0;
+}
+
+std::vector<TopRow> top_rows(const UsageSample* before, const UsageSample& now, const std::vector<std::string>& names) {
+    auto find = [](const UsageSample& s, const std::string& name) -> const AppStatus* {
+        for (const auto& a : s.apps)
+            if (a.name == name) return &a;
+        return nullptr;
+    };
+    auto row = [&](const AppStatus& a) {
+        TopRow r;
+        r.name = a.name;
+        r.state = a.state;
+        r.memory_bytes = a.usage.memory_bytes;
+        r.memory_limit_bytes = a.limits.memory;
+        if (r.memory_bytes && r.memory_limit_bytes && *r.memory_limit_bytes > 0)
+            r.memory_percent =
+                static_cast<double>(*r.memory_bytes) / static_cast<double>(*r.memory_limit_bytes) * 100.0;
+        r.pids = a.usage.pids;
+        r.restarts = a.restarts;
+        if (before) {
+            // Another run of the app has a new cgroup whose counter started from zero.
+            const AppStatus* b = find(*before, a.name);
+            if (b && b->started_at == a.started_at && b->pid == a.pid)
+                r.cpu_percent = cpu_percent(b->usage.cpu_seconds, a.usage.cpu_seconds, now.at - before->at);
+        }
+        return r;
+    };
+    std::vector<TopRow> rows;
+    if (names.empty()) {
+        for (const auto& a : now.apps) rows.push_back(row(a));
+    } else {
+        for (const auto& n : names)
+            if (const AppStatus* a = find(now, n)) rows.push_back(row(*a));
+    }
+    return rows;
+}
+
+std::string format_percent(double percent) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%%", percent);
+    return buf;
+}
+
+std::string render_top_table(const std::vector<TopRow>& rows, bool color) {
+    Table t({{"NAME"}, {"STATE"}, {"CPU %"}, {"MEM USAGE / LIMIT"}, {"MEM %"}, {"PIDS"}, {"RESTARTS"}});
+    for (const auto& r : rows) {
+        std::string mem = "-";
+        if (r.memory_bytes)
+            mem = human_bytes(*r.memory_bytes) + " / " +
+                  (r.memory_limit_bytes ? human_bytes(*r.memory_limit_bytes) : std::string("-"));
+        t.add_row({r.name,
+                   Cell(isolated::to_string(r.state), state_color(r.state)),
+                   r.cpu_percent ? format_percent(*r.cpu_percent) : "-",
+                   mem,
+                   r.memory_percent ? format_percent(*r.memory_percent) : "-",
+                   r.pids ? std::to_string(*r.pids) : "-",
+                   std::to_string(r.restarts)});
+    }
+    return t.render(color);
+}
+
+nlohmann::json top_json(const std::vector<TopRow>& rows) {
+    auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
+    json apps = json::array();
+    for (const auto& r : rows)
+        apps.push_back({{"name", r.name},
+                        {"state", isolated::to_string(r.state)},
+                        {"cpuPercent", opt(r.cpu_percent)},
+                        {"memoryBytes", opt(r.memory_bytes)},
+                        {"memoryLimitBytes", opt(r.memory_limit_bytes)},
+                        {"memoryPercent", opt(r.memory_percent)},
+                        {"pids", opt(r.pids)},
+                        {"restarts", r.restarts}});
+    return json{{"apps", apps}};
+}
+
+}  // namespace isoctl

@@ -3,6 +3,9 @@
 // unit tests pin the exact formats.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,5 +53,47 @@ std::string render_reload_summary(const isolated::ReloadReport& r);
 
 /// `argv` as a shell would need it typed (quotes only where needed).
 std::string shell_join(const std::vector<std::string>& argv);
+
+// ---- isoctl top -----------------------------------------------------------------------
+
+/// One poll of `GET /v1/apps` and when its answer arrived.
+struct UsageSample {
+    WallTime at{};
+    std::vector<isolated::AppStatus> apps;
+};
+
+/// A line of `isoctl top`; an empty optional is a figure not known.
+struct TopRow {
+    std::string name;
+    isolated::AppState state = isolated::AppState::stopped;
+    std::optional<double> cpu_percent;  ///< 100 = one core busy, as docker stats
+    std::optional<std::uint64_t> memory_bytes;
+    std::optional<std::uint64_t> memory_limit_bytes;
+    std::optional<double> memory_percent;
+    std::optional<std::uint64_t> pids;
+    std::uint32_t restarts = 0;
+};
+
+/// CPU % as `docker stats` computes it: the CPU seconds used between two samples over
+/// the wall time between them, times 100 (200% = two cores busy). Empty when either
+/// figure is missing, no time passed, or the counter went back (a new cgroup).
+std::optional<double> cpu_percent(std::optional<double> before, std::optional<double> after,
+                                  std::chrono::duration<double> wall);
+
+/// The rows for the apps in `now`: all of them in the daemon's order, or only `names`
+/// in the order given (names the daemon does not list are left out). CPU % comes from
+/// `before` when it holds the same run of the app (same start time and pid).
+std::vector<TopRow> top_rows(const UsageSample* before, const UsageSample& now,
+                             const std::vector<std::string>& names = {});
+
+/// "12.34%".
+std::string format_percent(double percent);
+
+/// NAME STATE CPU % MEM USAGE / LIMIT MEM % PIDS RESTARTS; "-" for what is not known.
+std::string render_top_table(const std::vector<TopRow>& rows, bool color);
+
+/// {"apps": [{"name", "state", "cpuPercent", "memoryBytes", "memoryLimitBytes",
+/// "memoryPercent", "pids", "restarts"}]}, null for what is not known.
+nlohmann::json top_json(const std::vector<TopRow>& rows);
 
 }  // namespace isoctl

@@ -17,5 +17,6 @@ int validate(const Invocation& inv, Context& ctx);
 int version(const Invocation& inv, Context& ctx);
 int help(const Invocation& inv, Context& ctx);
 int exec(const Invocation& inv, Context& ctx);
+int top(const Invocation& inv, Context& ctx);
 
 }  // namespace isoctl::commands

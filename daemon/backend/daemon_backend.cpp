@@ -84,6 +84,8 @@ std::string DaemonBackend::metrics() {
     metrics::DaemonFacts d;
     d.version = ISOLATED_VERSION;
     d.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    // Seqs start at 1 and grow by one per event, so the last one is the count.
+    if (auto last = events_.recent({}, 1); !last.empty()) d.events_total = last.back().seq;
     return metrics::render(sup_.list(), d);
 }
 
