@@ -62,7 +62,9 @@ if [ -n "$PREBUILT" ]; then
   if [ "$(cd "$home" && pwd -P)" != "$(cd "$SRC" && pwd -P)" ]; then
     echo "build-deb.sh: $PREBUILT was configured from $home, not from $SRC" >&2; exit 2
   fi
-  # Up to date with the sources (a no-op right after a build).
+  # Up to date with the sources (a no-op right after a build). Configure first: the
+  # generated build files may predate a target that the sources now have.
+  cmake -S "$SRC" -B "$PREBUILT" >/dev/null
   cmake --build "$PREBUILT" -j"$JOBS" --target isolated isoctl isolated_init manpages >/dev/null
 fi
 
@@ -104,7 +106,7 @@ echo "build-deb.sh: dpkg-buildpackage ${args[*]} in $STAGE${PREBUILT:+ (prebuilt
 }
 
 shopt -s nullglob
-results=("$WORK"/isolated_*.deb "$WORK"/isolated*.buildinfo "$WORK"/isolated*.changes "$WORK"/isolated-dbgsym_*.ddeb)
+results=("$WORK"/isolated_*.deb "$WORK"/isolated*.buildinfo "$WORK"/isolated*.changes "$WORK"/isolated-dbgsym_*.deb "$WORK"/isolated-dbgsym_*.ddeb)
 cp "${results[@]}" "$OUT/"
 cp "$WORK/build.log" "$OUT/build.log"
 debs=("$WORK"/isolated_*.deb)

@@ -83,7 +83,7 @@ phase "lintian"
 # Errors and warnings fail; overrides shipped in the package (each with its reason)
 # are honoured. A --prebuilt tree was compiled with the developer's flags rather
 # than dpkg-buildflags', so the hardening tags only speak for the release build.
-lint_args=(--fail-on error,warning --display-info --no-tag-display-limit)
+lint_args=(--fail-on error,warning --display-info --tag-display-limit 0)
 [ -n "$PREBUILT" ] && lint_args+=(--suppress-tags hardening-no-bindnow,hardening-no-fortify-functions,hardening-no-relro)
 lintian "${lint_args[@]}" "$DEB" >"$W/lintian.txt" 2>&1
 rc=$?
@@ -105,7 +105,7 @@ done
 dpkg-deb -c "$DEB" | awk '$6 ~ /isolated-init$|sbin\/isolated$|bin\/isoctl$/ && $1 !~ /^-rwxr-xr-x/ { print }' | grep -q . \
   && bad "a binary is not mode 0755" || ok "binaries are mode 0755"
 # Nothing but the listed top directories (no /usr/local, no /usr/etc, no build paths).
-stray=$(grep -vE '^/(etc/isolated|lib/systemd/system|usr/(bin|sbin|libexec/isolated|lib/(tmpfiles|sysusers)\.d|share/(man|doc|bash-completion)))(/|$)' "$W/contents.txt" | grep -vxE '/|/etc/|/lib/|/lib/systemd/|/usr/|/usr/lib/|/usr/libexec/|/usr/share/')
+stray=$(grep -vE '^/(etc/isolated|lib/systemd/system|usr/(bin|sbin|libexec/isolated|lib/(tmpfiles|sysusers)\.d|share/(man|doc|bash-completion|lintian/overrides)))(/|$)' "$W/contents.txt" | grep -vxE '/|/etc/|/lib/|/lib/systemd/|/usr/|/usr/lib/|/usr/libexec/|/usr/share/|/usr/share/lintian/')
 [ -z "$stray" ] && ok "no files outside the expected directories" || bad "unexpected paths: $(echo $stray)"
 
 dpkg-deb -e "$DEB" "$W/control"
@@ -113,7 +113,7 @@ check "conffiles lists /etc/isolated/isolated.conf (and nothing else)" \
   test "$(cat "$W/control/conffiles" 2>/dev/null)" = /etc/isolated/isolated.conf
 depends=$(dpkg-deb -f "$DEB" Depends)
 info "Depends: $depends"
-for d in libsystemd0 libnftables1 libseccomp2 libboost-program-options; do
+for d in libsystemd0 libseccomp2 libboost-program-options; do
   [[ $depends == *"$d"* ]] && ok "Depends on $d (shlibs)" || bad "Depends lacks $d: $depends"
 done
 [[ $depends == *systemd-sysusers* ]] && ok "Depends provides systemd-sysusers" || bad "no sysusers dependency: $depends"
@@ -150,6 +150,9 @@ mount -t tmpfs -o size=2G,mode=755 isolated-deb-ovl "$W/ovl" && mkdir -p "$W/ovl
 # A deterministic boot: none of the host's locally enabled units; no isolated from
 # an earlier manual install.
 rm -f "$R"/etc/systemd/system/*.wants/* 2>/dev/null
+# A real host: this machine's image forbids starting services from maintainer
+# scripts (a Docker-style policy-rc.d that exits 101); the container must not.
+rm -f "$R/usr/sbin/policy-rc.d"
 ln -sf /lib/systemd/system/multi-user.target "$R/etc/systemd/system/default.target"
 cp "$DEB" "$R/var/tmp/isolated.deb"
 cp "$SRC/conf/apps/hello.json" "$W/hello.json"
@@ -158,7 +161,11 @@ setsid bash -c 'for h in systemd unified; do mkdir -p /sys/fs/cgroup/$h/'"$CG"';
   nspawn -D "$R" -b --register=no --keep-unit -M "$NAME" --console=read-only --private-network \
   >"$W/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
-for _ in $(seq 100); do L=$(ps -o pid= --ppid "$NSPAWN_PID" | head -1 | tr -d ' '); [ -n "$L" ] && break; sleep 0.1; done
+# The leader is nspawn's child once it has become the container's systemd (an
+# intermediate child exists for a moment before that).
+for _ in $(seq 150); do
+  L=$(ps -o pid=,comm= --ppid "$NSPAWN_PID" | awk '$2 == "systemd" { print $1; exit }'); [ -n "$L" ] && break; sleep 0.1
+done
 [ -n "$L" ] || { bad "no container (console: $(tail -3 "$W/console.log"))"; exit 1; }
 ct() { nsenter -t "$L" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 st=
@@ -184,7 +191,7 @@ check "control socket is root:isolated 0660" \
 out=$(ct isoctl status 2>&1); rc=$?
 [ $rc = 0 ] && ok "isoctl status (root): exit 0" || bad "isoctl status: exit $rc: $out"
 out=$(ct isoctl -o json status 2>&1)
-[[ $out == *'"apps":[]'* ]] && ok "isoctl -o json status: no apps yet" || bad "isoctl -o json status: $out"
+tr -d ' \n' <<<"$out" | grep -q '"apps":\[\]' && ok "isoctl -o json status: no apps yet" || bad "isoctl -o json status: $out"
 ct useradd -M -G isolated tester
 out=$(ct runuser -u tester -- isoctl status 2>&1); rc=$?
 [ $rc = 0 ] && ok "isoctl status as a member of group isolated" || bad "isoctl status as group member: exit $rc: $out"
@@ -193,7 +200,7 @@ out=$(ct runuser -u outsider -- isoctl status 2>&1); rc=$?
 [ $rc != 0 ] && ok "isoctl status refused to a non-member (exit $rc)" || bad "a non-member used the control socket"
 out=$(ct runuser -u outsider -- isoctl --socket /run/isolated/isolated-ro.sock status 2>&1); rc=$?
 [ $rc = 0 ] && ok "the read-only socket serves a non-member" || bad "read-only socket for non-member: exit $rc: $out"
-check "isoctl validate on the shipped examples" ct isoctl validate /usr/share/doc/isolated/examples
+check "isoctl validate on the shipped examples" ct sh -c "isoctl validate /usr/share/doc/isolated/examples >/dev/null"
 check "man -w finds isolated(8), isoctl(1), isolated.app(5)" \
   ct sh -c '{ man -w 8 isolated && man -w 1 isoctl && man -w 5 isolated.app; } >/dev/null'
 
@@ -203,7 +210,7 @@ cp "$W/hello.json" "$R/etc/isolated/apps/hello.json"
 ct systemctl reload isolated && ok "systemctl reload isolated" || bad "systemctl reload isolated"
 seen=
 for _ in $(seq 50); do
-  ct isoctl -o json status 2>/dev/null | grep -q '"name":"hello"' && { seen=1; break; }; sleep 0.2
+  ct isoctl -o json status 2>/dev/null | grep -q '"name": *"hello"' && { seen=1; break; }; sleep 0.2
 done
 [ -n "$seen" ] && ok "reload picked up /etc/isolated/apps/hello.json" || bad "hello not listed after reload"
 info "isoctl status: $(ct isoctl status 2>&1 | tr '\n' '|')"
