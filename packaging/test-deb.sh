@@ -50,6 +50,8 @@ W=$(mktemp -d /tmp/isolated-test-deb.XXXXXX)
 NAME=isolated-deb-$$ R=$W/root CG=isolated-test-deb-$$
 NSPAWN_PID= L=
 cleanup() {
+  # The watchdog and its sleep, which would hold ctest's output pipe open.
+  [ -n "${WATCHDOG:-}" ] && { pkill -P "$WATCHDOG" sleep; kill "$WATCHDOG"; } 2>/dev/null
   if [ "$KEEP" = 1 ]; then
     echo "KEPT: work dir $W${L:+; container leader $L (nsenter -t $L -a bash; stop: kill $NSPAWN_PID; umount $R $W/ovl)}"
     return
@@ -68,6 +70,13 @@ cleanup() {
   rm -rf "/run/systemd/nspawn/propagate/$NAME" "$W"
 }
 trap cleanup EXIT
+trap 'echo "FAIL: interrupted (or over the deadline)"; exit 1' TERM INT HUP
+# Finish (and clean up: unmount, stop the container) before ctest's TIMEOUT of 600 s
+# would kill this script without running the trap.
+DEADLINE=${ISOLATED_TEST_DEB_DEADLINE:-540}
+# (The trap runs once the foreground command ends: end that command too.)
+( sleep "$DEADLINE"; kill -TERM $$ $(pgrep -P $$ | grep -vx "$BASHPID") ) >/dev/null 2>&1 &
+WATCHDOG=$!
 
 # ---------------------------------------------------------------------------------
 phase "build"
@@ -157,7 +166,9 @@ ln -sf /lib/systemd/system/multi-user.target "$R/etc/systemd/system/default.targ
 cp "$DEB" "$R/var/tmp/isolated.deb"
 cp "$SRC/conf/apps/hello.json" "$W/hello.json"
 
-setsid bash -c 'for h in systemd unified; do mkdir -p /sys/fs/cgroup/$h/'"$CG"'; echo $$ > /sys/fs/cgroup/$h/'"$CG"'/cgroup.procs; done; exec systemd-nspawn "$@"' \
+# nspawn in a cgroup of its own (it makes payload/ and supervisor/ below the one it
+# starts in), on this host's hybrid layout; on a pure cgroup v2 host it stays put.
+setsid bash -c 'for h in systemd unified; do [ -d /sys/fs/cgroup/$h ] || continue; mkdir -p /sys/fs/cgroup/$h/'"$CG"' && echo $$ > /sys/fs/cgroup/$h/'"$CG"'/cgroup.procs; done; exec systemd-nspawn "$@"' \
   nspawn -D "$R" -b --register=no --keep-unit -M "$NAME" --console=read-only --private-network \
   >"$W/console.log" 2>&1 </dev/null &
 NSPAWN_PID=$!
