@@ -12,6 +12,11 @@ PACKAGES=(
   libssl-dev
   # tests: real programs and tools the integration tests drive
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
+  # manual pages (scdoc sources in docs/man)
+  scdoc
+  # the Debian package (packaging/build-deb.sh) and its test (packaging/test-deb.sh:
+  # lintian, bash completion with bash-completion's framework)
+  dpkg-dev debhelper lintian bash-completion
   # tests on a real cgroup v2 with controllers (envlab/2-qemu-cgroup2.sh boots a guest)
   qemu-system-x86 busybox-static cpio kmod
 )
