@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "net/network.hpp"
 #include "runtime/host_runtime.hpp"
 
 extern char** environ;
@@ -88,7 +89,22 @@ int main(int argc, char** argv) {
     opt.run_dir = dir + "/run";
     opt.log_dir = dir + "/log";
     opt.state_dir = dir + "/state";
+    // A second runtime with the bridge and nftables table, for the networked sandbox.
+    // Only inside a network namespace of its own (bench/run.sh runs it under
+    // `unshare --net`): never on the machine's own network.
+    std::unique_ptr<isolated::net::Network> network;
+    if (getenv("BENCH_NETWORK")) {
+        isolated::net::NetworkConfig nc;
+        nc.bridge = "isobench0";
+        nc.state_dir = dir + "/state";
+        auto n = isolated::net::Network::open(nc);
+        if (n && (*n)->start()) network = std::move(*n);
+        else std::cerr << "network setup failed; skipping the networked sandbox\n";
+    }
     isolated::runtime::HostRuntime rt(io, opt);
+    auto net_opt = opt;
+    net_opt.network = network.get();
+    isolated::runtime::HostRuntime rt_net(io, net_opt);
     isolated::AppSpec spec;
     spec.name = "bench";
     spec.command = {"/bin/true"};
@@ -96,7 +112,7 @@ int main(int argc, char** argv) {
     if (getenv("BENCH_HOST_NET")) spec.network.mode = isolated::NetworkMode::host;
     if (getenv("BENCH_NO_SECCOMP")) spec.security.seccomp = isolated::SeccompMode::unconfined;
 
-    auto sandbox_once = [&]() -> double {
+    auto sandbox_once = [&](isolated::runtime::HostRuntime& runtime, const isolated::AppSpec& app) -> double {
         bool ok = false;
         auto t0 = Clock::now();
         Clock::time_point t1;
@@ -106,7 +122,7 @@ int main(int argc, char** argv) {
             ok = e.code == 0;
             io.stop();
         };
-        auto inst = rt.launch(spec, {}, std::move(cb));
+        auto inst = runtime.launch(app, {}, std::move(cb));
         if (!inst) {
             std::cerr << "launch: " << inst.error().to_string() << "\n";
             return -1;
@@ -122,11 +138,19 @@ int main(int argc, char** argv) {
     std::vector<std::string> order;
     for (auto& p : all) order.push_back(p.first);
     order.insert(order.begin() + 1, "isolated sandbox (5 namespaces + root fs + seccomp)");
-    sandbox_once();  // warm-up: page cache, the seccomp filter cache
+    isolated::AppSpec bridged = spec;
+    bridged.name = "benchnet";
+    bridged.network.mode = isolated::NetworkMode::bridge;
+    bridged.network.ports = {{18080, 80, isolated::Protocol::tcp, ""}};
+    const std::string net_name = "isolated sandbox + veth on the bridge + a port forward";
+    if (network) order.insert(order.begin() + 2, net_name);
+    sandbox_once(rt, spec);  // warm-up: page cache, the seccomp filter cache
     for (int r = 0; r < rounds; ++r) {
         for (auto& [name, cmd] : all)
             if (double us = run_command(cmd); us >= 0) samples[name].push_back(us);
-        if (double us = sandbox_once(); us >= 0) samples[order[1]].push_back(us);
+        if (double us = sandbox_once(rt, spec); us >= 0) samples[order[1]].push_back(us);
+        if (network)
+            if (double us = sandbox_once(rt_net, bridged); us >= 0) samples[net_name].push_back(us);
     }
     // The init's memory while an app runs: what each sandbox costs beyond the app.
     std::string rss = "?", pss = "?";
@@ -155,6 +179,7 @@ int main(int argc, char** argv) {
             io.run();
         }
     }
+    if (network) (void)network->shutdown_cleanup();
     std::filesystem::remove_all(dir);
     double base = stats(samples[order[0]]).median;
     double base90 = stats(samples[order[0]]).p90;
