@@ -26,25 +26,6 @@ Result<unique_fd> dup_high(int fd, const char* what) {
     return unique_fd(d);
 }
 
-Result<unique_fd> make_plan_memfd(const std::string& blob) {
-    int fd = ::memfd_create("isolated-plan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) return os_error("memfd_create");
-    unique_fd memfd(fd);
-    size_t off = 0;
-    while (off < blob.size()) {
-        ssize_t w = ::write(fd, blob.data() + off, blob.size() - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return os_error("write launch plan");
-        }
-        off += static_cast<size_t>(w);
-    }
-    // Sealed: nothing (including a compromised app later) can alter the plan.
-    if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-        return os_error("seal launch plan");
-    return memfd;
-}
-
 // The child's side. Only async-signal-safe calls; every input was prepared before
 // clone. Never returns.
 struct ChildFds {
@@ -101,24 +82,37 @@ fail : {
 
 }  // namespace
 
-Result<unique_fd> sealed_copy(const std::string& path) {
-    unique_fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!src) return os_error("open \"" + path + "\"");
-    int fd = ::memfd_create("isolated-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+Result<unique_fd> sealed_memfd(const char* name, std::string_view data) {
+    int fd = ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return os_error("memfd_create");
     unique_fd mem(fd);
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(src.get(), buf, sizeof buf)) > 0)
-        if (::write(fd, buf, static_cast<size_t>(n)) != n) return os_error("copy \"" + path + "\"");
-    if (n < 0) return os_error("read \"" + path + "\"");
+    while (!data.empty()) {
+        ssize_t w = ::write(fd, data.data(), data.size());
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return os_error(std::string("write ") + name);
+        }
+        data.remove_prefix(static_cast<size_t>(w));
+    }
     if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-        return os_error("seal the init copy");
+        return os_error(std::string("seal ") + name);
     return mem;
 }
 
+Result<unique_fd> sealed_copy(const std::string& path) {
+    unique_fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!src) return os_error("open \"" + path + "\"");
+    std::string bytes;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(src.get(), buf, sizeof buf)) > 0) bytes.append(buf, static_cast<size_t>(n));
+    if (n < 0) return os_error("read \"" + path + "\"");
+    return sealed_memfd("isolated-init", bytes);
+}
+
 Result<Spawned> spawn_init(const SpawnRequest& req) {
-    auto memfd = make_plan_memfd(req.plan->encode());
+    // Sealed: nothing (a compromised app included) can alter the plan.
+    auto memfd = sealed_memfd("isolated-plan", req.plan->encode());
     if (!memfd) return memfd.error();
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) < 0) return os_error("pipe2");

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "isolated/result.hpp"
@@ -34,6 +35,9 @@ struct SpawnRequest {
     int join_pid_pidfd = -1;      ///< >= 0: the init is born into this sandbox's pid namespace
     NamespaceJoin joins[3];       ///< net/ipc/uts namespaces to join
 };
+
+/// A CLOEXEC memfd holding DATA, sealed against any change.
+Result<unique_fd> sealed_memfd(const char* name, std::string_view data);
 
 /// A sealed, executable memfd copy of the binary at PATH. Executing the init from it
 /// means that /proc/<pid>/exe inside a sandbox points at an immutable copy, never at

@@ -22,14 +22,7 @@ namespace {
 
 void require_root() { require_prerequisite(is_root(), "these tests need root"); }
 
-std::string probe_app(const std::string& args, const std::string& extra = "") {
-    std::string argv = R"(["/opt/probe/sandbox_probe")";
-    std::istringstream in(args);
-    for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
-    argv += "]";
-    return R"({"command": )" + argv + R"(, "stop": {"timeout": "2s"}, "mounts": [{"type": "bind", "source": ")" +
-           build_dir() + R"(/sandbox_probe", "target": "/opt/probe/sandbox_probe", "readonly": true}])" + extra + "}";
-}
+std::string probe_app(const std::string& args, const std::string& extra = "") { return probe_app_json(args, extra); }
 
 // A command run in the daemon's network namespace (where the bridge and the forwards are).
 RunResult in_daemon_netns(Daemon& d, std::vector<std::string> argv) {

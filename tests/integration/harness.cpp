@@ -1,3 +1,4 @@
+#include <sstream>
 #include <algorithm>
 #include "integration/harness.hpp"
 
@@ -139,6 +140,16 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
 Daemon::Daemon() {
     for (auto d : {"apps", "run", "state", "log"}) ::mkdir((tmp_ / d).c_str(), 0755);
     ::chmod(tmp_.path().c_str(), 0755);
+}
+
+std::string probe_app_json(const std::string& args, const std::string& extra, const std::string& more_mounts) {
+    std::string argv = R"(["/opt/probe/sandbox_probe")";
+    std::istringstream in(args);
+    for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
+    argv += "]";
+    return R"({"command": )" + argv + R"(, "stop": {"timeout": "2s"}, "mounts": [{"type": "bind", "source": ")" +
+           build_dir() + R"(/sandbox_probe", "target": "/opt/probe/sandbox_probe", "readonly": true})" + more_mounts +
+           "]" + extra + "}";
 }
 
 Daemon::~Daemon() {

@@ -35,6 +35,11 @@ std::string build_dir();
 std::string source_dir();
 bool process_alive(pid_t pid);
 
+/// An app file running the static sandbox_probe helper (tests/helpers/) with ARGS
+/// (space-separated), bind-mounted read-only at /opt/probe/sandbox_probe. EXTRA is
+/// appended to the object (", \"key\": ..."), MORE_MOUNTS to the mounts array.
+std::string probe_app_json(const std::string& args, const std::string& extra = "", const std::string& more_mounts = "");
+
 class Daemon {
 public:
     Daemon();

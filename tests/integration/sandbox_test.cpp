@@ -21,18 +21,8 @@ void require_root() { require_prerequisite(is_root(), "sandbox tests need root")
 
 std::string probe_binary() { return build_dir() + "/sandbox_probe"; }
 
-// The helper is bind-mounted read-only into every test app.
-std::string probe_mount() {
-    return R"({"type": "bind", "source": ")" + probe_binary() + R"(", "target": "/opt/probe/sandbox_probe", "readonly": true})";
-}
-
 std::string app_json(const std::string& args, const std::string& extra = "", const std::string& more_mounts = "") {
-    std::string argv = R"(["/opt/probe/sandbox_probe")";
-    std::istringstream in(args);
-    for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
-    argv += "]";
-    return R"({"command": )" + argv + R"(, "stop": {"timeout": "2s"}, "mounts": [)" + probe_mount() + more_mounts +
-           "]" + extra + "}";
+    return probe_app_json(args, extra, more_mounts);
 }
 
 // The app's report: key=value lines of its log, once "done=1" is there.
