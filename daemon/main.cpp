@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -115,9 +116,6 @@ int main(int argc, char** argv) {
         host::log_error("", "cgroups: " + st.error().to_string());
         return 1;
     }
-    // No app is adopted yet: every isolated cgroup found now belongs to no app.
-    if (auto gone = (*cgroups)->reconcile({}); gone && !gone->empty())
-        host::log_info("", "removed " + std::to_string(gone->size()) + " stale app cgroups");
     host::log_info("", "cgroups: " + (*cgroups)->describe());
     rt_options.cgroups = cgroups->get();
 
@@ -201,12 +199,51 @@ int main(int argc, char** argv) {
     AppDir apps = load_app_dir(s.apps_dir);
     log_rejected(apps);
     sup.load(apps.apps);
+    // Adoption: what an earlier daemon left running keeps running, untouched; what
+    // ended meanwhile is handled by its restart policy. Then every cgroup, forward and
+    // veth that belongs to no running app goes, and the rest of the apps start.
+    auto adopted = sup.adopt_all();
+    std::set<std::string> live;
+    for (const auto& st : sup.list())
+        if (st.init_pid > 0) live.insert(st.name);
+    if (auto gone = (*cgroups)->reconcile(live); gone && !gone->empty())
+        host::log_info("", "removed " + std::to_string(gone->size()) + " stale app cgroups");
     reconcile_network();
-    sup.start_all();
+    sup.start_all(adopted);
     host::log_info("", "isolated " + std::string(ISOLATED_VERSION) + " listening on " + s.socket_path() + "; " +
-                           std::to_string(apps.apps.size()) + " apps, " + std::to_string(apps.rejected.size()) +
-                           " rejected");
-    host::notify("READY=1\nSTATUS=" + status_line(sup));
+                           std::to_string(apps.apps.size()) + " apps (" + std::to_string(live.size()) +
+                           " adopted running), " + std::to_string(apps.rejected.size()) + " rejected");
+    std::string last_status = status_line(sup);
+    host::notify("READY=1\nSTATUS=" + last_status);
+
+    // The watchdog is pinged from the loop itself: a stalled loop stops the pings and
+    // systemd restarts the daemon (the apps stay; the next daemon adopts them). The
+    // STATUS= line follows the apps' states.
+    boost::asio::steady_timer watchdog(io), status_timer(io);
+    std::function<void()> ping;
+    if (auto interval = host::watchdog_interval()) {
+        host::log_info("", "watchdog: pinging every " + std::to_string(interval->count() / 2000) + " ms");
+        ping = [&, half = *interval / 2] {
+            host::notify("WATCHDOG=1");
+            watchdog.expires_after(half);
+            watchdog.async_wait([&](boost::system::error_code e) {
+                if (!e) ping();
+            });
+        };
+        ping();
+    }
+    std::function<void()> refresh_status = [&] {
+        status_timer.expires_after(std::chrono::seconds(1));
+        status_timer.async_wait([&](boost::system::error_code e) {
+            if (e) return;
+            if (!sup.shutting_down()) {
+                std::string line = status_line(sup);
+                if (line != last_status) host::notify("STATUS=" + (last_status = line));
+            }
+            refresh_status();
+        });
+    };
+    refresh_status();
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code e, int sig) {
@@ -219,6 +256,15 @@ int main(int argc, char** argv) {
             sup.reload(fresh);
             reconcile_network();
             host::notify("READY=1\nSTATUS=" + status_line(sup));
+        } else if (sig == SIGTERM && !sup.shutting_down() &&
+                   host::job_restarts_service(host::service_job_type())) {
+            // `systemctl restart`, a package upgrade: a new daemon follows at once and
+            // adopts the apps, which keep running meanwhile (docs/DECISIONS.md).
+            host::log_info("", "SIGTERM under a restart of the service: leaving the apps running for the next daemon");
+            host::notify("STOPPING=1\nSTATUS=restarting; apps keep running");
+            server.stop();
+            io.stop();
+            return;
         } else if (!sup.shutting_down()) {
             host::log_info("", std::string(sig == SIGINT ? "SIGINT" : "SIGTERM") +
                                    ": stopping every app, dependents first");

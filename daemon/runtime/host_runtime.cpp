@@ -9,10 +9,18 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <sched.h>
+
+#include <dirent.h>
+#include <nlohmann/json.hpp>
+
+#include "host/log.hpp"
+#include "isolated/api_json.hpp"
+#include "isolated/app_parser.hpp"
 
 #include "isolated/unique_fd.hpp"
 #include "sandbox/init_protocol.h"
@@ -48,6 +56,25 @@ std::string read_at(int dirfd, const char* name) {
     return out;
 }
 
+// The instance record, <run_dir>/apps/<app>/instance.json: what a later daemon needs to
+// adopt the instance (docs/ARCHITECTURE.md, "Adoption"). Written when the init is
+// released and again once the app runs; removed once the instance's exit is handled.
+constexpr const char* kInstanceRecord = "instance.json";
+
+Status write_at(int dirfd, const char* name, const std::string& content) {
+    std::string tmp = std::string(name) + ".tmp";
+    unique_fd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) return os_error("create \"" + tmp + "\"");
+    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
+        return os_error("write \"" + tmp + "\"");
+    if (::renameat(dirfd, tmp.c_str(), dirfd, name) < 0) return os_error("rename \"" + tmp + "\"");
+    return {};
+}
+
+std::int64_t to_unix_ns(WallTime t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 // State shared between the Instance (owned by the supervisor) and the handlers
 // pending on the loop. The Instance's destructor marks it detached and cancels the
 // handlers; nothing is killed.
@@ -71,6 +98,13 @@ struct Watch : std::enable_shared_from_this<Watch> {
     std::unique_ptr<cgroup::AppCgroup> cgroup;
     net::Network* network = nullptr;  // set when the app is attached to the bridge
     std::string app;
+    nlohmann::json record;  // the instance record, as last written
+
+    void write_record() {
+        if (auto st = write_at(run_dir.get(), kInstanceRecord, record.dump() + "\n"); !st)
+            host::log_warning(app, "instance record: " + st.error().to_string() +
+                                       " (a restarted daemon could not adopt this instance)");
+    }
 
     void read_report() {
         asio::async_read(report, asio::buffer(&msg, sizeof msg),
@@ -109,6 +143,10 @@ struct Watch : std::enable_shared_from_this<Watch> {
         if (msg.kind == REPORT_STARTED) {
             started = true;
             info.pid = host_pid_of_app(msg.pid);
+            info.started_at = std::chrono::system_clock::now();
+            record["pid"] = info.pid;
+            record["startedAt"] = to_unix_ns(*info.started_at);
+            write_record();
             if (callbacks.on_started) callbacks.on_started();
         } else if (msg.kind == REPORT_FAILED) {
             msg.detail[sizeof msg.detail - 1] = 0;
@@ -185,6 +223,8 @@ struct Watch : std::enable_shared_from_this<Watch> {
         }
         if (failure) exit.message = *failure;
         release_resources(exit);
+        // Handled: nothing is left for a later daemon to adopt.
+        (void)::unlinkat(run_dir.get(), kInstanceRecord, 0);
         boost::system::error_code ignored;
         pidfd.close(ignored);
         auto cb = std::move(callbacks.on_exit);
@@ -354,9 +394,10 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     if (!run_dir) return run_dir.error();
     auto log_dir = open_dir(options_.log_dir);
     if (!log_dir) return log_dir.error();
-    // A record left by an earlier run must never be read as this one's.
-    if (::unlinkat(run_dir->get(), INIT_EXIT_FILE, 0) < 0 && errno != ENOENT)
-        return os_error("remove \"" + app_dir + "/" + INIT_EXIT_FILE + "\"");
+    // Records left by an earlier run must never be read as this one's.
+    for (const char* name : {INIT_EXIT_FILE, kInstanceRecord})
+        if (::unlinkat(run_dir->get(), name, 0) < 0 && errno != ENOENT)
+            return os_error("remove \"" + app_dir + "/" + name + "\"");
 
     // The bridge address first: /etc/hosts names it.
     const bool bridged = spec.network.mode == NetworkMode::bridge && options_.network;
@@ -480,11 +521,127 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     w->run_dir = std::move(*run_dir);
     w->callbacks = std::move(callbacks);
     w->info.init_pid = spawned->pid;
+    w->app = spec.name;
+    w->record = {{"instance", w->instance},
+                 {"initPid", spawned->pid},
+                 {"initStart", sys::process_start_time(spawned->pid).value_or(0)},
+                 {"pid", 0},
+                 {"address", w->info.address},
+                 {"restarts", ctx.restarts},
+                 {"spec", app_spec_to_json(spec)}};
+    w->write_record();
     w->pidfd.assign(spawned->pidfd.release());
     w->report.assign(spawned->report.release());
     w->read_report();
     w->wait_exit();
     return std::unique_ptr<supervisor::Instance>(std::make_unique<HostInstance>(w, options_.init_grace));
+}
+
+std::vector<std::string> HostRuntime::recorded_instances() {
+    std::vector<std::string> out;
+    std::string apps_dir = options_.run_dir + "/apps";
+    DIR* d = ::opendir(apps_dir.c_str());
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st;
+        if (::stat((apps_dir + "/" + name + "/" + kInstanceRecord).c_str(), &st) == 0) out.push_back(name);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) {
+    std::string app_dir = options_.run_dir + "/apps/" + app;
+    auto run_dir = open_dir(app_dir);
+    if (!run_dir) return std::nullopt;
+    std::string text = read_at(run_dir->get(), kInstanceRecord);
+    if (text.empty()) return std::nullopt;
+    auto forget = [&](const std::string& why) -> std::optional<supervisor::Adoption> {
+        host::log_warning(app, "instance record " + app_dir + "/" + kInstanceRecord + " " + why + "; not adopted");
+        (void)::unlinkat(run_dir->get(), kInstanceRecord, 0);
+        return std::nullopt;
+    };
+    nlohmann::json rec = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!rec.is_object() || !rec.contains("spec") || !rec["instance"].is_string() ||
+        !rec["initPid"].is_number_integer() || !rec["initStart"].is_number_unsigned())
+        return forget("is malformed");
+    auto parsed = parse_app_text(app, rec["spec"].dump(), app_dir + "/" + kInstanceRecord);
+    if (!parsed.spec) return forget("holds a definition this daemon cannot read");
+
+    supervisor::Adoption a;
+    a.spec = std::move(*parsed.spec);
+    a.restarts = rec.value("restarts", 0u);
+    if (rec.contains("startedAt") && rec["startedAt"].is_number_integer())
+        a.started_at = WallTime(std::chrono::duration_cast<WallTime::duration>(
+            std::chrono::nanoseconds(rec["startedAt"].get<std::int64_t>())));
+    const std::string instance = rec["instance"].get<std::string>();
+    const pid_t init_pid = rec["initPid"].get<pid_t>();
+    const std::uint64_t init_start = rec["initStart"].get<std::uint64_t>();
+
+    // The pidfd pins the process: checked after it is open, the start time cannot
+    // belong to a process that replaced ours under the same PID.
+    unique_fd pidfd;
+    if (init_pid > 0)
+        if (auto fd = sys::pidfd_open(init_pid); fd && sys::process_start_time(init_pid) == init_start)
+            pidfd = std::move(*fd);
+    std::unique_ptr<cgroup::AppCgroup> cg;
+    if (options_.cgroups)
+        if (auto c = options_.cgroups->open(app); c) cg = std::move(*c);
+    if (pidfd && cg && options_.cgroups->driver() != cgroup::Driver::none) {
+        auto pids = cg->pids();
+        if (pids && std::find(pids->begin(), pids->end(), init_pid) == pids->end()) {
+            host::log_warning(app, "process " + std::to_string(init_pid) +
+                                       " matches the record but is not in the app's cgroup; not adopted");
+            pidfd.reset();
+        }
+    }
+    const bool bridged = a.spec.network.mode == NetworkMode::bridge && options_.network;
+
+    if (!pidfd) {
+        // Ended while no daemon watched: its init recorded how (unless it was killed
+        // itself, or the app ran without the init).
+        ExitInfo exit;
+        if (auto r = parse_exit_record(read_at(run_dir->get(), INIT_EXIT_FILE), instance)) {
+            exit = *r;
+            if (exit.message.empty()) exit.message = "while the daemon was down";
+        } else {
+            exit.code = -1;
+            exit.at = std::chrono::system_clock::now();
+            exit.message = "ended while the daemon was down; its exit was not recorded";
+        }
+        if (cg) {
+            (void)cg->kill();
+            if (auto n = cg->oom_kills(); n && *n > 0) exit.oom_killed = true;
+            (void)cg->remove();
+        }
+        if (bridged) (void)options_.network->detach_app(app);
+        (void)::unlinkat(run_dir->get(), kInstanceRecord, 0);
+        a.exit = exit;
+        return a;
+    }
+
+    auto w = std::make_shared<Watch>(io_);
+    w->instance = instance;
+    w->init_is_app = !a.spec.init;
+    w->started = true;
+    w->app = app;
+    w->info.init_pid = init_pid;
+    w->info.address = rec.value("address", "");
+    w->info.pid = rec.value("pid", 0);
+    w->info.started_at = a.started_at;
+    if (w->info.pid <= 0) w->info.pid = w->host_pid_of_app(init_pid);
+    w->cgroup = std::move(cg);
+    if (bridged) w->network = options_.network;
+    w->run_dir = std::move(*run_dir);
+    w->callbacks = std::move(callbacks);
+    w->record = std::move(rec);
+    w->pidfd.assign(pidfd.release());
+    w->wait_exit();
+    a.instance = std::make_unique<HostInstance>(w, options_.init_grace);
+    return a;
 }
 
 Result<std::string> HostRuntime::exec_plan(const AppSpec& spec, const std::vector<std::string>& command, bool tty) {

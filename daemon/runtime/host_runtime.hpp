@@ -39,6 +39,15 @@ public:
     Result<std::unique_ptr<supervisor::Instance>> launch(const AppSpec& spec, const supervisor::LaunchContext& ctx,
                                                          supervisor::InstanceCallbacks callbacks) override;
 
+    /// Apps with an instance record under <run_dir>/apps/ (left by an earlier daemon).
+    std::vector<std::string> recorded_instances() override;
+    /// Adoption: reads the app's instance record, re-acquires its init with
+    /// pidfd_open() and accepts it only if its start time (and, with cgroups, its
+    /// cgroup) match the record, so a recycled PID is never adopted. The cgroup and
+    /// network attachment are taken over as they are. An instance that ended while no
+    /// daemon watched is reported with the exit its init recorded, and released.
+    std::optional<supervisor::Adoption> adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) override;
+
     const HostRuntimeOptions& options() const { return options_; }
 
     /// The encoded exec plan for `isoctl exec APP -- COMMAND` (see init_protocol.h).

@@ -176,6 +176,40 @@ void App::dependencies_changed() {
     if (state_ == AppState::starting && !instance_) try_launch();
 }
 
+bool App::adopt(bool defined) {
+    InstanceCallbacks cb;
+    cb.on_started = [this] { handle_started(); };
+    cb.on_exit = [this](const ExitInfo& e) { handle_exit(e); };
+    auto a = hooks_.runtime->adopt(spec_.name, std::move(cb));
+    if (!a) return false;
+    AppSpec current = std::move(spec_);
+    spec_ = std::move(a->spec);  // what actually runs
+    restarts_ = a->restarts;
+    launched_at_ = hooks_.clock->now();
+    if (!a->instance) {
+        const ExitInfo& exit = *a->exit;
+        if (!defined) {
+            last_exit_ = exit;
+            publish("exit", describe_exit(exit), exit);
+            enter_stopped("its app file was removed");
+            return true;
+        }
+        if (!current.same_definition(spec_)) pending_spec_ = std::move(current);
+        handle_exit(exit);
+        return true;
+    }
+    instance_ = std::move(a->instance);
+    started_ = true;
+    started_at_ = a->started_at.value_or(hooks_.clock->wall_now());
+    auto info = instance_->info();
+    publish("adopt", "adopted the running instance (pid " + std::to_string(info.pid) + ", init " +
+                         std::to_string(info.init_pid) + ")");
+    start_probes();
+    enter_up();
+    if (defined && !current.same_definition(spec_)) redefine(std::move(current));
+    return true;
+}
+
 // ---- states -------------------------------------------------------------------------------
 
 void App::enter_starting() {
@@ -196,7 +230,9 @@ void App::try_launch() {
     cb.on_started = [this] { handle_started(); };
     cb.on_exit = [this](const ExitInfo& e) { handle_exit(e); };
     launched_at_ = hooks_.clock->now();
-    auto r = hooks_.runtime->launch(spec_, hooks_.launch_context(*this), std::move(cb));
+    LaunchContext ctx = hooks_.launch_context(*this);
+    ctx.restarts = restarts_;
+    auto r = hooks_.runtime->launch(spec_, ctx, std::move(cb));
     if (!r) {
         // Nothing was created: handled like an instance that failed at once.
         ExitInfo e;
@@ -212,7 +248,7 @@ void App::try_launch() {
 
 void App::handle_started() {
     started_ = true;
-    started_at_ = hooks_.clock->wall_now();
+    started_at_ = instance_ ? instance_->info().started_at.value_or(hooks_.clock->wall_now()) : hooks_.clock->wall_now();
     if (state_ != AppState::starting) return;
     start_probes();
     enter_up();

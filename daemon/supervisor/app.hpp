@@ -92,6 +92,15 @@ public:
     /// Another app changed: a start waiting for dependencies may go ahead now.
     void dependencies_changed();
 
+    /// Daemon start, before any start(): takes over the instance an earlier daemon left
+    /// (Runtime::adopt). Running: the app is up again with its pid, start time and
+    /// restart count, and its probes start over; launched with another definition than
+    /// the one in force now, it is restarted with the new one. Ended while the daemon
+    /// was down: that exit is handled now, by the restart policy. `defined`: false for
+    /// an app whose file is gone (the supervisor stops it; its exit is not acted on).
+    /// Returns false when there was nothing to adopt.
+    bool adopt(bool defined);
+
 private:
     void enter_starting();
     void enter_up();

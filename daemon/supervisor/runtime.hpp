@@ -6,10 +6,13 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "isolated/api_types.hpp"
 #include "isolated/app_spec.hpp"
@@ -22,6 +25,7 @@ struct InstanceInfo {
     pid_t pid = 0;        ///< the app's main process (host view); 0 until started
     pid_t init_pid = 0;   ///< the sandbox's init
     std::string address;  ///< bridge address, "" if none
+    std::optional<WallTime> started_at;  ///< when the app was exec'd
 };
 
 /// One run of an app: from launch to exit. Destroying an Instance releases the
@@ -54,6 +58,23 @@ struct InstanceCallbacks {
 /// namespaces (`app:NAME`).
 struct LaunchContext {
     std::map<std::string, const Instance*> peers;
+    /// The app's restart count, recorded with the instance so that a later daemon
+    /// adopting it shows the same count.
+    std::uint32_t restarts = 0;
+};
+
+/// An instance an earlier daemon launched and left behind (a restart, an upgrade, a
+/// crash of the daemon), found again by a new one.
+struct Adoption {
+    AppSpec spec;                          ///< the definition it was launched with
+    std::uint32_t restarts = 0;            ///< LaunchContext::restarts of its launch
+    std::optional<WallTime> started_at;    ///< when the app was exec'd, if known
+    /// Still running: re-acquired (the same process, never a recycled PID); its exit
+    /// arrives through the callbacks' on_exit like any other.
+    std::unique_ptr<Instance> instance;
+    /// Ended while no daemon watched: how, from the exit record its init left; its
+    /// kernel objects are already released.
+    std::optional<ExitInfo> exit;
 };
 
 class Runtime {
@@ -64,6 +85,16 @@ public:
     /// inside this call). A returned error means nothing was created.
     virtual Result<std::unique_ptr<Instance>> launch(const AppSpec& spec, const LaunchContext& ctx,
                                                      InstanceCallbacks callbacks) = 0;
+
+    /// Names of the apps whose instances an earlier daemon recorded (adoption).
+    virtual std::vector<std::string> recorded_instances() { return {}; }
+    /// Re-acquires the recorded instance of `app`; nullopt when there is none. on_started
+    /// is never called for an adopted instance (it started long ago).
+    virtual std::optional<Adoption> adopt(const std::string& app, InstanceCallbacks callbacks) {
+        (void)app;
+        (void)callbacks;
+        return std::nullopt;
+    }
 };
 
 }  // namespace isolated::supervisor

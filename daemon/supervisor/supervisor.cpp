@@ -36,10 +36,37 @@ App& Supervisor::add_app(const AppSpec& spec) {
     return ref;
 }
 
-void Supervisor::start_all() {
+std::set<std::string> Supervisor::adopt_all() {
+    std::set<std::string> adopted, orphans;
+    for (const auto& name : hooks_.runtime->recorded_instances()) {
+        auto it = apps_.find(name);
+        if (it != apps_.end()) {
+            if (it->second->adopt(/*defined=*/true)) adopted.insert(name);
+            continue;
+        }
+        AppSpec placeholder;
+        placeholder.name = name;
+        App& app = add_app(placeholder);
+        if (app.adopt(/*defined=*/false)) {
+            host::log_info(name, "its app file is gone; stopping the adopted instance");
+            orphans.insert(name);
+        } else {
+            apps_.erase(name);
+        }
+    }
+    if (!orphans.empty()) {
+        removing_.insert(orphans.begin(), orphans.end());
+        start_batch(orphans, std::nullopt, StopReason::removed, [](std::optional<std::string>) {});
+    }
+    pump();
+    return adopted;
+}
+
+void Supervisor::start_all(const std::set<std::string>& skip) {
     std::map<std::string, AppSpec> specs;
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
-    for (const auto& name : start_order(specs)) apps_.at(name)->start();
+    for (const auto& name : start_order(specs))
+        if (!skip.count(name) && !removing_.count(name)) apps_.at(name)->start();
 }
 
 std::vector<AppStatus> Supervisor::list() const {

@@ -38,8 +38,13 @@ public:
 
     /// Replaces the (empty) registry with `apps`, without starting them.
     void load(const std::map<std::string, AppSpec>& apps);
-    /// Starts every app, dependencies first.
-    void start_all();
+    /// After load(), before start_all(): adopts every instance an earlier daemon left
+    /// (App::adopt). Instances of apps no longer defined are stopped by their recorded
+    /// definition, as a reload that removed them would. Returns the defined apps that
+    /// were adopted -- running, or handled by their restart policy after an exit.
+    std::set<std::string> adopt_all();
+    /// Starts every app, dependencies first, except those in `skip` (adopted ones).
+    void start_all(const std::set<std::string>& skip = {});
 
     bool contains(const std::string& name) const { return apps_.count(name) != 0; }
     std::vector<AppStatus> list() const;

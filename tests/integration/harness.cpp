@@ -157,6 +157,7 @@ Daemon::~Daemon() {
     if (running()) kill9();
     kill_leftovers();
     remove_cgroups();
+    if (!netns_.empty()) run({"ip", "netns", "del", netns_});
 }
 
 std::string Daemon::cgroup_root() const { return "isolated-test-" + std::to_string(::getpid()); }
@@ -208,7 +209,16 @@ void Daemon::remove_app(const std::string& name) { std::filesystem::remove(apps_
 void Daemon::start(std::vector<std::string> extra) {
     // The daemon's own network namespace stands in for the host's: with loopback up,
     // as a host has it.
-    std::vector<std::string> argv = {"unshare", "--net", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\"",
+    // It is a named one that outlives the daemon, so a restarted daemon finds its bridge,
+    // veths and table again (adoption); the destructor deletes it.
+    if (netns_.empty()) {
+        static int seq = 0;
+        std::string name = "isolated-it-" + std::to_string(::getpid()) + "-" + std::to_string(++seq);
+        REQUIRE(run({"ip", "netns", "add", name}).code == 0);
+        netns_ = name;
+        REQUIRE(run({"ip", "-n", name, "link", "set", "lo", "up"}).code == 0);
+    }
+    std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + netns_, "--",
                                      build_dir() + "/isolated",
                                      "--config", dir() + "/isolated.conf",
                                      "--apps-dir", apps_dir(),
@@ -228,7 +238,7 @@ void Daemon::start(std::vector<std::string> extra) {
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, "unshare", &fa, nullptr, args.data(), environ);
+    int rc = posix_spawnp(&pid_, "nsenter", &fa, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     ::close(fd);
     REQUIRE(rc == 0);
@@ -255,6 +265,11 @@ int Daemon::stop(std::chrono::milliseconds timeout) {
     }
     pid_ = -1;
     return done ? (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)) : -1;
+}
+
+RunResult Daemon::in_netns(std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"nsenter", "--net=/run/netns/" + netns_, "--"});
+    return run(argv);
 }
 
 void Daemon::kill9() {

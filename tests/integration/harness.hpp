@@ -1,6 +1,6 @@
 // Running the real daemon for integration tests: a temp tree (apps/, run/, state/,
-// log/), the daemon in a network namespace of its own (unshare --net: it can reach
-// nothing, and the namespace goes away with it), isoctl and curl against its socket,
+// log/), the daemon in a network namespace of its own (a named one the test deletes at
+// the end: it can reach nothing, and restarted daemons find it again), isoctl and curl against its socket,
 // and a teardown that leaves no process behind even when a test fails: it stops the
 // daemon, then kills by PID whatever still runs from the test's own directory.
 #pragma once
@@ -82,6 +82,10 @@ public:
     std::string state_dir() const { return tmp_ / "state"; }
     std::string socket() const { return run_dir() + "/isolated.sock"; }
     std::string ro_socket() const { return run_dir() + "/isolated-ro.sock"; }
+    /// The daemon's network namespace, /run/netns/<name> (it outlives daemon restarts).
+    std::string netns() const { return netns_; }
+    /// Runs argv in the daemon's network namespace (also while no daemon runs).
+    RunResult in_netns(std::vector<std::string> argv);
     /// The daemon's own output so far.
     std::string daemon_log() const;
 
@@ -90,6 +94,7 @@ private:
 
     TempDir tmp_{"isolated-it"};
     pid_t pid_ = -1;
+    std::string netns_;
 };
 
 }  // namespace isolated::test

@@ -1,0 +1,200 @@
+// Adoption (issue 7): a daemon that is killed, crashes or restarts leaves its apps
+// running, and the next one takes them over -- same processes, cgroups, addresses,
+// forwards and probes -- and handles what happened while it was away.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "integration/harness.hpp"
+
+using namespace isolated::test;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+void require_root() { require_prerequisite(is_root(), "integration tests need root (namespaces, cgroups)"); }
+
+// A shell app that runs until stopped; the test dir in its command line lets the
+// teardown find it by PID.
+std::string sleeper(const Daemon& d, const std::string& extra = "") {
+    return R"({"command": ["sh", "-c", "echo up; while true; do sleep 0.2; done; : )" + d.dir() +
+           R"("], "stop": {"timeout": "5s"})" + extra + "}";
+}
+
+bool has_event(const json& app, const std::string& type) {
+    for (const auto& e : app["events"])
+        if (e["type"] == type) return true;
+    return false;
+}
+
+std::string v1_cgroup(const Daemon& d, const std::string& app) {
+    return "/sys/fs/cgroup/pids/" + d.cgroup_root() + "/" + app;
+}
+
+}  // namespace
+
+TEST_CASE("adoption: a new daemon takes over running apps with their pids, cgroups, forwards and probes",
+          "[integration][adoption]") {
+    require_root();
+    Daemon d;
+    d.write_app("web", probe_app_json("serve 80",
+                                      R"(, "network": {"ports": [{"host": 8080, "app": 80}]}, )"
+                                      R"("probes": {"readiness": {"http": {"port": 80}, "period": "1s"}}, )"
+                                      R"("resources": {"pids": 64})"));
+    d.write_app("worker", sleeper(d, R"(, "dependsOn": ["web"])"));
+    d.start();
+    d.wait_state("web", "ready");
+    d.wait_state("worker", "ready");
+    auto web0 = d.app("web"), worker0 = d.app("worker");
+    const int web_pid = web0["pid"], web_init = web0["initPid"], worker_pid = worker0["pid"];
+    const std::string address = web0["address"];
+
+    d.kill9();
+    REQUIRE(process_alive(web_pid));
+    REQUIRE(process_alive(worker_pid));
+    // Still served while no daemon runs: the forward lives in the kernel.
+    CHECK(d.in_netns({"curl", "-s", "--max-time", "5", "http://127.0.0.1:8080/"}).out == "hello from web\n");
+
+    d.start();
+    d.wait_state("web", "ready");
+    d.wait_state("worker", "ready");
+    auto web = d.app("web"), worker = d.app("worker");
+    CHECK(web["pid"] == web_pid);
+    CHECK(web["initPid"] == web_init);
+    CHECK(web["address"] == address);
+    CHECK(web["restarts"] == 0);
+    CHECK(web["startedAt"] == web0["startedAt"]);
+    CHECK(worker["pid"] == worker_pid);
+    CHECK(worker["restarts"] == 0);
+    CHECK(has_event(web, "adopt"));
+    CHECK_FALSE(has_event(web, "exit"));
+    // The probe runs again against the adopted instance.
+    REQUIRE(wait_until([&] { return d.app("web")["health"]["readiness"]["consecutiveSuccesses"].get<int>() >= 1; }));
+    CHECK(d.in_netns({"curl", "-s", "--max-time", "5", "http://127.0.0.1:8080/"}).out == "hello from web\n");
+    // The cgroup was kept, with the app in it, and usage comes from it.
+    if (std::filesystem::exists("/sys/fs/cgroup/pids/cgroup.procs")) {
+        std::ifstream procs(v1_cgroup(d, "web") + "/cgroup.procs");
+        std::string all((std::istreambuf_iterator<char>(procs)), {});
+        CHECK_THAT(all, Catch::Contains(std::to_string(web_pid)));
+    }
+    CHECK(web["resources"]["usage"]["pids"].get<int>() >= 1);
+
+    // An adopted app is stopped like any other: its exit is seen, its forward goes.
+    CHECK(d.isoctl({"stop", "web"}).code == 0);
+    CHECK(d.state("web") == "stopped");
+    CHECK_FALSE(process_alive(web_pid));
+    CHECK_THAT(d.in_netns({"nft", "list", "table", "ip", "isolated"}).out, !Catch::Contains("8080"));
+    CHECK(d.isoctl({"restart", "worker"}).code == 0);
+    CHECK(d.app("worker")["pid"] != worker_pid);
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("adoption: an app that ended while the daemon was down is seen with its exit and handled by its policy",
+          "[integration][adoption]") {
+    require_root();
+    Daemon d;
+    d.write_app("always", sleeper(d, R"(, "restart": {"policy": "always", "backoff": {"initial": "200ms"}})"));
+    d.write_app("never", sleeper(d, R"(, "restart": {"policy": "never"})"));
+    d.write_app("steady", sleeper(d));
+    d.start();
+    for (auto n : {"always", "never", "steady"}) d.wait_state(n, "ready");
+    const int always_pid = d.app("always")["pid"], never_pid = d.app("never")["pid"];
+    const int steady_pid = d.app("steady")["pid"];
+
+    d.kill9();
+    // The apps end while no daemon watches; their inits record how.
+    ::kill(always_pid, SIGKILL);
+    ::kill(never_pid, SIGTERM);
+    REQUIRE(wait_until([&] { return !process_alive(always_pid) && !process_alive(never_pid); }));
+    std::this_thread::sleep_for(300ms);
+
+    d.start();
+    d.wait_state("always", "ready");
+    auto always = d.app("always");
+    CHECK(always["pid"] != always_pid);
+    CHECK(always["restarts"] == 1);
+    REQUIRE(always["lastExit"].is_object());
+    CHECK(always["lastExit"]["signal"] == "SIGKILL");
+    CHECK_THAT(always["lastExit"]["message"].get<std::string>(), Catch::Contains("daemon was down"));
+
+    d.wait_state("never", "failed");
+    auto never = d.app("never");
+    CHECK(never["lastExit"]["signal"] == "SIGTERM");
+    CHECK(never["restarts"] == 0);
+
+    CHECK(d.app("steady")["pid"] == steady_pid);
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("adoption: apps removed while the daemon was down are stopped, changed ones restart with the new definition",
+          "[integration][adoption]") {
+    require_root();
+    Daemon d;
+    d.write_app("gone", sleeper(d));
+    d.write_app("changed", sleeper(d));
+    d.write_app("same", sleeper(d));
+    d.start();
+    for (auto n : {"gone", "changed", "same"}) d.wait_state(n, "ready");
+    const int gone_pid = d.app("gone")["pid"], changed_pid = d.app("changed")["pid"];
+    const int same_pid = d.app("same")["pid"];
+
+    d.kill9();
+    d.remove_app("gone");
+    d.write_app("changed", sleeper(d, R"(, "env": {"VERSION": "2"})"));
+    d.start();
+
+    // The removed app is stopped by its recorded definition and forgotten.
+    REQUIRE(wait_until([&] { return !process_alive(gone_pid); }));
+    REQUIRE(wait_until([&] { return d.http("GET", "/v1/apps/gone").code == 404; }));
+    if (std::filesystem::exists("/sys/fs/cgroup/pids/cgroup.procs"))
+        CHECK(wait_until([&] { return !std::filesystem::exists(v1_cgroup(d, "gone")); }));
+    // The changed one runs the new definition; the unchanged one was left alone.
+    REQUIRE(wait_until([&] {
+        auto a = d.app("changed");
+        return a["state"] == "ready" && a["pid"] != changed_pid;
+    }));
+    CHECK(d.app("changed")["spec"]["env"]["VERSION"] == "2");
+    CHECK_FALSE(process_alive(changed_pid));
+    CHECK(d.app("same")["pid"] == same_pid);
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("adoption: a record whose PID now belongs to another process is never adopted",
+          "[integration][adoption]") {
+    require_root();
+    Daemon d;
+    d.write_app("app", sleeper(d));
+    d.start();
+    d.wait_state("app", "ready");
+    const int pid = d.app("app")["pid"];
+    d.kill9();
+    // Stand-in for a recycled PID: the record now names a process of the test's own,
+    // whose start time differs from the recorded one.
+    pid_t other = ::fork();
+    if (other == 0) {
+        ::execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    std::string rec_path = d.run_dir() + "/apps/app/instance.json";
+    json rec = json::parse(std::ifstream(rec_path));
+    const int init_pid = rec["initPid"];
+    rec["initPid"] = other;
+    std::ofstream(rec_path) << rec.dump();
+    // The real instance ends too: it is now only in the (altered) record.
+    ::kill(init_pid, SIGKILL);
+    REQUIRE(wait_until([&] { return !process_alive(pid); }));
+
+    d.start();
+    d.wait_state("app", "ready");
+    CHECK(d.app("app")["pid"] != pid);
+    CHECK(process_alive(other));  // untouched
+    ::kill(other, SIGKILL);
+    ::waitpid(other, nullptr, 0);
+    CHECK(d.stop() == 0);
+}
