@@ -19,6 +19,7 @@
 #include "host/log.hpp"
 #include "host/notify.hpp"
 #include "isolated/app_parser.hpp"
+#include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
 #include "net/network.hpp"
 #include "probe/probe_manager.hpp"
@@ -100,7 +101,15 @@ int main(int argc, char** argv) {
     rt_options.init_path = init;
     rt_options.run_dir = s.run_dir;
     rt_options.log_dir = s.log_dir;
-    rt_options.log = {s.log_max_size, s.log_max_files};
+    rt_options.log = {s.log_max_size, s.log_max_files, {}};
+    // App output: straight from each app's init to journald when it runs (the journal
+    // then holds it, with ISOLATED_APP=), else rotated files in the log dir.
+    const char* journal_socket = "/run/systemd/journal/socket";
+    bool use_journal = s.log_driver == "journald" ||
+                       (s.log_driver == "auto" && ::access(journal_socket, W_OK) == 0 &&
+                        ::access("/run/systemd/system", F_OK) == 0);
+    if (use_journal) rt_options.log.journal_socket = journal_socket;
+    host::log_info("", std::string("app output: ") + (use_journal ? "journald (ISOLATED_APP=<app>)" : "files in " + s.log_dir));
     rt_options.state_dir = s.state_dir;
     if (!s.config_file.empty()) rt_options.config_dir = std::filesystem::path(s.config_file).parent_path().string();
     // Cgroups: one driver for the daemon's life, chosen from the host's layout.
@@ -161,6 +170,8 @@ int main(int argc, char** argv) {
     supervisor::Supervisor sup(clock, runtime, events, random, &probes);
     logs::LogStore logs(io, s.log_dir, s.log_max_files);
     backend::DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
+    logs::JournalLog journal(io);
+    if (use_journal) backend.set_journal(&journal);
     // Leases of apps that are no longer defined (or no longer bridged) are released.
     auto reconcile_network = [&] {
         std::map<std::string, std::optional<net::Ipv4>> bridged;

@@ -245,11 +245,114 @@ ct systemctl restart isolated && test "$(ct systemctl is-active isolated)" = act
   && ok "systemctl restart isolated" || bad "systemctl restart: $(ct systemctl status isolated --no-pager 2>&1 | tail -5)"
 
 # ---------------------------------------------------------------------------------
+phase "apps outlive the daemon: restart, kill -9, exits while down, watchdog; journald; stop"
+# app FIELD -> a field of an app in `isoctl -o json status` ("" when absent).
+app() {
+  ct isoctl -o json status 2>/dev/null | python3 -c '
+import json, sys
+apps = {a["name"]: a for a in json.load(sys.stdin)["apps"]}
+v = apps.get(sys.argv[1], {})
+for k in sys.argv[2].split("."): v = v.get(k, "") if isinstance(v, dict) else ""
+print(v)' "$1" "$2" 2>/dev/null
+}
+waitfor() { local i; for i in $(seq "${2:-150}"); do eval "$1" && return 0; sleep 0.2; done; return 1; }
+mainpid() { ct systemctl show -p MainPID --value isolated; }
+mkdir -p "$R/var/tmp/itest"
+# A probed app that says goodbye in a file when it gets its stop signal.
+cat >"$R/etc/isolated/apps/probed.json" <<'JSON'
+{"command": ["sh", "-c", "trap 'echo graceful > /data/bye; exit 0' TERM; echo probed up; while :; do sleep 0.2; done"],
+ "mounts": [{"type": "bind", "source": "/var/tmp/itest", "target": "/data"}],
+ "probes": {"liveness": {"exec": {"command": ["true"]}, "period": "1s"}},
+ "restart": {"policy": "always", "backoff": {"initial": "200ms"}}, "stop": {"timeout": "5s"}}
+JSON
+ct systemctl reload isolated
+waitfor '[ "$(app probed state)" = ready ] && [ "$(app hello state)" = ready ]' \
+  && ok "probed and hello are ready" || bad "apps not ready: $(ct isoctl status 2>&1 | tr '\n' '|')"
+p1=$(app probed pid) h1=$(app hello pid) m1=$(mainpid)
+info "probed pid $p1, hello pid $h1, daemon $m1; $(ct systemctl show -p StatusText --value isolated)"
+ct systemctl show -p StatusText --value isolated | grep -q '2 apps: 2 ready' \
+  && ok "STATUS= line: $(ct systemctl show -p StatusText --value isolated)" || bad "StatusText: $(ct systemctl show -p StatusText --value isolated)"
+case "$(ct systemd-cgls --no-pager -u isolated.slice 2>/dev/null)" in *isolated-probed.scope*) ok "apps run in scopes under isolated.slice" ;;
+  *) bad "no isolated-probed.scope: $(ct systemd-cgls --no-pager -u isolated.slice 2>&1 | head -5 | tr '\n' '|')" ;; esac
+
+ct systemctl restart isolated
+waitfor '[ "$(mainpid)" != "$m1" ] && [ "$(app probed state)" = ready ]' && m2=$(mainpid) \
+  && ok "systemctl restart isolated: new daemon $m2" || bad "restart: $(ct systemctl status isolated --no-pager 2>&1 | tail -5)"
+[ "$(app probed pid)" = "$p1" ] && [ "$(app hello pid)" = "$h1" ] && ok "after restart: same app pids" \
+  || bad "after restart: pids $(app probed pid) $(app hello pid), were $p1 $h1"
+[ "$(app probed restarts)" = 0 ] && [ "$(app hello restarts)" = 0 ] && ok "after restart: no restart counted" \
+  || bad "restarts counted: $(app probed restarts) $(app hello restarts)"
+
+ct kill -KILL "$m2"
+waitfor 'm3=$(mainpid); [ "$m3" != "$m2" ] && [ "$m3" != 0 ] && [ "$(app probed state)" = ready ]' \
+  && ok "kill -9 of the daemon: systemd started another ($m3)" || bad "no daemon after kill -9: $(ct systemctl status isolated --no-pager 2>&1 | tail -5)"
+[ "$(app probed pid)" = "$p1" ] && [ "$(app hello pid)" = "$h1" ] && [ "$(app probed restarts)" = 0 ] \
+  && ok "after kill -9: apps untouched" || bad "after kill -9: pids $(app probed pid) $(app hello pid), restarts $(app probed restarts)"
+waitfor '[ "$(app probed health.liveness.consecutiveSuccesses)" -ge 1 ] 2>/dev/null' \
+  && ok "the adopted app is probed again" || bad "no liveness result after adoption: $(app probed health)"
+
+# An app that ends while no daemon runs: seen with its exit, restarted by its policy.
+ct kill -STOP "$m3"
+ct kill -KILL "$p1"
+waitfor '! ct kill -0 "$p1" 2>/dev/null' 50
+ct kill -KILL "$m3"
+waitfor '[ "$(app probed restarts)" = 1 ] && [ "$(app probed state)" = ready ]' \
+  && ok "an app killed while the daemon was down was restarted by policy (restarts 1)" \
+  || bad "exit while down: state $(app probed state), restarts $(app probed restarts)"
+[ "$(app probed lastExit.signal)" = SIGKILL ] && ok "... with its exit: $(app probed lastExit.message)" \
+  || bad "lastExit: $(app probed lastExit)"
+p2=$(app probed pid)
+
+# journald: the app's output is in the journal, and isoctl logs reads it there.
+waitfor 'ct journalctl -q --no-pager ISOLATED_APP=probed -o cat | grep -q "probed up"' \
+  && ok "journalctl ISOLATED_APP=probed shows the app's output" || bad "journal: $(ct journalctl -q --no-pager ISOLATED_APP=probed -o cat | tail -3)"
+ct journalctl -q --no-pager ISOLATED_APP=probed -o verbose | grep -q 'SYSLOG_IDENTIFIER=probed' \
+  && ok "... with SYSLOG_IDENTIFIER=probed" || bad "no SYSLOG_IDENTIFIER"
+ct isoctl logs probed 2>&1 | grep -q "probed up" && ok "isoctl logs reads the journal" || bad "isoctl logs: $(ct isoctl logs probed 2>&1 | tail -3)"
+
+# The watchdog: a stalled daemon is restarted by systemd; the apps stay.
+mkdir -p "$R/etc/systemd/system/isolated.service.d"
+printf '[Service]\nWatchdogSec=2s\nTimeoutAbortSec=2s\n' >"$R/etc/systemd/system/isolated.service.d/watchdog.conf"
+ct systemctl daemon-reload
+ct systemctl restart isolated
+waitfor '[ "$(app probed state)" = ready ]'
+m4=$(mainpid)
+ct kill -STOP "$m4"
+waitfor 'm5=$(mainpid); [ "$m5" != "$m4" ] && [ "$m5" != 0 ] && [ "$(app probed state)" = ready ]' 200 \
+  && ok "watchdog: a stopped daemon was restarted ($m4 -> $m5)" || bad "watchdog: MainPID $(mainpid), was $m4"
+[ "$(app probed pid)" = "$p2" ] && ok "... and the apps kept running" || bad "watchdog restart changed pids: $(app probed pid) vs $p2"
+rm -rf "$R/etc/systemd/system/isolated.service.d"
+ct systemctl daemon-reload
+
+# reload applies an edited app file.
+sed -i 's/"stop": {"timeout": "5s"}/"stop": {"timeout": "5s"}, "env": {"EDITED": "1"}/' "$R/etc/isolated/apps/probed.json"
+ct systemctl reload isolated
+waitfor '[ "$(app probed pid)" != "$p2" ] && [ "$(app probed state)" = ready ]' \
+  && ok "systemctl reload restarted the edited app" || bad "edited app not restarted: pid $(app probed pid)"
+ct sh -c "cat /proc/$(app probed pid)/environ" | tr '\0' '\n' | grep -qx EDITED=1 \
+  && ok "... with its new definition" || bad "EDITED=1 not in the app's environment"
+
+# systemctl stop: the apps are stopped gracefully, by their stop signal.
+p3=$(app probed pid)
+ct systemctl stop isolated
+ct kill -0 "$p3" 2>/dev/null && bad "systemctl stop left the app running" || ok "systemctl stop stopped the apps"
+[ "$(cat "$R/var/tmp/itest/bye" 2>/dev/null)" = graceful ] && ok "... gracefully (the app got SIGTERM)" \
+  || bad "no goodbye from the app"
+ct systemctl list-units --no-legend 'isolated-*.scope' | grep -q . && bad "scopes left: $(ct systemctl list-units --no-legend 'isolated-*.scope')" \
+  || ok "no isolated-*.scope left"
+rm -f "$R/var/tmp/itest/bye"
+ct systemctl start isolated
+waitfor '[ "$(app probed state)" = ready ]' && ok "started again: apps start afresh" || bad "apps after start: $(ct isoctl status 2>&1 | tr '\n' '|')"
+p4=$(app probed pid)
+
+# ---------------------------------------------------------------------------------
 phase "reinstall (the upgrade path), remove, purge"
 ct sh -c 'echo "log-level = debug" >> /etc/isolated/isolated.conf'
 if ct dpkg -i /var/tmp/isolated.deb >"$W/reinstall.log" 2>&1; then ok "dpkg -i again (upgrade path)"; else bad "reinstall: $(tail -5 "$W/reinstall.log")"; fi
 check "the edited conffile is kept" ct grep -q "log-level = debug" /etc/isolated/isolated.conf
 check "the service is active after the upgrade" test "$(ct systemctl is-active isolated)" = active
+waitfor '[ "$(app probed state)" = ready ]'
+[ "$(app probed pid)" = "$p4" ] && ok "the upgrade left the apps running (pid $p4)" || bad "upgrade restarted apps: pid $(app probed pid), was $p4"
 if ct dpkg -r isolated >"$W/remove.log" 2>&1; then ok "dpkg -r"; else bad "dpkg -r: $(tail -5 "$W/remove.log")"; fi
 check "the service is stopped after remove" sh -c "! nsenter -t $L -a systemctl is-active -q isolated"
 check "the app file stays after remove" ct test -f /etc/isolated/apps/hello.json
@@ -268,9 +371,13 @@ fi
 # ---------------------------------------------------------------------------------
 phase "power off"
 if [ "$KEEP" != 1 ]; then
+  waitfor '[ "$(app probed state)" = ready ]'
+  rm -f "$R/var/tmp/itest/bye"
   ct systemctl poweroff --no-block >/dev/null 2>&1
-  for _ in $(seq 150); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 300); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$NSPAWN_PID" 2>/dev/null && bad "container did not power off" || ok "container powered off"
+  [ "$(cat "$R/var/tmp/itest/bye" 2>/dev/null)" = graceful ] && ok "power off stopped the apps gracefully" \
+    || bad "no goodbye from the app at power off"
 fi
 echo "test-deb.sh: $PASS passed, $FAIL failed in $(( $(date +%s) - T0 ))s"
 [ "$FAIL" = 0 ]

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/backend.hpp"
+#include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
 #include "supervisor/event_log.hpp"
 #include "supervisor/supervisor.hpp"
@@ -38,6 +39,8 @@ public:
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;
     /// Called after every reload with the apps now defined (networks reconcile leases).
     void set_after_reload(std::function<void()> fn) { after_reload_ = std::move(fn); }
+    /// App output is in the journal (--log-driver journald): logs are read from there.
+    void set_journal(logs::JournalLog* journal) { journal_ = journal; }
     void set_exec_planner(ExecPlanner planner, std::string init_path) {
         exec_planner_ = std::move(planner);
         init_path_ = std::move(init_path);
@@ -50,6 +53,7 @@ private:
     supervisor::Supervisor& sup_;
     supervisor::EventLog& events_;
     logs::LogStore& logs_;
+    logs::JournalLog* journal_ = nullptr;
     std::string apps_dir_;
     std::string cgroup_driver_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -60,6 +60,8 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
     misc.add_options()
         ("socket-group", po::value(&s.socket_group), "group allowed on the control socket (default isolated)")
         ("log-level", po::value(&s.log_level), "debug | info | warning | error (default info)")
+        ("log-driver", po::value(&s.log_driver),
+         "where app output goes: journald, file (<log-dir>/APP.log), or auto = journald when it runs (default auto)")
         ("log-max-size", po::value(&log_max_size), "rotate an app's log file at this size (default 10M)")
         ("log-max-files", po::value(&s.log_max_files), "log files kept per app, current included (default 5)");
     po::options_description generic("Command line only");
@@ -115,6 +117,8 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
         return Error::msg("--cgroup-root: \"" + s.cgroup_root + "\" is not a valid subtree name");
     if (s.log_level != "debug" && s.log_level != "info" && s.log_level != "warning" && s.log_level != "error")
         return Error::msg("--log-level: \"" + s.log_level + "\" is not one of debug, info, warning, error");
+    if (s.log_driver != "auto" && s.log_driver != "journald" && s.log_driver != "file")
+        return Error::msg("--log-driver: \"" + s.log_driver + "\" is not one of auto, journald, file");
     for (auto* p : {&s.apps_dir, &s.run_dir, &s.state_dir, &s.log_dir})
         if (p->empty()) return Error::msg("empty path setting");
     return out;

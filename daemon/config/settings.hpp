@@ -24,6 +24,7 @@ struct Settings {
     std::string cgroup_root = "isolated";
     std::string socket_group = "isolated";
     std::string log_level = "info";
+    std::string log_driver = "auto";     ///< auto | journald | file: where app output goes
     std::uint64_t log_max_size = 10u << 20;
     std::uint32_t log_max_files = 5;
     std::string init_path;               ///< "" = next to the daemon, else the libexec dir

@@ -51,6 +51,8 @@ enum plan_tag {
     PLAN_SECCOMP = 17,   /* struct sock_filter[]: the filter, loaded last    */
     PLAN_RLIMIT = 18,    /* uint32 resource, uint32 pad, uint64 cur, uint64 max */
     PLAN_UMASK = 19,     /* uint32                                           */
+    PLAN_JOURNAL = 20,   /* journald's native socket: output goes there, one datagram a
+                            line with ISOLATED_APP=, instead of to the log file  */
 };
 
 enum sandbox_flags {

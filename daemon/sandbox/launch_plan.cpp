@@ -28,7 +28,9 @@ std::string LaunchPlan::encode() const {
     for (const auto& a : argv) put_string(out, PLAN_ARG, a);
     for (const auto& e : env) put_string(out, PLAN_ENV, e);
     put_string(out, PLAN_WORKDIR, workdir);
-    if (!log_name.empty()) {
+    if (!log.journal_socket.empty() && !log_name.empty()) {
+        put_string(out, PLAN_JOURNAL, log.journal_socket);
+    } else if (!log_name.empty()) {
         put_string(out, PLAN_LOG_NAME, log_name);
         std::uint64_t size = log.max_size;
         put_record(out, PLAN_LOG_MAX_SIZE, &size, sizeof size);

@@ -15,6 +15,9 @@ namespace isolated::sandbox {
 struct LogSettings {
     std::uint64_t max_size = 10u << 20;  ///< per file (Kubernetes' containerLogMaxSize)
     std::uint32_t max_files = 5;         ///< including the current one (containerLogMaxFiles)
+    /// journald's native socket ("/run/systemd/journal/socket"): output goes to the
+    /// journal instead of the files; "" = files.
+    std::string journal_socket;
 };
 
 /// One step of building the root filesystem (init_protocol.h, struct plan_mount).

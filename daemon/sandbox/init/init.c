@@ -33,7 +33,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,6 +110,7 @@ struct plan {
     int envc;
     const char *workdir;
     const char *log_name;
+    const char *journal;
     uint64_t log_max_size;
     uint32_t log_max_files;
     const char *app_name;
@@ -180,6 +183,7 @@ static int read_plan(void) {
             case PLAN_ENV: P.envp[P.envc++] = s; break;
             case PLAN_WORKDIR: P.workdir = s; break;
             case PLAN_LOG_NAME: P.log_name = s; break;
+            case PLAN_JOURNAL: P.journal = s; break;
             case PLAN_LOG_MAX_SIZE:
                 if (len == 8) memcpy(&P.log_max_size, val - 4, 8);
                 break;
@@ -312,6 +316,58 @@ static void log_write(const char *data, size_t n) {
     if (write_all(log_fd, data, n) == 0) log_size += n;
 }
 
+/* ---- the journal ------------------------------------------------------------------
+ * With journald, each line goes to its native socket as one datagram (systemd's
+ * sd_journal_sendv() format, MESSAGE in the length-prefixed form so any byte is fine):
+ * MESSAGE, PRIORITY (6 stdout, 3 stderr), SYSLOG_IDENTIFIER and ISOLATED_APP = the
+ * app, ISOLATED_STREAM. The socket is connected before the root is replaced and is
+ * non-blocking: when journald falls behind, lines are dropped rather than the app
+ * blocked (journald's own stream clients block instead). */
+
+static int journal_fd = -1;
+
+static int journal_open(void) {
+    if (!P.journal) return 0;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (str_len(P.journal) >= sizeof sa.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sa.sun_path, P.journal, str_len(P.journal) + 1);
+    journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (journal_fd < 0) return -1;
+    if (connect(journal_fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(journal_fd);
+        journal_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static void journal_line(const char *stream, const char *text, size_t n) {
+    static char buf[LINE_MAX_BYTES + 512];
+    size_t pos = 0, cap = sizeof buf;
+    int is_err = stream[3] == 'e'; /* "stderr" */
+    put_str(buf, cap, &pos, is_err ? "PRIORITY=3\n" : "PRIORITY=6\n");
+    put_str(buf, cap, &pos, "SYSLOG_IDENTIFIER=");
+    put_str(buf, cap, &pos, P.app_name);
+    put_str(buf, cap, &pos, "\nISOLATED_APP=");
+    put_str(buf, cap, &pos, P.app_name);
+    put_str(buf, cap, &pos, "\nISOLATED_STREAM=");
+    put_str(buf, cap, &pos, stream);
+    put_str(buf, cap, &pos, "\nMESSAGE\n");
+    if (pos + 8 + n + 1 > cap) return;
+    uint64_t le = (uint64_t)n; /* little-endian on every arch we build for */
+    memcpy(buf + pos, &le, 8);
+    pos += 8;
+    memcpy(buf + pos, text, n);
+    pos += n;
+    buf[pos++] = '\n';
+    (void)send(journal_fd, buf, pos, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /* ---- output streams ---------------------------------------------------------------- */
 
 struct stream {
@@ -354,8 +410,12 @@ static void timestamp(char *ts, size_t cap) {
     ts[pos] = 0;
 }
 
-/* One CRI record: "<ts> <stream> <F|P> <text>\n". */
+/* One CRI record: "<ts> <stream> <F|P> <text>\n" (or one journal entry). */
 static void emit(const char *ts, const struct stream *s, const char *text, size_t n, int full) {
+    if (journal_fd >= 0) {
+        journal_line(s->name, text, n);
+        return;
+    }
     size_t need = str_len(ts) + 1 + str_len(s->name) + 3 + n + 1;
     if (outlen + need > sizeof outbuf) out_flush();
     if (need > sizeof outbuf) return; /* cannot happen: n <= LINE_MAX_BYTES */
@@ -879,6 +939,9 @@ int main(int argc, char **argv) {
      * by systemd), so that the namespace's root is the app's own cgroup. */
     if ((P.flags & SB_CGROUP_NS) && unshare(CLONE_NEWCGROUP) < 0)
         fail(STEP_MOUNT, errno, "unshare the cgroup namespace", INIT_EXIT_SETUP_FAILED);
+
+    /* While the host's /run is still in view. */
+    if (journal_open() < 0) fail(STEP_OPEN_LOG, errno, P.journal, INIT_EXIT_SETUP_FAILED);
 
     /* Modes below are exact (device nodes 0666, /tmp 1777); the app gets its own umask. */
     umask(0);
