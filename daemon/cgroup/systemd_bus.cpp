@@ -67,6 +67,10 @@ std::vector<UnitProperty> scope_properties(const std::string& app, pid_t pid, co
         {"Delegate", true},
         {"CollectMode", std::string("inactive-or-failed")},
         {"KillSignal", std::int32_t{9}},
+        // Stopped after the daemon at shutdown (stop order is the reverse of start
+        // order): the daemon stops the apps gracefully first, by their stop policy and
+        // in dependsOn order; only what is left then gets the scope's SIGKILL.
+        {"Before", std::vector<std::string>{"isolated.service"}},
         {"CPUAccounting", true},
         {"MemoryAccounting", true},
         {"TasksAccounting", true},
@@ -96,6 +100,17 @@ int append_properties(sd_bus_message* m, const std::vector<UnitProperty>& props)
                     return sd_bus_message_append(m, "(sv)", p.name.c_str(), "i", v);
                 } else if constexpr (std::is_same_v<T, std::string>) {
                     return sd_bus_message_append(m, "(sv)", p.name.c_str(), "s", v.c_str());
+                } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                    int q = sd_bus_message_open_container(m, 'r', "sv");
+                    if (q >= 0) q = sd_bus_message_append(m, "s", p.name.c_str());
+                    if (q >= 0) q = sd_bus_message_open_container(m, 'v', "as");
+                    if (q >= 0) q = sd_bus_message_open_container(m, 'a', "s");
+                    for (const auto& str : v)
+                        if (q >= 0) q = sd_bus_message_append(m, "s", str.c_str());
+                    if (q >= 0) q = sd_bus_message_close_container(m);
+                    if (q >= 0) q = sd_bus_message_close_container(m);
+                    if (q >= 0) q = sd_bus_message_close_container(m);
+                    return q;
                 } else {
                     int q = sd_bus_message_open_container(m, 'r', "sv");
                     if (q >= 0) q = sd_bus_message_append(m, "s", p.name.c_str());

@@ -24,7 +24,8 @@ std::string scope_name(const std::string& app);
 struct UnitProperty {
     std::string name;
     /// D-Bus types: b, t, i, s, au.
-    std::variant<bool, std::uint64_t, std::int32_t, std::string, std::vector<std::uint32_t>> value;
+    std::variant<bool, std::uint64_t, std::int32_t, std::string, std::vector<std::uint32_t>, std::vector<std::string>>
+        value;
     bool operator==(const UnitProperty&) const = default;
 };
 

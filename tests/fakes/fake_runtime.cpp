@@ -31,6 +31,35 @@ Result<std::unique_ptr<supervisor::Instance>> FakeRuntime::launch(const AppSpec&
     return std::unique_ptr<supervisor::Instance>(std::make_unique<FakeInstance>(s));
 }
 
+std::vector<std::string> FakeRuntime::recorded_instances() {
+    std::vector<std::string> out;
+    for (auto& [name, r] : recorded) out.push_back(name);
+    return out;
+}
+
+std::optional<supervisor::Adoption> FakeRuntime::adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) {
+    auto it = recorded.find(app);
+    if (it == recorded.end()) return std::nullopt;
+    Recorded r = std::move(it->second);
+    recorded.erase(it);
+    supervisor::Adoption a;
+    a.spec = r.spec;
+    a.restarts = r.restarts;
+    if (!r.running) {
+        a.exit = r.exit;
+        return a;
+    }
+    auto s = std::make_shared<FakeInstanceState>();
+    s->app = app;
+    s->info.init_pid = next_pid_++;
+    s->info.pid = s->info.init_pid + 1;
+    s->callbacks = std::move(callbacks);
+    s->adopted = true;
+    launches.push_back(s);
+    a.instance = std::make_unique<FakeInstance>(s);
+    return a;
+}
+
 std::shared_ptr<FakeInstanceState> FakeRuntime::last(const std::string& app) const {
     for (auto it = launches.rbegin(); it != launches.rend(); ++it)
         if ((*it)->app == app) return *it;

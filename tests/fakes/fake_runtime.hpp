@@ -22,6 +22,7 @@ struct FakeInstanceState {
     int kills = 0;
     bool alive = true;      // the Instance object exists
     bool exited = false;
+    bool adopted = false;
     supervisor::LaunchContext ctx;
 };
 
@@ -29,6 +30,17 @@ class FakeRuntime : public supervisor::Runtime {
 public:
     Result<std::unique_ptr<supervisor::Instance>> launch(const AppSpec& spec, const supervisor::LaunchContext& ctx,
                                                          supervisor::InstanceCallbacks callbacks) override;
+
+    /// Instances "an earlier daemon" left: adopt() hands each out once.
+    struct Recorded {
+        AppSpec spec;
+        std::uint32_t restarts = 0;
+        bool running = true;  ///< else it ended with `exit` while no daemon watched
+        ExitInfo exit;
+    };
+    std::map<std::string, Recorded> recorded;
+    std::vector<std::string> recorded_instances() override;
+    std::optional<supervisor::Adoption> adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) override;
 
     /// Launches fail with this error while set.
     std::optional<Error> fail_launch;

@@ -513,6 +513,7 @@ TEST_CASE("systemd: scope properties carry the limits in systemd's units", "[cgr
     CHECK(std::get<bool>(get("Delegate")->value) == true);
     CHECK(std::get<std::string>(get("CollectMode")->value) == "inactive-or-failed");
     CHECK(std::get<std::int32_t>(get("KillSignal")->value) == 9);
+    CHECK(std::get<std::vector<std::string>>(get("Before")->value) == std::vector<std::string>{"isolated.service"});
     CHECK(std::get<std::uint64_t>(get("CPUQuotaPerSecUSec")->value) == 500000);
     CHECK(std::get<std::uint64_t>(get("CPUWeight")->value) == 200);
     CHECK(std::get<std::uint64_t>(get("MemoryMax")->value) == 512ull << 20);
@@ -701,6 +702,13 @@ private:
                 sd_bus_message_read_array(m, 'u', &data, &size);
                 auto* u = static_cast<const std::uint32_t*>(data);
                 p.value = std::vector<std::uint32_t>(u, u + size / sizeof(std::uint32_t));
+            } else if (type == "as") {
+                std::vector<std::string> strs;
+                sd_bus_message_enter_container(m, 'a', "s");
+                const char* str;
+                while (sd_bus_message_read(m, "s", &str) > 0) strs.push_back(str);
+                sd_bus_message_exit_container(m);
+                p.value = strs;
             }
             sd_bus_message_exit_container(m);
             sd_bus_message_exit_container(m);

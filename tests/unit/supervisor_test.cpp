@@ -851,3 +851,78 @@ TEST_CASE("verdicts that arrive while the app is stopping change nothing", "[sup
     CHECK(r.state("web") == AppState::stopping);
     CHECK(r.runtime.last("web")->signals.size() == 1);
 }
+
+// ---- adoption (issue 7) ----------------------------------------------------------------
+
+TEST_CASE("adoption: a running instance is taken over, up at once, with its restart count", "[supervisor][adoption]") {
+    Rig r;
+    auto web = make_spec("web");
+    r.runtime.recorded["web"] = {web, 3, true, {}};
+    r.load({web, make_spec("api", {"web"})});
+    auto adopted = r.sup.adopt_all();
+    CHECK(adopted == std::set<std::string>{"web"});
+    r.sup.start_all(adopted);
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.status("web").restarts == 3);
+    CHECK(r.runtime.last("web")->adopted);
+    CHECK(r.runtime.launch_count("web") == 1);  // the adopted one; nothing launched
+    // A dependent that was not running starts: its dependency is ready.
+    REQUIRE(r.runtime.last("api"));
+    CHECK_FALSE(r.runtime.last("api")->adopted);
+    // The adopted instance's exit is handled like any other.
+    r.runtime.exit("web", 1);
+    CHECK(r.state("web") == AppState::backoff);
+    r.clock.advance(10s);
+    CHECK(r.runtime.launch_count("web") == 2);
+    CHECK(r.status("web").restarts == 4);
+}
+
+TEST_CASE("adoption: an exit while the daemon was down goes through the restart policy", "[supervisor][adoption]") {
+    Rig r;
+    auto always = make_spec("always");
+    always.restart.policy = RestartPolicy::always;
+    auto never = make_spec("never");
+    never.restart.policy = RestartPolicy::never;
+    ExitInfo killed;
+    killed.code = 137;
+    killed.signal = SIGKILL;
+    r.runtime.recorded["always"] = {always, 0, false, killed};
+    r.runtime.recorded["never"] = {never, 0, false, killed};
+    r.load({always, never});
+    auto adopted = r.sup.adopt_all();
+    r.sup.start_all(adopted);
+    CHECK(r.state("always") == AppState::backoff);
+    CHECK(r.state("never") == AppState::failed);
+    REQUIRE(r.status("never").last_exit);
+    CHECK(r.status("never").last_exit->signal == SIGKILL);
+    CHECK(r.runtime.launch_count("never") == 0);  // start_all left the adopted app alone
+    r.clock.advance(10s);
+    CHECK(r.runtime.launch_count("always") == 1);
+    CHECK(r.status("always").restarts == 1);
+}
+
+TEST_CASE("adoption: a changed definition restarts the app; a removed app is stopped and forgotten",
+          "[supervisor][adoption]") {
+    Rig r;
+    auto old_web = make_spec("web");
+    auto new_web = make_spec("web");
+    new_web.env["VERSION"] = "2";
+    r.runtime.recorded["web"] = {old_web, 0, true, {}};
+    r.runtime.recorded["gone"] = {make_spec("gone"), 0, true, {}};
+    r.load({new_web});
+    auto adopted = r.sup.adopt_all();
+    r.sup.start_all(adopted);
+    // web: stopped with its stop signal, then launched with the new definition.
+    auto first = r.runtime.last("web");
+    CHECK(first->adopted);
+    CHECK(first->signals.size() == 1);
+    auto gone = r.runtime.last("gone");
+    CHECK(gone->signals.size() == 1);
+    r.runtime.exit("web", 0);
+    r.runtime.exit("gone", 0);
+    r.clock.advance(1ms);  // forgetting removed apps is posted
+    CHECK(r.runtime.launch_count("web") == 2);
+    CHECK(r.sup.detail("web")->spec.env.at("VERSION") == "2");
+    CHECK(r.status("web").restarts == 0);
+    CHECK_FALSE(r.sup.contains("gone"));
+}
