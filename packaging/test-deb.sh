@@ -304,11 +304,17 @@ waitfor '[ "$(app probed restarts)" = 1 ] && [ "$(app probed state)" = ready ]' 
 p2=$(app probed pid)
 
 # journald: the app's output is in the journal, and isoctl logs reads it there.
-waitfor 'ct journalctl -q --no-pager ISOLATED_APP=probed -o cat | grep -q "probed up"' \
+waitfor 'ct journalctl -q --no-pager ISOLATED_APP=probed -o cat | grep "probed up" >/dev/null' \
   && ok "journalctl ISOLATED_APP=probed shows the app's output" || bad "journal: $(ct journalctl -q --no-pager ISOLATED_APP=probed -o cat | tail -3)"
-ct journalctl -q --no-pager ISOLATED_APP=probed -o verbose | grep -q 'SYSLOG_IDENTIFIER=probed' \
+ct journalctl -q --no-pager ISOLATED_APP=probed ISOLATED_STREAM=stdout -o verbose | grep 'SYSLOG_IDENTIFIER=probed' >/dev/null \
   && ok "... with SYSLOG_IDENTIFIER=probed" || bad "no SYSLOG_IDENTIFIER"
-ct isoctl logs probed 2>&1 | grep -q "probed up" && ok "isoctl logs reads the journal" || bad "isoctl logs: $(ct isoctl logs probed 2>&1 | tail -3)"
+ct isoctl logs probed 2>&1 | grep "probed up" >/dev/null && ok "isoctl logs reads the journal" || bad "isoctl logs: $(ct isoctl logs probed 2>&1 | tail -3)"
+ct journalctl -q --no-pager -u isolated SYSLOG_IDENTIFIER=isolated ISOLATED_APP=probed -o cat | grep "adopted the running instance" >/dev/null \
+  && ok "the daemon's own messages are structured (SYSLOG_IDENTIFIER=isolated, ISOLATED_APP=probed)" \
+  || bad "daemon messages: $(ct journalctl -q --no-pager -u isolated -n 5 -o cat | tr '\n' '|')"
+ct journalctl -q --no-pager -u isolated PRIORITY=4 -o cat >/dev/null && ok "... with priorities" || bad "journalctl PRIORITY="
+ct isoctl logs probed 2>&1 | grep "adopted the running instance" >/dev/null && bad "isoctl logs mixes in the daemon's messages" \
+  || ok "isoctl logs shows the app's output only"
 
 # The watchdog: a stalled daemon is restarted by systemd; the apps stay.
 mkdir -p "$R/etc/systemd/system/isolated.service.d"

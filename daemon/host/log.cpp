@@ -1,5 +1,7 @@
 #include "host/log.hpp"
 
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,8 +25,19 @@ int syslog_priority(LogLevel l) {
     return 6;
 }
 
+// systemd connects stderr to the journal and says so in JOURNAL_STREAM=<dev>:<ino>;
+// when stderr is still that stream (not redirected), messages go to the journal as
+// structured entries (sd_journal_send) instead of text lines.
 bool journal_stream() {
-    static const bool on = std::getenv("JOURNAL_STREAM") != nullptr;
+    static const bool on = [] {
+        const char* js = std::getenv("JOURNAL_STREAM");
+        if (!js) return false;
+        struct stat st;
+        if (::fstat(STDERR_FILENO, &st) < 0) return false;
+        unsigned long long dev = 0, ino = 0;
+        if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+        return dev == static_cast<unsigned long long>(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino);
+    }();
     return on;
 }
 
@@ -54,12 +67,21 @@ LogLevel log_level() { return g_level; }
 
 void log(LogLevel level, std::string_view app, std::string_view message) {
     if (level < g_level) return;
-    std::string line;
     if (journal_stream()) {
-        line = "<" + std::to_string(syslog_priority(level)) + ">";
-    } else {
-        line = format_rfc3339(std::chrono::system_clock::now()) + " " + to_string(level) + " ";
+        // MESSAGE keeps the "[app] " prefix so plain `journalctl -u isolated` reads well;
+        // ISOLATED_APP= selects an app's daemon messages (and, with the journald log
+        // driver, its output too).
+        std::string msg = app.empty() ? std::string(message) : "[" + std::string(app) + "] " + std::string(message);
+        std::string app_field = "ISOLATED_APP=" + std::string(app);
+        if (app.empty())
+            sd_journal_send("MESSAGE=%s", msg.c_str(), "PRIORITY=%d", syslog_priority(level),
+                            "SYSLOG_IDENTIFIER=isolated", nullptr);
+        else
+            sd_journal_send("MESSAGE=%s", msg.c_str(), "PRIORITY=%d", syslog_priority(level),
+                            "SYSLOG_IDENTIFIER=isolated", "%s", app_field.c_str(), nullptr);
+        return;
     }
+    std::string line = format_rfc3339(std::chrono::system_clock::now()) + " " + to_string(level) + " ";
     if (!app.empty()) {
         line += "[";
         line += app;

@@ -46,6 +46,10 @@ Result<JournalPtr> open_for(const std::string& app) {
     JournalPtr j(raw);
     std::string match = "ISOLATED_APP=" + app;
     if ((rc = sd_journal_add_match(j.get(), match.data(), match.size())) < 0) return Error::os(-rc, "journal match");
+    // The app's output only, not the daemon's messages about the app (which carry
+    // ISOLATED_APP= too, but no ISOLATED_STREAM=): matches on another field AND.
+    for (const char* m : {"ISOLATED_STREAM=stdout", "ISOLATED_STREAM=stderr"})
+        if ((rc = sd_journal_add_match(j.get(), m, 0)) < 0) return Error::os(-rc, "journal match");
     return j;
 }
 
