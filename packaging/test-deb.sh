@@ -263,6 +263,7 @@ cat >"$R/etc/isolated/apps/probed.json" <<'JSON'
 {"command": ["sh", "-c", "trap 'echo graceful > /data/bye; exit 0' TERM; echo probed up; while :; do sleep 0.2; done"],
  "mounts": [{"type": "bind", "source": "/var/tmp/itest", "target": "/data"}],
  "probes": {"liveness": {"exec": {"command": ["true"]}, "period": "1s"}},
+ "resources": {"cpu": "50%", "memory": "64M", "pids": 100},
  "restart": {"policy": "always", "backoff": {"initial": "200ms"}}, "stop": {"timeout": "5s"}}
 JSON
 ct systemctl reload isolated
@@ -272,6 +273,9 @@ p1=$(app probed pid) h1=$(app hello pid) m1=$(mainpid)
 info "probed pid $p1, hello pid $h1, daemon $m1; $(ct systemctl show -p StatusText --value isolated)"
 ct systemctl show -p StatusText --value isolated | grep -q '2 apps: 2 ready' \
   && ok "STATUS= line: $(ct systemctl show -p StatusText --value isolated)" || bad "StatusText: $(ct systemctl show -p StatusText --value isolated)"
+props=$(ct systemctl show isolated-probed.scope -p Slice -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec -p Delegate | sort | tr '\n' ' ')
+[ "$props" = "CPUQuotaPerSecUSec=500ms Delegate=yes MemoryMax=67108864 Slice=isolated.slice TasksMax=100 " ] \
+  && ok "the scope has the app's limits as unit properties: $props" || bad "scope properties: $props"
 case "$(ct systemd-cgls --no-pager -u isolated.slice 2>/dev/null)" in *isolated-probed.scope*) ok "apps run in scopes under isolated.slice" ;;
   *) bad "no isolated-probed.scope: $(ct systemd-cgls --no-pager -u isolated.slice 2>&1 | head -5 | tr '\n' '|')" ;; esac
 

@@ -104,10 +104,11 @@ TEST_CASE("a stop kills everything in the app's cgroup, double-forked daemons in
     std::vector<pid_t> sleepers;
     REQUIRE(wait_until([&] {
         sleepers.clear();
-        if (v1_hierarchy("pids")) {
-            std::ifstream procs(app_cgroup(d, "pids", "forker") + "/cgroup.procs");
-            for (pid_t p; procs >> p;) sleepers.push_back(p);
-        }
+        // v1: the pids hierarchy; v2 (the qemu guest): the unified one.
+        std::string procs_file = v1_hierarchy("pids") ? app_cgroup(d, "pids", "forker") + "/cgroup.procs"
+                                                      : "/sys/fs/cgroup/" + d.cgroup_root() + "/forker/cgroup.procs";
+        std::ifstream procs(procs_file);
+        for (pid_t p; procs >> p;) sleepers.push_back(p);
         return sleepers.size() >= 3;
     }));
     CHECK(d.isoctl({"stop", "forker"}).code == 0);

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include "integration/harness.hpp"
 
+#include <cstdlib>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -128,6 +130,16 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     return r;
 }
 
+int slow_factor() {
+    // Slow machines (the TCG qemu guest of tests/vm) stretch the harness's waits.
+    static const int f = [] {
+        const char* v = std::getenv("ISOLATED_TEST_SLOW");
+        int n = v ? std::atoi(v) : 1;
+        return n > 0 ? n : 1;
+    }();
+    return f;
+}
+
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -243,7 +255,7 @@ void Daemon::start(std::vector<std::string> extra) {
     ::close(fd);
     REQUIRE(rc == 0);
     bool up = wait_until([&] { return http("GET", "/v1/health").code == 200 || !running(); },
-                         std::chrono::seconds(20));
+                         slow_factor() * std::chrono::seconds(20));
     INFO(daemon_log());
     REQUIRE(running());
     REQUIRE(up);
@@ -344,6 +356,7 @@ std::string Daemon::state(const std::string& name) {
 }
 
 void Daemon::wait_state(const std::string& name, const std::string& want, std::chrono::milliseconds timeout) {
+    timeout *= slow_factor();
     bool ok = wait_until([&] { return state(name) == want; }, timeout);
     if (!ok) {
         auto r = http("GET", "/v1/apps/" + name);

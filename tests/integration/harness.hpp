@@ -28,6 +28,9 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(30),
               const std::string& input = "", const std::map<std::string, std::string>& env = {});
 
+/// ISOLATED_TEST_SLOW=N (default 1): the daemon's start and wait_state() wait N times longer.
+int slow_factor();
+
 /// Polls `cond` every 20 ms until it holds or `timeout` passes; returns the last value.
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
