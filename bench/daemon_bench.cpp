@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -395,6 +396,11 @@ bool reload(Http& h) {
     std::string body;
     int st = h.request("POST", "/v1/reload", &body, "{}");
     if (st != 200) std::cerr << "reload: " << st << " " << body << "\n";
+    try {
+        auto j = json::parse(body);
+        if (!j["rejected"].empty()) std::cerr << "reload rejected: " << j["rejected"].dump().substr(0, 800) << "\n";
+    } catch (...) {
+    }
     return st == 200;
 }
 
@@ -521,6 +527,7 @@ int main(int argc, char** argv) {
     }
     if (quick) crash_rounds = std::min(crash_rounds, 5), api_seconds = std::min(api_seconds, 1.0),
                cpu_window = std::min(cpu_window, 3.0), apps_n = std::min(apps_n, 10);
+    build = fs::absolute(build).lexically_normal().string();  // bind-mount sources must be absolute
     const std::string probe_bin = build + "/sandbox_probe";
     if (!fs::exists(build + "/isolated") || !fs::exists(probe_bin)) {
         std::cerr << "isolated-bench-daemon: needs " << build << "/isolated and " << probe_bin << "\n";

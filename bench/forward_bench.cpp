@@ -236,12 +236,12 @@ int main(int argc, char** argv) {
     spec.mounts.push_back(m);
 
     std::unique_ptr<isolated::supervisor::Instance> inst;
-    bool exited = false;
+    bool exited = false, stopping = false;
     isolated::supervisor::InstanceCallbacks cb;
     cb.on_started = [&] { io.stop(); };
     cb.on_exit = [&](const isolated::ExitInfo& e) {
+        if (!exited && !stopping) std::cerr << "app exited early: " << e.message << "\n";
         exited = true;
-        std::cerr << "app exited: " << e.message << "\n";
         io.stop();
     };
     auto launched = rt.launch(spec, {}, std::move(cb));
@@ -272,8 +272,9 @@ int main(int argc, char** argv) {
         int failed = std::atoi(client_line().c_str());
         return std::make_tuple(direct, fwd, failed);
     };
-    for (int i = 0; linked && i < 100; ++i) {
+    for (int i = 0; linked && i < 40; ++i) {
         auto [d, f, failed] = measure(1);
+        (void)failed;
         if (!d.empty() && !f.empty()) break;
         ::usleep(50000);
     }
@@ -327,6 +328,7 @@ int main(int argc, char** argv) {
     }
     auto listing = network->read_table();
 
+    stopping = true;
     inst->kill_all();
     if (!exited) {
         io.restart();
