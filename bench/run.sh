@@ -7,6 +7,8 @@
 #   QUICK=1 bash bench/run.sh      smoke run (few rounds, 10 apps) -> bench/RESULTS.quick.md
 #   ROUNDS=N  OUT=FILE  NO_BUILD=1 override the rounds of the start benchmark, the output
 #                                  file, and skip install-deps + build
+#   ADOPTION=1                     also measure daemon start -> 50 apps adopted (needs the
+#                                  adoption work from main; a marked slot until then)
 #
 # Nothing here touches the machine's own network: every benchmark that makes a bridge,
 # a veth, a netns or an nftables table runs inside `unshare --net` (the start benchmark
@@ -24,6 +26,8 @@ else
     ROUNDS=${ROUNDS:-60}; FWD_ROUNDS=2000; FWD_EDITS=50; DAEMON_ARGS=()
     out=${OUT:-bench/RESULTS.md}
 fi
+# SLOT(adoption): daemon start -> 50 running apps adopted, once adoption lands on main.
+if [ "${ADOPTION:-0}" = 1 ]; then DAEMON_ARGS+=(--adoption 50); fi
 if [ "${NO_BUILD:-0}" != 1 ]; then
     bash scripts/install-deps.sh
     if ! command -v bwrap >/dev/null; then apt-get install -y -qq bubblewrap >/dev/null; fi
