@@ -1,28 +1,93 @@
 #!/bin/bash
-# Runs every benchmark and writes bench/RESULTS.md (one table of medians and ratios,
-# measured in the same run). As root, on the machine to measure; takes a few minutes.
+# Runs every benchmark and writes bench/RESULTS.md (tables of medians and ratios,
+# measured in the same run). As root, on the machine to measure; takes about 5 minutes
+# (plus the build).
+#
+#   bash bench/run.sh              full run -> bench/RESULTS.md
+#   QUICK=1 bash bench/run.sh      smoke run (few rounds, 10 apps) -> bench/RESULTS.quick.md
+#   ROUNDS=N  OUT=FILE  NO_BUILD=1 override the rounds of the start benchmark, the output
+#                                  file, and skip install-deps + build
+#   ADOPTION=1                     also measure daemon start -> 50 apps adopted (needs the
+#                                  adoption work from main; a marked slot until then)
+#
+# Nothing here touches the machine's own network: every benchmark that makes a bridge,
+# a veth, a netns or an nftables table runs inside `unshare --net` (the start benchmark
+# also in a private mount namespace with its own tmpfs on /run, for `ip netns`). The
+# cgroups all live under one subtree, isolated-bench-<pid of this script>, which the
+# trap below empties (kill by PID) and removes however the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 2; }
-bash scripts/install-deps.sh
-if ! command -v bwrap >/dev/null; then apt-get install -y -qq bubblewrap >/dev/null; fi
-bash scripts/build.sh >/dev/null
-ROUNDS=${ROUNDS:-100}
-out=bench/RESULTS.md
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+    ROUNDS=${ROUNDS:-5}; FWD_ROUNDS=200; FWD_EDITS=10; DAEMON_ARGS=(--quick)
+    out=${OUT:-bench/RESULTS.quick.md}
+else
+    ROUNDS=${ROUNDS:-60}; FWD_ROUNDS=2000; FWD_EDITS=50; DAEMON_ARGS=()
+    out=${OUT:-bench/RESULTS.md}
+fi
+# SLOT(adoption): daemon start -> 50 running apps adopted, once adoption lands on main.
+if [ "${ADOPTION:-0}" = 1 ]; then DAEMON_ARGS+=(--adoption 50); fi
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    bash scripts/install-deps.sh
+    if ! command -v bwrap >/dev/null; then apt-get install -y -qq bubblewrap >/dev/null; fi
+    bash scripts/build.sh >/dev/null
+fi
+
+cgroot=isolated-bench-$$
+remove_cgroups() {
+    local round dir pid
+    for round in 1 2 3 4 5 6 7 8 9 10; do
+        local left=0
+        for dir in $(find /sys/fs/cgroup/*/"$cgroot" -depth -type d 2>/dev/null); do
+            while read -r pid; do kill -9 "$pid" 2>/dev/null || true; left=1; done < "$dir/cgroup.procs"
+            rmdir "$dir" 2>/dev/null || left=1
+        done
+        [ "$left" = 0 ] && return 0
+        sleep 0.1
+    done
+    echo "bench/run.sh: could not remove every cgroup under $cgroot" >&2
+}
+trap remove_cgroups EXIT
+trap 'exit 130' INT TERM
+
+tmp_out=$(mktemp)
 {
   echo "# Benchmark results"
   echo
-  echo "Measured by \`bench/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) CPUs, kernel $(uname -r)."
-  echo "Each peer runs interleaved with the others in one loop of $ROUNDS rounds; ratios are to a plain"
-  echo "fork+exec of /bin/true measured in the same loop (absolute times move with machine load)."
+  echo "Measured by \`bench/run.sh\`$([ "$QUICK" = 1 ] && echo ' (QUICK=1: smoke run, too few rounds to read)') on $(date -u +%Y-%m-%d), $(nproc) CPUs, kernel $(uname -r)."
+  echo "Peers run interleaved with each other in one loop; ratios are to a reference measured in"
+  echo "the same run (absolute times move with machine load, ratios much less)."
   echo
   echo "## Sandbox start -> exit"
   echo
-  # In a network namespace of its own: the networked sandbox makes a bridge and a table.
-  BENCH_NETWORK=1 unshare --net -- sh -c 'ip link set lo up && exec "$0" "$@"' build/isolated-bench-start --rounds "$ROUNDS" \
+  echo "$ROUNDS rounds; ratios to a plain fork+exec of /bin/true in the same loop."
+  echo
+  # In a network and mount namespace of its own: the networked sandbox makes a bridge
+  # and a table; the seed script makes netns (mounted under the private /run) and veths.
+  BENCH_NETWORK=1 unshare --net --mount --propagation private -- \
+    sh -c 'mount -t tmpfs -o size=1M,mode=755 isolated-bench /run && ip link set lo up && exec "$0" "$@"' \
+    build/isolated-bench-start --rounds "$ROUNDS" \
     --peer "unshare --fork --pid --mount --uts --ipc --net --mount-proc true=unshare --fork --pid --mount --uts --ipc --net --mount-proc true" \
-    --peer "bwrap --unshare-all (ro / bind, /proc, /dev)=bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev true"
+    --peer "bwrap --unshare-all (ro / bind, /proc, /dev)=bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev true" \
+    --peer "seed design's bash script (bench/seed-approach.sh: ip netns + veth on the bridge + cgroups + unshare + chroot, teardown)=bash bench/seed-approach.sh $cgroot isobench0"
   echo
   if command -v crun >/dev/null; then echo "crun: installed but not measured (needs a bundle)"; else
     echo "crun: not measured (refuses to run on this hybrid-cgroup machine; ../shared/reference/peer-baselines.md: 6.7x)"; fi
-} | tee "$out"
+  echo
+  echo "## Port forwards: 10 vs 10,000 in the map"
+  echo
+  echo "One bridged sandbox serving HTTP on :80 with the forward 18080 -> 80; a client in another"
+  echo "netns behind a veth (so it comes in through prerouting, like another machine). Each"
+  echo "connection is connect + \`GET /\` + answer + close; forward and no-NAT (the app's address"
+  echo "directly) alternate in one loop of $FWD_ROUNDS rounds. Add/remove one forward = the"
+  echo "nftables transaction the daemon runs ($FWD_EDITS times each)."
+  echo
+  BENCH_OWN_NETNS=1 unshare --net -- sh -c 'ip link set lo up && exec "$0" "$@"' \
+    build/isolated-bench-forward --rounds "$FWD_ROUNDS" --edits "$FWD_EDITS" || echo "(forward benchmark failed)"
+  echo
+  build/isolated-bench-daemon --build build --cgroup-root "$cgroot" "${DAEMON_ARGS[@]}" || echo "(daemon benchmark failed)"
+} | tee "$tmp_out"
+cp "$tmp_out" "$out"
+rm -f "$tmp_out"
+echo "bench/run.sh: wrote $out" >&2
