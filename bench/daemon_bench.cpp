@@ -11,11 +11,9 @@
 //                      memory at 1, 10 and 100 apps (network none and bridge)
 //   probe CPU          daemon CPU with 100 apps probed every second (HTTP, TCP, exec),
 //                      and an exec probe's CPU against a fork+exec of /bin/true
-//   adoption           daemon start -> N running apps adopted; a marked slot (SLOT(adoption))
-//                      until adoption lands on main, then --adoption N
 //
 //   isolated-bench-daemon --build DIR [--cgroup-root NAME] [--quick] [--crash-rounds N]
-//                         [--api-seconds S] [--cpu-window S] [--apps N] [--adoption N]
+//                         [--api-seconds S] [--cpu-window S] [--apps N]
 //
 // Cleanup even on failure: the daemon is stopped (SIGTERM, then SIGKILL by PID), every
 // process left in our cgroup subtree is killed by PID and the subtree removed; the
@@ -522,7 +520,7 @@ int main(int argc, char** argv) {
     std::string build = fs::path(argv[0]).parent_path();
     std::string cgroup_root = "isolated-bench-" + std::to_string(::getpid());
     bool quick = false;
-    int crash_rounds = 30, apps_n = 100, adoption_apps = 0;
+    int crash_rounds = 30, apps_n = 100;
     double api_seconds = 5, cpu_window = 20;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -534,7 +532,6 @@ int main(int argc, char** argv) {
         else if (a == "--api-seconds") api_seconds = std::stod(next());
         else if (a == "--cpu-window") cpu_window = std::stod(next());
         else if (a == "--apps") apps_n = std::stoi(next());
-        else if (a == "--adoption") adoption_apps = std::stoi(next());
     }
     if (quick) crash_rounds = std::min(crash_rounds, 5), api_seconds = std::min(api_seconds, 1.0),
                cpu_window = std::min(cpu_window, 3.0), apps_n = std::min(apps_n, 10);
@@ -779,56 +776,6 @@ int main(int argc, char** argv) {
         std::printf("\n");
     }
 
-    // ---- adoption: a marked slot until the daemon adopts ----
-    // SLOT(adoption): off by default because adoption is being built on main; pass
-    // --adoption N (run.sh: ADOPTION=1) once it lands. The apps are network none: a
-    // second `unshare --net` daemon gets a fresh netns, so bridged apps' veths would not
-    // be where the new daemon looks for them.
-    std::printf("## Daemon start -> every app adopted (%d apps running)\n\n", adoption_apps ? adoption_apps : 50);
-    if (adoption_apps <= 0) {
-        std::printf("| daemon start -> all apps adopted | median | p90 |\n|---|---:|---:|\n");
-        std::printf("| SLOT: not measured (adoption is being built on main; `ADOPTION=1 bash bench/run.sh`) | - | - |\n\n");
-    } else {
-        set_apps(d, "adopt", adoption_apps, [](int) {
-            return R"({"command": ["/bin/sleep", "infinity"], "network": {"mode": "none"}})";
-        });
-        std::vector<double> samples;
-        std::string verdict;
-        for (int r = 0; r < (quick ? 1 : 3) && verdict.empty(); ++r) {
-            if (!reload(h) || !wait_all_ready(h, static_cast<size_t>(adoption_apps), 120000)) {
-                verdict = "apps did not start";
-                break;
-            }
-            std::map<std::string, int> pids;
-            for (auto& a : get_json(h, "/v1/apps")["apps"]) pids[a.value("name", "")] = a["pid"].get<int>();
-            d.kill9();  // the apps stay
-            auto t0 = Clock::now();
-            if (!d.start()) {
-                verdict = "the second daemon did not start";
-                break;
-            }
-            h.close();
-            bool all = false;
-            while (!all && ms_since(t0) < 60000) {
-                json apps = get_json(h, "/v1/apps");
-                size_t same = 0;
-                if (apps.is_object())
-                    for (auto& a : apps["apps"])
-                        same += a.value("state", "") == "ready" && a["pid"].is_number() &&
-                                pids[a.value("name", "")] == a["pid"].get<int>();
-                all = same == pids.size();
-                if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-            }
-            if (!all) verdict = "not adopted within 60 s (apps restarted or lost)";
-            else samples.push_back(ms_since(t0));
-        }
-        std::printf("| daemon start -> all apps adopted | runs | median | p90 |\n|---|---:|---:|---:|\n");
-        if (samples.empty())
-            std::printf("| %d apps, network none | 0 | %s | |\n\n", adoption_apps, verdict.c_str());
-        else
-            std::printf("| %d apps, network none | %zu | %.1f ms | %.1f ms |\n\n", adoption_apps, samples.size(),
-                        pct(samples, 0.5), pct(samples, 0.9));
-    }
     std::fflush(stdout);
 
     set_apps(d, "none", 0, {});
