@@ -108,6 +108,11 @@ public:
     virtual std::string describe() const = 0;
 
     virtual Placement placement() const = 0;
+    /// The cgroup.procs file of each hierarchy the app's cgroup is in (v1: several;
+    /// v2 and systemd on v2: one). For `isolated-init --exec`, which writes itself
+    /// there before it runs the command, so exec probes and `isoctl exec` are in the
+    /// app's cgroup. Empty without cgroups (or a scope whose cgroup is not visible).
+    virtual std::vector<std::string> procs_files() const = 0;
     /// Moves `pid` (its whole thread group) into the cgroup; systemd: the first call
     /// creates the scope with PIDs=[pid] and waits for its job.
     virtual Status attach(pid_t pid) = 0;

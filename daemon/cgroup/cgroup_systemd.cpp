@@ -79,6 +79,9 @@ public:
         return s;
     }
 
+    std::vector<std::string> procs_files() const override {
+        return inner_ ? inner_->procs_files() : std::vector<std::string>{};
+    }
     Placement placement() const override {
         if (inner_) return inner_->placement();
         Placement p;

@@ -58,6 +58,11 @@ public:
         for (auto& [c, d] : dirs_) s += (s.empty() ? "" : " ") + c + "=" + d;
         return s;
     }
+    std::vector<std::string> procs_files() const override {
+        std::vector<std::string> out;
+        for (auto& d : unique_dirs(dirs_)) out.push_back(d + "/cgroup.procs");
+        return out;
+    }
     Placement placement() const override {
         Placement p;
         for (auto& fd : procs_) p.procs_fds.push_back(fd.get());

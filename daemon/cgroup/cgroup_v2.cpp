@@ -58,6 +58,7 @@ public:
 
     const std::string& app() const override { return app_; }
     std::string describe() const override { return dir_; }
+    std::vector<std::string> procs_files() const override { return {dir_ + "/cgroup.procs"}; }
     Placement placement() const override {
         Placement p;
         p.clone_into_fd = fd_.get();

@@ -92,6 +92,7 @@ public:
     const std::string& app() const override { return app_; }
     std::string describe() const override { return "(no cgroup)"; }
     Placement placement() const override { return {}; }
+    std::vector<std::string> procs_files() const override { return {}; }
     Status attach(pid_t) override { return {}; }
     Status kill() override { return {}; }
     Result<std::vector<pid_t>> pids() const override { return std::vector<pid_t>{}; }

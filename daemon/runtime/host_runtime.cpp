@@ -649,6 +649,10 @@ Result<std::string> HostRuntime::exec_plan(const AppSpec& spec, const std::vecto
     s.command = command;
     auto plan = sandbox::make_launch_plan(s, "exec", options_.log);
     if (auto st = sandbox::plan_exec(plan, s, tty); !st) return st.error();
+    // Into the app's cgroup before the command runs: its limits apply, its usage counts
+    // (issue 4). The cgroup exists while the app runs; without one there is nothing to join.
+    if (options_.cgroups)
+        if (auto cg = options_.cgroups->open(spec.name); cg) plan.cgroup_procs = (*cg)->procs_files();
     return plan.encode();
 }
 

@@ -53,6 +53,8 @@ enum plan_tag {
     PLAN_UMASK = 19,     /* uint32                                           */
     PLAN_JOURNAL = 20,   /* journald's native socket: output goes there, one datagram a
                             line with ISOLATED_APP=, instead of to the log file  */
+    PLAN_CGROUP_PROCS = 21, /* exec mode: a host cgroup.procs file the init writes itself
+                            into (one per v1 hierarchy) before entering the sandbox */
 };
 
 enum sandbox_flags {

@@ -38,6 +38,7 @@ std::string LaunchPlan::encode() const {
         put_record(out, PLAN_LOG_MAX_FILES, &files, sizeof files);
     }
     put_record(out, PLAN_FLAGS, &flags, sizeof flags);
+    for (const auto& c : cgroup_procs) put_string(out, PLAN_CGROUP_PROCS, c);
     if (!hostname.empty()) put_string(out, PLAN_HOSTNAME, hostname);
     if (!root_stage.empty()) put_string(out, PLAN_ROOT_STAGE, root_stage);
     for (const auto& m : mounts) {

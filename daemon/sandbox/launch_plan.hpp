@@ -57,6 +57,8 @@ struct LaunchPlan {
     std::string seccomp_bpf;             ///< struct sock_filter[]; "" = unconfined
     std::vector<Rlimit> rlimits;
     std::optional<std::uint32_t> umask;
+    /// Exec mode: the app's cgroup.procs files (AppCgroup::procs_files()).
+    std::vector<std::string> cgroup_procs;
 
     /// The TLV byte form read by the init.
     std::string encode() const;

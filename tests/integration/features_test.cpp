@@ -201,6 +201,38 @@ TEST_CASE("probes: readiness by exec inside the sandbox, liveness failure restar
     CHECK_THAT(events, Catch::Contains("liveness probe failed"));
 }
 
+TEST_CASE("exec probes and isoctl exec run in the app's cgroup", "[integration][cgroup][exec]") {
+    require_root();
+    Daemon d;
+    // The probe records where it ran. Inside the app's cgroup namespace (rooted at the
+    // app's cgroup) a process of the app sees "/" in every hierarchy; one outside the
+    // app's cgroup would see a path with "..".
+    d.write_app("cg", probe_app("serve 80", R"(, "resources": {"pids": 50}, "probes": {"liveness": {"exec": {"command": ["/bin/sh", "-c", "cat /proc/self/cgroup > /tmp/probe-cgroup"]}, "period": "1s"}})"));
+    d.start();
+    d.wait_state("cg", "ready");
+    auto all_root = [](const std::string& text) {
+        std::istringstream in(text);
+        int lines = 0;
+        for (std::string line; std::getline(in, line);) {
+            if (line.empty()) continue;
+            ++lines;
+            if (line.size() < 2 || line.substr(line.size() - 2) != ":/") return false;
+        }
+        return lines > 0;
+    };
+    auto exec = d.isoctl({"exec", "-T", "cg", "--", "cat", "/proc/self/cgroup"});
+    INFO(exec.out << exec.err);
+    CHECK(exec.code == 0);
+    CHECK(all_root(exec.out));
+    std::string probe;
+    REQUIRE(wait_until([&] {
+        probe = d.isoctl({"exec", "-T", "cg", "--", "cat", "/tmp/probe-cgroup"}).out;
+        return !probe.empty();
+    }));
+    INFO(probe);
+    CHECK(all_root(probe));
+}
+
 TEST_CASE("1000 start/stop/crash cycles leave no veth, netns, nftables element, lease or cgroup behind",
           "[integration][net][cgroup][leaks]") {
     require_root();

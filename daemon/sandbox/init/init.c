@@ -111,6 +111,8 @@ struct plan {
     const char *workdir;
     const char *log_name;
     const char *journal;
+    const char *cgroup_procs[16];
+    int ncgroup_procs;
     uint64_t log_max_size;
     uint32_t log_max_files;
     const char *app_name;
@@ -184,6 +186,10 @@ static int read_plan(void) {
             case PLAN_WORKDIR: P.workdir = s; break;
             case PLAN_LOG_NAME: P.log_name = s; break;
             case PLAN_JOURNAL: P.journal = s; break;
+            case PLAN_CGROUP_PROCS:
+                if (P.ncgroup_procs < (int)(sizeof P.cgroup_procs / sizeof P.cgroup_procs[0]))
+                    P.cgroup_procs[P.ncgroup_procs++] = s;
+                break;
             case PLAN_LOG_MAX_SIZE:
                 if (len == 8) memcpy(&P.log_max_size, val - 4, 8);
                 break;
@@ -825,6 +831,19 @@ static int exec_mode(void) {
     close(INIT_FD_PLAN);
     P.creds.no_new_privs = (P.flags & SB_NO_NEW_PRIVS) != 0;
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Into the app's cgroup first (host paths, so before the mount namespace changes):
+     * the command and everything it starts count against the app's limits. Writing 0
+     * moves the writer (kernel/cgroup/cgroup.c: pid 0 means current). */
+    for (int i = 0; i < P.ncgroup_procs; i++) {
+        int fd = open(P.cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1) {
+            f.step = STEP_JOIN;
+            f.err = errno;
+            copy_str(f.detail, sizeof f.detail, P.cgroup_procs[i]);
+            exec_fail(&f);
+        }
+        close(fd);
+    }
     /* Every namespace of the app's init; joining one we already share is a no-op. The
      * mount namespace's switch also moves root and cwd into the sandbox's root. */
     if (setns(INIT_EXEC_FD_PIDFD, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
