@@ -357,35 +357,48 @@ TEST_CASE("scenario: after kill -9 of the daemon the apps keep serving and the n
     CHECK(client.curl("/").out.find("Hello from nginx") != std::string::npos);
 }
 
-// Probes failing for real (issue 6): nginx answering 404 on the readiness path makes
-// the app unhealthy without restarting it; nginx whose workers hang (SIGSTOP) fails
-// its liveness probe by timeout and is restarted by the supervisor.
+// Probes failing for real (issue 6). A second nginx serves a page from a volume the
+// test controls: with the page gone nginx answers 404, the readiness probe fails and the
+// app turns unhealthy without a restart; with the page back it is ready again. The
+// bundled nginx, its workers frozen (SIGSTOP), stops answering: the liveness probe
+// times out and the supervisor restarts it.
 TEST_CASE("scenario: probes against real nginx fail for real: 404 is unhealthy, a hung nginx is restarted",
           "[scenario][integration]") {
     require_scenario_programs();
     Daemon d;
     d.write_app("nginx", scenario_app(d, "nginx"));
-    std::string broken = scenario_app(d, "nginx");
-    broken = replace_all(broken, "\"path\": \"/\"}, \"period\": \"5s\"", "\"path\": \"/not-there\"}, \"period\": \"2s\"");
-    broken = replace_all(broken, "\"ports\": [{\"host\": 8080, \"app\": 80, \"protocol\": \"tcp\"}]", "\"ports\": []");
-    broken = replace_all(broken, "/data/nginx/log", "/data/nginx-404/log");
-    REQUIRE(broken.find("/not-there") != std::string::npos);
-    d.write_app("nginx-404", broken);
+    const std::string page_dir = d.dir() + "/page";
+    std::filesystem::create_directories(page_dir);
+    isolated::test::write_file(page_dir + "/index.html", "the page\n");
+    std::string paged = scenario_app(d, "nginx");
+    const std::string conf_mount = "\"target\": \"/opt/isolated\", \"readonly\": true},";
+    REQUIRE(paged.find(conf_mount) != std::string::npos);
+    paged = replace_all(paged, conf_mount,
+                        conf_mount + "\n    {\"type\": \"bind\", \"source\": \"" + page_dir +
+                            "\", \"target\": \"/opt/isolated/html\", \"readonly\": true},");
+    paged = replace_all(paged, "\"ports\": [{\"host\": 8080, \"app\": 80, \"protocol\": \"tcp\"}]", "\"ports\": []");
+    paged = replace_all(paged, "/data/nginx/log", "/data/nginx-page/log");
+    REQUIRE(paged.find("\"ports\": []") != std::string::npos);
+    d.write_app("nginx-page", paged);
     d.start();
 
     d.wait_state("nginx", "ready", 60s);
-    d.wait_state("nginx-404", "unhealthy", 60s);
+    d.wait_state("nginx-page", "ready", 60s);
+    std::filesystem::remove(page_dir + "/index.html");
+    d.wait_state("nginx-page", "unhealthy", 90s);
     {
-        auto app = d.app("nginx-404");
+        auto app = d.app("nginx-page");
         INFO(app.dump());
         const auto& r = app["health"]["readiness"];
         CHECK(r["result"] == "failure");
-        CHECK(r["consecutiveFailures"].get<int>() >= 1);
+        CHECK(r["consecutiveFailures"].get<int>() >= 3);
         CHECK(r["message"].get<std::string>().find("404") != std::string::npos);
         CHECK(app["ready"] == false);
         CHECK(app["restarts"] == 0);  // readiness never restarts
-        check_probe(app, "liveness");  // "/" still answers 200
     }
+    isolated::test::write_file(page_dir + "/index.html", "the page is back\n");
+    d.wait_state("nginx-page", "ready", 90s);
+    CHECK(d.app("nginx-page")["restarts"] == 0);
 
     // Freeze nginx's workers: connections queue up unanswered, so the liveness probe
     // times out until the supervisor restarts the app.
