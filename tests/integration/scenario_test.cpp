@@ -324,9 +324,9 @@ TEST_CASE("scenario: nginx, vsftpd and postgres from conf/apps serve real client
 
 // The last step of PRODUCT's scenario: kill -9 of the daemon leaves the apps serving,
 // and the next daemon adopts them without restarting any. Hidden until adoption lands
-// (run it with '[.adoption]' or '[adoption]').
+// (run it with '[adoption]'); not tagged [scenario], which would select it too.
 TEST_CASE("scenario: after kill -9 of the daemon the apps keep serving and the next daemon adopts them",
-          "[scenario][.adoption]") {
+          "[.adoption]") {
     require_scenario_programs();
     Daemon d;
     start_scenario_apps(d);
@@ -357,11 +357,12 @@ TEST_CASE("scenario: after kill -9 of the daemon the apps keep serving and the n
     CHECK(client.curl("/").out.find("Hello from nginx") != std::string::npos);
 }
 
-// Probes failing for real (issue 6). A second nginx serves a page from a volume the
-// test controls: with the page gone nginx answers 404, the readiness probe fails and the
-// app turns unhealthy without a restart; with the page back it is ready again. The
-// bundled nginx, its workers frozen (SIGSTOP), stops answering: the liveness probe
-// times out and the supervisor restarts it.
+// Probes failing for real (issue 6). A second nginx serves its pages from a volume the
+// test controls and is probed for /health.html: with that page gone nginx answers 404,
+// the readiness probe fails and the app turns unhealthy without a restart (liveness
+// probes "/", which still answers); with the page back it is ready again. The bundled
+// nginx, its workers frozen (SIGSTOP), stops answering: the liveness probe times out
+// and the supervisor restarts it.
 TEST_CASE("scenario: probes against real nginx fail for real: 404 is unhealthy, a hung nginx is restarted",
           "[scenario][integration]") {
     require_scenario_programs();
@@ -370,12 +371,16 @@ TEST_CASE("scenario: probes against real nginx fail for real: 404 is unhealthy, 
     const std::string page_dir = d.dir() + "/page";
     std::filesystem::create_directories(page_dir);
     isolated::test::write_file(page_dir + "/index.html", "the page\n");
+    isolated::test::write_file(page_dir + "/health.html", "ok\n");
     std::string paged = scenario_app(d, "nginx");
     const std::string conf_mount = "\"target\": \"/opt/isolated\", \"readonly\": true},";
+    const std::string readiness = "\"readiness\": {\"http\": {\"port\": 80, \"path\": \"/\"}";
     REQUIRE(paged.find(conf_mount) != std::string::npos);
+    REQUIRE(paged.find(readiness) != std::string::npos);
     paged = replace_all(paged, conf_mount,
                         conf_mount + "\n    {\"type\": \"bind\", \"source\": \"" + page_dir +
                             "\", \"target\": \"/opt/isolated/html\", \"readonly\": true},");
+    paged = replace_all(paged, readiness, "\"readiness\": {\"http\": {\"port\": 80, \"path\": \"/health.html\"}");
     paged = replace_all(paged, "\"ports\": [{\"host\": 8080, \"app\": 80, \"protocol\": \"tcp\"}]", "\"ports\": []");
     paged = replace_all(paged, "/data/nginx/log", "/data/nginx-page/log");
     REQUIRE(paged.find("\"ports\": []") != std::string::npos);
@@ -384,7 +389,7 @@ TEST_CASE("scenario: probes against real nginx fail for real: 404 is unhealthy, 
 
     d.wait_state("nginx", "ready", 60s);
     d.wait_state("nginx-page", "ready", 60s);
-    std::filesystem::remove(page_dir + "/index.html");
+    std::filesystem::remove(page_dir + "/health.html");
     d.wait_state("nginx-page", "unhealthy", 90s);
     {
         auto app = d.app("nginx-page");
@@ -395,8 +400,9 @@ TEST_CASE("scenario: probes against real nginx fail for real: 404 is unhealthy, 
         CHECK(r["message"].get<std::string>().find("404") != std::string::npos);
         CHECK(app["ready"] == false);
         CHECK(app["restarts"] == 0);  // readiness never restarts
+        check_probe(app, "liveness");
     }
-    isolated::test::write_file(page_dir + "/index.html", "the page is back\n");
+    isolated::test::write_file(page_dir + "/health.html", "ok again\n");
     d.wait_state("nginx-page", "ready", 90s);
     CHECK(d.app("nginx-page")["restarts"] == 0);
 
