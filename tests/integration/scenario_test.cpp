@@ -63,9 +63,13 @@ void require_scenario_programs() {
         isolated::test::require_prerequisite(!which(p).empty(), std::string(p) + " is not installed (scripts/install-deps.sh)");
     bool have_pg = std::filesystem::exists("/usr/lib/postgresql");
     isolated::test::require_prerequisite(have_pg, "postgresql is not installed (scripts/install-deps.sh)");
-    isolated::test::require_prerequisite(std::filesystem::exists("/lib/x86_64-linux-gnu/security/pam_pwdfile.so") ||
-                                             std::filesystem::exists("/usr/lib/x86_64-linux-gnu/security/pam_pwdfile.so"),
-                                         "libpam-pwdfile is not installed (scripts/install-deps.sh)");
+    bool have_pwdfile = false;
+    for (const char* lib : {"/lib", "/usr/lib"}) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(lib, ec))
+            if (std::filesystem::exists(e.path() / "security/pam_pwdfile.so", ec)) have_pwdfile = true;
+    }
+    isolated::test::require_prerequisite(have_pwdfile, "libpam-pwdfile is not installed (scripts/install-deps.sh)");
 }
 
 // A "client host": a network namespace held by a sleeping process of ours (which dies
