@@ -1,7 +1,13 @@
 #!/bin/bash
-# The main job: set up, build, and run the isolated daemon on the bundled demo apps
-# (conf/apps), then show `isoctl status`. The daemon keeps running in the background;
-# stop it with `kill $(cat /run/isolated/isolated.pid)` or `scripts/demo.sh stop`.
+# The main job: set up, build, and run the isolated daemon on the bundled scenario apps
+# (conf/apps: nginx, vsftpd, postgres from Debian's packages; hello), wait until they
+# are ready, then show `isoctl status`. The daemon keeps running in the background;
+# stop it with `scripts/demo.sh stop` (or `kill $(cat /run/isolated/isolated.pid)`).
+#
+# The app files name their shipped files under /etc/isolated/files and their volumes
+# under /var/lib/isolated/data (where the package puts them); the demo runs copies in
+# $RUN_DIR/demo-apps that use this checkout's conf/files instead, so it writes nothing
+# to /etc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root" >&2; exit 2; }
@@ -17,12 +23,18 @@ fi
 bash scripts/install-deps.sh
 bash scripts/build.sh >/dev/null
 
+APPS_DIR=$RUN_DIR/demo-apps
+mkdir -p "$APPS_DIR"
+for f in conf/apps/*.json; do
+  sed -e "s#\"/etc/isolated/files/#\"$PWD/conf/files/#g" "$f" >"$APPS_DIR/.tmp" && mv "$APPS_DIR/.tmp" "$APPS_DIR/$(basename "$f")"
+done
+
 if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   echo "isolated already running (pid $(cat "$PIDFILE")); reloading the apps"
   kill -HUP "$(cat "$PIDFILE")"
 else
   mkdir -p "$RUN_DIR" /var/lib/isolated /var/log/isolated
-  nohup build/isolated --config conf/isolated.conf --apps-dir "$PWD/conf/apps" \
+  nohup build/isolated --config conf/isolated.conf --apps-dir "$APPS_DIR" \
     --run-dir "$RUN_DIR" --state-dir /var/lib/isolated --log-dir /var/log/isolated \
     >>/var/log/isolated/daemon.log 2>&1 &
   echo $! >"$PIDFILE"
@@ -31,5 +43,17 @@ fi
 
 export ISOCTL_SOCKET=$RUN_DIR/isolated.sock
 for _ in $(seq 100); do [ -S "$ISOCTL_SOCKET" ] && break; sleep 0.1; done
-sleep 1   # let the apps come up
+# The first start of postgres runs initdb: give the three services up to 2 minutes.
+for _ in $(seq 120); do
+  [ "$(build/isoctl -o json status nginx vsftpd postgres 2>/dev/null | grep -o '"ready": *true' | wc -l)" = 3 ] && break
+  sleep 1
+done
 build/isoctl status
+cat <<'TRY'
+
+Try them from this host (through the port forwards):
+  curl http://127.0.0.1:8080/
+  lftp -u ftpuser,ftppass -e 'set ftp:ssl-allow no; ls; bye' 127.0.0.1
+  PGPASSWORD=change-me psql -h 127.0.0.1 -U postgres -c 'SELECT 1'
+(The FTP user and the postgres password are demo values: see conf/apps/*.json.)
+TRY

@@ -12,6 +12,9 @@ PACKAGES=(
   libssl-dev
   # tests: real programs and tools the integration tests drive
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
+  # the seed scenario (conf/apps: nginx, vsftpd with PAM virtual users, PostgreSQL) and
+  # its clients (curl above, lftp, psql and pgbench from postgresql-client)
+  nginx vsftpd libpam-pwdfile postgresql postgresql-contrib postgresql-client lftp openssl
   # manual pages (scdoc sources in docs/man)
   scdoc
   # the Debian package (packaging/build-deb.sh) and its test (packaging/test-deb.sh:
@@ -29,5 +32,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The scenario's servers run only inside isolated's sandboxes: keep their packages
+  # from starting (and enabling) host services while they are installed, unless the
+  # machine already has a policy (Docker images ship one that says the same).
+  policy=/usr/sbin/policy-rc.d ours=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && ours=1
+  fi
+  rc=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  if [ -n "$ours" ]; then rm -f "$policy"; fi
+  [ "$rc" = 0 ] || exit "$rc"
+  # ... nor at the next boot, where systemd runs the host's services.
+  if [ -d /run/systemd/system ]; then
+    for unit in nginx vsftpd postgresql; do
+      if printf '%s\n' "${missing[@]}" | grep -qx "$unit"; then systemctl disable -q "$unit" 2>/dev/null || true; fi
+    done
+  fi
 fi

@@ -13,6 +13,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
+#include <netlink/addr.h>
 #include <netlink/attr.h>
 #include <netlink/errno.h>
 #include <netlink/msg.h>
@@ -295,6 +296,22 @@ Status setup_veth(nl_sock* host, const NetnsRef& target, const VethRequest& rq) 
         rtnl_link* peer = rtnl_link_veth_get_peer(veth.get());
         rtnl_link_set_name(peer, "eth0");
         rtnl_link_set_ns_fd(peer, ns->netns.get());
+        // eth0's MAC follows from its address (0a:58:<ipv4>, the CNI bridge plugin's
+        // scheme): an app restarted on the same address keeps its MAC, so the host's
+        // neighbour cache, still REACHABLE for the previous instance, stays right
+        // instead of black-holing forwarded traffic for up to ~45 s.
+        const unsigned char mac[6] = {0x0a, 0x58,
+                                      static_cast<unsigned char>(rq.address.value >> 24),
+                                      static_cast<unsigned char>(rq.address.value >> 16),
+                                      static_cast<unsigned char>(rq.address.value >> 8),
+                                      static_cast<unsigned char>(rq.address.value)};
+        nl_addr* lladdr = nl_addr_build(AF_LLC, mac, sizeof mac);
+        if (!lladdr) {
+            rtnl_link_put(peer);
+            return -NLE_NOMEM;
+        }
+        rtnl_link_set_addr(peer, lladdr);
+        nl_addr_put(lladdr);
         // Not IFF_UP on the peer here: with a master on the host end and the peer in
         // another netns, kernel 6.18 answers ENOTCONN to a peer created up (`ip link add
         // X master BR type veth peer name eth0 netns PID up` fails the same way). eth0
