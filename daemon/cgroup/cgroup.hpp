@@ -23,7 +23,8 @@
 //                 (v2), have the child call enter_cgroups_from_child(procs_fds) before
 //                 exec (v1), or call attach(pid) after the clone while the child waits
 //                 on its go pipe (systemd, first process). attach(pid) works everywhere
-//                 as the fallback. Exec probes and `isoctl exec` use placement() again.
+//                 as the fallback. Exec probes and `isoctl exec`: isolated-init --exec
+//                 writes itself into procs_files() before it enters the sandbox.
 //   stop          signal the app, wait its timeout, then kill() (takes everything in
 //                 the cgroup, double-forked daemons included).
 //   exit          read oom_kills() (and usage() if wanted) BEFORE remove(): the
