@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,7 +170,7 @@ Daemon::~Daemon() {
     if (running()) kill9();
     kill_leftovers();
     remove_cgroups();
-    if (!netns_.empty()) run({"ip", "netns", "del", netns_});
+    if (!netns_.empty()) ::umount2(netns_.c_str(), MNT_DETACH);
 }
 
 std::string Daemon::cgroup_root() const { return "isolated-test-" + std::to_string(::getpid()); }
@@ -223,14 +224,15 @@ void Daemon::start(std::vector<std::string> extra) {
     // as a host has it.
     // It is a named one that outlives the daemon, so a restarted daemon finds its bridge,
     // veths and table again (adoption); the destructor deletes it.
+    // (unshare --net=FILE binds it to a file in the test's directory: no /run/netns.)
     if (netns_.empty()) {
-        static int seq = 0;
-        std::string name = "isolated-it-" + std::to_string(::getpid()) + "-" + std::to_string(++seq);
-        REQUIRE(run({"ip", "netns", "add", name}).code == 0);
-        netns_ = name;
-        REQUIRE(run({"ip", "-n", name, "link", "set", "lo", "up"}).code == 0);
+        std::string file = tmp_ / "netns";
+        write_file(file, "");
+        REQUIRE(run({"unshare", "--net=" + file, "true"}).code == 0);
+        netns_ = file;
+        REQUIRE(run({"nsenter", "--net=" + file, "--", "ip", "link", "set", "lo", "up"}).code == 0);
     }
-    std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + netns_, "--",
+    std::vector<std::string> argv = {"nsenter", "--net=" + netns_, "--",
                                      build_dir() + "/isolated",
                                      "--config", dir() + "/isolated.conf",
                                      "--apps-dir", apps_dir(),
@@ -280,7 +282,7 @@ int Daemon::stop(std::chrono::milliseconds timeout) {
 }
 
 RunResult Daemon::in_netns(std::vector<std::string> argv) {
-    argv.insert(argv.begin(), {"nsenter", "--net=/run/netns/" + netns_, "--"});
+    argv.insert(argv.begin(), {"nsenter", "--net=" + netns_, "--"});
     return run(argv);
 }
 

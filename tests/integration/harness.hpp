@@ -85,7 +85,7 @@ public:
     std::string state_dir() const { return tmp_ / "state"; }
     std::string socket() const { return run_dir() + "/isolated.sock"; }
     std::string ro_socket() const { return run_dir() + "/isolated-ro.sock"; }
-    /// The daemon's network namespace, /run/netns/<name> (it outlives daemon restarts).
+    /// The daemon's network namespace, bound to <dir>/netns (it outlives daemon restarts).
     std::string netns() const { return netns_; }
     /// Runs argv in the daemon's network namespace (also while no daemon runs).
     RunResult in_netns(std::vector<std::string> argv);

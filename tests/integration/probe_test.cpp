@@ -343,7 +343,7 @@ TEST_CASE("http probe: a redirect to another host is a success with a warning, n
     CHECK(srv.connections() == 1);
 }
 
-TEST_CASE("http probe: a server that never answers times out; no server is refused", "[probe][http]") {
+TEST_CASE("http probe: a server that never answers times out, no server is refused", "[probe][http]") {
     need_root();
     TestNetns ns;
     Server srv(ns.fd(), 8080, [](Conn& c) {
@@ -652,7 +652,7 @@ TEST_CASE("probe manager: 100 instances probed every second on one thread all be
     CHECK(ready + other == before);
 }
 
-TEST_CASE("probe manager: liveness failures cross the threshold once; startup gates; exec via the runner",
+TEST_CASE("probe manager: liveness failures cross the threshold once, startup gates, exec via the runner",
           "[probe][manager]") {
     need_root();
     TestNetns ns;

@@ -43,13 +43,13 @@ std::map<std::string, std::string> report_of(Daemon& d, const std::string& app) 
     return kv;
 }
 
-// Mounts in the test's own namespace, except the test daemon's named network
-// namespace (/run/netns/<name>, which lives as long as the Daemon object).
+// Mounts in the test's own namespace, except the test daemon's network namespace
+// (bound to <test dir>/netns, which lives as long as the Daemon object).
 int mount_count() {
     std::ifstream in("/proc/self/mountinfo");
     int n = 0;
     for (std::string line; std::getline(in, line);)
-        if (line.find(" /run/netns") == std::string::npos) ++n;
+        if (line.find("/netns ") == std::string::npos) ++n;
     return n;
 }
 

@@ -124,7 +124,7 @@ TEST_CASE("worker: the first run waits initialDelay plus the jitter, then runs e
     CHECK(r.prober->started[1] == t0 + 15500ms);
 }
 
-TEST_CASE("worker: runs never overlap; a slow run is followed at once by the next", "[probe][worker]") {
+TEST_CASE("worker: runs never overlap, a slow run is followed at once by the next", "[probe][worker]") {
     auto s = spec_with(1s);
     s.timeout = 5s;
     WorkerRig r(ProbeType::liveness, s);
@@ -216,7 +216,7 @@ TEST_CASE("worker: liveness and startup ignore successThreshold > 1 (must be 1)"
     CHECK(r.changes == std::vector<bool>{true});
 }
 
-TEST_CASE("worker: startup succeeds once and stops; or fails after failureThreshold and holds",
+TEST_CASE("worker: startup succeeds once and stops, or fails after failureThreshold and holds",
           "[probe][worker]") {
     SECTION("success") {
         WorkerRig r(ProbeType::startup, spec_with(1s, 1, 30));
@@ -466,7 +466,7 @@ TEST_CASE("http: request headers as kubelet sends them", "[probe][http]") {
 
 // ---- exec outcomes ----------------------------------------------------------------------
 
-TEST_CASE("exec: exit 0 is success; non-zero, signals, timeouts and spawn errors fail", "[probe][exec]") {
+TEST_CASE("exec: exit 0 is success, non-zero, signals, timeouts and spawn errors fail", "[probe][exec]") {
     ExecResult r;
     CHECK(classify_exec(r, 1s).result == ProbeResult::success);
     r.exit_code = 2;

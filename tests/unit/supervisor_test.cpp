@@ -707,7 +707,7 @@ TEST_CASE("an operator stop during a liveness stop leaves the app stopped", "[su
     CHECK(r.runtime.launch_count("web") == 1);
 }
 
-TEST_CASE("a startup probe holds the app running; its success hands over to readiness", "[supervisor][probes]") {
+TEST_CASE("a startup probe holds the app running, its success hands over to readiness", "[supervisor][probes]") {
     ProbeRig r;
     auto s = make_spec("web");
     s.probes.startup = http_probe();
@@ -901,7 +901,7 @@ TEST_CASE("adoption: an exit while the daemon was down goes through the restart 
     CHECK(r.status("always").restarts == 1);
 }
 
-TEST_CASE("adoption: a changed definition restarts the app; a removed app is stopped and forgotten",
+TEST_CASE("adoption: a changed definition restarts the app, a removed app is stopped and forgotten",
           "[supervisor][adoption]") {
     Rig r;
     auto old_web = make_spec("web");
