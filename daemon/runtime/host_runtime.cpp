@@ -546,6 +546,34 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     return std::unique_ptr<supervisor::Instance>(std::make_unique<HostInstance>(w, options_.init_grace));
 }
 
+void HostRuntime::remember_stopped(const std::string& app, bool stopped) {
+    std::string dir = options_.run_dir + "/apps/" + app;
+    std::string marker = dir + "/stopped";
+    if (!stopped) {
+        (void)::unlink(marker.c_str());
+        return;
+    }
+    if (auto st = make_dirs(dir, 0755); !st) {
+        host::log_warning(app, st.error().to_string());
+        return;
+    }
+    if (auto st = write_file(marker, "stopped by the operator\n"); !st) host::log_warning(app, st.error().to_string());
+}
+
+std::set<std::string> HostRuntime::remembered_stopped() {
+    std::set<std::string> out;
+    std::string apps_dir = options_.run_dir + "/apps";
+    DIR* d = ::opendir(apps_dir.c_str());
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        if (::access((apps_dir + "/" + name + "/stopped").c_str(), F_OK) == 0) out.insert(name);
+    }
+    ::closedir(d);
+    return out;
+}
+
 std::vector<std::string> HostRuntime::recorded_instances() {
     std::vector<std::string> out;
     std::string apps_dir = options_.run_dir + "/apps";

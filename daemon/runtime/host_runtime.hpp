@@ -39,6 +39,9 @@ public:
     Result<std::unique_ptr<supervisor::Instance>> launch(const AppSpec& spec, const supervisor::LaunchContext& ctx,
                                                          supervisor::InstanceCallbacks callbacks) override;
 
+    /// <run_dir>/apps/<app>/stopped exists while an operator's stop holds.
+    void remember_stopped(const std::string& app, bool stopped) override;
+    std::set<std::string> remembered_stopped() override;
     /// Apps with an instance record under <run_dir>/apps/ (left by an earlier daemon).
     std::vector<std::string> recorded_instances() override;
     /// Adoption: reads the app's instance record, re-acquires its init with

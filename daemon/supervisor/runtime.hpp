@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,16 @@ public:
     /// inside this call). A returned error means nothing was created.
     virtual Result<std::unique_ptr<Instance>> launch(const AppSpec& spec, const LaunchContext& ctx,
                                                      InstanceCallbacks callbacks) = 0;
+
+    /// An operator stopped (true) or started (false) the app. Remembered until the host
+    /// reboots (under the run dir), so that a restarted daemon leaves an app the
+    /// operator stopped stopped, as Docker does with a stopped container.
+    virtual void remember_stopped(const std::string& app, bool stopped) {
+        (void)app;
+        (void)stopped;
+    }
+    /// The apps an operator stopped and has not started since.
+    virtual std::set<std::string> remembered_stopped() { return {}; }
 
     /// Names of the apps whose instances an earlier daemon recorded (adoption).
     virtual std::vector<std::string> recorded_instances() { return {}; }

@@ -65,8 +65,17 @@ std::set<std::string> Supervisor::adopt_all() {
 void Supervisor::start_all(const std::set<std::string>& skip) {
     std::map<std::string, AppSpec> specs;
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
-    for (const auto& name : start_order(specs))
-        if (!skip.count(name) && !removing_.count(name)) apps_.at(name)->start();
+    // Apps an operator stopped stay stopped across daemon restarts (until a reboot
+    // clears the run dir, or `isoctl start`).
+    auto stopped = hooks_.runtime->remembered_stopped();
+    for (const auto& name : start_order(specs)) {
+        if (skip.count(name) || removing_.count(name)) continue;
+        if (stopped.count(name)) {
+            host::log_info(name, "stays stopped: an operator stopped it (isoctl start starts it)");
+            continue;
+        }
+        apps_.at(name)->start();
+    }
 }
 
 std::vector<AppStatus> Supervisor::list() const {
@@ -105,6 +114,7 @@ void Supervisor::start_with_dependencies(const std::string& name, std::set<std::
 
 void Supervisor::start(const std::string& name, Done done) {
     if (!contains(name)) return done("no app named \"" + name + "\"");
+    hooks_.runtime->remember_stopped(name, false);
     // Register the waiter after the starts: starting a dependency publishes events
     // that pump(), and a waiter registered earlier would see this app still stopped.
     std::set<std::string> visiting;
@@ -116,6 +126,7 @@ void Supervisor::start(const std::string& name, Done done) {
 void Supervisor::stop(const std::string& name, std::optional<Duration> timeout, Done done) {
     auto it = apps_.find(name);
     if (it == apps_.end()) return done("no app named \"" + name + "\"");
+    hooks_.runtime->remember_stopped(name, true);
     waiters_.push_back({name, false, std::move(done)});
     it->second->stop(timeout, StopReason::user);
     pump();
@@ -124,6 +135,7 @@ void Supervisor::stop(const std::string& name, std::optional<Duration> timeout, 
 void Supervisor::restart(const std::string& name, std::optional<Duration> timeout, Done done) {
     auto it = apps_.find(name);
     if (it == apps_.end()) return done("no app named \"" + name + "\"");
+    hooks_.runtime->remember_stopped(name, false);
     std::set<std::string> visiting{name};
     for (const auto& dep : prerequisites(it->second->spec()))
         if (auto d = apps_.find(dep); d != apps_.end() && d->second->is_down()) start_with_dependencies(dep, visiting);
@@ -214,6 +226,7 @@ void Supervisor::forget_removed() {
             }
         }
         host::log_info(*it, "removed");
+        hooks_.runtime->remember_stopped(*it, false);
         apps_.erase(app);
         it = removing_.erase(it);
     }

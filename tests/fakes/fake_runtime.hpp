@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,15 @@ public:
     };
     std::map<std::string, Recorded> recorded;
     std::vector<std::string> recorded_instances() override;
+    /// What remember_stopped() was told, as the run dir would keep it.
+    std::set<std::string> stopped_by_operator;
+    void remember_stopped(const std::string& app, bool stopped) override {
+        if (stopped)
+            stopped_by_operator.insert(app);
+        else
+            stopped_by_operator.erase(app);
+    }
+    std::set<std::string> remembered_stopped() override { return stopped_by_operator; }
     std::optional<supervisor::Adoption> adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) override;
 
     /// Launches fail with this error while set.

@@ -198,3 +198,32 @@ TEST_CASE("adoption: a record whose PID now belongs to another process is never 
     ::waitpid(other, nullptr, 0);
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("adoption: an app the operator stopped stays stopped when the daemon starts again, until started",
+          "[integration][adoption]") {
+    require_root();
+    Daemon d;
+    d.write_app("held", sleeper(d));
+    d.write_app("other", sleeper(d));
+    d.start();
+    d.wait_state("held", "ready");
+    d.wait_state("other", "ready");
+    CHECK(d.isoctl({"stop", "held"}).code == 0);
+    const int other_pid = d.app("other")["pid"];
+
+    d.kill9();  // a crash: "other" is adopted, "held" is not started
+    d.start();
+    d.wait_state("other", "ready");
+    CHECK(d.app("other")["pid"] == other_pid);
+    CHECK(d.state("held") == "stopped");
+    CHECK(d.stop() == 0);  // a clean stop and start (systemctl stop/start) keeps it too
+    d.start();
+    d.wait_state("other", "ready");
+    CHECK(d.state("held") == "stopped");
+    CHECK(d.isoctl({"start", "held"}).code == 0);
+    CHECK(d.state("held") == "ready");
+    CHECK(d.stop() == 0);
+    d.start();  // started again by the operator: it starts with the daemon once more
+    d.wait_state("held", "ready");
+    CHECK(d.stop() == 0);
+}

@@ -926,3 +926,33 @@ TEST_CASE("adoption: a changed definition restarts the app, a removed app is sto
     CHECK(r.status("web").restarts == 0);
     CHECK_FALSE(r.sup.contains("gone"));
 }
+
+TEST_CASE("an app the operator stopped stays stopped when the daemon starts again, until started", "[supervisor][adoption]") {
+    FakeRuntime runtime;  // outlives both supervisors, as the run dir does
+    auto web = make_spec("web"), db = make_spec("db");
+    {
+        ManualClock clock;
+        EventLog events;
+        Supervisor sup{clock, runtime, events, [] { return 0.5; }};
+        sup.load({{"web", web}, {"db", db}});
+        sup.start_all();
+        runtime.started("web");
+        runtime.started("db");
+        Outcome stopped;
+        sup.stop("web", std::nullopt, stopped.fn());
+        runtime.exit("web", 0);
+        CHECK(stopped.called);
+        CHECK(runtime.stopped_by_operator == std::set<std::string>{"web"});
+    }
+    ManualClock clock;
+    EventLog events;
+    Supervisor sup{clock, runtime, events, [] { return 0.5; }};
+    sup.load({{"web", web}, {"db", db}});
+    sup.start_all();
+    CHECK(runtime.launch_count("web") == 1);  // not launched again
+    CHECK(runtime.launch_count("db") == 2);
+    Outcome started;
+    sup.start("web", started.fn());
+    CHECK(runtime.launch_count("web") == 2);
+    CHECK(runtime.stopped_by_operator.empty());
+}
