@@ -38,10 +38,14 @@ App& Supervisor::add_app(const AppSpec& spec) {
 
 std::set<std::string> Supervisor::adopt_all() {
     std::set<std::string> adopted, orphans;
+    auto stopped = hooks_.runtime->remembered_stopped();
     for (const auto& name : hooks_.runtime->recorded_instances()) {
         auto it = apps_.find(name);
         if (it != apps_.end()) {
-            if (it->second->adopt(/*defined=*/true)) adopted.insert(name);
+            if (!it->second->adopt(/*defined=*/true)) continue;
+            adopted.insert(name);
+            // The daemon died while stopping it for the operator: finish that stop.
+            if (stopped.count(name) && !it->second->is_down()) it->second->stop(std::nullopt, StopReason::user);
             continue;
         }
         AppSpec placeholder;

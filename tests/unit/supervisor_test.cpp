@@ -956,3 +956,18 @@ TEST_CASE("an app the operator stopped stays stopped when the daemon starts agai
     CHECK(runtime.launch_count("web") == 2);
     CHECK(runtime.stopped_by_operator.empty());
 }
+
+TEST_CASE("adoption: an instance the daemon was stopping for the operator is stopped after adoption",
+          "[supervisor][adoption]") {
+    Rig r;
+    auto web = make_spec("web");
+    r.runtime.recorded["web"] = {web, 0, true, {}};
+    r.runtime.stopped_by_operator = {"web"};
+    r.load({web});
+    r.sup.start_all(r.sup.adopt_all());
+    CHECK(r.state("web") == AppState::stopping);
+    CHECK(r.runtime.last("web")->signals.size() == 1);
+    r.runtime.exit("web", 0);
+    CHECK(r.state("web") == AppState::stopped);
+    CHECK(r.runtime.launch_count("web") == 1);
+}
