@@ -12,6 +12,8 @@ PACKAGES=(
   libssl-dev
   # tests: real programs and tools the integration tests drive
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
+  # the Prometheus project's own text-format parser (python3 prometheus_client), for /v1/metrics
+  python3 python3-prometheus-client
   # the seed scenario (conf/apps: nginx, vsftpd with PAM virtual users, PostgreSQL) and
   # its clients (curl above, lftp, psql and pgbench from postgresql-client)
   nginx vsftpd libpam-pwdfile postgresql postgresql-contrib postgresql-client lftp openssl

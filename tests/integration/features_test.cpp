@@ -233,6 +233,42 @@ TEST_CASE("exec probes and isoctl exec run in the app's cgroup", "[integration][
     CHECK(all_root(probe));
 }
 
+TEST_CASE("GET /v1/metrics of a real daemon parses with the Prometheus project's text-format parser",
+          "[integration][cgroup][metrics]") {
+    require_root();
+    require_prerequisite(std::filesystem::exists("/usr/lib/python3/dist-packages/prometheus_client/parser.py"),
+                         "python3-prometheus-client (scripts/install-deps.sh installs it)");
+    Daemon d;
+    d.write_app("web", probe_app("serve 80", R"(, "resources": {"cpu": "50%", "memory": "64M", "pids": 100}, "probes": {"readiness": {"http": {"port": 80}, "period": "1s"}})"));
+    d.write_app("once", probe_app("exit 3", R"(, "restart": {"policy": "never"})"));
+    d.start();
+    d.wait_state("web", "ready");
+    d.wait_state("once", "failed");
+    REQUIRE(wait_until([&] { return d.app("web")["resources"]["usage"]["cpuSeconds"].is_number(); }));
+    auto text = d.http("GET", "/v1/metrics", "", /*read_only=*/true);
+    REQUIRE(text.code == 200);
+    // prometheus_client.parser raises on anything the format forbids; print one line a
+    // sample: "family type name{labels} value".
+    auto parsed = run({"/usr/bin/python3", "-c",
+                       "import sys\n"
+                       "from prometheus_client.parser import text_string_to_metric_families as parse\n"
+                       "for f in parse(sys.stdin.read()):\n"
+                       "    for s in f.samples:\n"
+                       "        labels = ','.join(k + '=' + v for k, v in sorted(s.labels.items()))\n"
+                       "        print(f.name, f.type, s.name + '{' + labels + '}', s.value)\n"},
+                      std::chrono::seconds(30), text.out);
+    INFO(text.out << "\n---\n" << parsed.err);
+    REQUIRE(parsed.code == 0);
+    auto has = [&](const std::string& needle) { return parsed.out.find(needle) != std::string::npos; };
+    INFO(parsed.out);
+    CHECK(has("container_cpu_usage_seconds counter container_cpu_usage_seconds_total{app=web,name=web}"));
+    CHECK(has("container_memory_working_set_bytes gauge container_memory_working_set_bytes{app=web,name=web}"));
+    CHECK(has("container_spec_memory_limit_bytes{app=web,name=web} 67108864.0"));
+    CHECK(has("isolated_app_ready{app=web,name=web} 1.0"));
+    CHECK(has("isolated_app_last_exit_code{app=once,name=once} 3.0"));
+    CHECK(has("isolated_app_probe_success"));
+}
+
 TEST_CASE("1000 start/stop/crash cycles leave no veth, netns, nftables element, lease or cgroup behind",
           "[integration][net][cgroup][leaks]") {
     require_root();
