@@ -560,34 +560,30 @@ void HostRuntime::remember_stopped(const std::string& app, bool stopped) {
     if (auto st = write_file(marker, "stopped by the operator\n"); !st) host::log_warning(app, st.error().to_string());
 }
 
-std::set<std::string> HostRuntime::remembered_stopped() {
+namespace {
+
+// The apps (names of <run_dir>/apps/<app>/) that have the file `name` in their dir.
+std::set<std::string> apps_having(const std::string& run_dir, const std::string& name) {
     std::set<std::string> out;
-    std::string apps_dir = options_.run_dir + "/apps";
+    std::string apps_dir = run_dir + "/apps";
     DIR* d = ::opendir(apps_dir.c_str());
     if (!d) return out;
     while (dirent* e = ::readdir(d)) {
-        std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
-        if (::access((apps_dir + "/" + name + "/stopped").c_str(), F_OK) == 0) out.insert(name);
+        std::string app = e->d_name;
+        if (app == "." || app == "..") continue;
+        if (::access((apps_dir + "/" + app + "/" + name).c_str(), F_OK) == 0) out.insert(app);
     }
     ::closedir(d);
     return out;
 }
 
+}  // namespace
+
+std::set<std::string> HostRuntime::remembered_stopped() { return apps_having(options_.run_dir, "stopped"); }
+
 std::vector<std::string> HostRuntime::recorded_instances() {
-    std::vector<std::string> out;
-    std::string apps_dir = options_.run_dir + "/apps";
-    DIR* d = ::opendir(apps_dir.c_str());
-    if (!d) return out;
-    while (dirent* e = ::readdir(d)) {
-        std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
-        struct stat st;
-        if (::stat((apps_dir + "/" + name + "/" + kInstanceRecord).c_str(), &st) == 0) out.push_back(name);
-    }
-    ::closedir(d);
-    std::sort(out.begin(), out.end());
-    return out;
+    auto apps = apps_having(options_.run_dir, kInstanceRecord);
+    return {apps.begin(), apps.end()};
 }
 
 std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) {
