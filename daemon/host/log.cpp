@@ -1,6 +1,7 @@
 #include "host/log.hpp"
 
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -71,14 +72,13 @@ void log(LogLevel level, std::string_view app, std::string_view message) {
         // MESSAGE keeps the "[app] " prefix so plain `journalctl -u isolated` reads well;
         // ISOLATED_APP= selects an app's daemon messages (and, with the journald log
         // driver, its output too).
-        std::string msg = app.empty() ? std::string(message) : "[" + std::string(app) + "] " + std::string(message);
-        std::string app_field = "ISOLATED_APP=" + std::string(app);
-        if (app.empty())
-            sd_journal_send("MESSAGE=%s", msg.c_str(), "PRIORITY=%d", syslog_priority(level),
-                            "SYSLOG_IDENTIFIER=isolated", nullptr);
-        else
-            sd_journal_send("MESSAGE=%s", msg.c_str(), "PRIORITY=%d", syslog_priority(level),
-                            "SYSLOG_IDENTIFIER=isolated", "%s", app_field.c_str(), nullptr);
+        std::string fields[] = {
+            "MESSAGE=" + (app.empty() ? std::string(message) : "[" + std::string(app) + "] " + std::string(message)),
+            "PRIORITY=" + std::to_string(syslog_priority(level)), "SYSLOG_IDENTIFIER=isolated",
+            "ISOLATED_APP=" + std::string(app)};
+        iovec iov[4];
+        for (int i = 0; i < 4; ++i) iov[i] = {fields[i].data(), fields[i].size()};
+        sd_journal_sendv(iov, app.empty() ? 3 : 4);
         return;
     }
     std::string line = format_rfc3339(std::chrono::system_clock::now()) + " " + to_string(level) + " ";

@@ -308,13 +308,7 @@ Status write_file(const std::string& path, const std::string& content) {
             if (n == static_cast<ssize_t>(content.size()) && have.compare(0, content.size(), content) == 0) return {};
         }
     }
-    std::string tmp = path + ".tmp";
-    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (!fd) return os_error("create \"" + tmp + "\"");
-    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
-        return os_error("write \"" + tmp + "\"");
-    if (::rename(tmp.c_str(), path.c_str()) < 0) return os_error("rename \"" + tmp + "\"");
-    return {};
+    return write_at(AT_FDCWD, path.c_str(), content);
 }
 
 std::string read_host_file(const std::string& path) {

@@ -35,6 +35,11 @@ private:
     unique_fd pidfd_;
     std::string init_path_;
     Planner planner_;
+    // A probe runs the same command every period: its plan (credentials, seccomp
+    // filter, the app's cgroup) is built once and its sealed memfd reused -- the init
+    // reads it with pread, so runs share it safely.
+    std::vector<std::string> plan_command_;
+    unique_fd plan_fd_;
 };
 
 }  // namespace isolated::runtime

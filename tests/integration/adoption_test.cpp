@@ -20,13 +20,6 @@ namespace {
 
 void require_root() { require_prerequisite(is_root(), "integration tests need root (namespaces, cgroups)"); }
 
-// A shell app that runs until stopped; the test dir in its command line lets the
-// teardown find it by PID.
-std::string sleeper(const Daemon& d, const std::string& extra = "") {
-    return R"({"command": ["sh", "-c", "echo up; while true; do sleep 0.2; done; : )" + d.dir() +
-           R"("], "stop": {"timeout": "5s"})" + extra + "}";
-}
-
 bool has_event(const json& app, const std::string& type) {
     for (const auto& e : app["events"])
         if (e["type"] == type) return true;
@@ -47,7 +40,7 @@ TEST_CASE("adoption: a new daemon takes over running apps with their pids, cgrou
                                       R"(, "network": {"ports": [{"host": 8080, "app": 80}]}, )"
                                       R"("probes": {"readiness": {"http": {"port": 80}, "period": "1s"}}, )"
                                       R"("resources": {"pids": 64})"));
-    d.write_app("worker", sleeper(d, R"(, "dependsOn": ["web"])"));
+    d.write_app("worker", ticker(d, R"(, "dependsOn": ["web"])"));
     d.start();
     d.wait_state("web", "ready");
     d.wait_state("worker", "ready");
@@ -99,9 +92,9 @@ TEST_CASE("adoption: an app that ended while the daemon was down is seen with it
           "[integration][adoption]") {
     require_root();
     Daemon d;
-    d.write_app("always", sleeper(d, R"(, "restart": {"policy": "always", "backoff": {"initial": "200ms"}})"));
-    d.write_app("never", sleeper(d, R"(, "restart": {"policy": "never"})"));
-    d.write_app("steady", sleeper(d));
+    d.write_app("always", ticker(d, R"(, "restart": {"policy": "always", "backoff": {"initial": "200ms"}})"));
+    d.write_app("never", ticker(d, R"(, "restart": {"policy": "never"})"));
+    d.write_app("steady", ticker(d));
     d.start();
     for (auto n : {"always", "never", "steady"}) d.wait_state(n, "ready");
     const int always_pid = d.app("always")["pid"], never_pid = d.app("never")["pid"];
@@ -136,9 +129,9 @@ TEST_CASE("adoption: apps removed while the daemon was down are stopped, changed
           "[integration][adoption]") {
     require_root();
     Daemon d;
-    d.write_app("gone", sleeper(d));
-    d.write_app("changed", sleeper(d));
-    d.write_app("same", sleeper(d));
+    d.write_app("gone", ticker(d));
+    d.write_app("changed", ticker(d));
+    d.write_app("same", ticker(d));
     d.start();
     for (auto n : {"gone", "changed", "same"}) d.wait_state(n, "ready");
     const int gone_pid = d.app("gone")["pid"], changed_pid = d.app("changed")["pid"];
@@ -146,7 +139,7 @@ TEST_CASE("adoption: apps removed while the daemon was down are stopped, changed
 
     d.kill9();
     d.remove_app("gone");
-    d.write_app("changed", sleeper(d, R"(, "env": {"VERSION": "2"})"));
+    d.write_app("changed", ticker(d, R"(, "env": {"VERSION": "2"})"));
     d.start();
 
     // The removed app is stopped by its recorded definition and forgotten.
@@ -169,7 +162,7 @@ TEST_CASE("adoption: a record whose PID now belongs to another process is never 
           "[integration][adoption]") {
     require_root();
     Daemon d;
-    d.write_app("app", sleeper(d));
+    d.write_app("app", ticker(d));
     d.start();
     d.wait_state("app", "ready");
     const int pid = d.app("app")["pid"];
@@ -203,8 +196,8 @@ TEST_CASE("adoption: an app the operator stopped stays stopped when the daemon s
           "[integration][adoption]") {
     require_root();
     Daemon d;
-    d.write_app("held", sleeper(d));
-    d.write_app("other", sleeper(d));
+    d.write_app("held", ticker(d));
+    d.write_app("other", ticker(d));
     d.start();
     d.wait_state("held", "ready");
     d.wait_state("other", "ready");

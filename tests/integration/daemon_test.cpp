@@ -21,13 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-// A long-running app that prints a line per tick; unique text per test dir so the
-// teardown can find it by PID.
-std::string ticker(const Daemon& d, const std::string& extra = "") {
-    return R"({"command": ["sh", "-c", "echo started; while true; do sleep 0.2; done; : )" + d.dir() +
-           R"("], "stop": {"timeout": "5s"})" + extra + "}";
-}
-
 void require_root() { require_prerequisite(is_root(), "integration tests need root (namespaces, unshare --net)"); }
 
 }  // namespace

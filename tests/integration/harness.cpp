@@ -165,6 +165,11 @@ std::string probe_app_json(const std::string& args, const std::string& extra, co
            "]" + extra + "}";
 }
 
+std::string ticker(const Daemon& d, const std::string& extra) {
+    return R"({"command": ["sh", "-c", "echo started; while true; do sleep 0.2; done; : )" + d.dir() +
+           R"("], "stop": {"timeout": "5s"})" + extra + "}";
+}
+
 Daemon::~Daemon() {
     if (running()) stop(std::chrono::seconds(30));
     if (running()) kill9();

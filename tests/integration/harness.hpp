@@ -43,6 +43,12 @@ bool process_alive(pid_t pid);
 /// appended to the object (", \"key\": ..."), MORE_MOUNTS to the mounts array.
 std::string probe_app_json(const std::string& args, const std::string& extra = "", const std::string& more_mounts = "");
 
+class Daemon;
+/// A shell app that prints "started" and runs until stopped (stop timeout 5 s); the
+/// test dir in its command line lets the teardown find it by PID. EXTRA is appended
+/// to the object (", \"key\": ...").
+std::string ticker(const Daemon& d, const std::string& extra = "");
+
 class Daemon {
 public:
     Daemon();
