@@ -265,14 +265,14 @@ net::awaitable<Response> fetch(std::shared_ptr<NetOp> op, const HttpTarget& targ
         r.error = ProbeOutcome::failure(s.error().to_string());
         co_return r;
     }
-    co_await op->socket->async_connect(to, net::redirect_error(use_awaitable, ec));
+    ec = co_await op->connect(to);
     if (ec) {
         r.error = ProbeOutcome::failure("connect " + detail::describe(to) + ": " + detail::describe(ec));
         co_return r;
     }
-    if (url.scheme != "https") co_return co_await exchange(op, *op->socket, url, target.headers);
+    if (url.scheme != "https") co_return co_await exchange(op, op->stream(), url, target.headers);
 
-    ssl::stream<tcp::socket&> tls(*op->socket, insecure_client_context());
+    ssl::stream<tcp::socket&> tls(op->stream(), insecure_client_context());
     co_await tls.async_handshake(ssl::stream_base::client, net::redirect_error(use_awaitable, ec));
     if (ec) {
         r.error = ProbeOutcome::failure("GET " + url.to_string() + ": TLS handshake: " + detail::describe(ec));
@@ -289,7 +289,7 @@ net::awaitable<void> http_run(std::shared_ptr<NetOp> op, HttpTarget target, Dura
     first.host = target.host;
     first.port = target.port;
     first.target = target.path.empty() ? "/" : target.path;
-    NetOp::arm(op, timeout);  // kubelet's timeout covers the whole chain
+    op->arm(timeout);  // kubelet's timeout covers the whole chain
     Url url = first;
     for (int redirects = 0;; ++redirects) {
         Response r = co_await fetch(op, target, url);

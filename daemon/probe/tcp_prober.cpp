@@ -31,12 +31,12 @@ net::awaitable<void> tcp_run(std::shared_ptr<NetOp> op, TcpTarget target, Durati
         co_return;
     }
     tcp::endpoint to(address, target.port);
-    NetOp::arm(op, timeout);
+    op->arm(timeout);
     if (auto r = op->open_socket(target.netns_fd, to); !r) {
         op->finish(ProbeOutcome::failure(r.error().to_string()));
         co_return;
     }
-    co_await op->socket->async_connect(to, net::redirect_error(use_awaitable, ec));
+    ec = co_await op->connect(to);
     if (op->abandoned) co_return;
     if (ec) {
         if (op->timed_out)
@@ -57,7 +57,7 @@ net::awaitable<void> tcp_run(std::shared_ptr<NetOp> op, TcpTarget target, Durati
     for (;;) {
         if (got.size() >= expect.size()) break;
         if (got.compare(0, got.size(), expect, 0, got.size()) != 0) break;  // already differs
-        std::size_t n = co_await op->socket->async_read_some(net::buffer(buf), net::redirect_error(use_awaitable, ec));
+        std::size_t n = co_await op->stream().async_read_some(net::buffer(buf), net::redirect_error(use_awaitable, ec));
         if (op->abandoned) co_return;
         got.append(buf, n);
         if (ec) break;

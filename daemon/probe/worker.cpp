@@ -39,8 +39,17 @@ void Worker::start() {
     schedule_at(clock_.now() + spec_.initial_delay + jitter);
 }
 
-void Worker::schedule_at(supervisor::SteadyTime when) {
-    auto delay = std::max(Duration::zero(), std::chrono::duration_cast<Duration>(when - clock_.now()));
+supervisor::SteadyTime Worker::on_grid(supervisor::SteadyTime when) const {
+    auto slack = std::min<Duration>(probe_slack, spec_.period / 10);
+    if (slack <= Duration::zero()) return when;
+    auto since = std::chrono::duration_cast<Duration>(when.time_since_epoch());
+    auto rounded = (since + slack - Duration(1)) / slack * slack;
+    return supervisor::SteadyTime(std::chrono::duration_cast<supervisor::SteadyTime::duration>(rounded));
+}
+
+void Worker::schedule_at(supervisor::SteadyTime nominal) {
+    nominal_ = nominal;
+    auto delay = std::max(Duration::zero(), std::chrono::duration_cast<Duration>(on_grid(nominal) - clock_.now()));
     timer_ = clock_.schedule(delay, [this] { run(); });
 }
 
@@ -48,7 +57,6 @@ void Worker::run() {
     timer_.reset();
     if (stopped_ || in_flight_) return;
     in_flight_ = true;
-    last_start_ = clock_.now();
     prober_->run(spec_.timeout, [this, alive = std::weak_ptr<bool>(alive_)](ProbeOutcome o) {
         if (alive.expired() || !*alive.lock()) return;
         finish(std::move(o));
@@ -83,7 +91,9 @@ void Worker::finish(ProbeOutcome outcome) {
     if (crossed && !success && type_ != ProbeType::readiness) stopped_ = true;  // kubelet's onHold
     if (crossed && success && type_ == ProbeType::startup) stopped_ = true;
 
-    if (!stopped_) schedule_at(std::max(clock_.now(), last_start_ + spec_.period));
+    // From the previous run's nominal start, not its actual one: that is a little later
+    // than the grid point and would push every run to the next point.
+    if (!stopped_) schedule_at(std::max(clock_.now(), nominal_ + spec_.period));
 
     // Callbacks last: they may destroy this worker.
     // Copies, so that a callback that destroys the worker does not destroy the

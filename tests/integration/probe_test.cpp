@@ -31,6 +31,7 @@
 #include "probe/exec_prober.hpp"
 #include "probe/host_exec_runner.hpp"
 #include "probe/http_prober.hpp"
+#include "probe/netns.hpp"
 #include "probe/probe_manager.hpp"
 #include "probe/tcp_prober.hpp"
 #include "support/test_env.hpp"
@@ -78,7 +79,7 @@ private:
 };
 
 /// A listening TCP socket on 127.0.0.1:port inside `netns`.
-unique_fd listen_in(int netns, std::uint16_t port) {
+unique_fd listen_in(int netns, std::uint16_t port, int backlog = 512) {
     unique_fd s;
     std::thread t([&] {  // a thread of its own: setns without touching the test thread's netns
         if (::setns(netns, CLONE_NEWNET) != 0) return;
@@ -89,7 +90,7 @@ unique_fd listen_in(int netns, std::uint16_t port) {
         a.sin_family = AF_INET;
         a.sin_port = htons(port);
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s.get(), 512) != 0) s.reset();
+        if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s.get(), backlog) != 0) s.reset();
     });
     t.join();
     REQUIRE(s.valid());
@@ -456,6 +457,48 @@ TEST_CASE("tcp probe: a connection is success, even one the app closes at once",
     auto r = run_once(io, refused);
     CHECK(r.result == ProbeResult::failure);
     CHECK_THAT(r.message, Catch::Contains("ECONNREFUSED"));
+}
+
+TEST_CASE("tcp probe: a connect still in progress waits on the loop, times out, or completes later",
+          "[probe][tcp]") {
+    // The probe's fast path (a second connect(2) that answers at once) covers loopback;
+    // this is the other path. A listener whose accept queue is full makes the kernel
+    // drop further SYNs, so a connect stays in SYN_SENT until a retransmitted SYN finds
+    // room (the first retransmit comes after 1 s).
+    need_root();
+    TestNetns ns;
+    unique_fd listener = listen_in(ns.fd(), 2130, 0);  // backlog 0: one queued connection fills it
+    auto filler = isolated::probe::socket_in_netns(ns.fd(), AF_INET, SOCK_STREAM);
+    REQUIRE(filler);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(2130);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(filler->get(), reinterpret_cast<sockaddr*>(&a), sizeof a);  // non-blocking; queued at once
+    pollfd pf{filler->get(), POLLOUT, 0};
+    REQUIRE(::poll(&pf, 1, 5000) == 1);
+
+    boost::asio::io_context io;
+    TcpTarget t;
+    t.netns_fd = ns.fd();
+    t.port = 2130;
+    TcpProber stuck(io, t);
+    auto r = run_once(io, stuck, 300ms);
+    CHECK(r.result == ProbeResult::failure);
+    CHECK(r.message == "connect 127.0.0.1:2130: timed out after 300ms");
+
+    TcpProber later(io, t);
+    std::optional<ProbeOutcome> out;
+    later.run(10s, [&](ProbeOutcome o) { out = std::move(o); });
+    io.restart();
+    io.run_for(100ms);
+    CHECK_FALSE(out);  // still waiting for the handshake
+    unique_fd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));  // room in the queue
+    REQUIRE(accepted);
+    auto give_up = std::chrono::steady_clock::now() + 30s;  // a hang guard, not a timing assertion
+    while (!out && std::chrono::steady_clock::now() < give_up) io.run_one_for(100ms);
+    REQUIRE(out);
+    CHECK(out->result == ProbeResult::success);
 }
 
 TEST_CASE("tcp probe: expect checks the start of the banner", "[probe][tcp]") {

@@ -138,7 +138,8 @@ TEST_CASE("worker: runs never overlap, a slow run is followed at once by the nex
     CHECK(r.prober->started.size() == 2);
 }
 
-TEST_CASE("worker: the first-run jitter spreads 100 probes with 1s periods over the second", "[probe][worker]") {
+TEST_CASE("worker: the first-run jitter spreads 100 probes with 1s periods over the second, on a 50 ms grid",
+          "[probe][worker]") {
     ManualClock clock;
     std::vector<std::shared_ptr<FakeProberState>> states;
     std::vector<std::unique_ptr<Worker>> workers;
@@ -151,16 +152,49 @@ TEST_CASE("worker: the first-run jitter spreads 100 probes with 1s periods over 
                                                    WorkerCallbacks{}));
         workers.back()->start();
     }
-    auto t0 = clock.now();
+    auto t0 = clock.now();  // on the grid (ManualClock starts at 1 h)
     clock.advance(3s);
-    std::map<long, int> per_10ms;
+    std::map<long, int> per_50ms;
     for (auto& st : states) {
         REQUIRE(st->started.size() >= 3);
-        ++per_10ms[std::chrono::duration_cast<std::chrono::milliseconds>(st->started[2] - t0).count() / 10];
+        auto at = std::chrono::duration_cast<std::chrono::milliseconds>(st->started[2] - t0).count();
+        CHECK(at % 50 == 0);  // runs fall on the shared grid: one wakeup for the runs due in 50 ms
+        ++per_50ms[at / 50];
         // they stay spread: each keeps its own phase
         CHECK(st->started[2] - st->started[1] == 1s);
     }
-    for (auto& [bucket, n] : per_10ms) CHECK(n == 1);
+    // all over the second: ~20 grid points of at most 5 runs each, never all at once
+    // (jitters 0, 10, ... 990 ms round up to 0, 50 (5 of them), ... 1000 ms (4))
+    CHECK(per_50ms.size() == 21);
+    for (auto& [point, n] : per_50ms) CHECK(n <= 5);
+}
+
+TEST_CASE("worker: the slack grid does not stretch the period", "[probe][worker]") {
+    auto s = spec_with(1030ms);  // not a multiple of the 50 ms grid
+    WorkerRig r(ProbeType::liveness, s);
+    for (int i = 0; i < 200; ++i) r.prober->script.push_back(ok);
+    auto t0 = r.clock.now();
+    r.worker->start();
+    r.clock.advance(102500ms);
+    REQUIRE(r.prober->started.size() == 100);  // 0, 1.03 s, ... 101.97 s
+    for (std::size_t i = 0; i < r.prober->started.size(); ++i) {
+        auto nominal = t0 + i * 1030ms;
+        auto at = r.prober->started[i];
+        CHECK(at >= nominal);
+        CHECK(at - nominal < 50ms);  // rounded up to the grid, never drifting further
+    }
+}
+
+TEST_CASE("worker: short periods use a finer grid (period / 10)", "[probe][worker]") {
+    auto s = spec_with(100ms);
+    WorkerRig r(ProbeType::liveness, s, 0.37);  // first run at 37 ms: on the 10 ms grid at 40 ms
+    auto t0 = r.clock.now();
+    r.worker->start();
+    r.clock.advance(39ms);
+    CHECK(r.prober->started.empty());
+    r.clock.advance(1ms);
+    REQUIRE(r.prober->started.size() == 1);
+    CHECK(r.prober->started[0] == t0 + 40ms);
 }
 
 TEST_CASE("worker: readiness starts not ready and flips only after its thresholds", "[probe][worker]") {
