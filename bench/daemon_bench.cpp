@@ -13,7 +13,8 @@
 //                      and an exec probe's CPU against a fork+exec of /bin/true
 //
 //   isolated-bench-daemon --build DIR [--cgroup-root NAME] [--quick] [--crash-rounds N]
-//                         [--api-seconds S] [--cpu-window S] [--apps N]
+//                         [--api-seconds S] [--cpu-window S] [--cpu-rounds N] [--apps N]
+//                         [--only crash|memory|api|probes]
 //
 // Cleanup even on failure: the daemon is stopped (SIGTERM, then SIGKILL by PID), every
 // process left in our cgroup subtree is killed by PID and the subtree removed; the
@@ -236,6 +237,18 @@ private:
 struct ProcTimes {
     double self = 0, children = 0;  // seconds: utime+stime, cutime+cstime
 };
+/// Seconds the process's threads have run: the scheduler's own nanosecond account
+/// (first field of /proc/PID/task/TID/schedstat), not the 10 ms ticks of utime+stime.
+double run_seconds(pid_t pid) {
+    double total = 0;
+    std::error_code ec;
+    for (auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::istringstream in(read_file(t.path().string() + "/schedstat"));
+        double ns = 0;
+        if (in >> ns) total += ns / 1e9;
+    }
+    return total;
+}
 ProcTimes proc_times(pid_t pid) {
     std::string s = read_file("/proc/" + std::to_string(pid) + "/stat");
     auto close = s.rfind(')');
@@ -521,7 +534,10 @@ int main(int argc, char** argv) {
     std::string cgroup_root = "isolated-bench-" + std::to_string(::getpid());
     bool quick = false;
     int crash_rounds = 30, apps_n = 100;
-    double api_seconds = 5, cpu_window = 20;
+    double api_seconds = 5, cpu_window = 15;
+    int cpu_rounds = 3;
+    std::string only;  // crash | memory | api | probes; "" = all (api needs memory's apps)
+    auto section = [&](const char* name) { return only.empty() || only == name; };
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -531,10 +547,12 @@ int main(int argc, char** argv) {
         else if (a == "--crash-rounds") crash_rounds = std::stoi(next());
         else if (a == "--api-seconds") api_seconds = std::stod(next());
         else if (a == "--cpu-window") cpu_window = std::stod(next());
+        else if (a == "--cpu-rounds") cpu_rounds = std::max(1, std::stoi(next()));
         else if (a == "--apps") apps_n = std::stoi(next());
+        else if (a == "--only") only = next();
     }
     if (quick) crash_rounds = std::min(crash_rounds, 5), api_seconds = std::min(api_seconds, 1.0),
-               cpu_window = std::min(cpu_window, 3.0), apps_n = std::min(apps_n, 10);
+               cpu_window = std::min(cpu_window, 3.0), cpu_rounds = 1, apps_n = std::min(apps_n, 10);
     build = fs::absolute(build).lexically_normal().string();  // bind-mount sources must be absolute
     const std::string probe_bin = build + "/sandbox_probe";
     if (!fs::exists(build + "/isolated") || !fs::exists(probe_bin)) {
@@ -554,7 +572,7 @@ int main(int argc, char** argv) {
     int failures = 0;
 
     // ---- crash -> running ----
-    {
+    if (section("crash")) {
         set_apps(d, "crash", 1, [](int) {
             return R"({"command": ["/bin/sleep", "infinity"], "network": {"mode": "none"},
                       "restart": {"policy": "always",
@@ -629,42 +647,44 @@ int main(int argc, char** argv) {
     }
 
     // ---- memory at 1, 10, 100 apps (none, then bridge) ----
-    std::printf("## Memory\n\n");
-    long rss0 = kb_field("/proc/" + std::to_string(d.pid()) + "/status", "VmRSS");
-    set_apps(d, "idle", 0, {});
-    reload(h);
-    wait_all_ready(h, 0, 20000);
-    std::printf("Daemon with no app: VmRSS %ld kB. Apps run `sleep infinity`. Per sandbox: the init's Pss,\n"
-                "the app's Pss, and the app cgroup's memory usage (v1 `memory.usage_in_bytes`: page cache\n"
-                "and kernel memory included) averaged over the apps.\n\n",
-                rss0);
-    std::printf("| network | apps | daemon VmRSS | daemon Pss | init Pss / sandbox | app Pss / sandbox | cgroup memory / sandbox |\n");
-    std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
-    std::vector<int> counts = {1, 10, apps_n};
-    if (apps_n <= 10) counts = {1, apps_n};
-    for (std::string mode : {"none", "bridge"}) {
-        for (int n : counts) {
-            set_apps(d, "idle", n, [&](int) {
-                return R"({"command": ["/bin/sleep", "infinity"], "network": {"mode": ")" + mode + R"("}})";
-            });
-            bool ok = reload(h) && wait_all_ready(h, static_cast<size_t>(n), 120000);
-            std::this_thread::sleep_for(std::chrono::milliseconds(quick ? 200 : 1000));
-            Mem m = measure_memory(d, h);
-            if (!ok || m.n != n) {
-                std::printf("| %s | %d | failed (%d measured) | | | | |\n", mode.c_str(), n, m.n);
-                ++failures;
-                continue;
+    if (section("memory") || section("api")) {
+        std::printf("## Memory\n\n");
+        long rss0 = kb_field("/proc/" + std::to_string(d.pid()) + "/status", "VmRSS");
+        set_apps(d, "idle", 0, {});
+        reload(h);
+        wait_all_ready(h, 0, 20000);
+        std::printf("Daemon with no app: VmRSS %ld kB. Apps run `sleep infinity`. Per sandbox: the init's Pss,\n"
+                    "the app's Pss, and the app cgroup's memory usage (v1 `memory.usage_in_bytes`: page cache\n"
+                    "and kernel memory included) averaged over the apps.\n\n",
+                    rss0);
+        std::printf("| network | apps | daemon VmRSS | daemon Pss | init Pss / sandbox | app Pss / sandbox | cgroup memory / sandbox |\n");
+        std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+        std::vector<int> counts = {1, 10, apps_n};
+        if (apps_n <= 10) counts = {1, apps_n};
+        for (std::string mode : {"none", "bridge"}) {
+            for (int n : counts) {
+                set_apps(d, "idle", n, [&](int) {
+                    return R"({"command": ["/bin/sleep", "infinity"], "network": {"mode": ")" + mode + R"("}})";
+                });
+                bool ok = reload(h) && wait_all_ready(h, static_cast<size_t>(n), 120000);
+                std::this_thread::sleep_for(std::chrono::milliseconds(quick ? 200 : 1000));
+                Mem m = measure_memory(d, h);
+                if (!ok || m.n != n) {
+                    std::printf("| %s | %d | failed (%d measured) | | | | |\n", mode.c_str(), n, m.n);
+                    ++failures;
+                    continue;
+                }
+                std::printf("| %s | %d | %.1f MB | %.1f MB | %.0f kB | %.0f kB | %.0f kB |\n", mode.c_str(), n,
+                            static_cast<double>(m.daemon_rss) / 1024, static_cast<double>(m.daemon_pss) / 1024, m.init_pss,
+                            m.app_pss, m.cgroup_mem);
             }
-            std::printf("| %s | %d | %.1f MB | %.1f MB | %.0f kB | %.0f kB | %.0f kB |\n", mode.c_str(), n,
-                        static_cast<double>(m.daemon_rss) / 1024, static_cast<double>(m.daemon_pss) / 1024, m.init_pss,
-                        m.app_pss, m.cgroup_mem);
+            std::fflush(stdout);
         }
-        std::fflush(stdout);
+        std::printf("\n");
     }
-    std::printf("\n");
 
     // ---- API with N apps running (bridge mode, still there from the memory run) ----
-    {
+    if (section("api")) {
         const int clients = 4;
         std::printf("## API with %d apps\n\n", apps_n);
         std::printf("%d clients in parallel, each on one keep-alive connection to the control socket, for %.0f s per\n"
@@ -708,16 +728,17 @@ int main(int argc, char** argv) {
     }
 
     // ---- probe CPU with N apps ----
-    {
+    if (section("probes")) {
         auto [fe_cpu, fe_wall] = fork_exec_cost(200);
         std::printf("## Probe CPU with %d apps probed every second\n\n", apps_n);
         std::printf("Each app runs `sandbox_probe serve 8080` (network none; the probe's socket is made in the\n"
-                    "app's netns); liveness probe every 1 s. Daemon CPU = its utime+stime over a %.0f s window, as a\n"
-                    "share of one core; \"children\" = CPU of processes the daemon reaped (the exec probe helper\n"
-                    "and the probe command). Target: HTTP and TCP at most 2 %% of a core.\n\n",
-                    cpu_window);
-        std::printf("| probes | daemon CPU (share of a core) | + reaped children | apps' cgroups | probes run | daemon+children CPU per probe |\n");
-        std::printf("|---|---:|---:|---:|---:|---:|\n");
+                    "app's netns); liveness probe every 1 s. Daemon CPU = the time its threads ran (schedstat, ns)\n"
+                    "over %d windows of %.0f s, as a share of one core: the median window, and all of them;\n"
+                    "\"children\" = CPU of processes the daemon reaped (the exec probe helper and the probe\n"
+                    "command). Target: HTTP and TCP at most 2 %% of a core.\n\n",
+                    cpu_rounds, cpu_window);
+        std::printf("| probes | daemon CPU (share of a core, median) | windows | + reaped children | apps' cgroups | probes run | daemon+children CPU per probe |\n");
+        std::printf("|---|---:|---|---:|---:|---:|---:|\n");
         struct Mode {
             std::string name, probe;
         };
@@ -737,32 +758,52 @@ int main(int argc, char** argv) {
             bool ok = reload(h) && wait_all_ready(h, static_cast<size_t>(apps_n), 120000, !mode.probe.empty());
             std::this_thread::sleep_for(std::chrono::milliseconds(quick ? 500 : 2000));
             json before = get_json(h, "/v1/apps");
-            auto t0 = proc_times(d.pid());
-            double cg0 = cgroup_cpu_seconds(d.cgroup_root());
-            auto w0 = Clock::now();
-            std::this_thread::sleep_for(std::chrono::duration<double>(cpu_window));
-            auto t1 = proc_times(d.pid());
-            double cg1 = cgroup_cpu_seconds(d.cgroup_root());
-            double secs = ms_since(w0) / 1000;
+            std::vector<double> selves;
+            double kids_total = 0, cg_total = 0, secs_total = 0;
+            bool cg_ok = true;
+            for (int round = 0; round < cpu_rounds; ++round) {
+                auto t0 = proc_times(d.pid());
+                double r0 = run_seconds(d.pid());
+                double cg0 = cgroup_cpu_seconds(d.cgroup_root());
+                auto w0 = Clock::now();
+                std::this_thread::sleep_for(std::chrono::duration<double>(cpu_window));
+                auto t1 = proc_times(d.pid());
+                double r1 = run_seconds(d.pid());
+                double cg1 = cgroup_cpu_seconds(d.cgroup_root());
+                double secs = ms_since(w0) / 1000;
+                selves.push_back((r1 - r0) / secs);
+                kids_total += t1.children - t0.children;
+                if (cg0 < 0) cg_ok = false;
+                cg_total += cg1 - cg0;
+                secs_total += secs;
+            }
             json after = get_json(h, "/v1/apps");
             int restarts = 0;
             if (before.is_object() && after.is_object())
                 for (size_t i = 0; i < after["apps"].size() && i < before["apps"].size(); ++i)
                     restarts += after["apps"][i].value("restarts", 0) - before["apps"][i].value("restarts", 0);
-            double self = (t1.self - t0.self) / secs, kids = (t1.children - t0.children) / secs;
-            double cg = cg0 >= 0 ? (cg1 - cg0) / secs : -1;
+            std::string windows;
+            for (double v : selves) {
+                char b[32];
+                std::snprintf(b, sizeof b, "%s%.2f", windows.empty() ? "" : ", ", v * 100);
+                windows += b;
+            }
+            std::sort(selves.begin(), selves.end());
+            double self = selves[selves.size() / 2], kids = kids_total / secs_total;
+            double cg = cg_ok ? cg_total / secs_total : -1;
+            double secs = secs_total / cpu_rounds;
             double probes = mode.probe.empty() ? 0 : apps_n * secs;
             if (!ok) ++failures;
             if (mode.probe.empty()) {
                 base_self = self, base_cg = cg;
-                std::printf("| %s%s | %.2f %% | %.2f %% | %.2f %% | 0 | |\n", mode.name.c_str(), ok ? "" : " (not all ready)",
-                            self * 100, kids * 100, cg * 100);
+                std::printf("| %s%s | %.2f %% | %s | %.2f %% | %.2f %% | 0 | |\n", mode.name.c_str(),
+                            ok ? "" : " (not all ready)", self * 100, windows.c_str(), kids * 100, cg * 100);
             } else {
                 double per = ((self - base_self) + kids) * secs / probes * 1000;  // ms
                 if (mode.probe.find("exec") != std::string::npos) exec_per_probe = per;
-                std::printf("| %s%s | %.2f %% | %.2f %% | %.2f %% (%+.2f) | ~%.0f | %.3f ms |\n", mode.name.c_str(),
-                            ok ? "" : " (not all ready)", self * 100, kids * 100, cg * 100, (cg - base_cg) * 100,
-                            probes, per);
+                std::printf("| %s%s | %.2f %% | %s | %.2f %% | %.2f %% (%+.2f) | ~%.0f per window | %.3f ms |\n",
+                            mode.name.c_str(), ok ? "" : " (not all ready)", self * 100, windows.c_str(), kids * 100,
+                            cg * 100, (cg - base_cg) * 100, probes, per);
             }
             if (restarts) std::printf("\n(%d app restarts during the window)\n\n", restarts);
             std::fflush(stdout);
