@@ -741,6 +741,7 @@ std::string describe_init_failure(int step, int err, const std::string& detail) 
         case STEP_NO_NEW_PRIVS: return with_errno(detail);
         case STEP_RLIMIT: return with_errno(detail);
         case STEP_JOIN: return with_errno("join the namespaces of another app");
+        case STEP_USERNS: return with_errno(detail);
         default: return with_errno("sandbox setup step " + std::to_string(step));
     }
 }

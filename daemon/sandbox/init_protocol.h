@@ -55,6 +55,10 @@ enum plan_tag {
                             line with ISOLATED_APP=, instead of to the log file  */
     PLAN_CGROUP_PROCS = 21, /* exec mode: a host cgroup.procs file the init writes itself
                             into (one per v1 hierarchy) before entering the sandbox */
+    PLAN_USERNS = 22,    /* uint32 uid, gid, count: the app runs in a user namespace of its
+                            own mapping 0..count-1 inside to uid.. / gid.. outside; mounts
+                            flagged MF_IDMAP are idmapped to it. The init itself stays in the
+                            host's user namespace (it writes the run and log dirs as root). */
 };
 
 enum sandbox_flags {
@@ -67,6 +71,9 @@ enum sandbox_flags {
     SB_HAS_CAPS = 1u << 6,       /* apply PLAN_CAPS (else keep all)               */
     SB_TTY = 1u << 7,            /* exec mode: run the command on a new pty       */
     SB_CGROUP_NS = 1u << 8,      /* unshare the cgroup namespace once placed in the app's cgroup */
+    SB_UNPRIV_PORTS = 1u << 9,   /* net.ipv4.ip_unprivileged_port_start=0 in the app's netns (a
+                                    user-namespaced root holds no CAP_NET_BIND_SERVICE there) */
+    SB_USER_NS = 1u << 10,       /* exec mode: also enter the app's user namespace */
 };
 
 /* One step of building the root filesystem. Targets are paths inside the new root,
@@ -89,6 +96,9 @@ enum mount_flags {
     MF_MKDIR = 1u << 2,     /* create a missing target directory (and parents)    */
     MF_MKFILE = 1u << 3,    /* create a missing target file (parents as dirs)     */
     MF_OPTIONAL = 1u << 4,  /* skip when the source or target is missing           */
+    MF_IDMAP = 1u << 5,     /* bind / tmpfs / root: idmapped to the app's user namespace, so
+                               host uid N shows inside as N - PLAN_USERNS uid (a read-only
+                               mount whose filesystem cannot be idmapped stays as it is) */
 };
 
 struct plan_mount {
@@ -130,6 +140,7 @@ enum init_step {
     STEP_NO_NEW_PRIVS = 18,
     STEP_RLIMIT = 19,
     STEP_JOIN = 20,      /* setns into another app's namespaces (daemon's child) */
+    STEP_USERNS = 21,    /* creating or entering the app's user namespace    */
 };
 
 #define INIT_REPORT_DETAIL 240
@@ -163,5 +174,9 @@ struct init_report {
  * them with the app's credentials and hardening -- on a new pty from the sandbox's own
  * devpts when SB_TTY, relaying it to its stdin/stdout -- and exits with its status. */
 #define INIT_EXEC_FD_PIDFD 4
+
+/* The init keeps the app's user namespace open on this fd (PLAN_USERNS), so that exec
+ * mode can enter it (pidfd_getfd): the init itself is not in it. */
+#define INIT_FD_USERNS 100
 
 #endif

@@ -72,6 +72,10 @@ std::string LaunchPlan::encode() const {
         put_record(out, PLAN_RLIMIT, rec, sizeof rec);
     }
     if (umask) put_record(out, PLAN_UMASK, &*umask, 4);
+    if (userns) {
+        std::uint32_t rec[3] = {userns->uid, userns->gid, userns->count};
+        put_record(out, PLAN_USERNS, rec, sizeof rec);
+    }
     return out;
 }
 

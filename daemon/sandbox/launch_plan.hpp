@@ -57,6 +57,11 @@ struct LaunchPlan {
     std::string seccomp_bpf;             ///< struct sock_filter[]; "" = unconfined
     std::vector<Rlimit> rlimits;
     std::optional<std::uint32_t> umask;
+    /// The app's own user namespace (PLAN_USERNS): {first host uid, first host gid, count}.
+    struct UserNs {
+        std::uint32_t uid = 0, gid = 0, count = 0;
+    };
+    std::optional<UserNs> userns;
     /// Exec mode: the app's cgroup.procs files (AppCgroup::procs_files()).
     std::vector<std::string> cgroup_procs;
 

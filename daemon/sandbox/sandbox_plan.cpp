@@ -343,6 +343,15 @@ Status plan_process(LaunchPlan& plan, const AppSpec& spec) {
     std::string root = spec.rootfs.type == RootfsType::host ? "/" : spec.rootfs.path;
     auto creds = resolve_user(spec.user, read_in_root(root, "/etc/passwd"), read_in_root(root, "/etc/group"));
     if (!creds) return creds.error();
+    if (const auto& u = spec.namespaces.user; u.enabled) {
+        // Ids inside the user namespace: only 0..count-1 exist there.
+        if (creds->uid >= u.count || creds->gid >= u.count)
+            return Error::msg("user \"" + (spec.user.empty() ? std::string("root") : spec.user) + "\" (uid " +
+                              std::to_string(creds->uid) + ", gid " + std::to_string(creds->gid) +
+                              ") is outside the user namespace's " + std::to_string(u.count) +
+                              " ids (namespaces.user.count)");
+        std::erase_if(creds->groups, [&](std::uint32_t g) { return g >= u.count; });
+    }
     plan.uid = creds->uid;
     plan.gid = creds->gid;
     plan.groups = creds->groups;
@@ -386,11 +395,27 @@ Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& 
     if (spec.security.readonly_rootfs.value_or(spec.rootfs.type == RootfsType::host)) plan.flags |= SB_READONLY_ROOT;
     if (!spec.init) plan.flags |= SB_NO_INIT;
     if (spec.namespaces.uts.kind == NamespaceKind::private_) plan.hostname = spec.effective_hostname();
+    if (const auto& u = spec.namespaces.user; u.enabled) {
+        if (spec.rootfs.type == RootfsType::directory && spec.rootfs.writable == RootfsWritable::overlay)
+            return Error::msg("namespaces.user with a directory rootfs needs \"writable\": \"readonly\" (an overlay's "
+                              "layers are not idmapped yet); keep data in volumes");
+        plan.userns = LaunchPlan::UserNs{u.uid, u.gid, u.count};
+        // Host trees are idmapped: host files owned by uid N show inside as N - uid, so
+        // the host's root-owned system files are root's inside, and a volume's files
+        // keep their owners on disk whatever the app writes as root inside. What the
+        // init makes (tmpfs, directories, nodes) it makes as the mapped root instead.
+        for (auto& m : plan.mounts)
+            if (m.op == MOP_BIND || (m.op == MOP_ROOT && !m.source.empty())) m.flags |= MF_IDMAP;
+        // Root inside holds no capability over a network namespace the host's user
+        // namespace owns: low ports open to everyone there instead (Docker's default).
+        if (spec.network.mode != NetworkMode::host) plan.flags |= SB_UNPRIV_PORTS;
+    }
     return plan_process(plan, spec);
 }
 
 Status plan_exec(LaunchPlan& plan, const AppSpec& spec, bool tty) {
     plan.flags = tty ? SB_TTY : 0;
+    if (spec.namespaces.user.enabled) plan.flags |= SB_USER_NS;
     plan.log_name.clear();
     if (tty) plan.env.push_back("TERM=xterm");
     return plan_process(plan, spec);

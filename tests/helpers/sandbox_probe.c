@@ -162,6 +162,31 @@ static void report(void) {
     status_field("NSpid");
     const char *home = getenv("HOME");
     kv("home", home ? home : "");
+    /* The user namespace: its map (whitespace collapsed), the owner of a host file. */
+    char map[256] = "";
+    FILE *mf = fopen("/proc/self/uid_map", "r");
+    if (mf) {
+        size_t n = fread(map, 1, sizeof map - 1, mf);
+        fclose(mf);
+        map[n] = 0;
+        char *w = map;
+        int space = 1;
+        for (char *r = map; *r; r++) {
+            if (*r == ' ' || *r == '\t' || *r == '\n') {
+                if (!space) *w++ = ' ';
+                space = 1;
+            } else {
+                *w++ = *r;
+                space = 0;
+            }
+        }
+        if (w > map && w[-1] == ' ') w--;
+        *w = 0;
+    }
+    kv("uid_map", map);
+    char owner[32] = "-1";
+    if (stat("/etc/passwd", &st) == 0) snprintf(owner, sizeof owner, "%u", (unsigned)st.st_uid);
+    kv("passwd_owner", owner);
 }
 
 static int zombies(void) {

@@ -274,3 +274,59 @@ TEST_CASE("isoctl exec runs a command inside the app's sandbox, with a pty when 
     CHECK_THAT(tty.out, Catch::Contains("/dev/pts/0"));
     CHECK(tty.code == 3);
 }
+
+TEST_CASE("namespaces.user: root inside is an unprivileged uid outside, volumes work through idmapped mounts",
+          "[integration][sandbox][userns]") {
+    require_root();
+    Daemon d;
+    const std::string userns = R"("namespaces": {"user": {"uid": 200000, "count": 65536}})";
+    // A volume the host's root owns (0755): only an idmapped mount lets the app's root,
+    // uid 200000 outside, write there -- and what it writes is root's on disk.
+    std::string data = std::string(d.dir()) + "/data";
+    std::filesystem::create_directories(data);
+    ::chmod(data.c_str(), 0755);
+    d.write_app("mapped", app_json("report", ", " + userns));
+    d.write_app("keeper", app_json("persist /data/count", ", " + userns,
+                                   R"(, {"type": "bind", "source": ")" + data + R"(", "target": "/data"})"));
+    // Port 80 as root inside: the netns belongs to the host's user namespace, so the
+    // app holds no CAP_NET_BIND_SERVICE there; low ports are opened to it instead.
+    d.write_app("web", app_json("serve 80", ", " + userns + R"(, "probes": {"readiness": {"tcp": {"port": 80}, "period": "1s"}})"));
+    // Ids the namespace does not have.
+    d.write_app("outside", app_json("report", R"(, "user": "nobody", "namespaces": {"user": {"uid": 300000, "count": 1000}})"));
+    d.start();
+
+    auto r = report_of(d, "mapped");
+    CHECK(r["uid"] == "0");
+    CHECK(r["uid_map"] == "0 200000 65536");
+    CHECK(r["passwd_owner"] == "0");             // the host's root-owned files are root's inside (idmapped)
+    CHECK(r["CapEff"] == "00000000a80425fb");    // Docker's set, held in the app's own namespace only
+    CHECK(r["mount"] == "EPERM");
+    CHECK(r["unshare_mnt"] == "EPERM");
+    CHECK(r["tmp_write"] == "ok");
+    CHECK(r["shadow_bytes"] == "0");
+    // Outside, the app's processes run as uid 200000.
+    auto pid = d.app("mapped")["pid"].get<int>();
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line, uid_line;
+    while (std::getline(status, line))
+        if (line.rfind("Uid:", 0) == 0) uid_line = line;
+    CHECK(uid_line == "Uid:\t200000\t200000\t200000\t200000");
+
+    CHECK(report_of(d, "keeper")["lines"] == "1");
+    CHECK(d.isoctl({"restart", "keeper"}).code == 0);
+    CHECK(report_of(d, "keeper")["lines"] == "2");
+    struct stat st{};
+    REQUIRE(::stat((data + "/count").c_str(), &st) == 0);
+    CHECK(st.st_uid == 0);  // root inside writes as the volume's owner, not as uid 200000
+
+    REQUIRE(wait_until([&] { return d.state("web") == "ready"; }, 20s));  // the probe reaches it too
+
+    REQUIRE(wait_until([&] { return d.state("outside") == "backoff" || d.state("outside") == "failed"; }));
+    CHECK_THAT(d.app("outside")["message"].get<std::string>(), Catch::Contains("outside the user namespace"));
+
+    // isoctl exec enters the app's user namespace too.
+    auto id = d.isoctl({"exec", "mapped", "--", "sh", "-c", "id -u; cat /proc/self/uid_map"});
+    CHECK(id.code == 0);
+    CHECK_THAT(id.out, Catch::StartsWith("0\n") && Catch::Contains("200000"));
+    CHECK(d.stop() == 0);
+}

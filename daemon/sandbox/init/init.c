@@ -125,6 +125,7 @@ struct plan {
     struct rlimit_rec *rlimits;
     int nrlimits;
     struct sb_creds creds;
+    uint32_t userns_uid, userns_gid, userns_count; /* PLAN_USERNS; count 0 = none */
 };
 
 static struct plan P;
@@ -165,6 +166,7 @@ static int read_plan(void) {
     P.rlimits = calloc((size_t)nrlimits + 1, sizeof(struct rlimit_rec));
     if (!P.argv || !P.envp || !P.mounts || !P.rlimits) return -1;
     P.creds.rlimits = P.rlimits;
+    P.creds.userns_fd = -1;
     P.workdir = "/";
     P.log_max_size = 10u << 20;
     P.log_max_files = 5;
@@ -239,6 +241,13 @@ static int read_plan(void) {
                     memcpy(&r->cur, s + 8, 8);
                     memcpy(&r->max, s + 16, 8);
                     P.creds.nrlimits = P.nrlimits;
+                }
+                break;
+            case PLAN_USERNS:
+                if (len == 12) {
+                    memcpy(&P.userns_uid, s, 4);
+                    memcpy(&P.userns_gid, s + 4, 4);
+                    memcpy(&P.userns_count, s + 8, 4);
                 }
                 break;
             case PLAN_UMASK:
@@ -804,6 +813,10 @@ static void run_as_pid1(int outp[2], int errp[2]) {
 
 /* ---- exec mode ------------------------------------------------------------------------ */
 
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
 #include <sys/ioctl.h>
 #include <termios.h>
 
@@ -844,6 +857,20 @@ static int exec_mode(void) {
         }
         close(fd);
     }
+    /* The app's user namespace is entered last, by the command (sb_apply_creds): the
+     * init holds it open (it is not in it itself); with "init": false the pidfd's
+     * process is the app, whose namespace it is. */
+    if (P.flags & SB_USER_NS) {
+        int u = (int)syscall(SYS_pidfd_getfd, INIT_EXEC_FD_PIDFD, INIT_FD_USERNS, 0);
+        if (u < 0 && errno == EBADF) u = fcntl(INIT_EXEC_FD_PIDFD, F_DUPFD_CLOEXEC, INIT_FD_FIRST_FREE);
+        if (u < 0) {
+            f.step = STEP_USERNS;
+            f.err = errno;
+            copy_str(f.detail, sizeof f.detail, "get the app's user namespace");
+            exec_fail(&f);
+        }
+        P.creds.userns_fd = u;
+    }
     /* Every namespace of the app's init; joining one we already share is a no-op. The
      * mount namespace's switch also moves root and cwd into the sandbox's root. */
     if (setns(INIT_EXEC_FD_PIDFD, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
@@ -854,7 +881,7 @@ static int exec_mode(void) {
         exec_fail(&f);
     }
     close(INIT_EXEC_FD_PIDFD);
-    int master = -1;
+    int master = -1, slave_fd = -1;
     char slave[64] = "";
     if (P.flags & SB_TTY) {
         master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -871,6 +898,15 @@ static int exec_mode(void) {
         slave[pos] = 0;
         struct winsize ws;
         if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
+        /* Opened here, as root of the host's user namespace: in the app's, the slave's
+         * owner (our uid) is unmapped and the command could not open it. */
+        slave_fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave_fd < 0) {
+            f.step = STEP_PIPES;
+            f.err = errno;
+            copy_str(f.detail, sizeof f.detail, slave);
+            exec_fail(&f);
+        }
     }
     sigset_t all, old;
     sigfillset(&all);
@@ -886,8 +922,8 @@ static int exec_mode(void) {
         reset_signals();
         if (master >= 0) {
             setsid();
-            int s = open(slave, O_RDWR | O_CLOEXEC);
-            if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0) {
+            int s = slave_fd;
+            if (ioctl(s, TIOCSCTTY, 0) < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0) {
                 f.step = STEP_PIPES;
                 f.err = errno;
                 copy_str(f.detail, sizeof f.detail, slave);
@@ -897,6 +933,7 @@ static int exec_mode(void) {
         become_app(&f);
         exec_fail(&f);
     }
+    if (slave_fd >= 0) close(slave_fd);
     /* Relay the pty, forward signals, wait. */
     int status = 0, done = 0;
     char buf[8192];
@@ -966,6 +1003,18 @@ int main(int argc, char **argv) {
     umask(0);
     struct sb_error se;
     memset(&se, 0, sizeof se);
+    /* The app's user namespace, while the host's /proc is in view; the init stays
+     * outside it, the app enters it last (sb_apply_creds). */
+    if (P.userns_count) {
+        int fd = sb_make_userns(P.userns_uid, P.userns_gid, P.userns_count, &se);
+        if (fd < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
+        if (dup3(fd, INIT_FD_USERNS, O_CLOEXEC) < 0) fail(STEP_USERNS, errno, "dup", INIT_EXIT_SETUP_FAILED);
+        close(fd);
+        sb_userns_fd = INIT_FD_USERNS;
+        P.creds.userns_fd = INIT_FD_USERNS;
+    }
+    if ((P.flags & SB_UNPRIV_PORTS) && sb_unprivileged_ports(&se) < 0)
+        fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
     if ((P.flags & SB_MOUNT_NS) && sb_build_root(P.stage, P.mounts, P.nmounts, P.flags & SB_READONLY_ROOT, &se) < 0)
         fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
     if (P.hostname && sb_set_hostname(P.hostname, &se) < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);

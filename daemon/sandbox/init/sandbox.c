@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -25,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* musl ships no kernel uapi headers: the few constants needed, from linux/mount.h,
@@ -42,6 +45,7 @@
 #define FSCONFIG_CMD_CREATE 6
 #define FSMOUNT_CLOEXEC 1
 #define MOUNT_ATTR_RDONLY 0x1
+#define MOUNT_ATTR_IDMAP 0x00100000
 #define RESOLVE_NO_MAGICLINKS 0x02
 #define RESOLVE_IN_ROOT 0x10
 #define LINUX_CAPABILITY_VERSION_3 0x20080522
@@ -70,6 +74,27 @@ static int sys_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t
     memset(&a, 0, sizeof a);
     a.attr_set = set;
     return (int)syscall(SYS_mount_setattr, dfd, path, flags, &a, sizeof a);
+}
+
+int sb_userns_fd = -1;
+static uint32_t userns_root_uid, userns_root_gid;
+
+/* MNT (detached) idmapped to the app's user namespace when the step asks for it. A
+ * read-only mount whose filesystem does not support idmapping is left as it is: its
+ * files only show as nobody inside; a writable one is an error. Closes MNT on failure. */
+static int idmap(int mnt, const struct mount_rec *r, int recursive) {
+    if (mnt < 0 || !(r->m.flags & MF_IDMAP) || sb_userns_fd < 0) return mnt;
+    struct sb_mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.attr_set = MOUNT_ATTR_IDMAP;
+    a.userns_fd = (uint64_t)sb_userns_fd;
+    if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | (recursive ? SB_AT_RECURSIVE : 0), &a, sizeof a) == 0)
+        return mnt;
+    int saved = errno;
+    if ((r->m.flags & MF_READONLY) && (saved == EINVAL || saved == EOPNOTSUPP)) return mnt;
+    close(mnt);
+    errno = saved;
+    return -1;
 }
 
 static void set_error(struct sb_error *e, int step, int err, const char *a, const char *b, const char *c) {
@@ -310,6 +335,7 @@ static int do_step(const struct mount_rec *r) {
         case MOP_BIND: {
             int mnt = clone_tree(AT_FDCWD, r->source, 0, rec, ro);
             if (mnt < 0) return (errno == ENOENT && (r->m.flags & MF_OPTIONAL)) ? 0 : -1;
+            if ((mnt = idmap(mnt, r, rec)) < 0) return -1;
             if (r->m.attr && sys_mount_setattr(mnt, "", AT_EMPTY_PATH | (rec ? SB_AT_RECURSIVE : 0), r->m.attr) < 0) {
                 close(mnt);
                 return -1;
@@ -317,7 +343,7 @@ static int do_step(const struct mount_rec *r) {
             return mount_on_target(mnt, r);
         }
         case MOP_FS:
-            return mount_on_target(new_fs(r->fstype, r->data, r->m.attr | (ro ? MOUNT_ATTR_RDONLY : 0)), r);
+            return mount_on_target(idmap(new_fs(r->fstype, r->data, r->m.attr | (ro ? MOUNT_ATTR_RDONLY : 0)), r, 0), r);
         case MOP_MKDIR: {
             int fd = mkdir_in_root(r->target, r->m.mode);
             if (fd < 0) return -1;
@@ -417,7 +443,8 @@ static void step_error(struct sb_error *e, const struct mount_rec *r) {
     set_error(e, STEP_MOUNT, err, what, NULL, NULL);
 }
 
-int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e) {
+static int build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root,
+                      struct sb_error *e) {
     /* Nothing we mount may propagate to the host, nor the host's later mounts to us. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
         set_error(e, STEP_MOUNT, errno, "make / private", NULL, NULL);
@@ -431,9 +458,10 @@ int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int 
     const struct mount_rec *r = &mounts[i++];
     int mnt;
     if (*r->source)
-        mnt = clone_tree(AT_FDCWD, r->source, 0, 1, (r->m.flags & MF_READONLY) != 0);
+        mnt = idmap(clone_tree(AT_FDCWD, r->source, 0, 1, (r->m.flags & MF_READONLY) != 0), r, 1);
     else
-        mnt = new_fs(r->fstype, r->data, r->m.attr | ((r->m.flags & MF_READONLY) ? MOUNT_ATTR_RDONLY : 0));
+        mnt = idmap(new_fs(r->fstype, r->data, r->m.attr | ((r->m.flags & MF_READONLY) ? MOUNT_ATTR_RDONLY : 0)),
+                    r, 0);
     if (mnt < 0 || sys_move_mount(mnt, "", AT_FDCWD, stage, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
         step_error(e, r);
         return -1;
@@ -477,6 +505,126 @@ int sb_set_hostname(const char *name, struct sb_error *e) {
     return 0;
 }
 
+static size_t fmt_u(char *buf, uint64_t v) {
+    char tmp[24];
+    size_t n = 0;
+    do tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static int write_file(const char *path, const char *text, size_t len) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t w = write(fd, text, len);
+    int saved = errno;
+    close(fd);
+    if (w == (ssize_t)len) return 0;
+    errno = w < 0 ? saved : EIO;
+    return -1;
+}
+
+int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct sb_error *e) {
+    /* A user namespace is made by a process: a short-lived child unshares it and waits;
+     * we, root in the parent namespace, write its maps through the host's /proc (its
+     * host pid: the child reads /proc/self, since our pid namespace may be new) and keep
+     * ns/user open; the child then exits. */
+    int tp[2], gp[2];
+    if (pipe2(tp, O_CLOEXEC) < 0) {
+        set_error(e, STEP_USERNS, errno, "pipe", NULL, NULL);
+        return -1;
+    }
+    if (pipe2(gp, O_CLOEXEC) < 0) {
+        set_error(e, STEP_USERNS, errno, "pipe", NULL, NULL);
+        close(tp[0]);
+        close(tp[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        set_error(e, STEP_USERNS, errno, "fork", NULL, NULL);
+        close(tp[0]), close(tp[1]), close(gp[0]), close(gp[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(tp[0]);
+        close(gp[1]);
+        char buf[32];
+        ssize_t n;
+        if (unshare(CLONE_NEWUSER) < 0) {
+            buf[0] = '-';
+            n = 1 + (ssize_t)fmt_u(buf + 1, (uint64_t)errno);
+        } else if ((n = readlink("/proc/self", buf, sizeof buf)) <= 0) {
+            buf[0] = '-';
+            n = 1 + (ssize_t)fmt_u(buf + 1, (uint64_t)errno);
+        }
+        (void)!write(tp[1], buf, (size_t)n);
+        char c;
+        (void)!read(gp[0], &c, 1); /* EOF: the parent is done with us */
+        _exit(0);
+    }
+    close(tp[1]);
+    close(gp[0]);
+    char hp[32];
+    ssize_t n;
+    do n = read(tp[0], hp, sizeof hp - 1);
+    while (n < 0 && errno == EINTR);
+    close(tp[0]);
+    int fd = -1;
+    if (n <= 0 || hp[0] == '-') {
+        int err = EIO;
+        if (n > 1 && hp[0] == '-') {
+            err = 0;
+            for (ssize_t i = 1; i < n; i++) err = err * 10 + (hp[i] - '0');
+        }
+        set_error(e, STEP_USERNS, err, "create the user namespace", NULL, NULL);
+    } else {
+        hp[n] = 0;
+        char path[64], map[64];
+        size_t base = 0;
+        memcpy(path, "/proc/", 6);
+        base = 6 + (size_t)n;
+        memcpy(path + 6, hp, (size_t)n);
+        const char *which[2] = {"/uid_map", "/gid_map"};
+        uint32_t first[2] = {uid, gid};
+        int ok = 1;
+        for (int i = 0; i < 2 && ok; i++) {
+            strcpy(path + base, which[i]);
+            size_t m = 0;
+            map[m++] = '0';
+            map[m++] = ' ';
+            m += fmt_u(map + m, first[i]);
+            map[m++] = ' ';
+            m += fmt_u(map + m, count);
+            map[m++] = '\n';
+            if (write_file(path, map, m) < 0) {
+                set_error(e, STEP_USERNS, errno, "write ", path, NULL);
+                ok = 0;
+            }
+        }
+        if (ok) {
+            strcpy(path + base, "/ns/user");
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) set_error(e, STEP_USERNS, errno, "open ", path, NULL);
+        }
+    }
+    close(gp[1]);
+    while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
+    }
+    userns_root_uid = uid;
+    userns_root_gid = gid;
+    return fd;
+}
+
+int sb_unprivileged_ports(struct sb_error *e) {
+    if (write_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0\n", 2) < 0) {
+        set_error(e, STEP_USERNS, errno, "net.ipv4.ip_unprivileged_port_start=0", NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 int sb_loopback_up(struct sb_error *e) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
@@ -508,6 +656,29 @@ struct cap_data {
     uint32_t effective, permitted, inheritable;
 };
 
+int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e) {
+    if (sb_userns_fd < 0) return build_root(stage, mounts, n, readonly_root, e);
+    /* With a user namespace everything the build creates (tmpfs roots, directories,
+     * device nodes) belongs to the app's root -- the mapped uid -- and creating on an
+     * idmapped mount needs an fsuid the mapping has (host root's would be EOVERFLOW).
+     * Changing the fsuid drops the file capabilities from the effective set; they are
+     * raised again from the permitted set for the build, and come back by themselves
+     * when the fsuid returns to 0. */
+    setfsgid(userns_root_gid);
+    setfsuid(userns_root_uid);
+    struct cap_header h = {LINUX_CAPABILITY_VERSION_3, 0};
+    struct cap_data d[2];
+    if (syscall(SYS_capget, &h, d) == 0) {
+        d[0].effective = d[0].permitted;
+        d[1].effective = d[1].permitted;
+        syscall(SYS_capset, &h, d);
+    }
+    int rc = build_root(stage, mounts, n, readonly_root, e);
+    setfsuid(0);
+    setfsgid(0);
+    return rc;
+}
+
 static int load_seccomp(const struct sb_creds *c) {
     struct {
         unsigned short len;
@@ -525,6 +696,20 @@ int sb_apply_creds(const struct sb_creds *c, struct sb_error *e) {
         }
     }
     umask(c->has_umask ? (mode_t)c->umask : 022);
+    /* Into the app's user namespace after the rlimits (raising a hard limit needs
+     * CAP_SYS_RESOURCE in the host's namespace) and before everything that must hold
+     * inside it. setns gives every capability there; then root inside is the mapped
+     * uid outside, and the configured set is applied below as for any root. */
+    if (c->userns_fd >= 0) {
+        if (setns(c->userns_fd, CLONE_NEWUSER) < 0) {
+            set_error(e, STEP_USERNS, errno, "enter the app's user namespace", NULL, NULL);
+            return -1;
+        }
+        if (!c->has_uid && (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+            set_error(e, STEP_CREDENTIALS, errno, "become root of the user namespace", NULL, NULL);
+            return -1;
+        }
+    }
     if (c->has_caps) {
         for (int cap = 0; cap < 64; cap++) {
             if (c->caps & (1ULL << cap)) continue;

@@ -29,6 +29,13 @@ struct sb_error {
 /* Builds the root described by the mount steps on `stage` and pivots into it. */
 int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e);
 int sb_set_hostname(const char *name, struct sb_error *e);
+/* The app's user namespace (PLAN_USERNS): returns an fd of it, or -1. Call while the
+ * host's /proc is still mounted (before sb_build_root). */
+int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct sb_error *e);
+/* Mounts flagged MF_IDMAP are idmapped to this user namespace (-1: none). */
+extern int sb_userns_fd;
+/* net.ipv4.ip_unprivileged_port_start=0 in the current network namespace. */
+int sb_unprivileged_ports(struct sb_error *e);
 int sb_loopback_up(struct sb_error *e);
 
 struct sb_creds {
@@ -45,6 +52,7 @@ struct sb_creds {
     int nrlimits;
     int has_umask;
     uint32_t umask;
+    int userns_fd; /* the app's user namespace to enter, or -1 */
 };
 
 /* In the app's process, right before exec: rlimits, umask, bounding set,

@@ -1,0 +1,99 @@
+// The sandbox planner's policy for user namespaces (daemon/sandbox/sandbox_plan.cpp):
+// what is idmapped, low ports, ids outside the mapping, the exec plan's flag.
+#include <catch2/catch.hpp>
+
+#include "isolated/app_parser.hpp"
+#include "sandbox/init_protocol.h"
+#include "sandbox/sandbox_plan.hpp"
+
+using namespace isolated;
+using namespace isolated::sandbox;
+
+namespace {
+
+AppSpec spec_of(const std::string& json) {
+    auto p = parse_app_text("app", json, "apps/app.json");
+    INFO(json);
+    REQUIRE(p.spec);
+    return *p.spec;
+}
+
+SandboxInputs inputs() {
+    SandboxInputs in;
+    in.root_stage = "/run/isolated/stage/app";
+    in.etc_dir = "/run/isolated/apps/app/etc";
+    in.overlay_upper = "/var/lib/isolated/app/upper";
+    in.overlay_work = "/var/lib/isolated/app/work";
+    return in;
+}
+
+}  // namespace
+
+TEST_CASE("sandbox plan: namespaces.user maps the app, idmaps host trees, opens low ports", "[sandbox][userns]") {
+    auto spec = spec_of(R"({"command": ["/bin/true"], "namespaces": {"user": {"uid": 200000, "count": 65536}},
+                            "mounts": [{"type": "bind", "source": "/srv", "target": "/data"},
+                                       {"type": "tmpfs", "target": "/scratch"}]})");
+    LaunchPlan plan;
+    REQUIRE(plan_sandbox(plan, spec, inputs()));
+    REQUIRE(plan.userns);
+    CHECK(plan.userns->uid == 200000);
+    CHECK(plan.userns->gid == 200000);
+    CHECK(plan.userns->count == 65536);
+    CHECK((plan.flags & SB_UNPRIV_PORTS));
+    int binds = 0;
+    for (const auto& m : plan.mounts) {
+        INFO(m.op << " " << m.source << " -> " << m.target);
+        if (m.op == MOP_BIND) {
+            ++binds;
+            CHECK((m.flags & MF_IDMAP));
+        } else {
+            // tmpfs and the root tmpfs are made by the init as the mapped root, not idmapped
+            CHECK_FALSE((m.flags & MF_IDMAP));
+        }
+    }
+    CHECK(binds >= 3);  // /usr, /etc, the volume at least
+
+    LaunchPlan exec;
+    exec.argv = {"/bin/sh"};
+    REQUIRE(plan_exec(exec, spec, false));
+    CHECK((exec.flags & SB_USER_NS));
+}
+
+TEST_CASE("sandbox plan: without namespaces.user nothing is idmapped and ports stay as they are", "[sandbox][userns]") {
+    auto spec = spec_of(R"({"command": ["/bin/true"]})");
+    LaunchPlan plan;
+    REQUIRE(plan_sandbox(plan, spec, inputs()));
+    CHECK_FALSE(plan.userns);
+    CHECK_FALSE((plan.flags & SB_UNPRIV_PORTS));
+    for (const auto& m : plan.mounts) CHECK_FALSE((m.flags & MF_IDMAP));
+    LaunchPlan exec;
+    REQUIRE(plan_exec(exec, spec, false));
+    CHECK_FALSE((exec.flags & SB_USER_NS));
+}
+
+TEST_CASE("sandbox plan: host network keeps its sysctl, ids outside the mapping and overlays are errors",
+          "[sandbox][userns]") {
+    {
+        auto spec = spec_of(R"({"command": ["/bin/true"], "network": {"mode": "host"},
+                                "namespaces": {"user": {"uid": 200000}}})");
+        LaunchPlan plan;
+        REQUIRE(plan_sandbox(plan, spec, inputs()));
+        CHECK_FALSE((plan.flags & SB_UNPRIV_PORTS));  // never the host's own netns
+    }
+    {
+        auto spec = spec_of(R"({"command": ["/bin/true"], "user": "nobody",
+                                "namespaces": {"user": {"uid": 300000, "count": 1000}}})");
+        LaunchPlan plan;
+        auto r = plan_sandbox(plan, spec, inputs());
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().to_string(), Catch::Contains("uid 65534") && Catch::Contains("outside the user namespace"));
+    }
+    {
+        auto spec = spec_of(R"({"command": ["/bin/true"], "rootfs": {"type": "directory", "path": "/srv"},
+                                "namespaces": {"user": {"uid": 200000}}})");
+        LaunchPlan plan;
+        auto r = plan_sandbox(plan, spec, inputs());
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().to_string(), Catch::Contains("readonly"));
+    }
+}
