@@ -19,9 +19,11 @@
 // How the runtime uses it:
 //   daemon start  make_manager(opts) -> prepare_daemon() -> reconcile(apps the
 //                 daemon adopted or will start).
-//   launch        create(app, limits) -> placement(): pass clone_into_fd to clone3
-//                 (v2), have the child call enter_cgroups_from_child(procs_fds) before
-//                 exec (v1), or call attach(pid) after the clone while the child waits
+//   launch        create(app, limits) -> placement(): the init's child writes itself
+//                 into cgroup.procs under clone_into_fd (v2) or calls
+//                 enter_cgroups_from_child(procs_fds) (v1) as its first act before
+//                 exec (the spawn is vfork-style, which clone3's CLONE_INTO_CGROUP
+//                 cannot be through glibc), or call attach(pid) after the clone while the child waits
 //                 on its go pipe (systemd, first process). attach(pid) works everywhere
 //                 as the fallback. Exec probes and `isoctl exec`: isolated-init --exec
 //                 writes itself into procs_files() before it enters the sandbox.
@@ -82,7 +84,8 @@ struct ManagerOptions {
 
 /// How a new process enters an app's cgroup from its first instruction.
 struct Placement {
-    /// v2: clone3(CLONE_INTO_CGROUP) with this directory fd (owned by the AppCgroup).
+    /// v2: the cgroup's directory fd (owned by the AppCgroup): for clone3's
+    /// CLONE_INTO_CGROUP, or openat(fd, "cgroup.procs") by the child (sandbox/spawn.cpp).
     int clone_into_fd = -1;
     /// v1: open cgroup.procs of every hierarchy (owned by the AppCgroup, CLOEXEC). The
     /// child calls enter_cgroups_from_child() with them between clone and exec.

@@ -33,11 +33,18 @@ struct ChildFds {
     NamespaceJoin joins[3];
     const int* procs = nullptr;
     std::size_t nprocs = 0;
+    int cgroup_dir = -1;  ///< cgroup v2: the app's cgroup directory
 };
 
 [[noreturn]] void child_exec(const ChildFds& c, const char* path, char* const argv[], char* const envp[]) {
     int step = STEP_EXEC_INIT;
-    // Into the app's cgroups before anything else runs (cgroup v1; v2 was born there).
+    // Into the app's cgroup before anything else runs: v2 by its cgroup.procs ("0" moves
+    // the writer), v1 by one file per hierarchy.
+    if (c.cgroup_dir >= 0) {
+        int f = ::openat(c.cgroup_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (f < 0 || ::write(f, "0", 1) != 1) goto fail;
+        ::close(f);
+    }
     if (c.nprocs) {
         if (int e = cgroup::enter_cgroups_from_child(c.procs, c.nprocs); e != 0) {
             errno = e;
@@ -78,6 +85,18 @@ fail : {
     if (::write(INIT_FD_REPORT, &r, sizeof r) < 0) (void)::write(c.report, &r, sizeof r);
     ::_exit(INIT_EXIT_SETUP_FAILED);
 }
+}
+
+struct CloneArgs {
+    const ChildFds* fds;
+    const char* path;
+    char* const* argv;
+    char* const* envp;
+};
+
+int child_main(void* p) {
+    auto* a = static_cast<CloneArgs*>(p);
+    child_exec(*a->fds, a->path, a->argv, a->envp);
 }
 
 }  // namespace
@@ -148,17 +167,8 @@ Result<Spawned> spawn_init(const SpawnRequest& req) {
     char* argv[] = {arg0.data(), arg1.data(), nullptr};
     char* envp[] = {nullptr};
 
+    c.cgroup_dir = req.cgroup_fd;
     int pidfd = -1;
-    clone_args args;
-    std::memset(&args, 0, sizeof args);
-    args.flags = CLONE_PIDFD | req.clone_flags;
-    args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
-    args.exit_signal = SIGCHLD;
-    if (req.cgroup_fd >= 0) {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<std::uint64_t>(req.cgroup_fd);
-    }
-
     // Block every signal across the clone: the child is a copy of the daemon, and a
     // signal handled in it before exec would run the daemon's handlers (Asio's
     // signal pipe) in the wrong process. The init starts with them blocked and sets
@@ -173,12 +183,19 @@ Result<Spawned> spawn_init(const SpawnRequest& req) {
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    long pid = ::syscall(SYS_clone3, &args, sizeof args);
-    if (pid == 0) child_exec(c, path.c_str(), argv, envp);
+    // posix_spawn's way: the child shares our memory (CLONE_VM) on a stack of its own
+    // and we wait (CLONE_VFORK) until it has exec'd the init. Nothing of the daemon's
+    // address space is copied -- with a copy (fork) the page tables of a daemon this
+    // size, the copy-on-write faults and the TLB shootdowns that follow cost more than
+    // the namespaces. The child touches only what was prepared above.
+    alignas(64) static thread_local char child_stack[64 * 1024];
+    CloneArgs ca{&c, path.c_str(), argv, envp};
+    int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | static_cast<int>(req.clone_flags) | SIGCHLD;
+    long pid = ::clone(child_main, child_stack + sizeof child_stack, flags, &ca, &pidfd);
     int saved = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (req.join_pid_pidfd >= 0) (void)::setns(own_pid_ns, CLONE_NEWPID);
-    if (pid < 0) return Error::os(saved, "clone3");
+    if (pid < 0) return Error::os(saved, "clone");
 
     Spawned s;
     s.pid = static_cast<pid_t>(pid);
