@@ -57,7 +57,9 @@ tmp_out=$(mktemp)
   echo
   echo "## Sandbox start -> exit"
   echo
-  echo "$ROUNDS rounds; ratios to a plain fork+exec of /bin/true in the same loop."
+  echo "$ROUNDS rounds; ratios to a plain fork+exec of /bin/true in the same loop. Each start waits 50 ms"
+  echo "first, so that the previous sandbox's network namespace teardown (asynchronous in the kernel)"
+  echo "does not land on it (ours and the peers' alike)."
   echo
   # In a network and mount namespace of its own: the networked sandbox makes a bridge
   # and a table; the seed script makes netns (mounted under the private /run) and veths.

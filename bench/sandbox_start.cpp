@@ -2,7 +2,12 @@
 // interleaved with the peers in one loop (so machine load hits all alike), printed as
 // medians, p90 and ratios to a plain fork+exec of /bin/true.
 //
-//   isolated-bench-start [--rounds N] [--init PATH] [--peer NAME=COMMAND ...]
+//   isolated-bench-start [--rounds N] [--settle-ms MS] [--init PATH] [--peer NAME=COMMAND ...]
+//
+// Every measured start waits --settle-ms (default 50) first: tearing a network
+// namespace down is asynchronous in the kernel (cleanup_net on a workqueue; a veth takes
+// ~20 ms) and holds the locks the next namespace and veth need, so back to back a start
+// would pay for the previous one's teardown -- ours and the peers' alike.
 //
 // "isolated" is the daemon's real launch path (HostRuntime::launch: plan, sealed-init
 // clone3 into new pid/mount/uts/ipc/net/cgroup namespaces, the whole root filesystem,
@@ -21,6 +26,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/network.hpp"
@@ -64,11 +70,13 @@ Stats stats(std::vector<double> v) {
 
 int main(int argc, char** argv) {
     int rounds = 100;
+    int settle_ms = 50;
     std::string init = std::filesystem::path(argv[0]).parent_path() / "isolated-init";
     std::vector<std::pair<std::string, std::vector<std::string>>> peers;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--rounds" && i + 1 < argc) rounds = std::stoi(argv[++i]);
+        else if (a == "--settle-ms" && i + 1 < argc) settle_ms = std::stoi(argv[++i]);
         else if (a == "--init" && i + 1 < argc) init = argv[++i];
         else if (a == "--peer" && i + 1 < argc) {
             std::string spec = argv[++i];
@@ -145,12 +153,18 @@ int main(int argc, char** argv) {
     const std::string net_name = "isolated sandbox + veth on the bridge + a port forward";
     if (network) order.insert(order.begin() + 2, net_name);
     sandbox_once(rt, spec);  // warm-up: page cache, the seccomp filter cache
+    auto settle = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms)); };
     for (int r = 0; r < rounds; ++r) {
-        for (auto& [name, cmd] : all)
+        for (auto& [name, cmd] : all) {
+            settle();
             if (double us = run_command(cmd); us >= 0) samples[name].push_back(us);
+        }
+        settle();
         if (double us = sandbox_once(rt, spec); us >= 0) samples[order[1]].push_back(us);
-        if (network)
+        if (network) {
+            settle();
             if (double us = sandbox_once(rt_net, bridged); us >= 0) samples[net_name].push_back(us);
+        }
     }
     // The init's memory while an app runs: what each sandbox costs beyond the app.
     std::string rss = "?", pss = "?";
