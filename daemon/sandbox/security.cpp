@@ -102,7 +102,12 @@ constexpr std::uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEW
 
 struct Ctx {
     scmp_filter_ctx ctx;
-    explicit Ctx(std::uint32_t def) : ctx(seccomp_init(def)) {}
+    explicit Ctx(std::uint32_t def) : ctx(seccomp_init(def)) {
+        // A binary tree over the syscall numbers instead of a linear chain (libseccomp
+        // >= 2.5): every syscall the app makes is checked in ~log2(n) jumps, not up to
+        // n, and the program the kernel verifies and JITs at each start is shorter.
+        if (ctx) seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    }
     ~Ctx() {
         if (ctx) seccomp_release(ctx);
     }

@@ -76,6 +76,7 @@ TEST_CASE("a sandboxed app sees its own pid namespace, root and hostname, and Do
     CHECK(std::stol(r["passwd_bytes"]) > 0);
     CHECK(r["mount"] == "EPERM");
     CHECK(r["finit_module"] == "EPERM");
+    CHECK(r["add_key"] == "EPERM");  // the seccomp filter's own refusal
     CHECK(r["proc_sys_write"] == "EROFS");
     CHECK(r["sysrq_write"] != "ok");
     CHECK(r["unshare_mnt"] == "EPERM");
@@ -111,6 +112,7 @@ TEST_CASE("security settings: capabilities added and dropped, seccomp unconfined
     CHECK(c["CapEff"] == "0000000000001020");  // KILL (5) and NET_ADMIN (12)
     CHECK(c["CapBnd"] == "0000000000001020");
     CHECK(c["Seccomp"] == "0");
+    CHECK(c["add_key"] == "ok");  // no filter: nothing else stops it
     CHECK(c["NoNewPrivs"] == "0");
     CHECK(c["mount"] == "EPERM");  // no CAP_SYS_ADMIN all the same
     auto n = report_of(d, "nobody");
