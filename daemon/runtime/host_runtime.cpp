@@ -374,8 +374,14 @@ Status HostRuntime::prepare_app_files(const AppSpec& spec, const std::string& ap
         std::error_code ec;
         std::filesystem::remove_all(base, ec);
         if (ec) return Error::os(ec.value(), "reset \"" + base + "\"");
-        for (const char* d : {"/upper", "/work"})
+        for (const char* d : {"/upper", "/work"}) {
             if (auto st = make_dirs(base + d, 0755); !st) return st;
+            // With a user namespace the upper layer's root is the mapped root's, as the
+            // idmapped lower's root shows (and what the app's root copies up lands there
+            // owned by the mapped uid).
+            if (const auto& u = spec.namespaces.user; u.enabled && ::chown((base + d).c_str(), u.uid, u.gid) != 0)
+                return os_error("chown \"" + base + d + "\"");
+        }
     }
     return {};
 }

@@ -80,7 +80,9 @@ enum sandbox_flags {
  * resolved with openat2(RESOLVE_IN_ROOT) so no symlink leads outside it
  * (CVE-2021-30465); sources are host paths chosen by the daemon. */
 enum mount_op {
-    MOP_ROOT = 1,      /* the new root: fstype "tmpfs" (data = options), "overlay" (data), or a bind of source */
+    MOP_ROOT = 1,      /* the new root: fstype "tmpfs" (data = options), "overlay" (data), or a bind of source;
+                          "overlay" with a source: the source is the lower layer, cloned (idmapped with
+                          MF_IDMAP) and attached on the stage first; data holds upperdir= and workdir= */
     MOP_BIND = 2,      /* source -> target                                        */
     MOP_FS = 3,        /* a new fstype instance (data = options) on target        */
     MOP_MKDIR = 4,     /* target, mode                                            */

@@ -396,16 +396,21 @@ Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& 
     if (!spec.init) plan.flags |= SB_NO_INIT;
     if (spec.namespaces.uts.kind == NamespaceKind::private_) plan.hostname = spec.effective_hostname();
     if (const auto& u = spec.namespaces.user; u.enabled) {
-        if (spec.rootfs.type == RootfsType::directory && spec.rootfs.writable == RootfsWritable::overlay)
-            return Error::msg("namespaces.user with a directory rootfs needs \"writable\": \"readonly\" (an overlay's "
-                              "layers are not idmapped yet); keep data in volumes");
         plan.userns = LaunchPlan::UserNs{u.uid, u.gid, u.count};
         // Host trees are idmapped: host files owned by uid N show inside as N - uid, so
         // the host's root-owned system files are root's inside, and a volume's files
         // keep their owners on disk whatever the app writes as root inside. What the
         // init makes (tmpfs, directories, nodes) it makes as the mapped root instead.
-        for (auto& m : plan.mounts)
+        for (auto& m : plan.mounts) {
+            if (m.op == MOP_ROOT && m.fstype == "overlay") {
+                // The lower layer is cloned idmapped and handed to overlayfs (idmapped
+                // layers, Linux >= 5.19); the mapped root then owns what it copies up.
+                m.source = spec.rootfs.path;
+                m.data = m.data.substr(m.data.find(",upperdir=") + 1);
+                m.flags |= MF_IDMAP;
+            }
             if (m.op == MOP_BIND || (m.op == MOP_ROOT && !m.source.empty())) m.flags |= MF_IDMAP;
+        }
         // Root inside holds no capability over a network namespace the host's user
         // namespace owns: low ports open to everyone there instead (Docker's default).
         if (spec.network.mode != NetworkMode::host) plan.flags |= SB_UNPRIV_PORTS;

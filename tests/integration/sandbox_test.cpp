@@ -186,7 +186,16 @@ TEST_CASE("a directory rootfs: the overlay resets at every start, read-only stay
     d.write_app("ovl", spec("marker /marker", "overlay",
                             R"({"type": "bind", "source": ")" + vol + R"(", "target": "/escape/isolated-test-vol"})"));
     d.write_app("ro", spec("marker /marker", "readonly", ""));
+    // With a user namespace the lower layer is an idmapped mount: root inside (uid 200000
+    // outside) owns the rootfs and can write to it through the overlay.
+    std::string mapped = spec("marker /marker", "overlay", "");
+    mapped.insert(mapped.size() - 1, R"(, "namespaces": {"user": {"uid": 200000}})");
+    d.write_app("ovl-mapped", mapped);
     d.start();
+    auto m1 = report_of(d, "ovl-mapped");
+    CHECK(m1["create"] == "ok");
+    CHECK(d.isoctl({"restart", "ovl-mapped"}).code == 0);
+    CHECK(report_of(d, "ovl-mapped")["existed"] == "0");
     auto first = report_of(d, "ovl");
     CHECK(first["existed"] == "0");
     CHECK(first["create"] == "ok");

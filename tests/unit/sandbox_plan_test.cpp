@@ -71,7 +71,7 @@ TEST_CASE("sandbox plan: without namespaces.user nothing is idmapped and ports s
     CHECK_FALSE((exec.flags & SB_USER_NS));
 }
 
-TEST_CASE("sandbox plan: host network keeps its sysctl, ids outside the mapping and overlays are errors",
+TEST_CASE("sandbox plan: host network keeps its sysctl, ids outside the mapping are errors, overlays get an idmapped lower",
           "[sandbox][userns]") {
     {
         auto spec = spec_of(R"({"command": ["/bin/true"], "network": {"mode": "host"},
@@ -89,11 +89,17 @@ TEST_CASE("sandbox plan: host network keeps its sysctl, ids outside the mapping 
         CHECK_THAT(r.error().to_string(), Catch::Contains("uid 65534") && Catch::Contains("outside the user namespace"));
     }
     {
+        // An overlay rootfs: the lower layer moves to the step's source, idmapped.
         auto spec = spec_of(R"({"command": ["/bin/true"], "rootfs": {"type": "directory", "path": "/srv"},
                                 "namespaces": {"user": {"uid": 200000}}})");
         LaunchPlan plan;
-        auto r = plan_sandbox(plan, spec, inputs());
-        REQUIRE_FALSE(r);
-        CHECK_THAT(r.error().to_string(), Catch::Contains("readonly"));
+        REQUIRE(plan_sandbox(plan, spec, inputs()));
+        REQUIRE(!plan.mounts.empty());
+        const auto& root = plan.mounts.front();
+        CHECK(root.op == MOP_ROOT);
+        CHECK(root.fstype == "overlay");
+        CHECK(root.source == "/srv");
+        CHECK(root.data == "upperdir=/var/lib/isolated/app/upper,workdir=/var/lib/isolated/app/work");
+        CHECK((root.flags & MF_IDMAP));
     }
 }

@@ -457,7 +457,29 @@ static int build_root(const char *stage, const struct mount_rec *mounts, int n, 
     }
     const struct mount_rec *r = &mounts[i++];
     int mnt;
-    if (*r->source)
+    if (*r->source && !strcmp(r->fstype, "overlay")) {
+        /* The lower layer as its own (idmapped) mount on the stage, then the overlay on
+         * top of it; the overlay keeps a private clone of the layer, and the stage's
+         * lower mount leaves with the old root. */
+        char data[4096];
+        size_t sl = strlen(stage), dl = strlen(r->data);
+        if (9 + sl + 1 + dl + 1 > sizeof data) {
+            errno = ENAMETOOLONG;
+            step_error(e, r);
+            return -1;
+        }
+        int lower = idmap(clone_tree(AT_FDCWD, r->source, 0, 1, 1), r, 1);
+        if (lower < 0 || sys_move_mount(lower, "", AT_FDCWD, stage, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+            step_error(e, r);
+            return -1;
+        }
+        close(lower);
+        memcpy(data, "lowerdir=", 9);
+        memcpy(data + 9, stage, sl);
+        data[9 + sl] = ',';
+        memcpy(data + 10 + sl, r->data, dl + 1);
+        mnt = new_fs("overlay", data, r->m.attr | ((r->m.flags & MF_READONLY) ? MOUNT_ATTR_RDONLY : 0));
+    } else if (*r->source)
         mnt = idmap(clone_tree(AT_FDCWD, r->source, 0, 1, (r->m.flags & MF_READONLY) != 0), r, 1);
     else
         mnt = idmap(new_fs(r->fstype, r->data, r->m.attr | ((r->m.flags & MF_READONLY) ? MOUNT_ATTR_RDONLY : 0)),
