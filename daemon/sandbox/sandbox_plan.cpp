@@ -191,8 +191,11 @@ Result<std::vector<MountStep>> plan_mounts(const AppSpec& spec, const SandboxInp
                 if (!valid_option_value(*p) || p->find(':') != std::string::npos)
                     return Error::msg("overlay path \"" + *p + "\" must not contain ',' or ':'");
             root.fstype = "overlay";
-            root.data = "lowerdir=" + spec.rootfs.path + ",upperdir=" + in.overlay_upper + ",workdir=" +
-                        in.overlay_work;
+            root.data = "upperdir=" + in.overlay_upper + ",workdir=" + in.overlay_work;
+            if (spec.namespaces.user.enabled)
+                root.source = spec.rootfs.path;  // the lower layer, cloned idmapped by the init
+            else
+                root.data = "lowerdir=" + spec.rootfs.path + "," + root.data;
         } else {
             root.source = spec.rootfs.path;
             root.flags = MF_READONLY;
@@ -401,16 +404,10 @@ Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& 
         // the host's root-owned system files are root's inside, and a volume's files
         // keep their owners on disk whatever the app writes as root inside. What the
         // init makes (tmpfs, directories, nodes) it makes as the mapped root instead.
-        for (auto& m : plan.mounts) {
-            if (m.op == MOP_ROOT && m.fstype == "overlay") {
-                // The lower layer is cloned idmapped and handed to overlayfs (idmapped
-                // layers, Linux >= 5.19); the mapped root then owns what it copies up.
-                m.source = spec.rootfs.path;
-                m.data = m.data.substr(m.data.find(",upperdir=") + 1);
-                m.flags |= MF_IDMAP;
-            }
+        // An overlay root's source is its lower layer (plan_mounts): idmapped too, and
+        // overlayfs takes idmapped layers (Linux >= 5.19).
+        for (auto& m : plan.mounts)
             if (m.op == MOP_BIND || (m.op == MOP_ROOT && !m.source.empty())) m.flags |= MF_IDMAP;
-        }
         // Root inside holds no capability over a network namespace the host's user
         // namespace owns: low ports open to everyone there instead (Docker's default).
         if (spec.network.mode != NetworkMode::host) plan.flags |= SB_UNPRIV_PORTS;

@@ -63,20 +63,6 @@ static void copy_str(char *dst, size_t cap, const char *src) {
 }
 
 /* Appends the decimal form of v to buf at *pos. */
-static void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
-}
-
-static void put_str(char *buf, size_t cap, size_t *pos, const char *s) {
-    while (*s && *pos < cap) buf[(*pos)++] = *s++;
-}
-
 static void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width) {
     char tmp[24];
     int n = 0;

@@ -527,13 +527,18 @@ int sb_set_hostname(const char *name, struct sb_error *e) {
     return 0;
 }
 
-static size_t fmt_u(char *buf, uint64_t v) {
+void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v) {
     char tmp[24];
-    size_t n = 0;
-    do tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    return n;
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
+}
+
+void put_str(char *buf, size_t cap, size_t *pos, const char *s) {
+    while (*s && *pos < cap) buf[(*pos)++] = *s++;
 }
 
 static int write_file(const char *path, const char *text, size_t len) {
@@ -573,13 +578,13 @@ int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct sb_error *
         close(tp[0]);
         close(gp[1]);
         char buf[32];
-        ssize_t n;
-        if (unshare(CLONE_NEWUSER) < 0) {
-            buf[0] = '-';
-            n = 1 + (ssize_t)fmt_u(buf + 1, (uint64_t)errno);
-        } else if ((n = readlink("/proc/self", buf, sizeof buf)) <= 0) {
-            buf[0] = '-';
-            n = 1 + (ssize_t)fmt_u(buf + 1, (uint64_t)errno);
+        ssize_t n = -1;
+        if (unshare(CLONE_NEWUSER) == 0) n = readlink("/proc/self", buf, sizeof buf);
+        if (n <= 0) { /* "-errno" */
+            size_t pos = 0;
+            put_str(buf, sizeof buf, &pos, "-");
+            put_u64(buf, sizeof buf, &pos, (uint64_t)errno);
+            n = (ssize_t)pos;
         }
         (void)!write(tp[1], buf, (size_t)n);
         char c;
@@ -603,32 +608,29 @@ int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct sb_error *
         set_error(e, STEP_USERNS, err, "create the user namespace", NULL, NULL);
     } else {
         hp[n] = 0;
-        char path[64], map[64];
-        size_t base = 0;
-        memcpy(path, "/proc/", 6);
-        base = 6 + (size_t)n;
-        memcpy(path + 6, hp, (size_t)n);
-        const char *which[2] = {"/uid_map", "/gid_map"};
+        const char *file[3] = {"/uid_map", "/gid_map", "/ns/user"};
         uint32_t first[2] = {uid, gid};
-        int ok = 1;
-        for (int i = 0; i < 2 && ok; i++) {
-            strcpy(path + base, which[i]);
-            size_t m = 0;
-            map[m++] = '0';
-            map[m++] = ' ';
-            m += fmt_u(map + m, first[i]);
-            map[m++] = ' ';
-            m += fmt_u(map + m, count);
-            map[m++] = '\n';
-            if (write_file(path, map, m) < 0) {
-                set_error(e, STEP_USERNS, errno, "write ", path, NULL);
-                ok = 0;
+        for (int i = 0; i < 3; i++) {
+            char path[64], map[64];
+            size_t pp = 0, mp = 0;
+            put_str(path, sizeof path - 1, &pp, "/proc/");
+            put_str(path, sizeof path - 1, &pp, hp);
+            put_str(path, sizeof path - 1, &pp, file[i]);
+            path[pp] = 0;
+            if (i == 2) {
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) set_error(e, STEP_USERNS, errno, "open ", path, NULL);
+                break;
             }
-        }
-        if (ok) {
-            strcpy(path + base, "/ns/user");
-            fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) set_error(e, STEP_USERNS, errno, "open ", path, NULL);
+            put_str(map, sizeof map, &mp, "0 ");
+            put_u64(map, sizeof map, &mp, first[i]);
+            put_str(map, sizeof map, &mp, " ");
+            put_u64(map, sizeof map, &mp, count);
+            put_str(map, sizeof map, &mp, "\n");
+            if (write_file(path, map, mp) < 0) {
+                set_error(e, STEP_USERNS, errno, "write ", path, NULL);
+                break;
+            }
         }
     }
     close(gp[1]);

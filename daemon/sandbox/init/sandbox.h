@@ -26,6 +26,10 @@ struct sb_error {
     char detail[200];
 };
 
+/* Appends a decimal / a string at buf[*pos], never past cap (no NUL). */
+void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v);
+void put_str(char *buf, size_t cap, size_t *pos, const char *s);
+
 /* Builds the root described by the mount steps on `stage` and pivots into it. */
 int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e);
 int sb_set_hostname(const char *name, struct sb_error *e);
