@@ -27,7 +27,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,11 +41,16 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 extern char** environ;
@@ -77,159 +81,99 @@ void write_file(const std::string& p, const std::string& s) {
     fs::rename(p + ".tmp", p);
 }
 
-// ---- a minimal HTTP/1.1 client over a Unix socket (keep-alive) ----
+// ---- an HTTP/1.1 client over the Unix socket (Beast, keep-alive) ----
+// isoctl's transport opens one connection per request; the API numbers need keep-alive,
+// and the crash benchmark reads the event stream line by line.
+
+namespace http = boost::beast::http;
+using local = boost::asio::local::stream_protocol;
 
 class Http {
 public:
     explicit Http(std::string path) : path_(std::move(path)) {}
-    ~Http() { close(); }
     void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
+        boost::system::error_code ec;
+        sock_.close(ec);
         buf_.clear();
+        stream_.reset();
     }
     bool connect() {
         close();
-        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un a{};
-        a.sun_family = AF_UNIX;
-        std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path_.c_str());
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-            close();
-            return false;
-        }
-        return true;
+        boost::system::error_code ec;
+        sock_.connect(local::endpoint(path_), ec);
+        return !ec;
     }
     /// Sends a request; returns the status (0 on a broken connection) and the body.
     int request(const std::string& method, const std::string& target, std::string* body = nullptr,
                 const std::string& payload = "") {
         for (int attempt = 0; attempt < 2; ++attempt) {
-            if (fd_ < 0 && !connect()) return 0;
-            std::string req = method + " " + target + " HTTP/1.1\r\nHost: x\r\n";
-            if (!payload.empty() || method == "POST")
-                req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(payload.size()) + "\r\n";
-            req += "\r\n" + payload;
-            if (!send_all(req)) {
-                close();
+            if (!sock_.is_open() && !connect()) return 0;
+            http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+            req.set(http::field::host, "x");
+            if (!payload.empty() || method == "POST") {
+                req.set(http::field::content_type, "application/json");
+                req.body() = payload;
+                req.prepare_payload();
+            }
+            boost::system::error_code ec;
+            http::response<http::string_body> res;
+            http::write(sock_, req, ec);
+            if (!ec) http::read(sock_, buf_, res, ec);
+            if (ec) {
+                close();  // the server closed an idle keep-alive connection: once more
                 continue;
             }
-            int status = read_response(body);
-            if (status > 0) return status;
-            close();  // the server closed an idle keep-alive connection: once more
+            if (!res.keep_alive()) close();
+            if (body) *body = std::move(res.body());
+            return static_cast<int>(res.result_int());
         }
         return 0;
     }
-    /// For streams: sends the request head and reads the response head; then lines().
+    /// For streams: sends the request and reads the response head; then next_line().
     bool open_stream(const std::string& target) {
         if (!connect()) return false;
-        if (!send_all("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n")) return false;
-        std::string head;
-        if (!read_head(head)) return false;
-        chunked_ = head.find("chunked") != std::string::npos;
-        return head.compare(9, 3, "200") == 0;
+        http::request<http::empty_body> req{http::verb::get, target, 11};
+        req.set(http::field::host, "x");
+        boost::system::error_code ec;
+        http::write(sock_, req, ec);
+        if (ec) return false;
+        stream_.emplace();
+        stream_->body_limit(boost::none);
+        http::read_header(sock_, buf_, *stream_, ec);
+        return !ec && stream_->get().result_int() == 200;
     }
-    /// Next line of a streaming body (chunk framing removed); false when it ended.
+    /// Next line of a streaming body (chunk framing removed by the parser); false when
+    /// it ended.
     bool next_line(std::string& line) {
         for (;;) {
-            auto nl = body_.find('\n');
-            if (nl != std::string::npos) {
-                line = body_.substr(0, nl);
-                body_.erase(0, nl + 1);
+            if (auto nl = lines_.find('\n'); nl != std::string::npos) {
+                line = lines_.substr(0, nl);
+                lines_.erase(0, nl + 1);
                 return true;
             }
-            if (!chunked_) {
-                if (!fill()) return false;
-                body_ += buf_;
-                buf_.clear();
-                continue;
-            }
-            std::string size_line;
-            if (!read_line(size_line)) return false;
-            size_t n = std::strtoul(size_line.c_str(), nullptr, 16);
-            if (n == 0) return false;
-            if (!read_exact(n + 2)) return false;
-            body_ += buf_.substr(0, n);
-            buf_.erase(0, n + 2);
+            if (!stream_ || stream_->is_done()) return false;
+            char chunk[4096];
+            stream_->get().body().data = chunk;
+            stream_->get().body().size = sizeof chunk;
+            boost::system::error_code ec;
+            http::read_some(sock_, buf_, *stream_, ec);
+            if (ec && ec != http::error::need_buffer) return false;
+            lines_.append(chunk, sizeof chunk - stream_->get().body().size);
         }
     }
-    int fd() const { return fd_; }
+    /// Ends a stream that next_line() is blocked on, from another thread.
+    void shutdown() {
+        boost::system::error_code ec;
+        sock_.shutdown(local::socket::shutdown_both, ec);
+    }
 
 private:
-    bool send_all(const std::string& s) {
-        size_t off = 0;
-        while (off < s.size()) {
-            ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-            if (n <= 0) return false;
-            off += static_cast<size_t>(n);
-        }
-        return true;
-    }
-    bool fill() {
-        char tmp[65536];
-        ssize_t n = ::read(fd_, tmp, sizeof tmp);
-        if (n <= 0) return false;
-        buf_.append(tmp, static_cast<size_t>(n));
-        return true;
-    }
-    bool read_line(std::string& line) {
-        for (;;) {
-            auto p = buf_.find("\r\n");
-            if (p != std::string::npos) {
-                line = buf_.substr(0, p);
-                buf_.erase(0, p + 2);
-                return true;
-            }
-            if (!fill()) return false;
-        }
-    }
-    bool read_exact(size_t n) {
-        while (buf_.size() < n)
-            if (!fill()) return false;
-        return true;
-    }
-    bool read_head(std::string& head) {
-        for (;;) {
-            auto p = buf_.find("\r\n\r\n");
-            if (p != std::string::npos) {
-                head = buf_.substr(0, p + 2);
-                buf_.erase(0, p + 4);
-                return head.size() > 12;
-            }
-            if (!fill()) return false;
-        }
-    }
-    int read_response(std::string* body) {
-        std::string head;
-        if (!read_head(head)) return 0;
-        int status = std::atoi(head.c_str() + 9);
-        std::string lower = head;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        std::string out;
-        if (auto p = lower.find("content-length:"); p != std::string::npos) {
-            size_t n = std::strtoul(lower.c_str() + p + 15, nullptr, 10);
-            if (!read_exact(n)) return 0;
-            out = buf_.substr(0, n);
-            buf_.erase(0, n);
-        } else if (lower.find("chunked") != std::string::npos) {
-            for (;;) {
-                std::string size_line;
-                if (!read_line(size_line)) return 0;
-                size_t n = std::strtoul(size_line.c_str(), nullptr, 16);
-                if (!read_exact(n + 2)) return 0;
-                out += buf_.substr(0, n);
-                buf_.erase(0, n + 2);
-                if (n == 0) break;
-            }
-        }
-        if (lower.find("connection: close") != std::string::npos) close();
-        if (body) *body = std::move(out);
-        return status;
-    }
-
     std::string path_;
-    int fd_ = -1;
-    std::string buf_, body_;
-    bool chunked_ = false;
+    boost::asio::io_context io_;
+    local::socket sock_{io_};
+    boost::beast::flat_buffer buf_;
+    std::optional<http::response_parser<http::buffer_body>> stream_;
+    std::string lines_;
 };
 
 // ---- the daemon under test ----
@@ -630,7 +574,7 @@ int main(int argc, char** argv) {
             }
             if (got >= 0) samples.push_back(got);
         }
-        ::shutdown(stream.fd(), SHUT_RDWR);
+        stream.shutdown();
         if (reader.joinable()) reader.join();
         stream.close();
         std::printf("## Crash -> running again (restart always, backoff 1 ms)\n\n");

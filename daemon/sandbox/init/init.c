@@ -62,7 +62,7 @@ static void copy_str(char *dst, size_t cap, const char *src) {
     dst[n] = 0;
 }
 
-/* Appends the decimal form of v to buf at *pos. */
+/* Appends the decimal form of v to buf at *pos, zero-padded to `width` digits. */
 static void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width) {
     char tmp[24];
     int n = 0;
