@@ -272,9 +272,14 @@ TEST_CASE("app output goes to rotated log files, readable with tail and follow",
     d.write_app("chatty", R"({"command": ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; echo err-$i >&2; i=$((i+1)); done; while true; do sleep 1; done; : )" +
                               d.dir() + R"("]})");
     d.start({"--log-max-size", "64K", "--log-max-files", "3"});
-    // stdout and stderr are separate pipes: their last lines may come in either order.
-    REQUIRE(wait_until([&] { return d.isoctl({"logs", "-n", "2", "chatty"}).out.find("err-2999") != std::string::npos; },
-                       std::chrono::seconds(30)));
+    // stdout and stderr are separate pipes read in turns, a pipeful at a time: the last
+    // line of one stream may come up to a batch before the end. Wait for both.
+    REQUIRE(wait_until(
+        [&] {
+            auto out = d.isoctl({"logs", "-n", "2500", "chatty"}).out;
+            return out.find("err-2999\n") != std::string::npos && out.find("line-2999-x") != std::string::npos;
+        },
+        std::chrono::seconds(30)));
     // Rotation kept at most 3 files of about 64K each.
     int files = 0;
     for (auto& e : std::filesystem::directory_iterator(d.log_dir()))
