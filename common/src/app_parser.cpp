@@ -434,8 +434,8 @@ public:
             return;
         }
         check_keys("", root,
-                   {"command", "user", "env", "workdir", "hostname", "init", "rootfs", "mounts", "network",
-                    "namespaces", "resources", "restart", "stop", "probes", "dependsOn", "security"});
+                   {"command", "user", "env", "workdir", "hostname", "init", "autostart", "rootfs", "mounts",
+                    "network", "namespaces", "resources", "restart", "stop", "probes", "dependsOn", "security"});
 
         if (auto* v = field(root, "command")) {
             if (auto c = strings_at("command", *v, true)) spec.command = std::move(*c);
@@ -459,6 +459,9 @@ public:
         }
         if (auto* v = field(root, "init")) {
             if (auto b = bool_at("init", *v)) spec.init = *b;
+        }
+        if (auto* v = field(root, "autostart")) {
+            if (auto b = bool_at("autostart", *v)) spec.autostart = *b;
         }
         if (auto* v = field(root, "rootfs")) parse_rootfs(*v, spec.rootfs);
         if (auto* v = field(root, "mounts")) parse_mounts(*v, spec.mounts);

@@ -140,6 +140,9 @@ int SourceLines::line_of(std::string field) const {
 bool AppSpec::same_definition(const AppSpec& o) const {
     AppSpec copy = *this;
     copy.source_file = o.source_file;
+    // Whether the daemon starts the app by itself says nothing about the running app:
+    // changing it must not restart it.
+    copy.autostart = o.autostart;
     return copy == o;
 }
 

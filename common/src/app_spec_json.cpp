@@ -60,6 +60,7 @@ json app_spec_to_json(const AppSpec& s) {
     j["workdir"] = s.workdir;
     j["hostname"] = string_or_null(s.hostname);
     j["init"] = s.init;
+    j["autostart"] = s.autostart;
 
     j["rootfs"] = {{"type", to_string(s.rootfs.type)}};
     if (s.rootfs.type == RootfsType::directory) {

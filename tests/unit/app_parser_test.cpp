@@ -485,6 +485,15 @@ TEST_CASE("init", "[parser]") {
     CHECK(error_with(R"("init": 1)") == at3("init", "expected true or false, got a number (1)"));
 }
 
+TEST_CASE("autostart", "[parser]") {
+    CHECK(spec_with(R"("init": true)").autostart);  // the default: started with the daemon and on reload
+    CHECK_FALSE(spec_with(R"("autostart": false)").autostart);
+    CHECK(spec_with(R"("autostart": null)").autostart);
+    CHECK(error_with(R"("autostart": "false")") ==
+          at3("autostart", "expected true or false, got a string (\"false\") (write it without quotes)"));
+    CHECK(error_with(R"("autoStart": false)") == at3("autoStart", "unknown field (did you mean \"autostart\"?)"));
+}
+
 // ---- rootfs -------------------------------------------------------------------------
 
 TEST_CASE("rootfs", "[parser]") {

@@ -315,6 +315,17 @@ TEST_CASE("same_definition ignores where a spec was read from", "[appset]") {
     CHECK_FALSE(a.same_definition(b));
 }
 
+TEST_CASE("autostart is part of the spec but not of the running app's definition", "[appset]") {
+    AppSpec a = app("web", "{\"command\": [\"/bin/web\"]}");
+    AppSpec b = app("web", "{\"command\": [\"/bin/web\"], \"autostart\": false}");
+    CHECK(a.autostart);
+    CHECK_FALSE(b.autostart);
+    CHECK_FALSE(a == b);             // the registry keeps the new value
+    CHECK(a.same_definition(b));     // but a running app is not restarted for it
+    b.command.push_back("--flag");
+    CHECK_FALSE(a.same_definition(b));
+}
+
 TEST_CASE("SourceLines falls back to the enclosing field", "[appset]") {
     SourceLines lines;
     lines.by_field = {{"", 1}, {"network", 4}, {"network.ports[0]", 5}};

@@ -34,6 +34,7 @@ AppSpec rich() {
     s.workdir = "/srv/www";
     s.hostname = "www.example.org";
     s.init = false;
+    s.autostart = false;
     s.rootfs = {RootfsType::directory, "/srv/rootfs/debian", RootfsWritable::readonly};
     s.mounts = {
         {MountType::bind, "/var/lib/web", "/data", false, true, std::nullopt, std::nullopt},
@@ -99,6 +100,7 @@ TEST_CASE("the canonical JSON of a minimal spec has every field with its default
       "workdir": "/",
       "hostname": null,
       "init": true,
+      "autostart": true,
       "rootfs": {"type": "host"},
       "mounts": [],
       "network": {"mode": "bridge", "address": null, "ports": []},

@@ -196,6 +196,7 @@ struct AppSpec {
     std::vector<std::string> depends_on;              ///< "dependsOn"
     SecuritySpec security;
     bool init = true;                                 ///< isolated's init is PID 1; false execs the app as PID 1
+    bool autostart = true;                            ///< false: defined, but started only when asked (isoctl start)
 
     /// The file it was read from, for messages raised after parsing.
     std::string source_file;
@@ -203,7 +204,7 @@ struct AppSpec {
     SourceLines source_lines;
 
     /// Specs are equal when everything that affects the running app is equal
-    /// (source_file excluded): reload restarts an app only when this is false.
+    /// (source_file and autostart excluded): reload restarts an app only when this is false.
     bool same_definition(const AppSpec& o) const;
     bool operator==(const AppSpec&) const = default;
 
