@@ -154,11 +154,18 @@ std::optional<Integer> as_integer(const json& v) {
     return std::nullopt;
 }
 
-// Kubernetes and Docker spellings that people bring along, and what they are here.
+// Kubernetes, Docker and Compose spellings that people bring along, and what they are
+// here. With AT empty the alias holds at any level where TO is a field (a rename in
+// place); otherwise only in the object at path AT ("" is the top level), and TO is the
+// full path of where the setting lives instead. Typos of these names are caught too
+// ("enviroment" -> "environment" -> env), after typos of real fields.
 struct Alias {
     std::string_view from, to, note;
+    std::optional<std::string_view> at = std::nullopt;
 };
-constexpr Alias kAliases[] = {
+constexpr std::string_view kTop = "";
+const Alias kAliases[] = {
+    // In place, wherever the target field exists.
     {"httpGet", "http", ""},
     {"tcpSocket", "tcp", ""},
     {"initialDelaySeconds", "initialDelay", " It takes a duration such as \"5s\"."},
@@ -171,7 +178,69 @@ constexpr Alias kAliases[] = {
     {"working_dir", "workdir", ""},
     {"cap_add", "capabilities", " Write \"capabilities\": {\"add\": [...]}."},
     {"cap_drop", "capabilities", " Write \"capabilities\": {\"drop\": [...]}."},
+    {"readOnlyRootFilesystem", "readonlyRootfs", ""},
+    {"read_only", "readonlyRootfs", ""},
+    {"readOnly", "readonlyRootfs", ""},
+    {"seccompProfile", "seccomp", ""},
+    {"allowPrivilegeEscalation", "noNewPrivileges", " It is the opposite: \"noNewPrivileges\": true forbids it."},
+    {"mountPath", "target", ""},
+    {"hostPath", "source", ""},
+    {"hostPort", "host", ""},
+    {"containerPort", "app", ""},
+    {"hostIP", "hostAddress", ""},
+    {"hostIp", "hostAddress", ""},
+    {"max_attempts", "maxRetries", ""},
+    {"maxAttempts", "maxRetries", ""},
+    // Top-level names of settings that live in a section here.
+    {"readOnly", "security.readonlyRootfs", "", kTop},
+    {"readonly", "security.readonlyRootfs", "", kTop},
+    {"readOnlyRootFilesystem", "security.readonlyRootfs", "", kTop},
+    {"read_only", "security.readonlyRootfs", "", kTop},
+    {"securityContext", "security", "", kTop},
+    {"capabilities", "security.capabilities", "", kTop},
+    {"cap_add", "security.capabilities", " Write \"security\": {\"capabilities\": {\"add\": [...]}}.", kTop},
+    {"cap_drop", "security.capabilities", " Write \"security\": {\"capabilities\": {\"drop\": [...]}}.", kTop},
+    {"seccomp", "security.seccomp", "", kTop},
+    {"noNewPrivileges", "security.noNewPrivileges", "", kTop},
+    {"cmd", "command", " It holds the program and its arguments in one list.", kTop},
+    {"entrypoint", "command", " It holds the program and its arguments in one list.", kTop},
+    {"args", "command", " It holds the program and its arguments in one list.", kTop},
+    {"restartPolicy", "restart.policy", "", kTop},
+    {"restart_policy", "restart.policy", "", kTop},
+    {"ports", "network.ports", "", kTop},
+    {"networkMode", "network.mode", "", kTop},
+    {"network_mode", "network.mode", "", kTop},
+    {"hostNetwork", "network.mode", " Write \"network\": {\"mode\": \"host\"}.", kTop},
+    {"volumeMounts", "mounts", "", kTop},
+    {"tmpfs", "mounts", " Write {\"type\": \"tmpfs\", \"target\": ...} there.", kTop},
+    {"runAsUser", "user", "", kTop},
+    {"livenessProbe", "probes.liveness", "", kTop},
+    {"readinessProbe", "probes.readiness", "", kTop},
+    {"startupProbe", "probes.startup", "", kTop},
+    {"healthcheck", "probes", "", kTop},
+    {"memory", "resources.memory", "", kTop},
+    {"mem_limit", "resources.memory", "", kTop},
+    {"cpu", "resources.cpu", "", kTop},
+    {"cpus", "resources.cpu", "", kTop},
+    {"pids_limit", "resources.pids", "", kTop},
+    {"stopSignal", "stop.signal", "", kTop},
+    {"stop_signal", "stop.signal", "", kTop},
+    {"stopTimeout", "stop.timeout", "", kTop},
+    {"stop_grace_period", "stop.timeout", "", kTop},
+    {"terminationGracePeriodSeconds", "stop.timeout", " It takes a duration such as \"30s\".", kTop},
 };
+
+// "mounts[2]" -> "mounts", "network.ports[0]" -> "network.ports": aliases hold per kind of object.
+std::string without_indices(std::string_view path) {
+    std::string out;
+    bool in_index = false;
+    for (char c : path) {
+        if (c == '[') in_index = true;
+        else if (c == ']') in_index = false;
+        else if (!in_index) out += c;
+    }
+    return out;
+}
 
 // ---- the validator -------------------------------------------------------------------
 
@@ -199,9 +268,17 @@ public:
     }
 
     std::string unknown_field_hint(const std::string& path, const std::string& key, Keys known) {
+        // The aliases that hold in this object.
+        std::string where = without_indices(path);
+        std::vector<const Alias*> aliases;
         for (auto& a : kAliases)
-            if (key == a.from && std::find(known.begin(), known.end(), a.to) != known.end())
-                return " (did you mean \"" + std::string(a.to) + "\"?" + std::string(a.note) + ")";
+            if (a.at ? *a.at == where : std::find(known.begin(), known.end(), a.to) != known.end())
+                aliases.push_back(&a);
+        auto alias_hint = [](const Alias& a) {
+            return " (did you mean \"" + std::string(a.to) + "\"?" + std::string(a.note) + ")";
+        };
+        for (const Alias* a : aliases)
+            if (key == a->from) return alias_hint(*a);
         if (path.empty() && key == "name") return " (an app's name is its file name)";
         if (path.empty() && (key == "image" || key == "volumes"))
             return key == "image" ? " (use \"rootfs\": {\"type\": \"directory\", \"path\": ...})" : " (use \"mounts\")";
@@ -212,6 +289,12 @@ public:
             return " (limits go directly in resources: {\"cpu\": \"50%\", \"memory\": \"512M\"})";
         if (path.starts_with("probes.") && key == "grpc") return " (not supported: use http, tcp or exec)";
         if (auto near = detail::closest(key, known)) return " (did you mean \"" + *near + "\"?)";
+        // A misspelt alias ("enviroment") or another case of one ("ReadOnly").
+        std::vector<std::string_view> froms;
+        for (const Alias* a : aliases) froms.push_back(a->from);
+        if (auto near = detail::closest(key, froms))
+            for (const Alias* a : aliases)
+                if (a->from == *near) return alias_hint(*a);
         return "";
     }
 
@@ -333,7 +416,13 @@ public:
     std::optional<std::vector<std::string>> strings_at(const std::string& path, const json& v, bool require_items) {
         if (!v.is_array()) {
             std::string msg = "expected an array of strings, got " + describe(v);
-            if (v.is_string()) msg += " (write [" + detail::quote(v.get_ref<const std::string&>()) + ", ...])";
+            // Its words, not the whole string as one argument: execve does not split.
+            if (v.is_string()) {
+                bool command = path == "command" || path.ends_with(".command");
+                std::string hint = detail::array_hint(v.get_ref<const std::string&>(), command);
+                if (hint.starts_with("[\"/bin/sh\"")) msg += " (write " + hint + " to run it through a shell)";
+                else if (!hint.empty()) msg += " (write " + hint + ")";
+            }
             error(path, msg);
             return std::nullopt;
         }

@@ -38,6 +38,23 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     return d[a.size()][b.size()];
 }
 
+std::string array_hint(std::string_view s, bool command) {
+    auto shell_only = [](char c) { return std::string_view("|&;<>()$`\\\"'*?[#~").find(c) != std::string_view::npos; };
+    std::vector<std::string_view> words;
+    for (size_t i = 0; i < s.size();) {
+        while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+        size_t start = i;
+        while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+        if (i > start) words.push_back(s.substr(start, i - start));
+    }
+    if (words.empty()) return "";
+    if (command && words.size() > 1 && std::any_of(s.begin(), s.end(), shell_only))
+        return "[\"/bin/sh\", \"-c\", " + quote(s) + "]";
+    std::string out = "[";
+    for (size_t i = 0; i < words.size(); ++i) out += (i ? ", " : "") + quote(words[i]);
+    return out + "]";
+}
+
 std::optional<std::string> closest_of(std::string_view word, const std::vector<std::string_view>& candidates) {
     auto lower = [](std::string_view s) {
         std::string out(s);

@@ -20,6 +20,13 @@ size_t edit_distance(std::string_view a, std::string_view b);
 template <typename Range>
 std::optional<std::string> closest(std::string_view word, const Range& candidates);
 
+/// How a string given where a list of strings belongs should be written: its words,
+/// split on whitespace as a shell would split plain words ("/bin/sleep 100" ->
+/// ["/bin/sleep", "100"]). With COMMAND, a string that needs a shell to mean what it
+/// says (quotes, pipes, $VARS, globs, redirections) becomes ["/bin/sh", "-c", S]
+/// instead, since splitting it would change its meaning. "" when S has no words.
+std::string array_hint(std::string_view s, bool command);
+
 std::optional<std::string> closest_of(std::string_view word, const std::vector<std::string_view>& candidates);
 
 template <typename Range>

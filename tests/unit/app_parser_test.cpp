@@ -396,6 +396,43 @@ TEST_CASE("unknown fields are errors, with a hint for near misses", "[parser]") 
           at3("network.ports[0].hostAdress", "unknown field (did you mean \"hostAddress\"?)"));
 }
 
+TEST_CASE("Docker and Kubernetes names point to ours, misspelt or not", "[parser]") {
+    auto hint = [](std::string_view fragment) { return error_with(fragment); };
+    // Misspelt aliases: a typo of "environment" is a typo of env.
+    CHECK(hint(R"("enviroment": {})") == at3("enviroment", "unknown field (did you mean \"env\"?)"));
+    CHECK(hint(R"("Environment": {})") == at3("Environment", "unknown field (did you mean \"env\"?)"));
+    // Settings that live in a section here.
+    for (const char* key : {"readOnly", "readonly", "readOnlyRootFilesystem", "read_only", "ReadOnly"})
+        CHECK(hint(std::string("\"") + key + "\": true") ==
+              at3(key, "unknown field (did you mean \"security.readonlyRootfs\"?)"));
+    CHECK(hint(R"("security": {"readOnlyRootFilesystem": true})") ==
+          at3("security.readOnlyRootFilesystem", "unknown field (did you mean \"readonlyRootfs\"?)"));
+    CHECK(hint(R"("security": {"readOnly": true})") ==
+          at3("security.readOnly", "unknown field (did you mean \"readonlyRootfs\"?)"));
+    CHECK(hint(R"("restartPolicy": "always")") ==
+          at3("restartPolicy", "unknown field (did you mean \"restart.policy\"?)"));
+    CHECK(hint(R"("working_dir": "/")") == at3("working_dir", "unknown field (did you mean \"workdir\"?)"));
+    CHECK(hint(R"("cmd": [])") ==
+          at3("cmd", "unknown field (did you mean \"command\"? It holds the program and its arguments in one list.)"));
+    CHECK(hint(R"("args": [])") ==
+          at3("args", "unknown field (did you mean \"command\"? It holds the program and its arguments in one list.)"));
+    CHECK(hint(R"("ports": [])") == at3("ports", "unknown field (did you mean \"network.ports\"?)"));
+    CHECK(hint(R"("memory": "1G")") == at3("memory", "unknown field (did you mean \"resources.memory\"?)"));
+    CHECK(hint(R"("livenessProbe": {})") == at3("livenessProbe", "unknown field (did you mean \"probes.liveness\"?)"));
+    CHECK(hint(R"("stop_grace_period": "5s")") ==
+          at3("stop_grace_period", "unknown field (did you mean \"stop.timeout\"?)"));
+    CHECK(errors_with(R"("mounts": [{"type": "tmpfs", "mountPath": "/b"}])") ==
+          std::vector<std::string>{at3("mounts[0].mountPath", "unknown field (did you mean \"target\"?)"),
+                                   at3("mounts[0].target", "required field is missing (where it appears in the sandbox)")});
+    CHECK(hint(R"("network": {"ports": [{"hostPort": 80, "host": 80}]})") ==
+          at3("network.ports[0].hostPort", "unknown field (did you mean \"host\"?)"));
+    CHECK(hint(R"("network": {"ports": [{"containerPort": 80, "host": 80}]})") ==
+          at3("network.ports[0].containerPort", "unknown field (did you mean \"app\"?)"));
+    // An alias only holds where its target is: in a mount, readOnly is the mount's own.
+    CHECK(hint(R"("mounts": [{"type": "bind", "source": "/a", "target": "/b", "readOnly": true}])") ==
+          at3("mounts[0].readOnly", "unknown field (did you mean \"readonly\"?)"));
+}
+
 // ---- command, user, env, workdir, hostname, init ------------------------------------
 
 TEST_CASE("command", "[parser]") {
@@ -404,7 +441,7 @@ TEST_CASE("command", "[parser]") {
               "apps/web.json:1: command: required field is missing (the program to run and its arguments)"});
     CHECK(errors_of("{\n  \"command\": \"/bin/app --flag\"\n}") ==
           std::vector<std::string>{"apps/web.json:2: command: expected an array of strings, got a string (\"/bin/app "
-                                   "--flag\") (write [\"/bin/app --flag\", ...])"});
+                                   "--flag\") (write [\"/bin/app\", \"--flag\"])"});
     CHECK(errors_of("{\n  \"command\": []\n}") ==
           std::vector<std::string>{"apps/web.json:2: command: must not be empty"});
     CHECK(errors_of("{\n  \"command\": [\"/bin/app\",\n    5]\n}") ==
@@ -414,6 +451,29 @@ TEST_CASE("command", "[parser]") {
     CHECK(errors_of("{\n  \"command\": {}\n}") ==
           std::vector<std::string>{"apps/web.json:2: command: expected an array of strings, got an object"});
     CHECK(spec_with(R"("init": false)").command == std::vector<std::string>{"/bin/app"});
+}
+
+TEST_CASE("a command written as one string: the hint splits it into words", "[parser]") {
+    auto hint = [](std::string_view text) {
+        auto errors = errors_of("{\n  \"command\": " + std::string(text) + "\n}");
+        REQUIRE(errors.size() == 1);
+        return errors.front();
+    };
+    CHECK(hint(R"("/bin/sleep 100")") ==
+          "apps/web.json:2: command: expected an array of strings, got a string (\"/bin/sleep 100\") (write "
+          "[\"/bin/sleep\", \"100\"])");
+    CHECK(hint(R"("  /bin/app\t-v   --x ")").ends_with(R"((write ["/bin/app", "-v", "--x"]))"));
+    CHECK(hint(R"("/bin/app")").ends_with(R"((write ["/bin/app"]))"));
+    CHECK(hint(R"("")") == "apps/web.json:2: command: expected an array of strings, got a string (\"\")");
+    // Splitting would change what a shell line means: it is run through a shell instead.
+    CHECK(hint(R"("echo $HOME | tee /tmp/x")").ends_with(
+        R"((write ["/bin/sh", "-c", "echo $HOME | tee /tmp/x"] to run it through a shell))"));
+    CHECK(error_with(R"("probes": {"liveness": {"exec": {"command": "pg_isready -q"}}})")
+              .ends_with(R"((write ["pg_isready", "-q"]))"));
+    // Not a command: no shell.
+    CHECK(error_with(R"("security": {"capabilities": {"add": "NET_ADMIN SYS_TIME"}})")
+              .ends_with(R"((write ["NET_ADMIN", "SYS_TIME"]))"));
+
 }
 
 TEST_CASE("user", "[parser]") {
@@ -1024,7 +1084,7 @@ TEST_CASE("probes: every error", "[parser]") {
           at3("probes.liveness.exec.command", "must not be empty"));
     CHECK(error_with(R"("probes": {"liveness": {"exec": {"command": "pg_isready"}}})") ==
           at3("probes.liveness.exec.command",
-              "expected an array of strings, got a string (\"pg_isready\") (write [\"pg_isready\", ...])"));
+              "expected an array of strings, got a string (\"pg_isready\") (write [\"pg_isready\"])"));
     CHECK(error_with(R"("probes": {"liveness": {"exec": ["pg_isready"]}})") ==
           at3("probes.liveness.exec", "expected an object, got an array (write {\"command\": [\"/bin/check\"]})"));
 
@@ -1085,7 +1145,7 @@ TEST_CASE("security: every error", "[parser]") {
               "expected an object, got an array (write {\"add\": [\"NET_ADMIN\"], \"drop\": [\"ALL\"]})"));
     CHECK(error_with(R"("security": {"capabilities": {"add": "NET_ADMIN"}})") ==
           at3("security.capabilities.add",
-              "expected an array of strings, got a string (\"NET_ADMIN\") (write [\"NET_ADMIN\", ...])"));
+              "expected an array of strings, got a string (\"NET_ADMIN\") (write [\"NET_ADMIN\"])"));
     CHECK(error_with(R"("security": {"capabilities": {"add": ["NET_ADMN"]}})") ==
           at3("security.capabilities.add[0]",
               "\"NET_ADMN\" is not a Linux capability (did you mean \"CAP_NET_ADMIN\"?)"));
