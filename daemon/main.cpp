@@ -172,6 +172,7 @@ int main(int argc, char** argv) {
     backend::DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
     logs::JournalLog journal(io);
     if (use_journal) backend.set_journal(&journal);
+    backend.set_subnet(subnet->to_string());
     // Leases of apps that are no longer defined (or no longer bridged) are released.
     auto reconcile_network = [&] {
         std::map<std::string, std::optional<net::Ipv4>> bridged;
@@ -207,7 +208,15 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    AppDir apps = load_app_dir(s.apps_dir);
+    // Who keeps a host port or pinned address that two files claim (check_app_set): at
+    // start, the apps the previous daemon had -- an instance record (still running, about
+    // to be adopted) or an address lease (a bridged app it had accepted; leases of apps
+    // no longer defined are released). Both outlive the daemon in its run and state dirs,
+    // so a restart keeps the winner a reload chose. Reloads use the defined apps instead.
+    LoadOptions start_options = backend.load_options();
+    for (const auto& name : runtime.recorded_instances()) start_options.incumbents.insert(name);
+    for (const auto& [name, _] : (*network)->addresses()) start_options.incumbents.insert(name);
+    AppDir apps = load_app_dir(s.apps_dir, start_options);
     log_rejected(apps);
     sup.load(apps.apps);
     // Adoption: what an earlier daemon left running keeps running, untouched; what
@@ -262,7 +271,7 @@ int main(int argc, char** argv) {
         if (sig == SIGHUP) {
             host::notify("RELOADING=1");
             host::log_info("", "SIGHUP: reloading " + s.apps_dir);
-            AppDir fresh = load_app_dir(s.apps_dir);
+            AppDir fresh = load_app_dir(s.apps_dir, backend.load_options());
             log_rejected(fresh);
             sup.reload(fresh);
             reconcile_network();

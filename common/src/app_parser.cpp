@@ -1342,7 +1342,7 @@ ParsedApp parse_app_text(std::string_view name, std::string_view text, const std
     return result;
 }
 
-ParsedApp parse_app_file(const std::string& path) {
+ParsedApp parse_app_file(const std::string& path, const LoadOptions& options) {
     std::string base = std::filesystem::path(path).filename().string();
     std::string name = base.ends_with(".json") ? base.substr(0, base.size() - 5) : base;
     std::error_code ec;
@@ -1359,7 +1359,12 @@ ParsedApp parse_app_file(const std::string& path) {
         int err = errno;
         return ParsedApp{std::nullopt, {Diagnostic{path, 0, "", std::string("cannot read: ") + std::strerror(err)}}};
     }
-    return parse_app_text(name, text.str(), path);
+    ParsedApp parsed = parse_app_text(name, text.str(), path);
+    if (parsed.spec) {
+        parsed.errors = check_app_options(*parsed.spec, options);
+        if (!parsed.errors.empty()) parsed.spec.reset();
+    }
+    return parsed;
 }
 
 }  // namespace isolated

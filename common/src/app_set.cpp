@@ -1,5 +1,7 @@
 // What spans app files: references between apps (dependsOn, "app:NAME"), cycles among
 // them, host ports and pinned addresses used twice; loading a directory; start order.
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <functional>
@@ -114,9 +116,56 @@ std::map<std::string, std::set<std::string>> graph_of(const std::map<std::string
     return edges;
 }
 
+struct Cidr {
+    std::uint32_t network;  ///< host byte order
+    int prefix;
+};
+
+// "10.100.0.0/24" with no host bits set, as the daemon's --subnet; nullopt otherwise.
+std::optional<Cidr> parse_subnet(const std::string& text) {
+    auto slash = text.find('/');
+    if (slash == std::string::npos) return std::nullopt;
+    std::string addr = text.substr(0, slash), bits = text.substr(slash + 1);
+    in_addr a{};
+    if (inet_pton(AF_INET, addr.c_str(), &a) != 1 || bits.empty() || bits.size() > 2 ||
+        !std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    int prefix = std::stoi(bits);
+    if (prefix < 8 || prefix > 30) return std::nullopt;
+    std::uint32_t network = ntohl(a.s_addr), mask = ~0u << (32 - prefix);
+    if ((network & ~mask) != 0) return std::nullopt;
+    return Cidr{network, prefix};
+}
+
 bool addresses_overlap(const std::string& a, const std::string& b) { return a.empty() || b.empty() || a == b; }
 
-std::vector<Blame> check_set(const std::map<std::string, AppSpec>& apps, const std::set<std::string>& rejected) {
+// Who keeps a host port or pinned address that two apps want, best first: incumbents,
+// then older files, then names. File times break the tie among newcomers so that the
+// outcome does not hang on names (adding "aaa.json" must not unseat "web"), and among
+// incumbents so that the app whose file changed to clash is the one refused.
+std::vector<std::string> precedence(const std::map<std::string, AppSpec>& apps, const LoadOptions& options) {
+    using Time = fs::file_time_type;
+    struct Rank {
+        bool newcomer;
+        Time written;
+        std::string name;
+        auto operator<=>(const Rank&) const = default;
+    };
+    std::vector<Rank> ranks;
+    for (const auto& [name, spec] : apps) {
+        std::error_code ec;
+        Time t = spec.source_file.empty() ? Time::max() : fs::last_write_time(spec.source_file, ec);
+        if (ec) t = Time::max();
+        ranks.push_back({!options.incumbents.count(name), t, name});
+    }
+    std::sort(ranks.begin(), ranks.end());
+    std::vector<std::string> order;
+    for (auto& r : ranks) order.push_back(std::move(r.name));
+    return order;
+}
+
+std::vector<Blame> check_set(const std::map<std::string, AppSpec>& apps, const std::set<std::string>& rejected,
+                             const LoadOptions& options) {
     std::vector<Blame> blames;
 
     // References to apps that are not there.
@@ -154,14 +203,18 @@ std::vector<Blame> check_set(const std::map<std::string, AppSpec>& apps, const s
         }
     }
 
-    // Host ports and pinned addresses: the later app (by name) is blamed.
-    for (auto later = apps.begin(); later != apps.end(); ++later) {
-        const AppSpec& b = later->second;
+    // Host ports and pinned addresses: each app is checked against those that rank
+    // before it (precedence), and blamed for what they already hold.
+    std::vector<std::string> order = precedence(apps, options);
+    for (size_t li = 0; li < order.size(); ++li) {
+        const std::string& later = order[li];
+        const AppSpec& b = apps.at(later);
         if (b.network.mode != NetworkMode::bridge) continue;
         for (size_t i = 0; i < b.network.ports.size(); ++i) {
             const PortSpec& p = b.network.ports[i];
-            for (auto earlier = apps.begin(); earlier != later; ++earlier) {
-                const AppSpec& a = earlier->second;
+            for (size_t ei = 0; ei < li; ++ei) {
+                const std::string& earlier = order[ei];
+                const AppSpec& a = apps.at(earlier);
                 if (a.network.mode != NetworkMode::bridge) continue;
                 auto clash = std::find_if(a.network.ports.begin(), a.network.ports.end(), [&](const PortSpec& q) {
                     return q.protocol == p.protocol && q.host == p.host &&
@@ -170,21 +223,21 @@ std::vector<Blame> check_set(const std::map<std::string, AppSpec>& apps, const s
                 if (clash == a.network.ports.end()) continue;
                 std::string where = !clash->host_address.empty() ? clash->host_address : p.host_address;
                 std::string field = "network.ports[" + std::to_string(i) + "].host";
-                blames.push_back({later->first, BlameKind::conflict,
+                blames.push_back({later, BlameKind::conflict,
                                   at(b, field,
                                      to_string(p.protocol) + " port " + std::to_string(p.host) +
                                          (where.empty() ? "" : " on " + where) + " is already forwarded by app \"" +
-                                         earlier->first + "\"")});
+                                         earlier + "\"")});
                 break;
             }
         }
         if (b.network.address.empty()) continue;
-        for (auto earlier = apps.begin(); earlier != later; ++earlier) {
-            const AppSpec& a = earlier->second;
+        for (size_t ei = 0; ei < li; ++ei) {
+            const AppSpec& a = apps.at(order[ei]);
             if (a.network.mode == NetworkMode::bridge && a.network.address == b.network.address) {
-                blames.push_back({later->first, BlameKind::conflict,
+                blames.push_back({later, BlameKind::conflict,
                                   at(b, "network.address",
-                                     b.network.address + " is already the address of app \"" + earlier->first + "\"")});
+                                     b.network.address + " is already the address of app \"" + order[ei] + "\"")});
                 break;
             }
         }
@@ -198,13 +251,37 @@ std::vector<Blame> check_set(const std::map<std::string, AppSpec>& apps, const s
 
 }  // namespace
 
-std::map<std::string, std::vector<Diagnostic>> check_app_set(const std::map<std::string, AppSpec>& apps) {
+std::map<std::string, std::vector<Diagnostic>> check_app_set(const std::map<std::string, AppSpec>& apps,
+                                                             const LoadOptions& options) {
     std::map<std::string, std::vector<Diagnostic>> out;
-    for (auto& b : check_set(apps, {})) out[b.app].push_back(std::move(b.diagnostic));
+    for (auto& b : check_set(apps, {}, options)) out[b.app].push_back(std::move(b.diagnostic));
     return out;
 }
 
-AppDir load_app_dir(const std::string& dir) {
+std::vector<Diagnostic> check_app_options(const AppSpec& spec, const LoadOptions& options) {
+    std::vector<Diagnostic> out;
+    if (spec.network.mode != NetworkMode::bridge || spec.network.address.empty()) return out;
+    auto subnet = parse_subnet(options.subnet);
+    in_addr a{};
+    if (!subnet || inet_pton(AF_INET, spec.network.address.c_str(), &a) != 1) return out;
+    // As the daemon's address pool sees it (daemon/net/ipv4.hpp): the bridge's gateway is
+    // the first host address. Known now, it is a bad file rather than an endless backoff.
+    std::uint32_t host = ntohl(a.s_addr), mask = subnet->prefix == 0 ? 0 : ~0u << (32 - subnet->prefix);
+    std::string shown = spec.network.address, net = options.subnet;
+    std::string message;
+    if ((host & mask) != subnet->network)
+        message = shown + " is outside the subnet " + net + " of the bridge (setting subnet)";
+    else if (host == subnet->network)
+        message = shown + " is the network address of " + net;
+    else if (host == (subnet->network | ~mask))
+        message = shown + " is the broadcast address of " + net;
+    else if (host == subnet->network + 1)
+        message = shown + " is the bridge's own address (the gateway of " + net + ")";
+    if (!message.empty()) out.push_back(at(spec, "network.address", message));
+    return out;
+}
+
+AppDir load_app_dir(const std::string& dir, const LoadOptions& options) {
     AppDir result;
     std::error_code ec;
     fs::directory_iterator it(dir, ec);
@@ -219,7 +296,7 @@ AppDir load_app_dir(const std::string& dir) {
         if (file.starts_with(".") || !file.ends_with(".json")) continue;
         std::string name = file.substr(0, file.size() - 5);
         std::string label = (fs::path(dir) / file).string();
-        ParsedApp parsed = parse_app_file(label);
+        ParsedApp parsed = parse_app_file(label, options);
         std::string key = is_valid_app_name(name) ? name : file;
         if (parsed.spec) {
             result.apps.emplace(name, std::move(*parsed.spec));
@@ -234,7 +311,7 @@ AppDir load_app_dir(const std::string& dir) {
     // dangling. References are settled before conflicts, so that an app is not rejected
     // for a port that only a rejected app wanted.
     for (;;) {
-        auto blames = check_set(result.apps, rejected_names);
+        auto blames = check_set(result.apps, rejected_names, options);
         if (blames.empty()) break;
         bool any_reference =
             std::any_of(blames.begin(), blames.end(), [](const Blame& b) { return b.kind == BlameKind::reference; });

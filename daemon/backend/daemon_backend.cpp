@@ -49,9 +49,19 @@ void DaemonBackend::app_action(const std::string& name, api::AppAction action, s
 }
 
 ReloadReport DaemonBackend::reload() {
-    auto report = sup_.reload(load_app_dir(apps_dir_));
+    auto report = sup_.reload(load_app_dir(apps_dir_, load_options()));
     if (after_reload_) after_reload_();
     return report;
+}
+
+LoadOptions DaemonBackend::load_options() const {
+    LoadOptions options;
+    options.subnet = subnet_;
+    // The apps defined now keep their host ports and addresses: a file added since is
+    // the one refused when it claims them, not the app already running.
+    for (const auto& st : sup_.list())
+        if (sup_.contains(st.name)) options.incumbents.insert(st.name);
+    return options;
 }
 
 VersionInfo DaemonBackend::version() { return VersionInfo{ISOLATED_VERSION, "v1", cgroup_driver_}; }

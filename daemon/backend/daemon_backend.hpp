@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/backend.hpp"
+#include "isolated/app_parser.hpp"
 #include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
 #include "supervisor/event_log.hpp"
@@ -37,6 +38,11 @@ public:
 
     /// Builds the exec plan for an app's spec (the runtime's job).
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;
+    /// The bridge's subnet (--subnet), against which pinned addresses are checked.
+    void set_subnet(std::string cidr) { subnet_ = std::move(cidr); }
+    /// For load_app_dir on a reload (API or SIGHUP): the subnet, and the apps defined now
+    /// as incumbents.
+    LoadOptions load_options() const;
     /// Called after every reload with the apps now defined (networks reconcile leases).
     void set_after_reload(std::function<void()> fn) { after_reload_ = std::move(fn); }
     /// App output is in the journal (--log-driver journald): logs are read from there.
@@ -56,6 +62,7 @@ private:
     logs::JournalLog* journal_ = nullptr;
     std::string apps_dir_;
     std::string cgroup_driver_;
+    std::string subnet_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

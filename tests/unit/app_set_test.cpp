@@ -2,6 +2,7 @@
 // a directory (and the cascade of rejections), start order.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -100,7 +101,7 @@ TEST_CASE("dependsOn cycles blame every member and show the cycle", "[appset]") 
     }
 }
 
-TEST_CASE("a host port used by two apps blames the later one by name", "[appset]") {
+TEST_CASE("a host port used by two apps: without incumbents or file times, the first name keeps it", "[appset]") {
     SECTION("same protocol and port") {
         auto apps = set_of({{"a", port(8080)}, {"b", port(8080)}, {"c", port(8080)}});
         CHECK(
@@ -134,7 +135,7 @@ TEST_CASE("a host port used by two apps blames the later one by name", "[appset]
     }
 }
 
-TEST_CASE("a pinned address used by two apps blames the later one", "[appset]") {
+TEST_CASE("a pinned address used by two apps: without incumbents or file times, the first name keeps it", "[appset]") {
     auto apps = set_of({{"a", body(",\n  \"network\": {\"address\": \"10.88.0.5\"}")},
                         {"b", body(",\n  \"network\": {\n    \"address\": \"10.88.0.5\"\n  }")},
                         {"c", body(",\n  \"network\": {\"address\": \"10.88.0.6\"}")}});
@@ -149,6 +150,141 @@ TEST_CASE("an app may collect several cross-file diagnostics", "[appset]") {
           Rendered{{"b",
                     {"apps/b.json:3: dependsOn[0]: \"zz\" is not a known app",
                      "apps/b.json:4: network.ports[0].host: tcp port 80 is already forwarded by app \"a\""}}});
+}
+
+TEST_CASE("incumbents keep their host ports and addresses, whatever the names", "[appset]") {
+    // Issue 13, item 3: web runs with port 8080; aaa.json is added with the same port.
+    auto apps = set_of({{"aaa", port(8080)}, {"web", port(8080)}});
+    LoadOptions options;
+    options.incumbents = {"web"};
+    CHECK(rendered(check_app_set(apps, options)) ==
+          Rendered{{"aaa", {"apps/aaa.json:3: network.ports[0].host: tcp port 8080 is already forwarded by app \"web\""}}});
+    // Among incumbents (and among newcomers) the name decides when file times do not.
+    options.incumbents = {"aaa", "web"};
+    CHECK(rendered(check_app_set(apps, options)) ==
+          Rendered{{"web", {"apps/web.json:3: network.ports[0].host: tcp port 8080 is already forwarded by app \"aaa\""}}});
+    // Names of apps that are not in the set change nothing.
+    options.incumbents = {"gone"};
+    CHECK(rendered(check_app_set(apps, options)).count("web") == 1);
+
+    auto pinned = set_of({{"aaa", body(",\n  \"network\": {\"address\": \"10.88.0.5\"}")},
+                          {"web", body(",\n  \"network\": {\"address\": \"10.88.0.5\"}")}});
+    options.incumbents = {"web"};
+    CHECK(rendered(check_app_set(pinned, options)) ==
+          Rendered{{"aaa", {"apps/aaa.json:3: network.address: 10.88.0.5 is already the address of app \"web\""}}});
+}
+
+namespace {
+
+// Sets PATH's modification time to SECONDS ago.
+void age(const std::string& path, int seconds) {
+    std::filesystem::last_write_time(path, std::filesystem::file_time_type::clock::now() - std::chrono::seconds(seconds));
+}
+
+}  // namespace
+
+TEST_CASE("between newcomers, the older file keeps a host port; an incumbent beats both", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "web.json", port(8080));
+    test::write_file(dir / "aaa.json", port(8080));
+    test::write_file(dir / "zzz.json", port(8080));
+    age(dir / "web.json", 300);
+    age(dir / "zzz.json", 200);
+    age(dir / "aaa.json", 100);
+
+    // A daemon that knows none of them (a first start): the oldest file wins.
+    AppDir loaded = load_app_dir(dir.path());
+    CHECK(loaded.apps.count("web") == 1);
+    CHECK(rendered(loaded.rejected) ==
+          Rendered{{"aaa", {dir / "aaa.json:3: network.ports[0].host: tcp port 8080 is already forwarded by app \"web\""}},
+                   {"zzz", {dir / "zzz.json:3: network.ports[0].host: tcp port 8080 is already forwarded by app \"web\""}}});
+
+    // web.json edited last; still the incumbent: it keeps the port.
+    age(dir / "web.json", 10);
+    LoadOptions options;
+    options.incumbents = {"web"};
+    loaded = load_app_dir(dir.path(), options);
+    CHECK(loaded.apps.count("web") == 1);
+    CHECK(loaded.rejected.count("aaa") == 1);
+    CHECK(loaded.rejected.count("zzz") == 1);
+
+    // zzz is the incumbent (say, the only one running): it keeps the port over older files.
+    options.incumbents = {"zzz"};
+    loaded = load_app_dir(dir.path(), options);
+    CHECK(loaded.apps.count("zzz") == 1);
+    CHECK(loaded.apps.size() == 1);
+}
+
+TEST_CASE("between incumbents, the file changed last to take a port is the one refused", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "aaa.json", port(9000));
+    test::write_file(dir / "web.json", port(9000));  // web's file now also asks for aaa's port
+    age(dir / "aaa.json", 600);
+    age(dir / "web.json", 5);
+    LoadOptions options;
+    options.incumbents = {"aaa", "web"};
+    AppDir loaded = load_app_dir(dir.path(), options);
+    CHECK(loaded.apps.count("aaa") == 1);
+    CHECK(rendered(loaded.rejected) ==
+          Rendered{{"web", {dir / "web.json:3: network.ports[0].host: tcp port 9000 is already forwarded by app \"aaa\""}}});
+}
+
+TEST_CASE("a pinned address must be one the daemon's subnet can give an app", "[appset]") {
+    auto pinned = [](const std::string& address) {
+        return app("web", body(",\n  \"network\": {\"address\": \"" + address + "\"}"));
+    };
+    LoadOptions options;
+    options.subnet = "10.100.0.0/24";
+    auto errors = [&](const std::string& address) {
+        std::vector<std::string> out;
+        for (const auto& d : check_app_options(pinned(address), options)) out.push_back(d.to_string());
+        return out;
+    };
+    CHECK(errors("10.100.0.2").empty());
+    CHECK(errors("10.100.0.254").empty());
+    CHECK(errors("10.88.0.5") ==
+          std::vector<std::string>{
+              "apps/web.json:3: network.address: 10.88.0.5 is outside the subnet 10.100.0.0/24 of the bridge (setting subnet)"});
+    CHECK(errors("10.100.0.0") ==
+          std::vector<std::string>{"apps/web.json:3: network.address: 10.100.0.0 is the network address of 10.100.0.0/24"});
+    CHECK(errors("10.100.0.1") ==
+          std::vector<std::string>{
+              "apps/web.json:3: network.address: 10.100.0.1 is the bridge's own address (the gateway of 10.100.0.0/24)"});
+    CHECK(errors("10.100.0.255") ==
+          std::vector<std::string>{
+              "apps/web.json:3: network.address: 10.100.0.255 is the broadcast address of 10.100.0.0/24"});
+    options.subnet = "10.100.0.0/30";  // .2 is the only address an app can have
+    CHECK(errors("10.100.0.2").empty());
+    CHECK(errors("10.100.0.3").size() == 1);
+    // No subnet (or not a CIDR): nothing to check against.
+    for (std::string none : {"", "nonsense", "10.100.0.7/24"}) {
+        options.subnet = none;
+        CHECK(errors("192.168.1.1").empty());
+    }
+    // No pinned address: nothing to check.
+    options.subnet = "10.100.0.0/24";
+    CHECK(check_app_options(app("web", port(80)), options).empty());
+}
+
+TEST_CASE("load_app_dir and parse_app_file reject a pinned address outside the subnet", "[appset]") {
+    test::TempDir dir;
+    test::write_file(dir / "web.json", body(",\n  \"network\": {\"address\": \"10.88.0.5\"}"));
+    test::write_file(dir / "api.json", depends({"web"}));
+    LoadOptions options;
+    options.subnet = "10.100.0.0/24";
+    AppDir loaded = load_app_dir(dir.path(), options);
+    CHECK(loaded.apps.empty());
+    CHECK(rendered(loaded.rejected) ==
+          Rendered{{"web",
+                    {dir / "web.json:3: network.address: 10.88.0.5 is outside the subnet 10.100.0.0/24 of the bridge "
+                           "(setting subnet)"}},
+                   {"api", {dir / "api.json:3: dependsOn[0]: depends on \"web\", which was rejected"}}});
+    auto one = parse_app_file(dir / "web.json", options);
+    CHECK_FALSE(one.spec);
+    REQUIRE(one.errors.size() == 1);
+    CHECK(one.errors[0].field == "network.address");
+    CHECK(parse_app_file(dir / "web.json").spec);  // without a subnet, the file alone is fine
+    CHECK(load_app_dir(dir.path()).apps.size() == 2);
 }
 
 // ---- load_app_dir -------------------------------------------------------------------
