@@ -49,12 +49,20 @@ std::vector<Verb> make_verbs() {
          {{"follow", 'f', "", "keep printing new events until Ctrl-C"},
           {"app", 0, "APP", "only this app's events"}},
          0, 0, commands::events},
-        {"validate", "validate [PATH]", "check app files without the daemon",
+        {"validate", "validate [PATH] [--strict] [--config FILE]", "check app files without the daemon",
          "Checks one app file, or every *.json in a directory (default /etc/isolated/apps)\n"
          "including what spans files: duplicate host ports, dependsOn cycles and unknown names,\n"
-         "app: references. Errors go to stderr as FILE:LINE: FIELD: MESSAGE; stdout gets\n"
-         "\"N apps OK\" or \"N apps, M rejected\". Needs no daemon. Exit code 1 if any file is rejected.",
-         {}, 0, 1, commands::validate},
+         "app: references, and pinned addresses against the daemon's subnet (the subnet key of\n"
+         "--config, default /etc/isolated/isolated.conf; 10.100.0.0/24 when that file is missing).\n"
+         "Errors go to stderr as FILE:LINE: FIELD: MESSAGE; stdout gets \"N apps OK\" or\n"
+         "\"N apps, M rejected\". Then, for the valid apps, what a start on this host would fail\n"
+         "on, as \"warning: FILE:LINE: FIELD: MESSAGE\": a missing bind-mount source without\n"
+         "create, a missing rootfs directory, a user or group not in the rootfs, an unreadable\n"
+         "seccomp profile, a command not found in the rootfs. Needs no daemon. Exit code 1 if any\n"
+         "file is rejected; warnings alone exit 0 unless --strict.",
+         {{"strict", 0, "", "treat warnings as errors: such an app is rejected"},
+          {"config", 0, "FILE", "the daemon's settings file, for its subnet (default /etc/isolated/isolated.conf)"}},
+         0, 1, commands::validate},
         {"version", "version", "print isoctl's and the daemon's versions",
          "Prints isoctl's version, and the daemon's when it can be reached.", {}, 0, 0, commands::version},
         {"top", "top [APP...] [--interval DUR] [--no-stream]", "live CPU, memory and pids per app",

@@ -456,8 +456,9 @@ TEST_CASE("validate checks a directory without the daemon", "[isoctl]") {
     isolated::test::TempDir dir("isoctl-validate");
     FakeDaemon d;
     d.down = true;  // must not be needed
-    isolated::test::write_file(dir / "web.json", R"({"command": ["/usr/sbin/nginx"]})");
-    isolated::test::write_file(dir / "db.json", "{\n  // comments are fine\n  \"command\": [\"/bin/db\"]\n}\n");
+    // Programs every host has: a missing one is a warning on stderr (see below).
+    isolated::test::write_file(dir / "web.json", R"({"command": ["/bin/sh"]})");
+    isolated::test::write_file(dir / "db.json", "{\n  // comments are fine\n  \"command\": [\"sh\"]\n}\n");
 
     Outcome o = run_cli({"validate", dir.path()}, d);
     CHECK(o.code == 0);
@@ -486,6 +487,63 @@ TEST_CASE("validate checks a directory without the daemon", "[isoctl]") {
     CHECK(o.out == "1 app, 1 rejected\n");
 
     CHECK(d.calls.empty());
+}
+
+TEST_CASE("validate warns about what a start on this host would fail on; --strict makes it an error",
+          "[isoctl]") {
+    isolated::test::TempDir dir("isoctl-validate");
+    FakeDaemon d;
+    d.down = true;
+    isolated::test::write_file(dir / "ok.json", R"({"command": ["/bin/sh"]})");
+    isolated::test::write_file(dir / "web.json", "{\n  \"command\": [\"/bin/sh\"],\n  \"mounts\": [{\"type\": \"bind\", "
+                                                 "\"source\": \"" + dir / "nope" + "\", \"target\": \"/data\"}]\n}\n");
+    Outcome o = run_cli({"validate", dir.path()}, d);
+    CHECK(o.code == 0);
+    CHECK(o.out == "2 apps OK\n");
+    CHECK(o.err == "warning: " + dir / "web.json:3: mounts[0].source: \"" + dir / "nope" +
+                       "\" does not exist (create it, or add \"create\": true)\n");
+    o = run_cli({"validate", "-o", "json", dir.path()}, d);
+    CHECK(o.code == 0);
+    auto j = nlohmann::json::parse(o.out);
+    CHECK(j["valid"] == nlohmann::json({"ok", "web"}));
+    CHECK(j["warnings"][0]["name"] == "web");
+    CHECK(j["warnings"][0]["warnings"].size() == 1);
+
+    o = run_cli({"validate", "--strict", dir.path()}, d);
+    CHECK(o.code == 1);
+    CHECK(o.out == "2 apps, 1 rejected\n");
+    CHECK(o.err == dir / "web.json:3: mounts[0].source: \"" + dir / "nope" +
+                       "\" does not exist (create it, or add \"create\": true)\n");
+    o = run_cli({"validate", "--strict", dir / "web.json"}, d);
+    CHECK(o.code == 1);
+    o = run_cli({"validate", "--strict", dir / "ok.json"}, d);
+    CHECK(o.code == 0);
+    CHECK(d.calls.empty());
+}
+
+TEST_CASE("validate checks pinned addresses against the subnet of the daemon's settings file", "[isoctl]") {
+    isolated::test::TempDir dir("isoctl-validate");
+    FakeDaemon d;
+    std::filesystem::create_directories(dir / "apps");
+    isolated::test::write_file(dir / "apps/web.json",
+                               "{\n  \"command\": [\"/bin/sh\"],\n  \"network\": {\"address\": \"10.200.0.5\"}\n}\n");
+    isolated::test::write_file(dir / "isolated.conf", "# settings\nbridge = br9\nsubnet = 10.200.0.0/16  # ours\n");
+    Outcome o = run_cli({"validate", "--config", dir / "isolated.conf", dir / "apps"}, d);
+    CHECK(o.code == 0);
+    CHECK(o.err.empty());
+
+    isolated::test::write_file(dir / "default.conf", "# subnet = 10.200.0.0/16\n");  // commented out: the default
+    o = run_cli({"validate", "--config", dir / "default.conf", dir / "apps"}, d);
+    CHECK(o.code == 1);
+    CHECK(o.err == dir / "apps/web.json:3: network.address: 10.200.0.5 is outside the subnet 10.100.0.0/24 of the "
+                          "bridge (setting subnet)\n");
+    o = run_cli({"validate", "--config", dir / "default.conf", dir / "apps/web.json"}, d);
+    CHECK(o.code == 1);
+    CHECK(o.out == "1 app, 1 rejected\n");
+
+    o = run_cli({"validate", "--config", dir / "missing.conf", dir / "apps"}, d);
+    CHECK(o.code == 1);
+    CHECK(o.err.find("cannot read " + dir / "missing.conf") != std::string::npos);
 }
 
 TEST_CASE("validate runs the cross-file checks on a directory", "[isoctl]") {

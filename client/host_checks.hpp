@@ -1,0 +1,34 @@
+// What `isoctl validate` can tell about an app on this host beyond its file: what a
+// start would fail on. These look at the host's file system, so they stay out of the
+// parser the daemon uses (a file is valid or not wherever it is read; the daemon
+// reports these when it starts the app).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "isolated/app_parser.hpp"
+
+namespace isoctl {
+
+/// Warnings, each at the field it concerns (file, line, field as in the parser's
+/// diagnostics):
+///  - mounts[i].source: a bind source that does not exist, without "create": true;
+///  - rootfs.path: a directory rootfs that is not a directory;
+///  - user: a user or group name not in the rootfs's /etc/passwd or /etc/group
+///    (the host's for rootfs host);
+///  - security.seccomp: a profile file that cannot be read;
+///  - command[0]: a program that is not in the sandbox's view -- an absolute path, a
+///    path relative to workdir, or a name searched in the PATH of the app's env (else
+///    the default PATH) -- or is not executable. Paths under a bind mount's target are
+///    looked up in its source; under a tmpfs they cannot be known and are not checked.
+std::vector<isolated::Diagnostic> host_warnings(const isolated::AppSpec& spec);
+
+/// The subnet a daemon reading CONFIG_TEXT (isolated.conf, "key = value" lines) uses:
+/// its `subnet` key, else the default 10.100.0.0/24.
+std::string subnet_of_config(const std::string& config_text);
+
+/// The sandbox's default PATH when the app's env sets none.
+inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+}  // namespace isoctl
