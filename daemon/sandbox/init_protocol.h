@@ -82,7 +82,8 @@ enum sandbox_flags {
 enum mount_op {
     MOP_ROOT = 1,      /* the new root: fstype "tmpfs" (data = options), "overlay" (data), or a bind of source;
                           "overlay" with a source: the source is the lower layer, cloned (idmapped with
-                          MF_IDMAP) and attached on the stage first; data holds upperdir= and workdir= */
+                          MF_IDMAP) and attached on the stage first; data holds upperdir= and workdir=
+                          (or, with MF_TMPFS_UPPER, extra options only) */
     MOP_BIND = 2,      /* source -> target                                        */
     MOP_FS = 3,        /* a new fstype instance (data = options) on target        */
     MOP_MKDIR = 4,     /* target, mode                                            */
@@ -101,6 +102,11 @@ enum mount_flags {
     MF_IDMAP = 1u << 5,     /* bind / tmpfs / root: idmapped to the app's user namespace, so
                                host uid N shows inside as N - PLAN_USERNS uid (a read-only
                                mount whose filesystem cannot be idmapped stays as it is) */
+    MF_TMPFS_UPPER = 1u << 6, /* root "overlay" with a source: the upper and work dirs are on a
+                               small tmpfs the init makes, so mount points missing from the
+                               source can be created in the sandbox's view only; with
+                               MF_READONLY the root is made read-only once it is built. Where
+                               overlayfs refuses the source, a read-only bind of it instead */
 };
 
 struct plan_mount {

@@ -197,13 +197,22 @@ Result<std::vector<MountStep>> plan_mounts(const AppSpec& spec, const SandboxInp
             else
                 root.data = "lowerdir=" + spec.rootfs.path + "," + root.data;
         } else {
+            // The tree under an overlay whose upper is a small tmpfs of the init's: the
+            // mount points the tree lacks (/proc, /etc/hosts, volume targets...) are made
+            // there, in the sandbox's view only, and the root is read-only once built
+            // (crun/podman's read-only root). Where overlayfs refuses the tree, the init
+            // binds it read-only and names a missing mount point.
+            // The layers are named by paths on the stage (the tree is cloned by its fd).
+            if (!valid_option_value(in.root_stage) || in.root_stage.find(':') != std::string::npos)
+                return Error::msg("state path \"" + in.root_stage + "\" must not contain ',' or ':'");
+            root.fstype = "overlay";
             root.source = spec.rootfs.path;
-            root.flags = MF_READONLY;
+            root.flags = MF_READONLY | MF_TMPFS_UPPER;
         }
         out.push_back(root);
         if (spec.rootfs.writable == RootfsWritable::readonly) {
-            // podman --read-only's default: writable /tmp and /run.
-            // Only where the rootfs has the directories: a read-only tree cannot grow them.
+            // podman --read-only's default: writable /tmp and /run, made where the tree
+            // lacks them; skipped only where overlayfs refused the tree (see above).
             out.push_back(fs("tmpfs", "/tmp", "mode=1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MF_MKDIR | MF_OPTIONAL));
             out.push_back(fs("tmpfs", "/run", "mode=0755", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MF_MKDIR | MF_OPTIONAL));
         }

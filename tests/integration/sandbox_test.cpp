@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "integration/harness.hpp"
 
@@ -209,6 +211,117 @@ TEST_CASE("a directory rootfs: the overlay resets at every start, read-only stay
     CHECK(ro["create"] == "EROFS");
 }
 
+TEST_CASE("a read-only directory rootfs gets its missing mount points in its own view and stays read-only",
+          "[integration][sandbox][rootfs]") {
+    require_root();
+    Daemon d;
+    // A bare tree: only the helper. No /proc, /sys, /dev, /etc, /tmp, /run, nor the
+    // volumes' targets -- everything the sandbox mounts has to be made in the
+    // sandbox's view, never in this tree.
+    auto root = std::filesystem::path(d.dir()) / "bare";
+    std::filesystem::create_directories(root / "opt/probe");
+    std::filesystem::copy_file(probe_binary(), root / "opt/probe/sandbox_probe");
+    auto listing = [&] {
+        std::vector<std::string> out;
+        for (auto& e : std::filesystem::recursive_directory_iterator(root)) out.push_back(e.path().string());
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    auto before = listing();
+    std::string vol = std::string(d.dir()) + "/vol";
+    std::filesystem::create_directories(vol);
+    auto spec = [&](const std::string& args, const std::string& extra) {
+        std::string argv = R"(["/opt/probe/sandbox_probe")";
+        std::istringstream in(args);
+        for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
+        return R"({"command": )" + argv + R"(], "rootfs": {"type": "directory", "path": ")" + root.string() +
+               R"(", "writable": "readonly"}, "stop": {"timeout": "2s"}, "mounts": [{"type": "bind", "source": ")" +
+               vol + R"(", "target": "/srv/data"}, {"type": "tmpfs", "target": "/scratch/deep"}])" + extra + "}";
+    };
+    const std::string userns = R"(, "namespaces": {"user": {"uid": 200000, "count": 65536}})";
+    d.write_app("bare", spec("marker /marker", ""));
+    d.write_app("bare-hosts", spec("marker /etc/hosts", ""));
+    d.write_app("bare-tmp", spec("marker /tmp/m", ""));
+    d.write_app("bare-vol", spec("marker /srv/data/m", ""));
+    d.write_app("bare-scratch", spec("marker /scratch/deep/m", ""));
+    d.write_app("bare-mapped", spec("marker /marker", userns));
+    d.write_app("bare-mapped-vol", spec("marker /srv/data/mapped", userns));
+    int mounts_before = mount_count();
+    d.start();
+    auto bare = report_of(d, "bare");
+    CHECK(bare["existed"] == "0");
+    CHECK(bare["create"] == "EROFS");  // still read-only for the app
+    auto hosts = report_of(d, "bare-hosts");
+    CHECK(hosts["existed"] == "1");
+    CHECK(hosts["create"] == "EROFS");
+    CHECK(report_of(d, "bare-tmp")["create"] == "ok");      // podman --read-only's writable /tmp
+    CHECK(report_of(d, "bare-vol")["create"] == "ok");      // the volume, not the tree
+    CHECK(report_of(d, "bare-scratch")["create"] == "ok");  // a tmpfs volume
+    auto mapped = report_of(d, "bare-mapped");
+    CHECK(mapped["existed"] == "0");
+    CHECK(mapped["create"] == "EROFS");
+    CHECK(report_of(d, "bare-mapped-vol")["create"] == "ok");
+    CHECK(std::filesystem::exists(vol + "/m"));
+    CHECK(std::filesystem::exists(vol + "/mapped"));
+    CHECK(d.isoctl({"restart", "bare"}).code == 0);
+    CHECK(report_of(d, "bare")["create"] == "EROFS");
+    // Nothing was written into the host's tree.
+    CHECK(listing() == before);
+    CHECK(d.stop() == 0);
+    CHECK(mount_count() == mounts_before);
+    CHECK(listing() == before);
+}
+
+TEST_CASE("a read-only rootfs overlayfs refuses is bound as it is, and a mount point it lacks is named",
+          "[integration][sandbox][rootfs]") {
+    require_root();
+    Daemon d;
+    // Overlays stacked on the tree as deep as the kernel allows (2): one more, the
+    // sandbox's, is refused, so the init binds the tree read-only instead.
+    auto base = std::filesystem::path(d.dir()) / "stack";
+    for (auto sub : {"tree/etc", "tree/proc", "tree/sys", "tree/dev", "tree/opt/probe"})
+        std::filesystem::create_directories(base / sub);
+    for (auto f : {"tree/etc/hosts", "tree/etc/hostname", "tree/etc/resolv.conf"}) std::ofstream(base / f) << "";
+    std::filesystem::copy_file(probe_binary(), base / "tree/opt/probe/sandbox_probe");
+    std::vector<std::string> mounted;
+    struct Unmount {
+        std::vector<std::string>& m;
+        ~Unmount() {
+            for (auto it = m.rbegin(); it != m.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+        }
+    } unmount{mounted};
+    std::string lower = (base / "tree").string();
+    for (int i = 0; i < 2; ++i) {
+        auto l = base / ("l" + std::to_string(i));
+        for (auto sub : {"u", "w", "m"}) std::filesystem::create_directories(l / sub);
+        std::string opts = "lowerdir=" + lower + ",upperdir=" + (l / "u").string() + ",workdir=" + (l / "w").string();
+        if (::mount("overlay", (l / "m").c_str(), "overlay", 0, opts.c_str()) < 0) break;
+        mounted.push_back((l / "m").string());
+        lower = (l / "m").string();
+    }
+    require_prerequisite(!mounted.empty(), "overlayfs");
+    auto spec = [&](const std::string& args, const std::string& mounts) {
+        std::string argv = R"(["/opt/probe/sandbox_probe")";
+        std::istringstream in(args);
+        for (std::string a; in >> a;) argv += R"(, ")" + a + R"(")";
+        return R"({"command": )" + argv + R"(], "rootfs": {"type": "directory", "path": ")" + lower +
+               R"(", "writable": "readonly"}, "stop": {"timeout": "2s"}, "mounts": [)" + mounts + "]}";
+    };
+    // Every mount point is there: it runs, read-only (no /tmp in the tree: none mounted).
+    d.write_app("complete", spec("marker /marker", ""));
+    // A volume's target the tree lacks: the error says what to add.
+    d.write_app("lacking", spec("marker /marker", R"({"type": "tmpfs", "target": "/data/cache"})"));
+    d.start();
+    auto complete = report_of(d, "complete");
+    CHECK(complete["create"] == "EROFS");
+    REQUIRE(wait_until([&] { return d.state("lacking") == "backoff" || d.state("lacking") == "failed"; }));
+    auto msg = d.app("lacking")["message"].get<std::string>();
+    CHECK_THAT(msg, Catch::Contains("rootfs " + lower + " has no /data/cache") &&
+                        Catch::Contains("create it there or use \"writable\": \"overlay\""));
+    CHECK_FALSE(std::filesystem::exists(base / "tree/data"));
+    CHECK(d.stop() == 0);
+}
+
 TEST_CASE("volumes: a bind volume keeps data across restarts, tmpfs volumes, bad volumes fail clearly",
           "[integration][sandbox]") {
     require_root();
@@ -238,23 +351,27 @@ TEST_CASE("a mount that fails inside the sandbox names the step and the errno an
           "[integration][sandbox]") {
     require_root();
     Daemon d;
-    // /proc/self is a symlink owned by the kernel: a bind onto a path below it cannot
-    // be created, so the sandbox fails while it is being built.
+    // A tmpfs volume whose target lies in a read-only bind volume that lacks it: its
+    // mount point cannot be created, so the sandbox fails while it is being built.
     auto root = std::filesystem::path(d.dir()) / "rootfs";
     for (auto sub : {"etc", "proc", "sys", "dev", "opt/probe"}) std::filesystem::create_directories(root / sub);
     for (auto f : {"etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/passwd", "etc/group"})
         std::ofstream(root / f) << "";
     std::filesystem::copy_file(probe_binary(), root / "opt/probe/sandbox_probe");
+    auto vol = std::filesystem::path(d.dir()) / "ro-vol";
+    std::filesystem::create_directories(vol);
     d.write_app("broken", R"({"command": ["/opt/probe/sandbox_probe"], "rootfs": {"type": "directory", "path": ")" +
-                              root.string() + R"(", "writable": "readonly"}, "mounts": [{"type": "tmpfs", "target": "/new/dir"}]})");
+                              root.string() + R"(", "writable": "readonly"}, "mounts": [{"type": "bind", "source": ")" +
+                              vol.string() + R"(", "target": "/vol", "readonly": true}, {"type": "tmpfs", "target": "/vol/new/dir"}]})");
     int mounts_before = mount_count();
     d.start();
     REQUIRE(wait_until([&] { return d.state("broken") == "backoff"; }));
     auto msg = d.app("broken")["message"].get<std::string>();
-    CHECK_THAT(msg, Catch::Contains("/new/dir") && Catch::Contains("EROFS"));
+    CHECK_THAT(msg, Catch::Contains("/vol/new/dir") && Catch::Contains("EROFS"));
+    CHECK_FALSE(std::filesystem::exists(vol / "new"));
     // The events (NDJSON) carry the same words.
     auto events = d.http("GET", "/v1/events").out;
-    CHECK_THAT(events, Catch::Contains("\"app\":\"broken\"") && Catch::Contains("/new/dir: EROFS"));
+    CHECK_THAT(events, Catch::Contains("\"app\":\"broken\"") && Catch::Contains("/vol/new/dir: EROFS"));
     CHECK(mount_count() == mounts_before);
     auto status = d.isoctl({"status", "broken"});
     CHECK_THAT(status.out, Catch::Contains("EROFS"));

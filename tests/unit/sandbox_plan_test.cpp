@@ -103,3 +103,49 @@ TEST_CASE("sandbox plan: host network keeps its sysctl, ids outside the mapping 
         CHECK((root.flags & MF_IDMAP));
     }
 }
+
+TEST_CASE("sandbox plan: a read-only directory rootfs is an overlay with a tmpfs upper for its missing mount points",
+          "[sandbox][rootfs]") {
+    for (bool userns : {false, true}) {
+        INFO("namespaces.user: " << userns);
+        std::string json = R"({"command": ["/bin/true"], "rootfs": {"type": "directory", "path": "/srv/x", "writable": "readonly"},
+                               "mounts": [{"type": "tmpfs", "target": "/scratch"}])";
+        json += userns ? R"(, "namespaces": {"user": {"uid": 200000}}})" : "}";
+        auto spec = spec_of(json);
+        LaunchPlan plan;
+        REQUIRE(plan_sandbox(plan, spec, inputs()));
+        REQUIRE(!plan.mounts.empty());
+        const auto& root = plan.mounts.front();
+        CHECK(root.op == MOP_ROOT);
+        CHECK(root.fstype == "overlay");
+        CHECK(root.source == "/srv/x");
+        CHECK(root.data.empty());  // no upper or work dir on the host: the init's tmpfs holds them
+        CHECK((root.flags & MF_TMPFS_UPPER));
+        CHECK((root.flags & MF_READONLY));  // read-only once built
+        CHECK(bool(root.flags & MF_IDMAP) == userns);
+        // Every mount point is made where the tree lacks it (the kernel filesystems, the
+        // names files, volumes); /tmp and /run too.
+        bool tmp = false, run = false;
+        for (const auto& m : plan.mounts) {
+            INFO(m.op << " " << m.target);
+            if (m.op == MOP_FS && (m.target == "/tmp" || m.target == "/run")) {
+                (m.target == "/tmp" ? tmp : run) = true;
+                CHECK((m.flags & MF_MKDIR));
+            }
+            if (m.target == "/proc" || m.target == "/sys" || m.target == "/dev" || m.target == "/scratch")
+                CHECK((m.flags & MF_MKDIR));
+            if (m.target == "/etc/hosts" || m.target == "/etc/hostname" || m.target == "/etc/resolv.conf")
+                CHECK((m.flags & MF_MKFILE));
+        }
+        CHECK(tmp);
+        CHECK(run);
+    }
+    // The layers are named by paths on the stage, which overlayfs's options cannot escape.
+    auto spec = spec_of(R"({"command": ["/bin/true"], "rootfs": {"type": "directory", "path": "/srv/x", "writable": "readonly"}})");
+    auto in = inputs();
+    in.root_stage = "/run/iso,lated/stage";
+    LaunchPlan plan;
+    auto r = plan_sandbox(plan, spec, in);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().to_string(), Catch::Contains("must not contain"));
+}

@@ -443,6 +443,103 @@ static void step_error(struct sb_error *e, const struct mount_rec *r) {
     set_error(e, STEP_MOUNT, err, what, NULL, NULL);
 }
 
+/* A read-only directory rootfs that overlayfs refused (MF_TMPFS_UPPER): its host path
+ * and overlayfs's errno, for the message when a mount point it lacks cannot be made. */
+static const char *bare_rootfs;
+static int bare_rootfs_err;
+
+/* The root of an MF_TMPFS_UPPER step: the source (idmapped when asked) as the lower
+ * layer of an overlay whose upper and work dirs are on a small tmpfs, all of it on the
+ * stage -- the tmpfs first, the lower on <stage>/lower in it, the overlay (returned,
+ * detached) is then attached on top. The tmpfs only ever holds the mount points the
+ * build adds and the directories above them: nothing reaches the host's tree. The
+ * upper's root takes the owner and mode of the source's, which the merged root shows.
+ * -1 with *lower_failed set: the source itself could not be cloned; -1 otherwise:
+ * overlayfs could not be used, and nothing stays on the stage. */
+static int tmpfs_upper_overlay(const char *stage, const struct mount_rec *r, int *lower_failed) {
+    *lower_failed = 0;
+    char data[4096];
+    size_t pos = 0;
+    const char *parts[8] = {"lowerdir=", stage, "/lower,upperdir=", stage, "/upper,workdir=", stage, "/work", NULL};
+    for (int i = 0; parts[i]; i++) put_str(data, sizeof data - 1, &pos, parts[i]);
+    if (*r->data) {
+        put_str(data, sizeof data - 1, &pos, ",");
+        put_str(data, sizeof data - 1, &pos, r->data);
+    }
+    if (pos >= sizeof data - 1) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    data[pos] = 0;
+    int lower = idmap(clone_tree(AT_FDCWD, r->source, 0, 1, 1), r, 1);
+    struct stat st;
+    if (lower < 0 || fstat(lower, &st) < 0) {
+        int saved = errno;
+        if (lower >= 0) close(lower);
+        *lower_failed = 1;
+        errno = saved;
+        return -1;
+    }
+    int tmp = new_fs("tmpfs", "mode=0755,size=1m", 0);
+    int rc = tmp < 0 ? -1 : 0;
+    for (int i = 0; rc == 0 && i < 3; i++) rc = mkdirat(tmp, i == 0 ? "lower" : i == 1 ? "upper" : "work", 0755);
+    if (rc == 0) rc = fchownat(tmp, "upper", st.st_uid, st.st_gid, 0);
+    if (rc == 0) rc = fchmodat(tmp, "upper", st.st_mode & 07777, 0);
+    /* Attached before the lower goes in: older kernels mount nothing on a detached tree. */
+    int attached = rc == 0 && sys_move_mount(tmp, "", AT_FDCWD, stage, MOVE_MOUNT_F_EMPTY_PATH) == 0;
+    if (attached) {
+        char lp[4096];
+        size_t lpos = 0;
+        put_str(lp, sizeof lp - 1, &lpos, stage);
+        put_str(lp, sizeof lp - 1, &lpos, "/lower");
+        lp[lpos] = 0;
+        rc = sys_move_mount(lower, "", AT_FDCWD, lp, MOVE_MOUNT_F_EMPTY_PATH);
+    }
+    int saved = errno;
+    close(lower);
+    if (tmp >= 0) close(tmp);
+    if (!attached || rc < 0) {
+        if (attached) umount2(stage, MNT_DETACH);
+        errno = saved;
+        return -1;
+    }
+    int mnt = new_fs("overlay", data, r->m.attr);
+    if (mnt < 0) {
+        saved = errno;
+        umount2(stage, MNT_DETACH);
+        errno = saved;
+    }
+    return mnt;
+}
+
+/* With a read-only bind of a bare rootfs, a missing mount point on the root itself
+ * (not below an earlier step's mount: a volume) cannot be made: say which, and what to
+ * do about it. */
+static int names_bare_mount_point(const struct mount_rec *mounts, int i, int err, struct sb_error *e) {
+    const struct mount_rec *r = &mounts[i];
+    if (!bare_rootfs || err != EROFS) return 0;
+    for (int j = 1; j < i; j++) {
+        if (mounts[j].m.op != MOP_BIND && mounts[j].m.op != MOP_FS) continue;
+        size_t l = strlen(mounts[j].target);
+        if (!strncmp(mounts[j].target, r->target, l) && (r->target[l] == '/' || r->target[l] == 0 || l == 1))
+            return 0;
+    }
+    size_t pos = 0;
+    char *d = e->detail;
+    size_t cap = sizeof e->detail - 1;
+    put_str(d, cap, &pos, "rootfs ");
+    put_str(d, cap, &pos, bare_rootfs);
+    put_str(d, cap, &pos, " has no ");
+    put_str(d, cap, &pos, r->target);
+    put_str(d, cap, &pos, " (overlayfs: ");
+    put_str(d, cap, &pos, strerror(bare_rootfs_err));
+    put_str(d, cap, &pos, "); create it there or use \"writable\": \"overlay\"");
+    d[pos] = 0;
+    e->step = STEP_MOUNT;
+    e->err = err;
+    return 1;
+}
+
 static int build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root,
                       struct sb_error *e) {
     /* Nothing we mount may propagate to the host, nor the host's later mounts to us. */
@@ -457,7 +554,20 @@ static int build_root(const char *stage, const struct mount_rec *mounts, int n, 
     }
     const struct mount_rec *r = &mounts[i++];
     int mnt;
-    if (*r->source && !strcmp(r->fstype, "overlay")) {
+    int readonly_when_built = 0;
+    if ((r->m.flags & MF_TMPFS_UPPER) && *r->source) {
+        int lower_failed;
+        mnt = tmpfs_upper_overlay(stage, r, &lower_failed);
+        if (mnt >= 0) {
+            readonly_when_built = (r->m.flags & MF_READONLY) != 0;
+        } else if (!lower_failed && (r->m.flags & MF_READONLY)) {
+            /* A tree overlayfs cannot take as a layer: the read-only bind of it still
+             * works when the tree has every mount point it needs. */
+            bare_rootfs = r->source;
+            bare_rootfs_err = errno;
+            mnt = idmap(clone_tree(AT_FDCWD, r->source, 0, 1, 1), r, 1);
+        }
+    } else if (*r->source && !strcmp(r->fstype, "overlay")) {
         /* The lower layer as its own (idmapped) mount on the stage, then the overlay on
          * top of it; the overlay keeps a private clone of the layer, and the stage's
          * lower mount leaves with the old root. */
@@ -496,7 +606,7 @@ static int build_root(const char *stage, const struct mount_rec *mounts, int n, 
     }
     for (; i < n; i++) {
         if (do_step(&mounts[i]) < 0) {
-            step_error(e, &mounts[i]);
+            if (!names_bare_mount_point(mounts, i, errno, e)) step_error(e, &mounts[i]);
             return -1;
         }
     }
@@ -512,7 +622,7 @@ static int build_root(const char *stage, const struct mount_rec *mounts, int n, 
     }
     close(root_fd);
     root_fd = -1;
-    if (readonly_root && sys_mount_setattr(AT_FDCWD, "/", 0, MOUNT_ATTR_RDONLY) < 0) {
+    if ((readonly_root || readonly_when_built) && sys_mount_setattr(AT_FDCWD, "/", 0, MOUNT_ATTR_RDONLY) < 0) {
         set_error(e, STEP_MOUNT, errno, "make / read-only", NULL, NULL);
         return -1;
     }
