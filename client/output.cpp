@@ -130,9 +130,12 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 std::string describe_exit(const isolated::ExitInfo& e) {
-    if (!e.message.empty()) return "exec failed";
-    if (e.oom_killed) return "oom-killed";
-    if (e.signal != 0) return "killed " + isolated::signal_name(e.signal);
+    auto reason = isolated::exit_reason(e);
+    if (reason == "oomKilled") return "oom-killed";
+    if (reason == "launchFailed") return "launch failed";
+    if (reason == "execFailed") return "exec failed";
+    if (reason == "unknown") return "unknown";
+    if (reason == "killed") return "killed " + isolated::signal_name(e.signal);
     return "exited " + std::to_string(e.code);
 }
 

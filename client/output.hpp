@@ -68,7 +68,8 @@ std::string format_local_time(WallTime t);
 /// Sizes as `docker stats` prints them: "0B", "512B", "12.5MiB", "1.944GiB".
 std::string human_bytes(std::uint64_t bytes);
 
-/// "exited 0", "exited 1", "killed SIGKILL", "oom-killed", "exec failed".
+/// By exit_reason(): "exited 0", "killed SIGKILL", "oom-killed", "launch failed",
+/// "exec failed", "unknown".
 std::string describe_exit(const isolated::ExitInfo& e);
 
 /// "8080->80/tcp", "127.0.0.1:5432->5432/tcp".

@@ -125,7 +125,10 @@ int main(int argc, char** argv) {
         host::log_error("", "cgroups: " + st.error().to_string());
         return 1;
     }
-    host::log_info("", "cgroups: " + (*cgroups)->describe());
+    if ((*cgroups)->driver() == cgroup::Driver::none)
+        host::log_warning("", "cgroups: " + (*cgroups)->describe());
+    else
+        host::log_info("", "cgroups: " + (*cgroups)->describe());
     rt_options.cgroups = cgroups->get();
 
     // The bridge and the nftables table, in the daemon's network namespace.
@@ -219,6 +222,7 @@ int main(int argc, char** argv) {
     AppDir apps = load_app_dir(s.apps_dir, start_options);
     log_rejected(apps);
     sup.load(apps.apps);
+    sup.set_rejected(apps.rejected);
     // Adoption: what an earlier daemon left running keeps running, untouched; what
     // ended meanwhile is handled by its restart policy. Then every cgroup, forward and
     // veth that belongs to no running app goes, and the rest of the apps start.

@@ -68,6 +68,7 @@ void to_json(json& j, const ExitInfo& v) {
     j = json{{"code", v.code},
              {"signal", v.signal ? json(signal_name(v.signal)) : json(nullptr)},
              {"oomKilled", v.oom_killed},
+             {"reason", exit_reason(v)},
              {"at", format_rfc3339(v.at)}};
     if (!v.message.empty()) j["message"] = v.message;
 }
@@ -193,7 +194,8 @@ void to_json(json& j, const AppStatus& v) {
              {"health", v.health},
              {"resources", json{{"limits", limits_to_json(v.limits)}, {"usage", v.usage}}},
              {"message", v.message},
-             {"nextRestartAt", time_to_json(v.next_restart_at)}};
+             {"nextRestartAt", time_to_json(v.next_restart_at)},
+             {"fileErrors", v.file_errors}};
 }
 
 void from_json(const json& j, AppStatus& v) {
@@ -217,11 +219,12 @@ void from_json(const json& j, AppStatus& v) {
     }
     v.message = j.value("message", "");
     v.next_restart_at = j.contains("nextRestartAt") ? time_from_json(j["nextRestartAt"]) : std::nullopt;
+    v.file_errors = j.value("fileErrors", std::vector<std::string>{});
 }
 
 void to_json(json& j, const AppDetail& v) {
     to_json(j, v.status);
-    j["spec"] = app_spec_to_json(v.spec);
+    j["spec"] = v.has_spec ? app_spec_to_json(v.spec) : json(nullptr);
     j["events"] = v.events;
 }
 
@@ -252,6 +255,19 @@ void to_json(json& j, const VersionInfo& v) {
 
 json error_json(std::string_view code, std::string_view message) {
     return json{{"error", json{{"code", code}, {"message", message}}}};
+}
+
+std::string exit_reason(const ExitInfo& e) {
+    if (e.oom_killed) return "oomKilled";
+    if (e.code < 0) return "unknown";
+    // The init's own failures carry a message and its reserved codes (as docker run's
+    // 125/126/127); an app that exits 127 by itself has no message.
+    if (!e.message.empty() && e.signal == 0) {
+        if (e.code == 125) return "launchFailed";
+        if (e.code == 126 || e.code == 127) return "execFailed";
+    }
+    if (e.signal != 0) return "killed";
+    return "exited";
 }
 
 std::string to_string(AppState s) {

@@ -146,6 +146,10 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
     e.family("isolated_app_restarts_total", "counter",
              "Restarts isolated made on its own (after an exit or a liveness failure).");
     per_app(e, apps, [](const AppStatus& a) { return std::optional<std::string>(u64(a.restarts)); });
+    e.family("isolated_app_file_rejected", "gauge",
+             "1 when the app's file was rejected at the last load or reload (the app keeps its last good "
+             "definition, or is failed when it never had one).");
+    per_app(e, apps, [](const AppStatus& a) { return std::optional<std::string>(a.file_errors.empty() ? "0" : "1"); });
     e.family("isolated_app_last_exit_code", "gauge", "Exit code of the app's last exit (128+signal when killed).");
     per_app(e, apps, [](const AppStatus& a) -> std::optional<std::string> {
         if (!a.last_exit) return std::nullopt;

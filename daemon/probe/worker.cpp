@@ -75,7 +75,9 @@ void Worker::finish(ProbeOutcome outcome) {
         ++status_.consecutive_failures;
         status_.consecutive_successes = 0;
     }
-    if (!outcome.message.empty() && outcome.result != ProbeResult::success) status_.message = outcome.message;
+    // The message says what the last run found: a success clears an earlier failure's
+    // message (it would otherwise read as a current problem).
+    status_.message = outcome.result == ProbeResult::success ? "" : outcome.message;
 
     std::optional<std::string> warning;
     if (outcome.result == ProbeResult::warning && outcome.message != last_warning_) warning = outcome.message;

@@ -63,7 +63,7 @@ AppStatus App::status() const {
     s.restarts = restarts_;
     s.last_exit = last_exit_;
     if (spec_.network.mode == NetworkMode::bridge) s.ports = spec_.network.ports;
-    s.limits = spec_.resources;
+    s.limits = hooks_.runtime->enforced_limits(spec_.resources);  // only what is in force
     s.health = health();
     s.message = message_;
     if (state_ == AppState::backoff) s.next_restart_at = next_restart_at_;
@@ -172,6 +172,14 @@ void App::redefine(AppSpec spec) {
     }
 }
 
+void App::replace_equivalent_spec(AppSpec spec) {
+    if (!spec_.same_definition(spec)) return;
+    if (pending_spec_)
+        pending_spec_->autostart = spec.autostart;
+    else
+        spec_ = std::move(spec);
+}
+
 void App::dependencies_changed() {
     if (state_ == AppState::starting && !instance_) try_launch();
 }
@@ -185,6 +193,7 @@ bool App::adopt(bool defined) {
     AppSpec current = std::move(spec_);
     spec_ = std::move(a->spec);  // what actually runs
     restarts_ = a->restarts;
+    last_exit_ = a->last_exit;  // how the instance before it ended, as that daemon knew
     launched_at_ = hooks_.clock->now();
     if (!a->instance) {
         const ExitInfo& exit = *a->exit;
@@ -222,6 +231,7 @@ void App::enter_starting() {
 
 void App::try_launch() {
     if (state_ != AppState::starting || instance_) return;
+    if (auto why = hooks_.runtime->cannot_run(spec_)) return enter_failed(*why);  // no restart can help
     if (auto why = hooks_.unmet_dependency(*this)) {
         set_state(AppState::starting, *why);
         return;
@@ -232,6 +242,7 @@ void App::try_launch() {
     launched_at_ = hooks_.clock->now();
     LaunchContext ctx = hooks_.launch_context(*this);
     ctx.restarts = restarts_;
+    ctx.last_exit = last_exit_;
     auto r = hooks_.runtime->launch(spec_, ctx, std::move(cb));
     if (!r) {
         // Nothing was created: handled like an instance that failed at once.
@@ -399,6 +410,13 @@ void App::handle_exit(const ExitInfo& exit) {
     stop_timer_.reset();
     last_exit_ = exit;
     publish("exit", describe_exit(exit), exit);
+    // An OOM kill is an event of its own (as Docker's "oom" and the kubelet's OOMKilled
+    // reason), so alerting on it needs no parsing of exit events.
+    if (exit.oom_killed) {
+        std::string what = "killed by the OOM killer";
+        if (spec_.resources.memory) what += " (memory limit " + format_size(*spec_.resources.memory) + ")";
+        publish("oom", what, exit);
+    }
 
     if (was_stopping) {
         if (start_after_stop_) {
@@ -432,6 +450,12 @@ void App::handle_exit(const ExitInfo& exit) {
 
 void App::apply_pending_spec() {
     if (!pending_spec_) return;
+    // A new definition is a new app, as a new pod is in Kubernetes: its restart count
+    // and backoff start over. (A change of `autostart` alone is not a new definition.)
+    if (!pending_spec_->same_definition(spec_)) {
+        restarts_ = 0;
+        backoff_.reset();
+    }
     spec_ = std::move(*pending_spec_);
     pending_spec_.reset();
 }

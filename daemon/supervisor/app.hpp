@@ -89,6 +89,9 @@ public:
     /// A new definition from reload. An app that is up restarts with it; a failed one
     /// or one in backoff starts with it; a stopped one just keeps it for later.
     void redefine(AppSpec spec);
+    /// A definition that differs from the one in force only where same_definition()
+    /// does not look (autostart, the file's name): taken as it is, nothing restarts.
+    void replace_equivalent_spec(AppSpec spec);
     /// Another app changed: a start waiting for dependencies may go ahead now.
     void dependencies_changed();
 

@@ -62,6 +62,9 @@ struct LaunchContext {
     /// The app's restart count, recorded with the instance so that a later daemon
     /// adopting it shows the same count.
     std::uint32_t restarts = 0;
+    /// How the app's previous instance ended, recorded with the instance for the same
+    /// reason: an adopted app keeps its `lastExit`.
+    std::optional<ExitInfo> last_exit;
 };
 
 /// An instance an earlier daemon launched and left behind (a restart, an upgrade, a
@@ -70,6 +73,7 @@ struct Adoption {
     AppSpec spec;                          ///< the definition it was launched with
     std::uint32_t restarts = 0;            ///< LaunchContext::restarts of its launch
     std::optional<WallTime> started_at;    ///< when the app was exec'd, if known
+    std::optional<ExitInfo> last_exit;     ///< LaunchContext::last_exit of its launch
     /// Still running: re-acquired (the same process, never a recycled PID); its exit
     /// arrives through the callbacks' on_exit like any other.
     std::unique_ptr<Instance> instance;
@@ -81,6 +85,17 @@ struct Adoption {
 class Runtime {
 public:
     virtual ~Runtime() = default;
+    /// Why `spec` can never run with this runtime, whatever a restart would change (a
+    /// resource limit without a cgroup driver to enforce it); nullopt when nothing
+    /// stands in the way. Such an app fails at once instead of being launched.
+    virtual std::optional<std::string> cannot_run(const AppSpec& spec) const {
+        (void)spec;
+        return std::nullopt;
+    }
+    /// The part of `limits` this runtime enforces (what status and the API report as
+    /// the app's limits): never a limit that is not in force.
+    virtual ResourcesSpec enforced_limits(const ResourcesSpec& limits) const { return limits; }
+
     /// Starts building the sandbox and the app. Returns once the init process exists;
     /// progress arrives through the callbacks, always later on the loop (never from
     /// inside this call). A returned error means nothing was created.

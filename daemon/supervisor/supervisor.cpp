@@ -29,6 +29,15 @@ void Supervisor::load(const std::map<std::string, AppSpec>& apps) {
     for (const auto& [name, spec] : apps) add_app(spec);
 }
 
+void Supervisor::set_rejected(const std::map<std::string, std::vector<Diagnostic>>& rejected) {
+    rejected_.clear();
+    for (const auto& [name, errors] : rejected) {
+        if (name.empty()) continue;  // the directory itself (missing): not an app
+        auto& out = rejected_[name];
+        for (const auto& d : errors) out.push_back(d.to_string());
+    }
+}
+
 App& Supervisor::add_app(const AppSpec& spec) {
     auto app = std::make_unique<App>(spec, hooks_);
     App& ref = *app;
@@ -78,6 +87,10 @@ void Supervisor::start_all(const std::set<std::string>& skip) {
             host::log_info(name, "stays stopped: an operator stopped it (isoctl start starts it)");
             continue;
         }
+        if (!apps_.at(name)->spec().autostart) {
+            host::log_info(name, "stays stopped: autostart is false (isoctl start starts it)");
+            continue;
+        }
         apps_.at(name)->start();
     }
 }
@@ -85,15 +98,41 @@ void Supervisor::start_all(const std::set<std::string>& skip) {
 std::vector<AppStatus> Supervisor::list() const {
     std::vector<AppStatus> out;
     out.reserve(apps_.size());
-    for (const auto& [name, app] : apps_) out.push_back(app->status());
+    for (const auto& [name, app] : apps_) {
+        out.push_back(app->status());
+        if (auto r = rejected_.find(name); r != rejected_.end()) out.back().file_errors = r->second;
+    }
+    // Files rejected before their app was ever accepted: listed, `failed`, so that a
+    // broken file is seen where operators look.
+    for (const auto& [name, errors] : rejected_) {
+        if (apps_.count(name)) continue;
+        AppStatus st;
+        st.name = name;
+        st.state = AppState::failed;
+        st.message = "app file rejected: " + (errors.empty() ? std::string("invalid") : errors.front());
+        st.file_errors = errors;
+        out.push_back(std::move(st));
+    }
+    std::sort(out.begin(), out.end(), [](const AppStatus& a, const AppStatus& b) { return a.name < b.name; });
     return out;
 }
 
 std::optional<AppDetail> Supervisor::detail(const std::string& name) const {
     auto it = apps_.find(name);
-    if (it == apps_.end()) return std::nullopt;
+    auto rejected = rejected_.find(name);
+    if (it == apps_.end()) {
+        if (rejected == rejected_.end()) return std::nullopt;
+        AppDetail d;
+        for (auto& st : list())
+            if (st.name == name) d.status = std::move(st);
+        d.spec.name = name;
+        d.has_spec = false;
+        d.events = events_.recent(name, 50);
+        return d;
+    }
     AppDetail d;
     d.status = it->second->status();
+    if (rejected != rejected_.end()) d.status.file_errors = rejected->second;
     d.spec = it->second->spec();
     d.events = events_.recent(name, 50);
     return d;
@@ -102,50 +141,116 @@ std::optional<AppDetail> Supervisor::detail(const std::string& name) const {
 std::map<AppState, std::size_t> Supervisor::census() const {
     std::map<AppState, std::size_t> out;
     for (const auto& [name, app] : apps_) ++out[app->state()];
+    for (const auto& [name, errors] : rejected_)
+        if (!apps_.count(name)) ++out[AppState::failed];
     return out;
 }
 
 // ---- operator commands -------------------------------------------------------------------
 
-void Supervisor::start_with_dependencies(const std::string& name, std::set<std::string>& visiting) {
+void Supervisor::start_with_dependencies(const std::string& name, std::set<std::string>& visiting,
+                                         std::vector<std::string>* started) {
     auto it = apps_.find(name);
     if (it == apps_.end() || !visiting.insert(name).second) return;
     for (const auto& dep : prerequisites(it->second->spec()))
-        if (auto d = apps_.find(dep); d != apps_.end() && d->second->is_down())
-            start_with_dependencies(dep, visiting);
+        if (auto d = apps_.find(dep); d != apps_.end() && d->second->is_down()) {
+            hooks_.runtime->remember_stopped(dep, false);
+            start_with_dependencies(dep, visiting, started);
+            if (started) started->push_back(dep);
+        }
     it->second->start();
 }
 
-void Supervisor::start(const std::string& name, Done done) {
-    if (!contains(name)) return done("no app named \"" + name + "\"");
+namespace {
+std::string not_defined(const std::string& name) { return "no app named \"" + name + "\""; }
+}  // namespace
+
+void Supervisor::start(const std::string& name, Done done, std::optional<Duration> wait) {
+    if (!contains(name)) {
+        if (auto r = rejected_.find(name); r != rejected_.end())
+            return done(name + "'s app file is rejected: " + (r->second.empty() ? "" : r->second.front()));
+        return done(not_defined(name));
+    }
     hooks_.runtime->remember_stopped(name, false);
+    bool was_up = apps_.at(name)->is_up();
     // Register the waiter after the starts: starting a dependency publishes events
     // that pump(), and a waiter registered earlier would see this app still stopped.
     std::set<std::string> visiting;
-    start_with_dependencies(name, visiting);
-    waiters_.push_back({name, true, std::move(done)});
+    std::vector<std::string> started;
+    start_with_dependencies(name, visiting, &started);
+    add_waiter(name, std::move(done), std::move(started), wait);
+    if (was_up) waiters_.back().was_up = true;
     pump();
 }
 
 void Supervisor::stop(const std::string& name, std::optional<Duration> timeout, Done done) {
     auto it = apps_.find(name);
-    if (it == apps_.end()) return done("no app named \"" + name + "\"");
-    hooks_.runtime->remember_stopped(name, true);
-    waiters_.push_back({name, false, std::move(done)});
-    it->second->stop(timeout, StopReason::user);
-    pump();
+    if (it == apps_.end()) return done(not_defined(name));
+    // Dependents go down first and stay down (systemd's Requires=: stopping a unit
+    // stops what requires it): they would lose what they depend on anyway.
+    std::set<std::string> names{name};
+    for (const auto& dep : dependents_of(name)) {
+        if (apps_.at(dep)->is_down()) continue;
+        names.insert(dep);
+        AppEvent e;
+        e.time = clock_.wall_now();
+        e.app = dep;
+        e.type = "stop";
+        e.message = "stopping: it depends on " + name + ", which is being stopped";
+        host::log_info(dep, e.message);
+        events_.publish(std::move(e));
+    }
+    for (const auto& n : names) hooks_.runtime->remember_stopped(n, true);
+    start_batch(std::move(names), timeout, StopReason::user, std::move(done));
 }
 
 void Supervisor::restart(const std::string& name, std::optional<Duration> timeout, Done done) {
     auto it = apps_.find(name);
-    if (it == apps_.end()) return done("no app named \"" + name + "\"");
+    if (it == apps_.end()) return done(not_defined(name));
     hooks_.runtime->remember_stopped(name, false);
     std::set<std::string> visiting{name};
+    std::vector<std::string> started;
     for (const auto& dep : prerequisites(it->second->spec()))
-        if (auto d = apps_.find(dep); d != apps_.end() && d->second->is_down()) start_with_dependencies(dep, visiting);
+        if (auto d = apps_.find(dep); d != apps_.end() && d->second->is_down()) {
+            hooks_.runtime->remember_stopped(dep, false);
+            start_with_dependencies(dep, visiting, &started);
+            started.push_back(dep);
+        }
     it->second->restart(timeout);
-    waiters_.push_back({name, true, std::move(done)});
+    add_waiter(name, std::move(done), std::move(started), std::nullopt);
     pump();
+}
+
+std::set<std::string> Supervisor::dependents_of(const std::string& name) const {
+    std::set<std::string> out;
+    std::vector<std::string> queue{name};
+    for (size_t i = 0; i < queue.size(); ++i)
+        for (const auto& [other, app] : apps_) {
+            if (other == name || out.count(other)) continue;
+            auto deps = prerequisites(app->spec());
+            if (std::find(deps.begin(), deps.end(), queue[i]) == deps.end()) continue;
+            out.insert(other);
+            queue.push_back(other);
+        }
+    return out;
+}
+
+void Supervisor::add_waiter(const std::string& name, Done done, std::vector<std::string> also,
+                            std::optional<Duration> wait) {
+    Waiter w;
+    w.app = name;
+    w.done = std::move(done);
+    w.also = std::move(also);
+    Duration limit = wait.value_or(default_wait_timeout);
+    if (!wait) {
+        // A startup probe may take its whole budget before the app counts as started.
+        if (const auto& p = apps_.at(name)->spec().probes.startup)
+            limit += p->initial_delay + p->period * p->failure_threshold;
+    }
+    w.limit = limit;
+    w.deadline = clock_.now() + limit;
+    w.expire = clock_.schedule(limit, [this] { pump(); });
+    waiters_.push_back(std::move(w));
 }
 
 void Supervisor::shutdown(Done done) {
@@ -175,6 +280,7 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
         bool was_removing = removing_.erase(name) > 0;
         if (it->second->spec().same_definition(spec) && !was_removing) {
             report.unchanged.push_back(name);
+            it->second->replace_equivalent_spec(spec);  // e.g. autostart changed: no restart
             continue;
         }
         report.changed.push_back(name);
@@ -191,7 +297,10 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
     std::map<std::string, AppSpec> specs;
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
     for (const auto& name : start_order(specs))
-        if (std::find(report.added.begin(), report.added.end(), name) != report.added.end()) apps_.at(name)->start();
+        if (std::find(report.added.begin(), report.added.end(), name) != report.added.end() &&
+            apps_.at(name)->spec().autostart)
+            apps_.at(name)->start();
+    set_rejected(fresh.rejected);
     if (!removed.empty()) {
         removing_.insert(removed.begin(), removed.end());
         start_batch(removed, std::nullopt, StopReason::removed, [](std::optional<std::string>) {});
@@ -290,7 +399,7 @@ void Supervisor::pump() {
         change_again_ = false;
         for (auto& [name, app] : apps_)
             if (!removing_.count(name)) app->dependencies_changed();
-        for (auto& [name, app] : apps_) settle_waiters(*app);
+        settle_waiters();
         advance_batches();
     } while (change_again_);
     in_change_ = false;
@@ -302,22 +411,62 @@ void Supervisor::pump() {
     if (any_gone) clock_.post([this] { forget_removed(); });
 }
 
-void Supervisor::settle_waiters(App& app) {
+bool Supervisor::came_up(const App& app, Waiter* w) {
+    const auto& p = app.spec().probes;
+    if (hooks_.probes && (p.startup || p.readiness)) return app.state() == AppState::ready;
+    if (!app.is_up()) {
+        if (w) w->up_since.reset();
+        return false;
+    }
+    if (!w || w->was_up || settle <= Duration(0)) return true;
+    // No probe to say it works: it must at least not exit at once (a command that
+    // fails on its first line is a failed start, not a started app).
+    auto now = clock_.now();
+    if (!w->up_since) {
+        w->up_since = now;
+        w->wake = clock_.schedule(settle, [this] { pump(); });
+    }
+    return now - *w->up_since >= settle;
+}
+
+std::optional<std::optional<std::string>> Supervisor::outcome(Waiter& w) {
+    using Outcome = std::optional<std::optional<std::string>>;
+    auto it = apps_.find(w.app);
+    if (it == apps_.end()) return Outcome{std::optional<std::string>{"app \"" + w.app + "\" was removed"}};
+    auto down = [](const App& a) {
+        AppState s = a.state();
+        return s == AppState::backoff || s == AppState::failed || s == AppState::stopped;
+    };
+    auto failure = [](const App& a) {
+        std::string m = a.status().message;
+        return a.name() + " is " + to_string(a.state()) + (m.empty() ? "" : ": " + m);
+    };
+    const App& app = *it->second;
+    bool up = came_up(app, &w);
+    if (!up && down(app)) return Outcome{std::optional<std::string>{failure(app)}};
+    bool all = up;
+    for (const auto& dep : w.also) {
+        auto d = apps_.find(dep);
+        if (d == apps_.end()) continue;
+        const auto& deps = app.spec().depends_on;
+        bool needs_ready = std::find(deps.begin(), deps.end(), dep) != deps.end();
+        bool dep_up = needs_ready ? d->second->state() == AppState::ready : d->second->is_up();
+        if (!dep_up && down(*d->second))
+            return Outcome{std::optional<std::string>{"dependency " + failure(*d->second)}};
+        all = all && dep_up;
+    }
+    if (all) return Outcome{std::optional<std::string>{}};
+    if (clock_.now() >= w.deadline) {
+        std::string m = app.status().message;
+        return Outcome{std::optional<std::string>{w.app + " is not up after " + format_duration(w.limit) + " (it is " +
+                                                  to_string(app.state()) + (m.empty() ? "" : ": " + m) + ")"}};
+    }
+    return std::nullopt;
+}
+
+void Supervisor::settle_waiters() {
     for (auto it = waiters_.begin(); it != waiters_.end();) {
-        if (it->app != app.name()) {
-            ++it;
-            continue;
-        }
-        std::optional<std::optional<std::string>> result;  // outer: settled?
-        AppState s = app.state();
-        if (it->want_up) {
-            if (app.is_up())
-                result = std::optional<std::string>{};
-            else if (s == AppState::backoff || s == AppState::failed || s == AppState::stopped)
-                result = std::optional<std::string>{app.name() + " is " + to_string(s) + ": " + app.status().message};
-        } else if (app.is_down()) {
-            result = std::optional<std::string>{};
-        }
+        auto result = outcome(*it);
         if (!result) {
             ++it;
             continue;

@@ -45,6 +45,7 @@ std::optional<supervisor::Adoption> FakeRuntime::adopt(const std::string& app, s
     supervisor::Adoption a;
     a.spec = r.spec;
     a.restarts = r.restarts;
+    a.last_exit = r.last_exit;
     if (!r.running) {
         a.exit = r.exit;
         return a;
@@ -86,6 +87,14 @@ void FakeRuntime::exit(const std::string& app, int code, int signal) {
     ExitInfo e;
     e.code = signal ? 128 + signal : code;
     e.signal = signal;
+    auto cb = std::move(s->callbacks.on_exit);
+    cb(e);
+}
+
+void FakeRuntime::exit_with(const std::string& app, const ExitInfo& e) {
+    auto s = last(app);
+    if (!s || !s->alive || s->exited) throw std::logic_error("no live instance of " + app);
+    s->exited = true;
     auto cb = std::move(s->callbacks.on_exit);
     cb(e);
 }

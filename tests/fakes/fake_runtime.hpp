@@ -38,6 +38,7 @@ public:
         std::uint32_t restarts = 0;
         bool running = true;  ///< else it ended with `exit` while no daemon watched
         ExitInfo exit;
+        std::optional<ExitInfo> last_exit;  ///< the exit before this instance
     };
     std::map<std::string, Recorded> recorded;
     std::vector<std::string> recorded_instances() override;
@@ -54,6 +55,16 @@ public:
 
     /// Launches fail with this error while set.
     std::optional<Error> fail_launch;
+    /// While set, every app with resource limits cannot run (as without a cgroup
+    /// driver), and no limit is reported as enforced.
+    std::optional<std::string> no_limits;
+    std::optional<std::string> cannot_run(const AppSpec& spec) const override {
+        if (no_limits && !(spec.resources == ResourcesSpec{})) return no_limits;
+        return std::nullopt;
+    }
+    ResourcesSpec enforced_limits(const ResourcesSpec& limits) const override {
+        return no_limits ? ResourcesSpec{} : limits;
+    }
 
     /// Every launch, oldest first.
     std::vector<std::shared_ptr<FakeInstanceState>> launches;
@@ -65,6 +76,8 @@ public:
     void started(const std::string& app);
     /// The instance ended: calls on_exit.
     void exit(const std::string& app, int code, int signal = 0);
+    /// The instance ended as `e` says (an OOM kill, a launch failure, ...).
+    void exit_with(const std::string& app, const ExitInfo& e);
 
 private:
     int next_pid_ = 1000;

@@ -162,6 +162,34 @@ TEST_CASE("exits are described the way operators say them", "[isoctl]") {
     CHECK(describe_exit(never_ran) == "exec failed");
 }
 
+TEST_CASE("exits are labelled by what happened, not by whether they carry a message", "[isoctl]") {
+    // An OOM kill carries the runtime's explanation; it is still an OOM kill.
+    isolated::ExitInfo oom;
+    oom.code = 137;
+    oom.signal = 9;
+    oom.oom_killed = true;
+    oom.message = "killed by the OOM killer (memory limit)";
+    CHECK(describe_exit(oom) == "oom-killed");
+    CHECK(isolated::exit_reason(oom) == "oomKilled");
+    isolated::ExitInfo port_clash;
+    port_clash.code = 125;
+    port_clash.message = "port forward 8080/tcp: host port already used";
+    CHECK(describe_exit(port_clash) == "launch failed");
+    CHECK(isolated::exit_reason(port_clash) == "launchFailed");
+    isolated::ExitInfo lost;
+    lost.code = 1;
+    lost.message = "the sandbox's init ended without recording the app's exit";
+    CHECK(describe_exit(lost) == "exited 1");
+    isolated::ExitInfo self127;  // `sh -c nonexistent` exits 127 by itself
+    self127.code = 127;
+    CHECK(describe_exit(self127) == "exited 127");
+    CHECK(isolated::exit_reason(self127) == "exited");
+    isolated::ExitInfo unknown;
+    unknown.code = -1;
+    unknown.message = "status unknown";
+    CHECK(describe_exit(unknown) == "unknown");
+}
+
 TEST_CASE("ports print as host->app/protocol", "[isoctl]") {
     isolated::PortSpec web{8080, 80, isolated::Protocol::tcp, ""};
     isolated::PortSpec dns{5353, 53, isolated::Protocol::udp, "127.0.0.1"};

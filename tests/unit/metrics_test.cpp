@@ -289,6 +289,10 @@ isolated_app_ready{app="db",name="db"} 0
 # TYPE isolated_app_restarts_total counter
 isolated_app_restarts_total{app="web",name="web"} 1
 isolated_app_restarts_total{app="db",name="db"} 3
+# HELP isolated_app_file_rejected 1 when the app's file was rejected at the last load or reload (the app keeps its last good definition, or is failed when it never had one).
+# TYPE isolated_app_file_rejected gauge
+isolated_app_file_rejected{app="web",name="web"} 0
+isolated_app_file_rejected{app="db",name="db"} 0
 # HELP isolated_app_last_exit_code Exit code of the app's last exit (128+signal when killed).
 # TYPE isolated_app_last_exit_code gauge
 isolated_app_last_exit_code{app="web",name="web"} 137
@@ -345,6 +349,14 @@ container_threads_max{app="web",name="web"} 512
     CHECK(text == expected);
     Parsed p = parse_exposition(text);
     CHECK(p.problems == std::vector<std::string>{});
+}
+
+TEST_CASE("metrics: a rejected app file is a series of its own", "[metrics][issue13]") {
+    auto apps = two_apps();
+    apps[1].file_errors = {"apps/db.json:3: command: must be a list"};
+    Parsed p = parse_exposition(metrics::render(apps, facts()));
+    CHECK(value_of(p, "isolated_app_file_rejected", {{"app", "db"}, {"name", "db"}}) == 1.0);
+    CHECK(value_of(p, "isolated_app_file_rejected", {{"app", "web"}, {"name", "web"}}) == 0.0);
 }
 
 TEST_CASE("metrics: the exposition follows the text format rules", "[metrics]") {

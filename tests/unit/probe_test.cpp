@@ -226,6 +226,16 @@ TEST_CASE("worker: readiness starts not ready and flips only after its threshold
     CHECK(r.worker->status().last_probe_at.has_value());
 }
 
+TEST_CASE("worker: a success clears the previous failure's message", "[probe][worker]") {
+    WorkerRig r(ProbeType::readiness, spec_with(10s, 1, 1));
+    r.worker->start();
+    r.next(bad("connection refused"));
+    CHECK(r.worker->status().message == "connection refused");
+    r.next(ok);
+    CHECK(r.worker->status().result == ProbeResult::success);
+    CHECK(r.worker->status().message.empty());
+}
+
 TEST_CASE("worker: liveness reports one failure per crossing and then holds", "[probe][worker]") {
     WorkerRig r(ProbeType::liveness, spec_with(10s));
     CHECK(r.worker->verdict() == true);

@@ -31,6 +31,8 @@ struct Rig {
     FakeRuntime runtime;
     EventLog events;
     Supervisor sup{clock, runtime, events, [] { return 0.5; }};  // no jitter
+    // Most tests answer a start as soon as the app runs; the settle window has tests of its own.
+    Rig() { sup.settle = Duration(0); }
 
     AppState state(const std::string& n) const {
         for (auto& s : sup.list())
@@ -54,6 +56,7 @@ struct ProbeRig {
     FakeProbeHost probes;
     EventLog events;
     Supervisor sup{clock, runtime, events, [] { return 0.5; }, &probes};
+    ProbeRig() { sup.settle = Duration(0); }
 
     AppState state(const std::string& n) const { return sup.detail(n)->status.state; }
     AppStatus status(const std::string& n) const { return sup.detail(n)->status; }
@@ -970,4 +973,206 @@ TEST_CASE("adoption: an instance the daemon was stopping for the operator is sto
     r.runtime.exit("web", 0);
     CHECK(r.state("web") == AppState::stopped);
     CHECK(r.runtime.launch_count("web") == 1);
+}
+
+// ---- issue 13: what start/stop answer, dependents, rejected files, autostart -------------
+
+TEST_CASE("start of an app without probes waits out the settle window; an exit in it is a failed start",
+          "[supervisor][issue13]") {
+    Rig r;
+    r.sup.settle = 1s;
+    auto web = make_spec("web");
+    web.restart.policy = RestartPolicy::always;
+    r.load({web});
+    Outcome o;
+    r.sup.start("web", o.fn());
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::ready);
+    CHECK_FALSE(o.called);  // ready is not yet "started" for a command that may exit at once
+    r.runtime.exit("web", 3);
+    REQUIRE(o.called);
+    REQUIRE(o.error);
+    CHECK_THAT(*o.error, Catch::Contains("exited with code 3"));
+
+    Outcome o2;
+    r.sup.start("web", o2.fn());
+    r.runtime.started("web");
+    r.clock.advance(999ms);
+    CHECK_FALSE(o2.called);
+    r.clock.advance(1ms);
+    REQUIRE(o2.called);
+    CHECK_FALSE(o2.error);
+    // Starting an app that is already up answers at once.
+    Outcome o3;
+    r.sup.start("web", o3.fn());
+    CHECK(o3.called);
+    CHECK_FALSE(o3.error);
+}
+
+TEST_CASE("start and restart of an app with a readiness probe answer when it is ready, or at the deadline",
+          "[supervisor][issue13]") {
+    ProbeRig r;
+    auto web = make_spec("web");
+    web.probes.readiness = http_probe();
+    r.load({web});
+    Outcome o;
+    r.sup.start("web", o.fn(), 30s);
+    r.runtime.started("web");
+    CHECK(r.state("web") == AppState::running);
+    CHECK_FALSE(o.called);
+    r.probes.change("web", ProbeType::readiness, true);
+    REQUIRE(o.called);
+    CHECK_FALSE(o.error);
+
+    Outcome o2;
+    r.sup.restart("web", std::nullopt, o2.fn());
+    r.runtime.exit("web", 0, 15);
+    r.runtime.started("web");
+    CHECK_FALSE(o2.called);
+    r.probes.change("web", ProbeType::readiness, true);
+    CHECK(o2.called);
+
+    Outcome o3;
+    r.sup.restart("web", std::nullopt, o3.fn());
+    r.runtime.exit("web", 0, 15);
+    r.runtime.started("web");
+    r.clock.advance(r.sup.default_wait_timeout);
+    REQUIRE(o3.called);
+    REQUIRE(o3.error);
+    CHECK_THAT(*o3.error, Catch::Contains("not up after 90s") && Catch::Contains("running"));
+}
+
+TEST_CASE("stopping a dependency stops its dependents first, and they stay stopped", "[supervisor][issue13]") {
+    Rig r;
+    r.load({make_spec("db"), make_spec("web", {"db"}), make_spec("edge", {"web"}), make_spec("other")});
+    r.sup.start_all();
+    for (auto n : {"db", "web", "edge", "other"}) r.runtime.started(n);
+    Outcome o;
+    r.sup.stop("db", std::nullopt, o.fn());
+    // edge first (it depends on web), then web, then db.
+    CHECK(r.state("edge") == AppState::stopping);
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.state("db") == AppState::ready);
+    r.runtime.exit("edge", 0, 15);
+    CHECK(r.state("web") == AppState::stopping);
+    CHECK(r.state("db") == AppState::ready);
+    r.runtime.exit("web", 0, 15);
+    CHECK(r.state("db") == AppState::stopping);
+    CHECK_FALSE(o.called);
+    r.runtime.exit("db", 0, 15);
+    REQUIRE(o.called);
+    CHECK_FALSE(o.error);
+    CHECK(r.state("other") == AppState::ready);
+    CHECK(r.runtime.stopped_by_operator.count("web"));
+    CHECK(r.runtime.stopped_by_operator.count("edge"));
+}
+
+TEST_CASE("starting a running dependent waits for the dependency the call started", "[supervisor][issue13]") {
+    ProbeRig r;
+    auto db = make_spec("db");
+    db.probes.readiness = http_probe();
+    db.restart.policy = RestartPolicy::never;
+    r.load({db, make_spec("web", {"db"})});
+    r.sup.start_all();
+    r.runtime.started("db");
+    r.probes.change("db", ProbeType::readiness, true);
+    r.runtime.started("web");
+    r.runtime.exit("db", 1);
+    CHECK(r.state("db") == AppState::failed);
+    CHECK(r.state("web") == AppState::ready);
+    Outcome o;
+    r.sup.start("web", o.fn());
+    r.runtime.started("db");
+    CHECK_FALSE(o.called);  // web runs, but db is not ready
+    r.probes.change("db", ProbeType::readiness, true);
+    REQUIRE(o.called);
+    CHECK_FALSE(o.error);
+}
+
+TEST_CASE("autostart false: not started by start_all nor by a reload that adds it; isoctl start starts it",
+          "[supervisor][issue13]") {
+    Rig r;
+    auto lazy = make_spec("lazy");
+    lazy.autostart = false;
+    r.load({lazy, make_spec("web")});
+    r.sup.start_all();
+    CHECK(r.state("lazy") == AppState::stopped);
+    CHECK(r.runtime.launch_count("web") == 1);
+    AppDir fresh;
+    fresh.apps.emplace("lazy", lazy);
+    fresh.apps.emplace("web", make_spec("web"));
+    auto later = make_spec("later");
+    later.autostart = false;
+    fresh.apps.emplace("later", later);
+    auto rep = r.sup.reload(fresh);
+    CHECK(rep.added == std::vector<std::string>{"later"});
+    CHECK(r.state("later") == AppState::stopped);
+    Outcome o;
+    r.sup.start("lazy", o.fn());
+    r.runtime.started("lazy");
+    CHECK(o.called);
+    CHECK_FALSE(o.error);
+}
+
+TEST_CASE("rejected files are listed: a new one as failed, a known app keeps running with the errors",
+          "[supervisor][issue13]") {
+    Rig r;
+    r.load({make_spec("web")});
+    std::map<std::string, std::vector<Diagnostic>> rejected;
+    rejected["broken"] = {Diagnostic{"apps/broken.json", 3, "resources.memory", "\"12Q\" is not a size"}};
+    r.sup.set_rejected(rejected);
+    r.sup.start_all();
+    r.runtime.started("web");
+    auto list = r.sup.list();
+    REQUIRE(list.size() == 2);
+    CHECK(list[0].name == "broken");
+    CHECK(list[0].state == AppState::failed);
+    CHECK(list[0].file_errors == std::vector<std::string>{"apps/broken.json:3: resources.memory: \"12Q\" is not a size"});
+    auto d = r.sup.detail("broken");
+    REQUIRE(d);
+    CHECK_FALSE(d->has_spec);
+    Outcome o;
+    r.sup.start("broken", o.fn());
+    REQUIRE(o.called);
+    CHECK_THAT(o.error.value_or(""), Catch::Contains("rejected"));
+
+    AppDir fresh;
+    fresh.rejected["web"] = {Diagnostic{"apps/web.json", 1, "command", "must be a list"}};
+    r.sup.reload(fresh);
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.status("web").file_errors.size() == 1);
+    CHECK_FALSE(r.sup.detail("broken"));  // its file is gone
+}
+
+TEST_CASE("a new definition starts the restart count over; an OOM kill is an event of its own",
+          "[supervisor][issue13]") {
+    Rig r;
+    auto web = make_spec("web");
+    web.resources.memory = 32ull << 20;
+    r.load({web});
+    r.sup.start_all();
+    r.runtime.started("web");
+    ExitInfo oom;
+    oom.code = 137;
+    oom.signal = 9;
+    oom.oom_killed = true;
+    r.runtime.exit_with("web", oom);
+    bool oom_event = false;
+    for (auto& e : r.events.recent("web"))
+        if (e.type == "oom") {
+            oom_event = true;
+            CHECK_THAT(e.message, Catch::Contains("memory limit 32M"));
+        }
+    CHECK(oom_event);
+    r.clock.advance(1s);
+    r.runtime.started("web");
+    CHECK(r.status("web").restarts == 1);
+    auto changed = web;
+    changed.env["V"] = "2";
+    AppDir fresh;
+    fresh.apps.emplace("web", changed);
+    r.sup.reload(fresh);
+    r.runtime.exit("web", 0, 15);
+    r.runtime.started("web");
+    CHECK(r.status("web").restarts == 0);
 }

@@ -33,6 +33,12 @@ struct ExitInfo {
     bool operator==(const ExitInfo&) const = default;
 };
 
+/// What ended the run, for people and scripts ("reason" on the wire): "exited" (the
+/// app exited by itself), "killed" (a signal), "oomKilled", "launchFailed" (the
+/// sandbox could not be built: a port in use, a missing volume, ...), "execFailed"
+/// (the command could not be run), "unknown" (the status was lost).
+std::string exit_reason(const ExitInfo&);
+
 enum class ProbeResult { unknown, success, failure, warning };
 std::string to_string(ProbeResult);
 
@@ -40,7 +46,7 @@ struct ProbeStatus {
     ProbeResult result = ProbeResult::unknown;
     std::uint32_t consecutive_successes = 0;
     std::uint32_t consecutive_failures = 0;
-    std::string message;                 ///< last failure (or warning) message
+    std::string message;                 ///< what the last run found: its failure or warning; "" after a success
     std::optional<WallTime> last_probe_at;
     bool operator==(const ProbeStatus&) const = default;
 };
@@ -88,12 +94,16 @@ struct AppStatus {
     ResourceUsage usage;
     std::string message;                 ///< why it is in this state ("waiting for db to be ready")
     std::optional<WallTime> next_restart_at;  ///< in backoff
+    /// The app file's errors when its last reading was rejected ("fileErrors"): the app
+    /// keeps its last good definition, or is `failed` when it never had one.
+    std::vector<std::string> file_errors;
     bool operator==(const AppStatus&) const = default;
 };
 
 struct AppDetail {
     AppStatus status;
     AppSpec spec;                        ///< the definition in force
+    bool has_spec = true;                ///< false: the file was rejected and never accepted ("spec": null)
     std::vector<AppEvent> events;        ///< recent events of this app, oldest first
 };
 
