@@ -149,7 +149,19 @@ std::string render_status_table(const std::vector<AppStatus>& apps, WallTime now
                    or_dash(a.address),
                    or_dash(format_ports(a.ports))});
     }
-    return t.render(color);
+    std::string out = t.render(color);
+    // A broken app file must be seen where operators look, not only in the daemon log.
+    bool first = true;
+    for (const auto& a : apps) {
+        if (a.file_errors.empty()) continue;
+        if (first) out += "\n";
+        first = false;
+        bool never_accepted = a.state == AppState::failed && a.message.rfind("app file rejected", 0) == 0;
+        std::string what = never_accepted ? "app file rejected" : "app file rejected; it keeps its last good definition";
+        out += colorize(a.name + ": " + what + ":", Color::red, color) + "\n";
+        for (const auto& e : a.file_errors) out += "  " + e + "\n";
+    }
+    return out;
 }
 
 std::string render_app_detail(const AppDetailView& v, WallTime now, bool color, std::size_t max_events) {
@@ -173,6 +185,7 @@ std::string render_app_detail(const AppDetailView& v, WallTime now, bool color, 
         line("Started", format_local_time(*a.started_at) + " (" + relative_time(*a.started_at, now) + ")");
     else
         line("Started", "-");
+    for (const auto& e : a.file_errors) line("File error", e);
     line("Restarts", std::to_string(a.restarts));
     if (a.last_exit) {
         const auto& e = *a.last_exit;
