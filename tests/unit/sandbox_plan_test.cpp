@@ -106,6 +106,16 @@ TEST_CASE("sandbox plan: host network keeps its sysctl, ids outside the mapping 
 
 TEST_CASE("sandbox plan: a read-only directory rootfs is an overlay with a tmpfs upper for its missing mount points",
           "[sandbox][rootfs]") {
+    // The tree is planned, not opened: a fake host where /srv/x is a directory.
+    auto tree_inputs = [] {
+        auto in = inputs();
+        in.probe = [](const std::string& p) {
+            HostEntry e;
+            if (p == "/srv/x") e.kind = HostEntry::directory;
+            return e;
+        };
+        return in;
+    };
     for (bool userns : {false, true}) {
         INFO("namespaces.user: " << userns);
         std::string json = R"({"command": ["/bin/true"], "rootfs": {"type": "directory", "path": "/srv/x", "writable": "readonly"},
@@ -113,7 +123,9 @@ TEST_CASE("sandbox plan: a read-only directory rootfs is an overlay with a tmpfs
         json += userns ? R"(, "namespaces": {"user": {"uid": 200000}}})" : "}";
         auto spec = spec_of(json);
         LaunchPlan plan;
-        REQUIRE(plan_sandbox(plan, spec, inputs()));
+        auto r = plan_sandbox(plan, spec, tree_inputs());
+        INFO((r ? std::string() : r.error().to_string()));
+        REQUIRE(r);
         REQUIRE(!plan.mounts.empty());
         const auto& root = plan.mounts.front();
         CHECK(root.op == MOP_ROOT);
@@ -142,7 +154,7 @@ TEST_CASE("sandbox plan: a read-only directory rootfs is an overlay with a tmpfs
     }
     // The layers are named by paths on the stage, which overlayfs's options cannot escape.
     auto spec = spec_of(R"({"command": ["/bin/true"], "rootfs": {"type": "directory", "path": "/srv/x", "writable": "readonly"}})");
-    auto in = inputs();
+    auto in = tree_inputs();
     in.root_stage = "/run/iso,lated/stage";
     LaunchPlan plan;
     auto r = plan_sandbox(plan, spec, in);
