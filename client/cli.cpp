@@ -38,10 +38,14 @@ std::vector<Verb> make_verbs() {
          "Prints what was added, changed, removed and rejected; the rejected files' errors go\n"
          "to stderr. Exit code 1 if any file was rejected (the other apps are applied anyway).",
          {}, 0, 0, commands::reload},
-        {"logs", "logs [-f] [-n N] [-t] APP", "print an app's output",
-         "Prints the app's output (stdout and stderr) as the daemon stored it.",
+        {"logs", "logs [-f] [-n N] [-t] [--since DUR|TIME] APP", "print an app's output",
+         "Prints the app's output (stdout and stderr) as the daemon stored it. --since keeps the\n"
+         "lines written since then: a duration back from now (\"10m\", \"1h30m\"), an RFC 3339 time\n"
+         "(\"2026-11-23T19:00:00Z\", \"2026-11-23T20:00:00+01:00\") or Unix seconds; with -n, the last\n"
+         "N of those; with -f, then the new lines (as docker logs).",
          {{"follow", 'f', "", "keep printing new output until Ctrl-C"},
           {"tail", 'n', "N", "only the last N lines (\"all\" for everything)"},
+          {"since", 0, "DUR|TIME", "only lines written since then (\"10m\", \"2026-11-23T19:00:00Z\")"},
           {"timestamps", 't', "", "prefix each line with its time"}},
          1, 1, commands::logs},
         {"events", "events [-f] [--app APP]", "print state changes, probe results, restarts, OOM kills",

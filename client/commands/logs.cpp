@@ -1,5 +1,7 @@
-// isoctl logs [-f] [-n N] [-t] APP: the app's output, streamed as it arrives.
+// isoctl logs [-f] [-n N] [-t] [--since DUR|TIME] APP: the app's output, streamed as it arrives.
 #include "commands/commands.hpp"
+#include "isolated/since.hpp"
+#include "isolated/units.hpp"
 
 namespace isoctl::commands {
 
@@ -13,6 +15,16 @@ int logs(const Invocation& inv, Context& ctx) {
             query.push_back("tail=" + *n);
         else if (*n != "all")
             throw UsageError("-n: \"" + *n + "\" is not a number of lines (or \"all\")", "logs");
+    }
+    if (auto s = inv.value("since")) {
+        // Resolved here, so "10m" means ten minutes before this command, and sent as UTC.
+        auto t = isolated::parse_since(*s, ctx.now());
+        if (!t)
+            throw UsageError("--since: \"" + *s +
+                                 "\" is not a duration (\"10m\", \"1h30m\"), an RFC 3339 time "
+                                 "(\"2026-11-23T19:00:00Z\") or Unix seconds",
+                             "logs");
+        query.push_back("since=" + isolated::format_rfc3339(*t));
     }
     const bool follow = inv.flag("follow");
     if (follow) query.push_back("follow=1");

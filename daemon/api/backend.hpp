@@ -79,12 +79,17 @@ public:
     [[nodiscard]] virtual std::unique_ptr<Subscription> subscribe_events(
         const std::string& app, std::function<void(const AppEvent&)> fn) = 0;
 
-    /// The last `tail` lines of the app's output (all when tail is SIZE_MAX).
-    /// 404-class errors are returned as ApiError through the Result's message.
-    virtual Result<std::vector<LogLine>> read_logs(const std::string& app, std::size_t tail) = 0;
-    /// The last `tail` lines, then every new line as it is written, until the
-    /// subscription is destroyed. `on_line` is never called from inside this call.
+    /// The last `tail` lines of the app's output (all when tail is SIZE_MAX), of those
+    /// written at or after `since` when it is set (as docker logs --since --tail: the
+    /// time filters, then the tail cuts). 404-class errors are returned as ApiError
+    /// through the Result's message.
+    virtual Result<std::vector<LogLine>> read_logs(const std::string& app, std::size_t tail,
+                                                   std::optional<WallTime> since) = 0;
+    /// The last `tail` lines (at or after `since`), then every new line as it is
+    /// written, until the subscription is destroyed. `on_line` is never called from
+    /// inside this call.
     virtual Result<std::unique_ptr<Subscription>> follow_logs(const std::string& app, std::size_t tail,
+                                                              std::optional<WallTime> since,
                                                               std::function<void(const LogLine&)> on_line) = 0;
 
     /// Prometheus text exposition format (version 0.0.4).

@@ -8,6 +8,7 @@
 
 #include "api/target.hpp"
 #include "isolated/api_json.hpp"
+#include "isolated/since.hpp"
 #include "isolated/units.hpp"
 
 namespace isolated::api {
@@ -132,7 +133,7 @@ std::optional<Route> match_route(const std::vector<std::string>& seg) {
     if (top != "apps" || seg[2].empty()) return std::nullopt;
     if (seg.size() == 3) return Route{RouteKind::app, "GET", {}, seg[2]};
     if (seg.size() != 4) return std::nullopt;
-    if (seg[3] == "logs") return Route{RouteKind::logs, "GET", {"tail", "follow", "timestamps"}, seg[2]};
+    if (seg[3] == "logs") return Route{RouteKind::logs, "GET", {"tail", "follow", "timestamps", "since"}, seg[2]};
     if (seg[3] == "exec") return Route{RouteKind::exec, "POST", {}, seg[2]};
     if (auto action = app_action_from_string(seg[3]))
         return Route{RouteKind::action, "POST", {"wait"}, seg[2], *action};
@@ -280,19 +281,28 @@ Response logs(Backend& backend, const DispatcherOptions& options, const Request&
     if (!follow) return bad_request(follow.error().message);
     auto timestamps = query.flag("timestamps", false);
     if (!timestamps) return bad_request(timestamps.error().message);
+    std::optional<WallTime> since;
+    if (const std::string* text = query.find("since")) {
+        since = parse_since(*text, std::chrono::system_clock::now());
+        if (!since)
+            return bad_request("since: \"" + *text +
+                               "\" is not a time (RFC 3339 such as \"2026-11-23T19:00:00Z\", Unix seconds, or a "
+                               "duration back from now such as \"10m\")");
+    }
     if (!backend.get_app(name)) return unknown_app(name);
 
     const bool with_time = *timestamps;
     if (!*follow) {
-        auto lines = backend.read_logs(name, *tail);
+        auto lines = backend.read_logs(name, *tail, since);
         if (!lines) return log_error(lines.error());
         std::string body;
         for (const auto& line : *lines) body += format_log_line(line, with_time);
         return text_response(text_type, std::move(body));
     }
     auto stream = std::make_shared<Stream>(options.max_stream_buffer);
-    auto subscription = backend.follow_logs(
-        name, *tail, [s = stream.get(), with_time](const LogLine& line) { s->push(format_log_line(line, with_time)); });
+    auto subscription = backend.follow_logs(name, *tail, since, [s = stream.get(), with_time](const LogLine& line) {
+        s->push(format_log_line(line, with_time));
+    });
     if (!subscription) return log_error(subscription.error());
     stream->hold(std::move(*subscription));
     return stream_response(text_type, std::move(stream));

@@ -76,21 +76,25 @@ std::unique_ptr<api::Subscription> DaemonBackend::subscribe_events(const std::st
     return std::make_unique<Holder<std::unique_ptr<supervisor::EventLog::Subscription>>>(std::move(sub));
 }
 
-Result<std::vector<api::LogLine>> DaemonBackend::read_logs(const std::string& app, std::size_t tail) {
+Result<std::vector<api::LogLine>> DaemonBackend::read_logs(const std::string& app, std::size_t tail,
+                                                           std::optional<WallTime> since) {
     std::vector<api::LogLine> out;
-    for (const auto& r : journal_ ? journal_->read_tail(app, tail) : logs_.read_tail(app, tail)) out.push_back(to_line(r));
+    for (const auto& r : journal_ ? journal_->read_tail(app, tail, since) : logs_.read_tail(app, tail, since))
+        out.push_back(to_line(r));
     return out;
 }
 
 Result<std::unique_ptr<api::Subscription>> DaemonBackend::follow_logs(
-    const std::string& app, std::size_t tail, std::function<void(const api::LogLine&)> on_line) {
+    const std::string& app, std::size_t tail, std::optional<WallTime> since,
+    std::function<void(const api::LogLine&)> on_line) {
     if (journal_) {
-        auto j = journal_->follow(app, tail, [fn = std::move(on_line)](const logs::LogRecord& r) { fn(to_line(r)); });
+        auto j = journal_->follow(app, tail, since,
+                                  [fn = std::move(on_line)](const logs::LogRecord& r) { fn(to_line(r)); });
         if (!j) return j.error();
         return std::unique_ptr<api::Subscription>(
             std::make_unique<Holder<std::shared_ptr<logs::JournalLog::Follower>>>(std::move(*j)));
     }
-    auto f = logs_.follow(app, tail, [fn = std::move(on_line)](const logs::LogRecord& r) { fn(to_line(r)); });
+    auto f = logs_.follow(app, tail, since, [fn = std::move(on_line)](const logs::LogRecord& r) { fn(to_line(r)); });
     if (!f) return f.error();
     return std::unique_ptr<api::Subscription>(
         std::make_unique<Holder<std::shared_ptr<logs::LogStore::Follower>>>(std::move(*f)));

@@ -29,8 +29,10 @@ public:
     std::vector<AppEvent> events(const std::string& app) override;
     std::unique_ptr<api::Subscription> subscribe_events(const std::string& app,
                                                         std::function<void(const AppEvent&)> fn) override;
-    Result<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail) override;
+    Result<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail,
+                                                std::optional<WallTime> since) override;
     Result<std::unique_ptr<api::Subscription>> follow_logs(const std::string& app, std::size_t tail,
+                                                           std::optional<WallTime> since,
                                                            std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
     std::optional<api::ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command, bool tty,

@@ -53,9 +53,15 @@ Result<JournalPtr> open_for(const std::string& app) {
     return j;
 }
 
-// Positions `j` so that the next sd_journal_next() returns the first of the last
-// `tail` entries, and collects them.
-std::vector<LogRecord> tail_of(sd_journal* j, std::size_t tail) {
+bool written_before(sd_journal* j, WallTime since) {
+    std::uint64_t usec = 0;
+    if (sd_journal_get_realtime_usec(j, &usec) < 0) return false;
+    return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::microseconds(usec))) < since;
+}
+
+// Collects the last `tail` entries (of those at or after `since`) and leaves `j` on the
+// newest entry, so that sd_journal_next() then returns only new ones.
+std::vector<LogRecord> tail_of(sd_journal* j, std::size_t tail, std::optional<WallTime> since) {
     std::vector<LogRecord> out;
     if (tail == 0) {
         sd_journal_seek_tail(j);
@@ -64,20 +70,29 @@ std::vector<LogRecord> tail_of(sd_journal* j, std::size_t tail) {
     }
     if (sd_journal_seek_tail(j) < 0) return out;
     std::size_t n = 0;
-    while (n < tail && sd_journal_previous(j) > 0) ++n;
-    // Now on the oldest wanted entry (or the first of the journal).
+    bool before = false;  // stepped onto an entry older than `since`
+    while (n < tail && sd_journal_previous(j) > 0) {
+        if (since && written_before(j, *since)) {
+            before = true;
+            break;
+        }
+        ++n;
+    }
+    // Now on the oldest wanted entry, or the one just before it (`before`), or the
+    // first of the journal.
     if (n == 0) return out;
-    out.push_back(record_of(j));
+    if (!before) out.push_back(record_of(j));
     while (out.size() < n && sd_journal_next(j) > 0) out.push_back(record_of(j));
     return out;
 }
 
 }  // namespace
 
-std::vector<LogRecord> JournalLog::read_tail(const std::string& app, std::size_t tail) const {
+std::vector<LogRecord> JournalLog::read_tail(const std::string& app, std::size_t tail,
+                                             std::optional<WallTime> since) const {
     auto j = open_for(app);
     if (!j) return {};
-    return tail_of(j->get(), tail);
+    return tail_of(j->get(), tail, since);
 }
 
 class JournalLog::Follower : public std::enable_shared_from_this<Follower> {
@@ -113,10 +128,11 @@ private:
 };
 
 Result<std::shared_ptr<JournalLog::Follower>> JournalLog::follow(const std::string& app, std::size_t tail,
+                                                                 std::optional<WallTime> since,
                                                                  std::function<void(const LogRecord&)> on_line) {
     auto j = open_for(app);
     if (!j) return j.error();
-    auto first = tail_of(j->get(), tail);
+    auto first = tail_of(j->get(), tail, since);
     auto f = std::make_shared<Follower>(io_, std::move(*j), std::move(on_line));
     if (auto st = f->arm(); !st) return st.error();
     std::weak_ptr<Follower> weak = f;

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,15 @@ class JournalLog {
 public:
     explicit JournalLog(boost::asio::io_context& io) : io_(io) {}
 
-    /// The last `tail` lines of `app` in the journal (all when tail == SIZE_MAX), oldest first.
-    std::vector<LogRecord> read_tail(const std::string& app, std::size_t tail) const;
+    /// The last `tail` lines of `app` in the journal (all when tail == SIZE_MAX), oldest
+    /// first; with `since`, only entries at or after it.
+    std::vector<LogRecord> read_tail(const std::string& app, std::size_t tail,
+                                     std::optional<WallTime> since = std::nullopt) const;
 
     class Follower;
-    /// Delivers the last `tail` lines, then each new line, until the handle is destroyed.
-    /// Deliveries always come from the loop, never from this call.
-    Result<std::shared_ptr<Follower>> follow(const std::string& app, std::size_t tail,
+    /// Delivers the last `tail` lines (at or after `since`), then each new line, until
+    /// the handle is destroyed. Deliveries always come from the loop, never from this call.
+    Result<std::shared_ptr<Follower>> follow(const std::string& app, std::size_t tail, std::optional<WallTime> since,
                                              std::function<void(const LogRecord&)> on_line);
 
 private:

@@ -46,9 +46,22 @@ std::string file_for(const std::string& app, std::uint32_t i) {
     return i == 0 ? app + ".log" : app + ".log." + std::to_string(i);
 }
 
+/// Whether a CRI record line is a whole line's last record ("F") written before `since`:
+/// reading backwards can stop there, everything older is older still.
+bool ends_before(std::string_view line, WallTime since) {
+    auto s1 = line.find(' ');
+    if (s1 == std::string_view::npos) return false;
+    auto s2 = line.find(' ', s1 + 1);
+    if (s2 == std::string_view::npos || line.substr(s2 + 1, 1) != "F") return false;
+    auto t = parse_rfc3339(line.substr(0, s1));
+    return t && *t < since;
+}
+
 // The last `want` record lines of the file (all when want == SIZE_MAX), reading
-// backwards in blocks so a tail of a big file stays cheap.
-std::vector<std::string> last_lines(int fd, off_t end, std::size_t want) {
+// backwards in blocks so a tail of a big file stays cheap. With `since`, it stops after
+// the first (newest) line that ends_before() it and sets `reached`.
+std::vector<std::string> last_lines(int fd, off_t end, std::size_t want, std::optional<WallTime> since = std::nullopt,
+                                    bool* reached = nullptr) {
     std::deque<std::string> lines;
     std::string carry;  // the beginning of a line whose start we have not reached
     constexpr off_t kBlock = 64 * 1024;
@@ -71,11 +84,18 @@ std::vector<std::string> last_lines(int fd, off_t end, std::size_t want) {
             }
             lines.push_front(block.substr(nl + 1, e - nl - 1));
             e = nl;
+            if (since && ends_before(lines.front(), *since)) {
+                if (reached) *reached = true;
+                return {lines.begin(), lines.end()};
+            }
             if (lines.size() >= want) break;
         }
         pos = start;
     }
-    if (pos == 0 && !carry.empty() && lines.size() < want) lines.push_front(carry);
+    if (pos == 0 && !carry.empty() && lines.size() < want) {
+        lines.push_front(carry);
+        if (since && reached && ends_before(lines.front(), *since)) *reached = true;
+    }
     return {lines.begin(), lines.end()};
 }
 
@@ -153,12 +173,14 @@ LogStore::LogStore(asio::io_context& io, std::string log_dir, std::uint32_t max_
 
 LogStore::~LogStore() { *alive_ = false; }
 
-std::vector<LogRecord> LogStore::read_tail(const std::string& app, std::size_t tail) const {
+std::vector<LogRecord> LogStore::read_tail(const std::string& app, std::size_t tail,
+                                           std::optional<WallTime> since) const {
     // Newest file first; collect record lines until we have enough, then parse them
     // oldest first (a partial record may start in an older file).
     std::vector<std::vector<std::string>> chunks;
     std::size_t have = 0;
-    for (std::uint32_t i = 0; i < std::max<std::uint32_t>(max_files_, 1) && have < tail; ++i) {
+    bool reached = false;  // a line older than `since`: older files need not be read
+    for (std::uint32_t i = 0; i < std::max<std::uint32_t>(max_files_, 1) && have < tail && !reached; ++i) {
         int fd = ::open((dir_ + "/" + file_for(app, i)).c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             if (i == 0) continue;
@@ -168,7 +190,7 @@ std::vector<LogRecord> LogStore::read_tail(const std::string& app, std::size_t t
         struct stat st {};
         ::fstat(fd, &st);
         // Ask for one extra line per file so partial records at the cut can join.
-        auto lines = last_lines(fd, st.st_size, tail == SIZE_MAX ? SIZE_MAX : tail - have + 1);
+        auto lines = last_lines(fd, st.st_size, tail == SIZE_MAX ? SIZE_MAX : tail - have + 1, since, &reached);
         have += lines.size();
         chunks.push_back(std::move(lines));
     }
@@ -177,13 +199,14 @@ std::vector<LogRecord> LogStore::read_tail(const std::string& app, std::size_t t
     for (auto it = chunks.rbegin(); it != chunks.rend(); ++it)
         for (const auto& l : *it) {
             LogRecord r;
-            if (parser.feed(l, r)) out.push_back(std::move(r));
+            if (parser.feed(l, r) && (!since || r.time >= *since)) out.push_back(std::move(r));
         }
     if (out.size() > tail) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(tail));
     return out;
 }
 
 Result<std::shared_ptr<LogStore::Follower>> LogStore::follow(const std::string& app, std::size_t tail,
+                                                             std::optional<WallTime> since,
                                                              std::function<void(const LogRecord&)> on_line) {
     if (auto st = ensure_watch(); !st) return st.error();
     auto f = std::make_shared<Follower>(dir_, app, std::move(on_line));
@@ -196,7 +219,7 @@ Result<std::shared_ptr<LogStore::Follower>> LogStore::follow(const std::string& 
         unique_fd file(fd);
         struct stat st {};
         ::fstat(fd, &st);
-        first = read_tail(app, tail);
+        first = read_tail(app, tail, since);
         f->start_at(std::move(file), st.st_size, st.st_ino, st.st_dev);
     }
     followers_[app].push_back(f);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,13 +42,16 @@ public:
     LogStore(boost::asio::io_context& io, std::string log_dir, std::uint32_t max_files);
     ~LogStore();
 
-    /// The last `tail` lines of `app` (all lines when tail == SIZE_MAX), oldest first.
-    std::vector<LogRecord> read_tail(const std::string& app, std::size_t tail) const;
+    /// The last `tail` lines of `app` (all lines when tail == SIZE_MAX), oldest first;
+    /// with `since`, only lines written at or after it (the tail is taken of those).
+    /// Reading goes backwards and stops at the first whole line older than `since`.
+    std::vector<LogRecord> read_tail(const std::string& app, std::size_t tail,
+                                     std::optional<WallTime> since = std::nullopt) const;
 
     class Follower;
-    /// Delivers the last `tail` lines, then each new line, until the handle is
-    /// destroyed. Deliveries always come from the loop, never from this call.
-    Result<std::shared_ptr<Follower>> follow(const std::string& app, std::size_t tail,
+    /// Delivers the last `tail` lines (at or after `since`), then each new line, until
+    /// the handle is destroyed. Deliveries always come from the loop, never from this call.
+    Result<std::shared_ptr<Follower>> follow(const std::string& app, std::size_t tail, std::optional<WallTime> since,
                                              std::function<void(const LogRecord&)> on_line);
 
     const std::string& dir() const { return dir_; }

@@ -70,8 +70,10 @@ public:
     std::vector<AppEvent> events(const std::string& app) override;
     std::unique_ptr<api::Subscription> subscribe_events(const std::string& app,
                                                         std::function<void(const AppEvent&)> fn) override;
-    Result<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail) override;
+    Result<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail,
+                                                std::optional<WallTime> since = std::nullopt) override;
     Result<std::unique_ptr<api::Subscription>> follow_logs(const std::string& app, std::size_t tail,
+                                                           std::optional<WallTime> since,
                                                            std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
 
@@ -252,16 +254,20 @@ inline std::unique_ptr<api::Subscription> FakeBackend::subscribe_events(const st
     return std::make_unique<FakeSubscription>(self_, id, /* logs= */ false);
 }
 
-inline Result<std::vector<api::LogLine>> FakeBackend::read_logs(const std::string& app, std::size_t tail) {
+inline Result<std::vector<api::LogLine>> FakeBackend::read_logs(const std::string& app, std::size_t tail,
+                                                                std::optional<WallTime> since) {
     if (!find(app)) return Error::os(ENOENT, "no app named \"" + app + "\"");
-    const auto& all = logs[app];
+    std::vector<api::LogLine> all;
+    for (const auto& line : logs[app])
+        if (!since || line.time >= *since) all.push_back(line);
     std::size_t from = tail >= all.size() ? 0 : all.size() - tail;
     return std::vector<api::LogLine>(all.begin() + static_cast<std::ptrdiff_t>(from), all.end());
 }
 
 inline Result<std::unique_ptr<api::Subscription>> FakeBackend::follow_logs(
-    const std::string& app, std::size_t tail, std::function<void(const api::LogLine&)> on_line) {
-    auto lines = read_logs(app, tail);
+    const std::string& app, std::size_t tail, std::optional<WallTime> since,
+    std::function<void(const api::LogLine&)> on_line) {
+    auto lines = read_logs(app, tail, since);
     if (!lines) return lines.error();
     auto id = next_sub_++;
     log_subs_[id] = LogSub{app, std::move(on_line), false, {}};

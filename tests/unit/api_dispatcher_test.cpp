@@ -391,6 +391,31 @@ TEST_CASE("GET logs: tail, timestamps, text/plain", "[api]") {
     CHECK(error_code_of(missing) == "not_found");
 }
 
+TEST_CASE("GET logs?since= keeps the lines written since then; tail cuts those, follow goes on", "[api]") {
+    Fixture f;
+    // write_log stamps line i at 2023-11-14T22:13:20Z + i ms.
+    for (int i = 0; i < 5; ++i) f.backend.write_log("web", "line " + std::to_string(i));
+    CHECK(f.get("/v1/apps/web/logs?since=2023-11-14T22:13:20.002Z").body == "line 2\nline 3\nline 4\n");
+    CHECK(f.get("/v1/apps/web/logs?since=2023-11-14T23:13:20.002%2B01:00").body == "line 2\nline 3\nline 4\n");
+    CHECK(f.get("/v1/apps/web/logs?since=1700000000.003").body == "line 3\nline 4\n");
+    CHECK(f.get("/v1/apps/web/logs?since=2023-11-14T22:13:20.001Z&tail=2").body == "line 3\nline 4\n");
+    CHECK(f.get("/v1/apps/web/logs?since=2023-11-14T22:13:20.004Z&tail=3").body == "line 4\n");
+    CHECK(f.get("/v1/apps/web/logs?since=2030-01-01T00:00:00Z").body.empty());
+    CHECK(f.get("/v1/apps/web/logs?since=1h").body.empty());  // an hour ago: 2023 is older
+
+    auto r = f.get("/v1/apps/web/logs?since=2023-11-14T22:13:20.003Z&follow=1");
+    REQUIRE(r.stream);
+    f.backend.run_deferred();
+    CHECK(r.stream->take() == "line 3\nline 4\n");
+    f.backend.write_log("web", "new");
+    CHECK(r.stream->take() == "new\n");
+
+    auto bad = f.get("/v1/apps/web/logs?since=yesterday");
+    CHECK(bad.status == 400);
+    CHECK(body_of(bad)["error"]["message"].get<std::string>().find("since: \"yesterday\" is not a time") == 0);
+    CHECK(f.get("/v1/apps/nope/logs?since=10m").status == 404);
+}
+
 TEST_CASE("GET logs?follow=1 streams the tail, then new lines, until dropped", "[api]") {
     Fixture f;
     for (int i = 0; i < 3; ++i) f.backend.write_log("web", "old " + std::to_string(i));

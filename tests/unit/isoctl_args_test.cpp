@@ -217,7 +217,7 @@ TEST_CASE("help lists every verb and the exit codes", "[isoctl]") {
     }
     Outcome o = run_cli({"logs", "--help"}, d);
     CHECK(o.code == 0);
-    CHECK(o.out.find("Usage: isoctl logs [-f] [-n N] [-t] APP") != std::string::npos);
+    CHECK(o.out.find("Usage: isoctl logs [-f] [-n N] [-t] [--since DUR|TIME] APP") != std::string::npos);
     CHECK(o.out.find("-f, --follow") != std::string::npos);
     CHECK(run_cli({"help", "stop"}, d).out.find("Usage: isoctl stop") != std::string::npos);
     CHECK(d.calls.empty());
