@@ -312,6 +312,8 @@ Response events(Backend& backend, const DispatcherOptions& options, const Query&
     auto follow = query.flag("follow", false);
     if (!follow) return bad_request(follow.error().message);
     const std::string app = query.text("app");
+    // As for logs: an app that is not defined is a 404, not an empty history.
+    if (!app.empty() && !backend.get_app(app)) return unknown_app(app);
 
     std::string stored;
     std::uint64_t last_seq = 0;

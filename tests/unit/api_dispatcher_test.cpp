@@ -467,7 +467,23 @@ TEST_CASE("GET events: NDJSON of stored events, filtered by app", "[api]") {
     auto web = f.get("/v1/events?app=web");
     CHECK(std::count(web.body.begin(), web.body.end(), '\n') == 2);
     CHECK(web.body.find("\"db\"") == std::string::npos);
-    CHECK(f.get("/v1/events?app=nope").body.empty());
+}
+
+TEST_CASE("GET events?app= of an app that is not defined is 404, as for logs", "[api]") {
+    Fixture f;
+    for (const char* target : {"/v1/events?app=nope", "/v1/events?app=nope&follow=1"}) {
+        auto r = f.get(target);
+        CHECK(r.status == 404);
+        CHECK(error_code_of(r) == "not_found");
+        CHECK(body_of(r)["error"]["message"] == "no app named \"nope\"");
+        CHECK_FALSE(r.stream);
+    }
+    CHECK(f.backend.event_subscribers() == 0);
+    CHECK(f.get("/v1/apps/nope/logs").status == 404);
+    // A defined app without events is an empty history.
+    auto db = f.get("/v1/events?app=db");
+    CHECK(db.status == 200);
+    CHECK(db.body.empty());
 }
 
 TEST_CASE("GET events?follow=1 streams stored events then new ones", "[api]") {
