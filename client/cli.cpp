@@ -11,6 +11,7 @@ namespace {
 const std::vector<OptionSpec> kActionOptions = {
     {"timeout", 0, "DUR", "stop timeout for this call (\"10s\", \"2m\"), instead of the app's stop.timeout"},
     {"no-wait", 0, "", "return once the daemon has accepted the request instead of when it has settled"},
+    {"all", 0, "", "every defined app (stop: dependents before what they depend on)"},
 };
 
 std::vector<Verb> make_verbs() {
@@ -19,21 +20,33 @@ std::vector<Verb> make_verbs() {
          "Without APP, one line per app: NAME STATE READY PID UPTIME RESTARTS LAST-EXIT ADDRESS PORTS.\n"
          "With APP names, a detail view of each: state, pids, start time, restarts, last exit,\n"
          "probe results, limits and usage, recent events.\n"
-         "-o json prints the daemon's document: {\"apps\": [...]}, or an array of app details.",
-         {}, 0, SIZE_MAX, commands::status},
-        {"start", "start APP... [--timeout DUR] [--no-wait]", "start apps and wait until they run",
+         "-o json prints the daemon's document: {\"apps\": [...]}, or an array of app details.\n"
+         "--watch shows it again every --interval until Ctrl-C: redrawn in place on a terminal\n"
+         "(as watch(1) and top do), one after another otherwise.",
+         {{"watch", 'w', "", "refresh every --interval until Ctrl-C"},
+          {"interval", 0, "DUR", "time between refreshes with --watch (default 2s; \"500ms\", \"5s\", or seconds)"}},
+         0, SIZE_MAX, commands::status},
+        {"start", "start APP...|--all [--timeout DUR] [--no-wait]", "start apps and wait until they run",
          "Starts each APP in the order given, waiting for each to be running (or ready), and\n"
          "prints \"APP: STATE\". A failing app does not stop the others; the exit code is the\n"
-         "first failure's.",
-         kActionOptions, 1, SIZE_MAX, commands::start},
-        {"stop", "stop APP... [--timeout DUR] [--no-wait]", "stop apps and wait until they have stopped",
+         "first failure's. --all starts every defined app, dependencies first.",
+         kActionOptions, 0, SIZE_MAX, commands::start},
+        {"stop", "stop APP...|--all [--timeout DUR] [--no-wait]", "stop apps and wait until they have stopped",
          "Stops each APP in the order given: its stop signal, then SIGKILL after the stop timeout\n"
-         "(--timeout overrides it for this call). Prints \"APP: stopped\".",
-         kActionOptions, 1, SIZE_MAX, commands::stop},
-        {"restart", "restart APP... [--timeout DUR] [--no-wait]", "restart apps",
+         "(--timeout overrides it for this call). Prints \"APP: stopped\". --all stops every\n"
+         "defined app, dependents before the apps they depend on.",
+         kActionOptions, 0, SIZE_MAX, commands::stop},
+        {"restart", "restart APP...|--all [--timeout DUR] [--no-wait]", "restart apps",
          "Stops and starts each APP in the order given and prints \"APP: STATE\". Restarts asked\n"
-         "for here are not counted in RESTARTS.",
-         kActionOptions, 1, SIZE_MAX, commands::restart},
+         "for here are not counted in RESTARTS. --all restarts every defined app, dependencies first.",
+         kActionOptions, 0, SIZE_MAX, commands::restart},
+        {"inspect", "inspect APP", "show an app's effective definition",
+         "Prints the definition the daemon runs APP with: the app file with every default filled\n"
+         "in (user root, hostname = the app's name, readonlyRootfs from the rootfs type, probe\n"
+         "timings, backoff, stop signal and timeout, ...). A key: value tree for people; -o json\n"
+         "prints it as an app file that isoctl validate accepts. A field that is not set (no\n"
+         "limit, no probe, an address from the pool) is shown as \"-\" (null in JSON).",
+         {}, 1, 1, commands::inspect},
         {"reload", "reload", "re-read the apps directory and apply the changes",
          "Prints what was added, changed, removed and rejected; the rejected files' errors go\n"
          "to stderr. Exit code 1 if any file was rejected (the other apps are applied anyway).",

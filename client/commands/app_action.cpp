@@ -1,4 +1,5 @@
 #include "commands/app_action.hpp"
+#include "commands/targets.hpp"
 
 #include "isolated/api_json.hpp"
 #include "isolated/units.hpp"
@@ -23,7 +24,7 @@ int app_action(const Invocation& inv, Context& ctx, const std::string& action) {
 
     int rc = exit_code::ok;
     auto answers = nlohmann::ordered_json::array();
-    for (const auto& name : inv.args) {
+    for (const auto& name : action_targets(inv, ctx, action)) {
         Response r;
         try {
             r = ctx.client().post(app_path(name) + "/" + action + query, body, http_timeout, name);

@@ -18,5 +18,11 @@ int version(const Invocation& inv, Context& ctx);
 int help(const Invocation& inv, Context& ctx);
 int exec(const Invocation& inv, Context& ctx);
 int top(const Invocation& inv, Context& ctx);
+int inspect(const Invocation& inv, Context& ctx);
+
+/// --interval of top and status --watch: a duration ("2s", "500ms") or bare seconds;
+/// `fallback` when not given. Throws UsageError naming `verb`.
+std::chrono::milliseconds parse_interval(const std::optional<std::string>& text, std::chrono::milliseconds fallback,
+                                         const std::string& verb);
 
 }  // namespace isoctl::commands

@@ -17,18 +17,6 @@ using namespace std::chrono_literals;
 /// The first CPU figure needs two samples; docker stats --no-stream waits about this long.
 constexpr std::chrono::milliseconds kFirstWindow = 1s;
 
-std::chrono::milliseconds parse_interval(const std::optional<std::string>& text) {
-    if (!text) return 2s;
-    std::optional<std::chrono::milliseconds> d;
-    if (!text->empty() && text->find_first_not_of("0123456789") == std::string::npos)
-        d = isolated::parse_duration(*text + "s");  // a bare number is seconds, as for top -d and watch -n
-    else
-        d = isolated::parse_duration(*text);
-    if (!d || d->count() <= 0)
-        throw UsageError("--interval: \"" + *text + "\" is not a duration (\"2s\", \"500ms\", or seconds)", "top");
-    return *d;
-}
-
 UsageSample poll(Context& ctx) {
     Response r = ctx.client().get("/v1/apps");
     auto doc = parse_json(r.body);
@@ -44,7 +32,7 @@ UsageSample poll(Context& ctx) {
 
 int top(const Invocation& inv, Context& ctx) {
     for (const auto& name : inv.args) require_app_name(name, "top");
-    const auto interval = parse_interval(inv.value("interval"));
+    const auto interval = parse_interval(inv.value("interval"), 2s, "top");
     const bool once = inv.flag("no-stream") || ctx.json();
     // Redraw in place only on a terminal; a pipe or file gets one table after another.
     const bool redraw = !once && ctx.stdout_is_tty();

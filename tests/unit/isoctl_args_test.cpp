@@ -210,7 +210,7 @@ TEST_CASE("help lists every verb and the exit codes", "[isoctl]") {
         Outcome o = run_cli(args, d);
         CHECK(o.code == 0);
         for (const char* verb : {"status", "start", "stop", "restart", "reload", "logs", "events", "validate",
-                                 "version", "top", "exec"})
+                                 "version", "top", "exec", "inspect"})
             CHECK(o.out.find(std::string("  ") + verb) != std::string::npos);
         CHECK(o.out.find("3    cannot reach the daemon") != std::string::npos);
         CHECK(o.out.find("4    no such app") != std::string::npos);
