@@ -148,6 +148,9 @@ r=$(comp isoctl st); [[ $r == *status* && $r == *start* && $r == *stop* ]] && ok
 r=$(comp isoctl -o ""); [ "$r" = "table json " ] && ok "completes -o values" || bad "-o values: '$r'"
 r=$(comp isoctl logs --); [[ $r == *--follow* && $r == *--tail* && $r == *--socket* ]] && ok "completes logs options" || bad "logs options: '$r'"
 r=$(comp isoctl --socket /x help re); [[ $r == "restart reload " ]] && ok "completes help topics after --socket" || bad "help: '$r'"
+r=$(comp isoctl t); [ "$r" = "top " ] && ok "completes top" || bad "top: '$r'"
+r=$(comp isoctl top --); [[ $r == *--interval* && $r == *--no-stream* ]] && ok "completes top options" || bad "top options: '$r'"
+r=$(comp isoctl stop --a); [ "$r" = "--all " ] && ok "completes --all" || bad "--all: '$r'"
 
 # ---------------------------------------------------------------------------------
 phase "boot systemd in a container"
