@@ -181,6 +181,9 @@ int main(int argc, char** argv) {
         std::map<std::string, std::optional<net::Ipv4>> bridged;
         std::set<std::string> running;
         for (const auto& st : sup.list()) {
+            // Only accepted apps: a file rejected before it was ever accepted is listed
+            // too, and must not take an address (nor count as accepted at the next start).
+            if (!sup.contains(st.name)) continue;
             auto d = sup.detail(st.name);
             if (!d || d->spec.network.mode != NetworkMode::bridge) continue;
             std::optional<net::Ipv4> pin;
