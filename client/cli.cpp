@@ -9,7 +9,9 @@ namespace isoctl {
 namespace {
 
 const std::vector<OptionSpec> kActionOptions = {
-    {"timeout", 0, "DUR", "stop timeout for this call (\"10s\", \"2m\"), instead of the app's stop.timeout"},
+    {"timeout", 0, "DUR",
+     "stop, restart: the stop timeout for this call (\"10s\", \"2m\") instead of the app's stop.timeout; "
+     "start: how long to wait for the app to come up"},
     {"no-wait", 0, "", "return once the daemon has accepted the request instead of when it has settled"},
     {"all", 0, "", "every defined app (stop: dependents before what they depend on)"},
 };
@@ -26,14 +28,17 @@ std::vector<Verb> make_verbs() {
          {{"watch", 'w', "", "refresh every --interval until Ctrl-C"},
           {"interval", 0, "DUR", "time between refreshes with --watch (default 2s; \"500ms\", \"5s\", or seconds)"}},
          0, SIZE_MAX, commands::status},
-        {"start", "start APP...|--all [--timeout DUR] [--no-wait]", "start apps and wait until they run",
-         "Starts each APP in the order given, waiting for each to be running (or ready), and\n"
-         "prints \"APP: STATE\". A failing app does not stop the others; the exit code is the\n"
-         "first failure's. --all starts every defined app, dependencies first.",
+        {"start", "start APP...|--all [--timeout DUR] [--no-wait]", "start apps and wait until they are up",
+         "Starts each APP in the order given, waiting for each to come up -- ready when it has a\n"
+         "startup or readiness probe, else running for 1 s without exiting -- and prints\n"
+         "\"APP: STATE\". An exit, a backoff or no start within --timeout (default 90s) is a\n"
+         "failure. A failing app does not stop the others; the exit code is the first failure's.\n"
+         "--all starts every defined app, dependencies first.",
          kActionOptions, 0, SIZE_MAX, commands::start},
         {"stop", "stop APP...|--all [--timeout DUR] [--no-wait]", "stop apps and wait until they have stopped",
-         "Stops each APP in the order given: its stop signal, then SIGKILL after the stop timeout\n"
-         "(--timeout overrides it for this call). Prints \"APP: stopped\". --all stops every\n"
+         "Stops each APP in the order given -- the apps that depend on it first -- with its stop\n"
+         "signal, then SIGKILL after the stop timeout (--timeout overrides it for this call).\n"
+         "Prints \"APP: stopped\". --all stops every\n"
          "defined app, dependents before the apps they depend on.",
          kActionOptions, 0, SIZE_MAX, commands::stop},
         {"restart", "restart APP...|--all [--timeout DUR] [--no-wait]", "restart apps",
