@@ -70,8 +70,10 @@ tmp_out=$(mktemp)
     --peer "bwrap --unshare-all (ro / bind, /proc, /dev)=bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev true" \
     --peer "seed design's bash script (bench/seed-approach.sh: ip netns + veth on the bridge + cgroups + unshare + chroot, teardown)=bash bench/seed-approach.sh $cgroot isobench0"
   echo
-  if command -v crun >/dev/null; then echo "crun: installed but not measured (needs a bundle)"; else
-    echo "crun: not measured (refuses to run on this hybrid-cgroup machine; ../shared/reference/peer-baselines.md: 6.7x)"; fi
+  # Only figures measured here go into RESULTS.md: crun would need an OCI bundle (and a
+  # host it accepts), which bench/ does not build.
+  if command -v crun >/dev/null; then echo "crun: installed but not measured (bench/ builds no OCI bundle for it)"; else
+    echo "crun: not measured (not installed)"; fi
   echo
   echo "## Port forwards: 10 vs 10,000 in the map"
   echo

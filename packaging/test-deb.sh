@@ -1,7 +1,7 @@
 #!/bin/bash
 # The Debian package's system test: build the .deb, lint it, check what it ships,
 # then install it on a booted systemd (systemd-nspawn over a copy-on-write view of
-# this host's /, as ../shared/envlab/1-nspawn-systemd.sh does) and check the
+# this host's /) and check the
 # maintainer scripts' work: group, enabled and started service, control socket,
 # reload, restart, reinstall, remove and purge.
 #

@@ -22,7 +22,7 @@ PACKAGES=(
   # the Debian package (packaging/build-deb.sh) and its test (packaging/test-deb.sh:
   # lintian, bash completion with bash-completion's framework)
   dpkg-dev debhelper lintian bash-completion
-  # tests on a real cgroup v2 with controllers (envlab/2-qemu-cgroup2.sh boots a guest)
+  # tests on a real cgroup v2 with controllers (tests/vm/qemu-cgroup2.sh boots a guest)
   qemu-system-x86 busybox-static cpio kmod
 )
 

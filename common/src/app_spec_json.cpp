@@ -1,5 +1,5 @@
 // The canonical app-file form of an AppSpec: every field, defaults included, in the
-// syntax of PRODUCT.md. null stands for "not set" (the parser reads null as absent), so
+// syntax of isolated.app(5). null stands for "not set" (the parser reads null as absent), so
 // parse_app_text() of the dump gives back an equal spec.
 #include <cstdio>
 

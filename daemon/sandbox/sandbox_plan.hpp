@@ -37,7 +37,7 @@ struct SandboxInputs {
 /// clone3 flags for the app's namespaces (joins of `app:NAME` are not among them).
 std::uint64_t namespace_clone_flags(const AppSpec& spec);
 
-/// Docker's masked and read-only paths (reference/anchors.md §5).
+/// Docker's masked and read-only paths (moby/moby oci/defaults.go).
 const std::vector<std::string>& masked_paths();
 const std::vector<std::string>& readonly_paths();
 

@@ -11,7 +11,7 @@
 
 namespace isolated::sandbox {
 
-/// Docker's default set of 14 (reference/anchors.md §5).
+/// Docker's default set of 14 (moby/moby oci/caps/defaults.go).
 const std::vector<std::string>& default_capabilities();
 
 /// The capability mask an app keeps: Docker's 14, then `drop` ("ALL" empties the set),

@@ -1,7 +1,7 @@
-// One app's lifecycle: the state machine of PRODUCT.md, in the style of systemd's
-// service.c -- an enter_<state>() function per state and a single set_state() that
-// records, logs and notifies. It decides *when* (policy, backoff, stop timeouts) and
-// leaves *how* to the Runtime port. No syscalls, no JSON.
+// One app's lifecycle: the state machine whose states docs/API.md lists, in the style
+// of systemd's service.c -- an enter_<state>() function per state and a single
+// set_state() that records, logs and notifies. It decides *when* (policy, backoff, stop
+// timeouts) and leaves *how* to the Runtime port. No syscalls, no JSON.
 //
 //            start()                        on_started
 //  stopped ─────────► starting ─(deps ok)─► [launch] ──────────► ready (or running

@@ -7,7 +7,7 @@
 // everything, even when a check fails.
 //
 // "[.v2-limits]" is hidden: it needs cgroup v2 WITH controllers, which CI gets by
-// running this binary inside the qemu guest of envlab/2-qemu-cgroup2.sh:
+// running this binary inside the qemu guest of tests/vm/qemu-cgroup2.sh:
 //   integration_tests "[cgroup][v2]~[v2-nocontrollers],[v2-limits]"
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -604,9 +604,9 @@ TEST_CASE("v2 with controllers: OOM, pids.max, cpu.max in force", "[.v2-limits]"
 
 // ---- systemd (nspawn) ------------------------------------------------------------------------
 
-// Hidden: needs systemd as PID 1, which CI gets inside envlab/1-nspawn-systemd.sh's
-// container (limits are accepted there but not enforced: its v1 controllers are
-// read-only, so the properties are what is checked).
+// Hidden: needs systemd as PID 1, e.g. inside a booted systemd-nspawn container over this
+// host's / (as packaging/test-deb.sh boots one); there limits are accepted but not enforced
+// (its v1 controllers are read-only), so the properties are what is checked.
 //   nsenter -t LEADER -a systemd-run --wait --pipe --quiet build/integration_tests "[systemd-scope]"
 TEST_CASE("systemd: a real transient scope carries the limits and ends with remove()", "[.systemd-scope]") {
     require_prerequisite(is_root() && fs::is_directory("/run/systemd/system"), "needs systemd as PID 1");

@@ -1,5 +1,5 @@
-// The scenario that proves isolated (PRODUCT.md): Debian's nginx, vsftpd and PostgreSQL
-// from the bundled conf/apps files, each in its own sandbox and netns, driven by real
+// The scenario that proves isolated (the README's demo): Debian's nginx, vsftpd and
+// PostgreSQL from the bundled conf/apps files, each in its own sandbox and netns, driven by real
 // clients (curl, lftp, psql, pgbench) from a separate "client host" through the port
 // forwards. The daemon runs in a network namespace of its own (harness); the client
 // host is another namespace joined to it by a veth pair made inside those two
@@ -329,7 +329,7 @@ TEST_CASE("scenario: nginx, vsftpd and postgres from conf/apps serve real client
     }
 }
 
-// The last step of PRODUCT's scenario: kill -9 of the daemon leaves the apps serving,
+// The last step of the scenario: kill -9 of the daemon leaves the apps serving,
 // and the next daemon adopts them without restarting any.
 TEST_CASE("scenario: after kill -9 of the daemon the apps keep serving and the next daemon adopts them",
           "[integration][scenario][adoption]") {

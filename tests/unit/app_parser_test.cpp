@@ -1,5 +1,5 @@
 // The app file parser: every validation error, with file, line and field; comments;
-// hints; several errors at once; syntax errors; the PRODUCT.md example.
+// hints; several errors at once; syntax errors; the postgres example.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -57,9 +57,9 @@ AppSpec spec_with(std::string_view fragment) {
 
 }  // namespace
 
-// ---- the example of PRODUCT.md --------------------------------------------------------
+// ---- the postgres example -------------------------------------------------------------
 
-TEST_CASE("the PRODUCT.md postgres example parses to exactly its values", "[parser]") {
+TEST_CASE("the postgres example parses to exactly its values", "[parser]") {
     const char* text = R"({
   "command": ["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/data"],
   "user": "postgres",                      // name or uid[:gid], resolved in the app's rootfs

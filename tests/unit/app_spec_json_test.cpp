@@ -196,7 +196,7 @@ TEST_CASE("parse_app_text of the canonical JSON gives back the same spec", "[par
             CHECK(reparse(s) == s);
         }
     }
-    SECTION("the PRODUCT.md example") {
+    SECTION("a postgres example with most sections") {
         auto parsed = parse_app_text("postgres", R"({
           "command": ["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql/data"],
           "user": "postgres", "env": {"LANG": "C.UTF-8"}, "workdir": "/", "hostname": "postgres",

@@ -1,8 +1,8 @@
 #!/bin/bash
-# Vendored from the team's envlab (envlab/2-qemu-cgroup2.sh, with guest/ and src/ beside it)
+# A vendored copy of a qemu recipe (its guest side is in guest/ and src/ beside this file)
 # so that CI on a fresh clone can run the cgroup v2 tests on a real v2 kernel; the
 # ctest entry "integration: cgroup v2 with controllers, for real in a qemu guest" uses --run.
-# 2-qemu-cgroup2.sh -- real cgroup v2 WITH controllers (cpu, memory, pids, io) on this host, via
+# qemu-cgroup2.sh -- real cgroup v2 WITH controllers (cpu, memory, pids, io) on this host, via
 # qemu-system-x86_64 under TCG (no /dev/kvm here) booting Debian's 6.1 kernel.
 #
 # PROVES (inside the guest): pure cgroup2 with +cpu +memory +pids +io in subtree_control;
@@ -23,7 +23,7 @@
 #   --mode systemd: boot 16-27 s, `--run true` 36-45 s, full probe 75-150 s (load-dependent).
 #   First run adds: apt-get install qemu-system-x86 busybox-static cpio (14 s, 28 MB) + kernel
 #   apt-get download + dpkg-deb -x (7 s) + initramfs build (1 s); both cached in $CACHE.
-# USAGE: bash 2-qemu-cgroup2.sh [--mode script|systemd] [--run 'CMD'] [--keep]
+# USAGE: bash tests/vm/qemu-cgroup2.sh [--mode script|systemd] [--run 'CMD'] [--keep]
 #   default: runs guest/guest-test.sh (the probe; ends "N passed, N failed")
 #   --run CMD: runs `sh -c CMD` in the guest instead (cwd = the caller's cwd, seen through the
 #              read-only 9p root + tmpfs overlay, so a build tree is visible and writable-but-discarded);

@@ -42,7 +42,7 @@ void from_json(const json& j, ReloadReport& v);
 void to_json(json& j, const VersionInfo& v);
 
 /// The canonical app-file form of a spec: every field, defaults included, in the
-/// syntax of PRODUCT.md (durations as "10s", sizes as bytes). parse_app_text() of
+/// syntax of isolated.app(5) (durations as "10s", sizes as bytes). parse_app_text() of
 /// its dump gives back an equal spec (tested).
 json app_spec_to_json(const AppSpec& spec);
 

@@ -17,7 +17,7 @@ namespace isolated {
 
 using WallTime = std::chrono::system_clock::time_point;
 
-/// PRODUCT.md states. `running` = started, not yet ready; `ready` = readiness passing
+/// The states of docs/API.md. `running` = started, not yet ready; `ready` = readiness passing
 /// or no readiness probe; `unhealthy` = readiness failing; `backoff` = waiting to
 /// restart; `failed` = given up or could not be built.
 enum class AppState { stopped, starting, running, ready, unhealthy, stopping, backoff, failed };

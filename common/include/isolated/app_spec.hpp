@@ -1,5 +1,5 @@
 // The typed form of one app file (/etc/isolated/apps/NAME.json). Every field of
-// PRODUCT.md is here, with its default; the parser (app_parser.hpp) fills these and
+// isolated.app(5) is here, with its default; the parser (app_parser.hpp) fills these and
 // rejects what cannot be represented. Plain data: no JSON, no syscalls.
 #pragma once
 
