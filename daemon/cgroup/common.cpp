@@ -108,7 +108,7 @@ private:
 class NullManager final : public Manager {
 public:
     Driver driver() const override { return Driver::none; }
-    std::string describe() const override { return "none: no cgroup hierarchy, limits are not enforced"; }
+    std::string describe() const override { return "none: no cgroup hierarchy; apps with resource limits fail to start (a limit is never left unenforced)"; }
     Status prepare_daemon() override { return {}; }
     Result<std::unique_ptr<AppCgroup>> create(const std::string& app, const ResourcesSpec&) override {
         return std::unique_ptr<AppCgroup>(new NullCgroup(app));

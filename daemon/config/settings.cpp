@@ -54,7 +54,7 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
         ("subnet", po::value(&s.subnet), "address pool of the bridge, CIDR (default 10.100.0.0/24)");
     po::options_description cg("Resources");
     cg.add_options()
-        ("cgroup-driver", po::value(&s.cgroup_driver), "auto | systemd | v2 | v1 (default auto)")
+        ("cgroup-driver", po::value(&s.cgroup_driver), "auto | systemd | v2 | v1 | none (default auto)")
         ("cgroup-root", po::value(&s.cgroup_root), "the cgroup subtree isolated owns (default isolated)");
     po::options_description misc("Other");
     misc.add_options()
@@ -109,8 +109,8 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
     s.log_max_size = *size;
     if (s.log_max_files < 1) return Error::msg("--log-max-files: must be at least 1");
     if (s.cgroup_driver != "auto" && s.cgroup_driver != "systemd" && s.cgroup_driver != "v2" &&
-        s.cgroup_driver != "v1")
-        return Error::msg("--cgroup-driver: \"" + s.cgroup_driver + "\" is not one of auto, systemd, v2, v1");
+        s.cgroup_driver != "v1" && s.cgroup_driver != "none")
+        return Error::msg("--cgroup-driver: \"" + s.cgroup_driver + "\" is not one of auto, systemd, v2, v1, none");
     if (!valid_cidr(s.subnet)) return Error::msg("--subnet: \"" + s.subnet + "\" is not an IPv4 CIDR such as 10.100.0.0/24");
     if (!valid_ifname(s.bridge)) return Error::msg("--bridge: \"" + s.bridge + "\" is not a valid interface name");
     if (s.cgroup_root.empty() || s.cgroup_root.find("..") != std::string::npos)

@@ -392,9 +392,54 @@ std::string HostRuntime::new_instance_id() {
     return buf;
 }
 
+namespace {
+
+// The limits an app file sets, by their names in it: "memory, pids".
+std::string limit_names(const ResourcesSpec& r) {
+    std::vector<std::string> names;
+    if (r.cpu) names.push_back("cpu");
+    if (r.cpu_weight) names.push_back("cpuWeight");
+    if (r.memory) names.push_back("memory");
+    if (r.memory_high) names.push_back("memoryHigh");
+    if (r.swap) names.push_back("swap");
+    if (r.pids) names.push_back("pids");
+    if (r.io_weight) names.push_back("ioWeight");
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::string> HostRuntime::cannot_run(const AppSpec& spec) const {
+    if (spec.resources == ResourcesSpec{}) return std::nullopt;
+    if (options_.cgroups && options_.cgroups->driver() != cgroup::Driver::none) return std::nullopt;
+    return "no cgroup driver (cgroups: none), so its resources (" + limit_names(spec.resources) +
+           ") cannot be enforced; run isolated where a cgroup hierarchy is mounted (not under `ip netns exec`, "
+           "which remounts /sys) or pick one with --cgroup-driver systemd|v2|v1, or remove \"resources\" from "
+           "the app";
+}
+
+ResourcesSpec HostRuntime::enforced_limits(const ResourcesSpec& limits) const {
+    if (!options_.cgroups) return {};
+    ResourcesSpec r = limits;
+    switch (options_.cgroups->driver()) {
+        case cgroup::Driver::none: return {};
+        case cgroup::Driver::v1:
+            // Documented exceptions of the v1 driver: no memory.high, no io weight.
+            r.memory_high.reset();
+            r.io_weight.reset();
+            return r;
+        case cgroup::Driver::v2:
+        case cgroup::Driver::systemd: return r;
+    }
+    return r;
+}
+
 Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec& spec,
                                                                   const supervisor::LaunchContext& ctx,
                                                                   supervisor::InstanceCallbacks callbacks) {
+    if (auto why = cannot_run(spec)) return Error::msg(*why);
     std::string apps_dir = options_.run_dir + "/apps";
     std::string app_dir = apps_dir + "/" + spec.name;
     for (const auto* d : {&apps_dir, &app_dir})

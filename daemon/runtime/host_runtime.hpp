@@ -39,6 +39,12 @@ public:
     Result<std::unique_ptr<supervisor::Instance>> launch(const AppSpec& spec, const supervisor::LaunchContext& ctx,
                                                          supervisor::InstanceCallbacks callbacks) override;
 
+    /// Without a cgroup driver (`none`, or no cgroup manager at all) an app with any
+    /// resource limit cannot run: a limit is never silently left unenforced.
+    std::optional<std::string> cannot_run(const AppSpec& spec) const override;
+    /// None without a cgroup driver; v1 drops memoryHigh and ioWeight (v1 has neither).
+    ResourcesSpec enforced_limits(const ResourcesSpec& limits) const override;
+
     /// <run_dir>/apps/<app>/stopped exists while an operator's stop holds.
     void remember_stopped(const std::string& app, bool stopped) override;
     std::set<std::string> remembered_stopped() override;

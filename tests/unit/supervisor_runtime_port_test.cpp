@@ -1,0 +1,75 @@
+// What the supervisor takes from its Runtime port beyond launching (issue 13): apps the
+// runtime cannot run at all, the limits it enforces, the last exit kept across adoption.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+
+#include "fakes/fake_runtime.hpp"
+#include "fakes/manual_clock.hpp"
+#include "supervisor/supervisor.hpp"
+
+using namespace isolated;
+using namespace isolated::supervisor;
+using namespace std::chrono_literals;
+using isolated::test::FakeRuntime;
+using isolated::test::ManualClock;
+
+namespace {
+
+AppSpec make_spec(const std::string& name) {
+    AppSpec s;
+    s.name = name;
+    s.command = {"/bin/" + name};
+    return s;
+}
+
+struct Rig {
+    ManualClock clock;
+    FakeRuntime runtime;
+    EventLog events;
+    Supervisor sup{clock, runtime, events, [] { return 0.5; }};
+
+    AppStatus status(const std::string& n) const { return sup.detail(n)->status; }
+    void load(std::vector<AppSpec> specs) {
+        std::map<std::string, AppSpec> m;
+        for (auto& s : specs) m.emplace(s.name, s);
+        sup.load(m);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("an app the runtime cannot run fails at once, whatever its restart policy, and is never launched",
+          "[supervisor][limits]") {
+    Rig r;
+    r.runtime.no_limits = "no cgroup driver, so its resources (memory) cannot be enforced";
+    auto limited = make_spec("limited");
+    limited.resources.memory = 32u << 20;
+    limited.restart.policy = RestartPolicy::always;
+    auto plain = make_spec("plain");
+    r.load({limited, plain});
+    r.sup.start_all({});
+    CHECK(r.status("limited").state == AppState::failed);
+    CHECK(r.status("limited").message == *r.runtime.no_limits);
+    CHECK(r.runtime.launch_count("limited") == 0);
+    r.clock.advance(60s);  // no backoff, no retry
+    CHECK(r.runtime.launch_count("limited") == 0);
+    CHECK(r.status("limited").state == AppState::failed);
+    // Limits that are not in force are never reported.
+    CHECK(r.status("limited").limits == ResourcesSpec{});
+    // An app without limits is not concerned.
+    REQUIRE(r.runtime.last("plain"));
+    r.runtime.started("plain");
+    CHECK(r.status("plain").state == AppState::ready);
+}
+
+TEST_CASE("status reports the limits the runtime enforces", "[supervisor][limits]") {
+    Rig r;
+    auto limited = make_spec("limited");
+    limited.resources.memory = 32u << 20;
+    limited.resources.pids = 64;
+    r.load({limited});
+    r.sup.start_all({});
+    r.runtime.started("limited");
+    CHECK(r.status("limited").limits == limited.resources);
+}
