@@ -97,6 +97,7 @@ struct Watch : std::enable_shared_from_this<Watch> {
     bool init_is_app = false;  // "init": false -- the init execs the app itself
     std::unique_ptr<cgroup::AppCgroup> cgroup;
     net::Network* network = nullptr;  // set when the app is attached to the bridge
+    std::shared_ptr<net::HostsFiles> hosts;  // set when the app is in the others' hosts files
     std::string app;
     nlohmann::json record;  // the instance record, as last written
 
@@ -191,6 +192,10 @@ struct Watch : std::enable_shared_from_this<Watch> {
         if (network) {
             (void)network->detach_app(app);
             network = nullptr;
+        }
+        if (hosts) {
+            hosts->leave(app);  // out of every running app's /etc/hosts
+            hosts.reset();
         }
     }
 
@@ -290,7 +295,10 @@ private:
 }  // namespace
 
 HostRuntime::HostRuntime(asio::io_context& io, HostRuntimeOptions options)
-    : io_(io), options_(std::move(options)), rng_(std::random_device{}()) {
+    : io_(io), options_(std::move(options)), rng_(std::random_device{}()), hosts_(std::make_shared<net::HostsFiles>()) {
+    hosts_->on_error = [](const std::string& app, const std::string& error) {
+        host::log_warning(app, "/etc/hosts not updated: " + error);
+    };
     // Without the copy the init is executed from its path (logged by the launch error
     // if that fails too).
     if (auto fd = sandbox::sealed_copy(options_.init_path)) init_fd_ = std::move(*fd);
@@ -465,7 +473,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         }
         auto lease = options_.network->lease(spec.name, pinned);
         if (!lease) return lease.error();
-        hosts = options_.network->hosts_file_for(spec.name, spec.effective_hostname());
+        hosts = hosts_->render(spec.name, spec.effective_hostname(), *lease);
     }
     if (auto st = prepare_app_files(spec, app_dir, hosts); !st) return st.error();
 
@@ -571,6 +579,14 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     if (go_w && ::write(go_w.get(), "g", 1) != 1) return abandon(os_error("release the init"));
     go_w.reset();
     w->cgroup = std::move(cg);
+    if (bridged) {
+        // The app is on the bridge: every running bridged app (this one included) now
+        // finds it by name.
+        if (auto addr = net::Ipv4::parse(w->info.address)) {
+            hosts_->join(spec.name, {*addr, spec.effective_hostname(), app_dir + "/etc/hosts"});
+            w->hosts = hosts_;
+        }
+    }
 
     w->run_dir = std::move(*run_dir);
     w->callbacks = std::move(callbacks);
@@ -712,7 +728,13 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     w->info.started_at = a.started_at;
     if (w->info.pid <= 0) w->info.pid = w->host_pid_of_app(init_pid);
     w->cgroup = std::move(cg);
-    if (bridged) w->network = options_.network;
+    if (bridged) {
+        w->network = options_.network;
+        if (auto addr = net::Ipv4::parse(w->info.address)) {
+            hosts_->join(app, {*addr, a.spec.effective_hostname(), app_dir + "/etc/hosts"});
+            w->hosts = hosts_;
+        }
+    }
     w->run_dir = std::move(*run_dir);
     w->callbacks = std::move(callbacks);
     w->record = std::move(rec);

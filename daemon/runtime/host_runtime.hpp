@@ -7,11 +7,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 
 #include "cgroup/cgroup.hpp"
 #include "isolated/unique_fd.hpp"
+#include "net/discovery.hpp"
 #include "net/network.hpp"
 #include "sandbox/launch_plan.hpp"
 #include "supervisor/runtime.hpp"
@@ -70,6 +72,9 @@ private:
     boost::asio::io_context& io_;
     HostRuntimeOptions options_;
     std::mt19937_64 rng_;
+    /// The running bridged apps' hosts files (name discovery); shared with the
+    /// instances, which leave it when they end.
+    std::shared_ptr<net::HostsFiles> hosts_;
 };
 
 /// Parses an exit record (init_protocol.h) into ExitInfo; nullopt when the record is
