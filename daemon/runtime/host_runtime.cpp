@@ -1,6 +1,7 @@
 #include "runtime/host_runtime.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,11 +80,18 @@ std::int64_t to_unix_ns(WallTime t) {
 // pending on the loop. The Instance's destructor marks it detached and cancels the
 // handlers; nothing is killed.
 struct Watch : std::enable_shared_from_this<Watch> {
-    Watch(asio::io_context& io) : pidfd(io), report(io), grace_timer(io) {}
+    Watch(asio::io_context& io) : pidfd(io), report(io), grace_timer(io), status_timer(io) {}
 
     asio::posix::stream_descriptor pidfd;
     asio::posix::stream_descriptor report;
     asio::steady_timer grace_timer;
+    asio::steady_timer status_timer;  // waiting for the kernel to know the init's status
+    int status_tries = 50;            // of 20 ms each
+    /// `namespaces.pid: app:NAME`: NAME and a pidfd of NAME's init at launch, whose
+    /// exit takes this sandbox's processes with it (the kernel kills the namespace).
+    std::string pid_peer;
+    unique_fd pid_peer_fd;
+    pid_t pid_peer_pid = 0;
     unique_fd run_dir;
     std::string instance;
     supervisor::InstanceCallbacks callbacks;
@@ -199,32 +207,88 @@ struct Watch : std::enable_shared_from_this<Watch> {
         }
     }
 
+    // Why the sandbox's init ended when it left no exit record and the kernel could not
+    // tell its status: SIGKILL is the only signal it cannot catch to record the app's
+    // exit, so it was killed -- by the end of the pid namespace it joined, or by a kill
+    // of everything (cgroup, OOM killer, an operator) -- and the app with it.
+    ExitInfo init_killed_exit() const {
+        ExitInfo exit;
+        exit.at = std::chrono::system_clock::now();
+        if (init_is_app) {
+            // No init to record anything: the app itself ended, unseen.
+            exit.code = 255;
+            exit.message = "ended while no daemon was its parent; its exit status is unknown";
+            return exit;
+        }
+        exit.signal = SIGKILL;
+        exit.code = 128 + SIGKILL;
+        // The peer's init ended, or is ending: it stays in its exit until this init is
+        // reaped (zap_pid_ns_processes), so "exited" alone would come too late.
+        bool peer_gone = false;
+        if (pid_peer_fd) {
+            pollfd p{pid_peer_fd.get(), POLLIN, 0};
+            peer_gone = (::poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP))) ||
+                        sys::process_exiting(pid_peer_pid);
+        }
+        if (peer_gone)
+            exit.message = "killed with the pid namespace of app \"" + pid_peer + "\" when its init ended";
+        else
+            exit.message = "the sandbox's init was killed (SIGKILL) before it could record the app's exit";
+        return exit;
+    }
+
     void handle_exit() {
         siginfo_t si;
         std::memset(&si, 0, sizeof si);
         // We are the init's parent unless it was adopted: reap it (P_PIDFD, Linux 5.4).
         int rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd.native_handle()), &si,
                           WEXITED | WNOHANG);
+        std::optional<ExitInfo> waited;
+        if (rc == 0 && si.si_pid != 0) {
+            waited.emplace();
+            if (si.si_code == CLD_EXITED) {
+                waited->code = si.si_status;
+            } else {
+                waited->signal = si.si_status;
+                waited->code = 128 + si.si_status;
+            }
+        } else if (auto st = sys::pidfd_exit_status(pidfd.native_handle())) {
+            // Not our child (adopted): the kernel keeps the status once its parent reaped it.
+            waited.emplace();
+            if (WIFSIGNALED(*st)) {
+                waited->signal = WTERMSIG(*st);
+                waited->code = 128 + waited->signal;
+            } else {
+                waited->code = WEXITSTATUS(*st);
+            }
+        }
+        auto record = parse_exit_record(read_at(run_dir.get(), INIT_EXIT_FILE), instance);
+        if (!record && !waited && status_tries-- > 0) {
+            // An adopted init is reaped by its new parent (PID 1 or a subreaper) a moment
+            // after it ends; only then does the kernel have its status. Ask again shortly.
+            status_timer.expires_after(std::chrono::milliseconds(20));
+            status_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                if (ec || self->detached) return;
+                self->handle_exit();
+            });
+            return;
+        }
         drain_report();
         exited = true;
         grace_timer.cancel();
         ExitInfo exit;
-        auto record = parse_exit_record(read_at(run_dir.get(), INIT_EXIT_FILE), instance);
         if (record) {
             exit = *record;
-        } else if (rc == 0 && si.si_pid != 0) {
-            if (si.si_code == CLD_EXITED) {
-                exit.code = si.si_status;
-            } else {
-                exit.signal = si.si_status;
-                exit.code = 128 + si.si_status;
+        } else if (waited) {
+            exit = *waited;
+            exit.at = std::chrono::system_clock::now();
+            if (waited->signal == SIGKILL && !init_is_app) {
+                exit = init_killed_exit();  // the same, with the reason when it is known
+            } else if (!init_is_app) {
+                exit.message = "the sandbox's init ended without recording the app's exit";
             }
-            exit.at = std::chrono::system_clock::now();
-            exit.message = "the sandbox's init ended without recording the app's exit";
         } else {
-            exit.code = -1;
-            exit.at = std::chrono::system_clock::now();
-            exit.message = "the sandbox's init ended; its status is unknown";
+            exit = init_killed_exit();
         }
         if (failure) exit.message = *failure;
         release_resources(exit);
@@ -250,6 +314,7 @@ public:
         w_->pidfd.close(ec);
         w_->report.close(ec);
         w_->grace_timer.cancel();
+        w_->status_timer.cancel();
     }
 
     supervisor::InstanceInfo info() const override { return w_->info; }
@@ -516,6 +581,9 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         auto fd = peer_pidfd(spec.namespaces.pid.app);
         if (!fd) return fd.error();
         req.join_pid_pidfd = *fd;
+        w->pid_peer = spec.namespaces.pid.app;
+        w->pid_peer_fd.reset(::fcntl(*fd, F_DUPFD_CLOEXEC, 3));
+        w->pid_peer_pid = ctx.peers.at(w->pid_peer)->info().init_pid;
     }
     if (spec.network.mode == NetworkMode::app)
         if (auto st = add_join(spec.network.app, CLONE_NEWNET); !st) return st.error();
@@ -598,6 +666,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
                  {"pid", 0},
                  {"address", w->info.address},
                  {"restarts", ctx.restarts},
+                 {"lastExit", ctx.last_exit ? nlohmann::json(*ctx.last_exit) : nlohmann::json(nullptr)},
                  {"spec", app_spec_to_json(spec)}};
     w->write_record();
     w->pidfd.assign(spawned->pidfd.release());
@@ -668,6 +737,13 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     supervisor::Adoption a;
     a.spec = std::move(*parsed.spec);
     a.restarts = rec.value("restarts", 0u);
+    if (rec.contains("lastExit") && rec["lastExit"].is_object()) {
+        try {
+            a.last_exit = rec["lastExit"].get<ExitInfo>();
+        } catch (const nlohmann::json::exception&) {
+            // An unreadable last exit is only history: the instance is adopted without it.
+        }
+    }
     if (rec.contains("startedAt") && rec["startedAt"].is_number_integer())
         a.started_at = WallTime(std::chrono::duration_cast<WallTime::duration>(
             std::chrono::nanoseconds(rec["startedAt"].get<std::int64_t>())));
@@ -701,10 +777,17 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
         if (auto r = parse_exit_record(read_at(run_dir->get(), INIT_EXIT_FILE), instance)) {
             exit = *r;
             if (exit.message.empty()) exit.message = "while the daemon was down";
-        } else {
-            exit.code = -1;
+        } else if (a.spec.init) {
+            // Its init was SIGKILLed (nothing else ends it without a record).
+            exit.signal = SIGKILL;
+            exit.code = 128 + SIGKILL;
             exit.at = std::chrono::system_clock::now();
-            exit.message = "ended while the daemon was down; its exit was not recorded";
+            exit.message = "ended while the daemon was down: the sandbox's init was killed (SIGKILL) before it "
+                           "could record the app's exit";
+        } else {
+            exit.code = 255;
+            exit.at = std::chrono::system_clock::now();
+            exit.message = "ended while the daemon was down; its exit status is unknown";
         }
         if (cg) {
             (void)cg->kill();

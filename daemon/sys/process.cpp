@@ -1,5 +1,7 @@
 #include "sys/process.hpp"
 
+#include <sys/ioctl.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,6 +25,31 @@ Status pidfd_send_signal(int pidfd, int sig) {
     if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0)
         return os_error("pidfd_send_signal " + std::to_string(sig));
     return {};
+}
+
+namespace {
+
+// include/uapi/linux/pidfd.h of Linux 6.15; the build host's headers may predate it.
+// The first version of the struct (PIDFD_INFO_SIZE_VER0, 64 bytes) already holds the
+// exit code; the kernel accepts any size from it up.
+struct PidfdInfoV0 {
+    std::uint64_t mask;
+    std::uint64_t cgroupid;
+    std::uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    std::int32_t exit_code;
+};
+static_assert(sizeof(PidfdInfoV0) == 64);
+constexpr std::uint64_t kPidfdInfoExit = 1u << 3;  // PIDFD_INFO_EXIT
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfoV0);  // PIDFD_GET_INFO
+
+}  // namespace
+
+std::optional<int> pidfd_exit_status(int pidfd) {
+    PidfdInfoV0 info{};
+    info.mask = kPidfdInfoExit;
+    if (::ioctl(pidfd, kPidfdGetInfo, &info) < 0) return std::nullopt;
+    if (!(info.mask & kPidfdInfoExit)) return std::nullopt;
+    return info.exit_code;
 }
 
 std::vector<pid_t> children_of(pid_t pid) {
@@ -72,6 +99,22 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
     std::uint64_t t;
     if (!(rest >> t)) return std::nullopt;
     return t;
+}
+
+bool process_exiting(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return true;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return false;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    for (int i = 3; i < 9; ++i)
+        if (!(rest >> field)) return false;
+    unsigned long flags = 0;
+    if (!(rest >> flags)) return false;
+    constexpr unsigned long kPfExiting = 0x00000004;  // include/linux/sched.h
+    return (flags & kPfExiting) != 0;
 }
 
 std::optional<pid_t> innermost_pid(pid_t pid) {

@@ -28,9 +28,20 @@ std::vector<pid_t> children_of(pid_t pid);
 /// the init -- so they stay in the tree for the next round.
 void kill_descendants(pid_t root, int max_rounds = 50);
 
+/// The wait status (as waitpid(2) gives it) of the process behind `pidfd`, for any
+/// process, not only a child: PIDFD_GET_INFO with PIDFD_INFO_EXIT (Linux 6.15). Known
+/// once the process has been reaped (by whoever is its parent); nullopt before, on
+/// older kernels, or on error.
+std::optional<int> pidfd_exit_status(int pidfd);
+
 /// The process's start time in clock ticks since boot (/proc/PID/stat field 22):
 /// with the pid, a unique identity (a recycled pid has another start time).
 std::optional<std::uint64_t> process_start_time(pid_t pid);
+
+/// The process is on its way out: PF_EXITING in its flags (/proc/PID/stat field 9),
+/// set from the start of its exit on (a pid namespace's init stays there until every
+/// process of its namespace is reaped), or there is no such process.
+bool process_exiting(pid_t pid);
 
 /// The pid of `pid`'s process in the innermost pid namespace it is in (last NSpid
 /// field of /proc/PID/status); nullopt when unreadable.

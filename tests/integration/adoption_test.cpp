@@ -220,3 +220,94 @@ TEST_CASE("adoption: an app the operator stopped stays stopped when the daemon s
     d.wait_state("held", "ready");
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("adoption: the last exit survives a kill -9 of the daemon, with the restart count",
+          "[integration][adoption][exit]") {
+    require_root();
+    Daemon d;
+    d.write_app("flaky", ticker(d, R"(, "restart": {"policy": "always", "backoff": {"initial": "200ms"}})"));
+    d.start();
+    d.wait_state("flaky", "ready");
+    const int first = d.app("flaky")["pid"];
+    ::kill(first, SIGTERM);  // the app ends; its init records how, and it is restarted
+    REQUIRE(wait_until([&] {
+        auto a = d.app("flaky");
+        return a["state"] == "ready" && a["pid"].is_number() && a["pid"] != first;
+    }));
+    auto before = d.app("flaky");
+    REQUIRE(before["lastExit"].is_object());
+    CHECK(before["lastExit"]["signal"] == "SIGTERM");
+    const int pid = before["pid"];
+
+    d.kill9();
+    d.start();
+    d.wait_state("flaky", "ready");
+    auto after = d.app("flaky");
+    INFO(after.dump());
+    CHECK(after["pid"] == pid);  // adopted, not restarted
+    CHECK(after["restarts"] == before["restarts"]);
+    REQUIRE(after["lastExit"].is_object());
+    CHECK(after["lastExit"]["code"] == before["lastExit"]["code"]);
+    CHECK(after["lastExit"]["signal"] == "SIGTERM");
+    CHECK(after["lastExit"]["at"] == before["lastExit"]["at"]);
+    CHECK(d.stop() == 0);
+}
+
+namespace {
+
+// ExitInfo.code as documented: 0-255, 128 + n for signal n.
+void check_exit_in_range(const json& exit) {
+    INFO(exit.dump());
+    REQUIRE(exit.is_object());
+    const int code = exit["code"];
+    CHECK(code >= 0);
+    CHECK(code <= 255);
+    if (!exit["signal"].is_null()) CHECK(code > 128);
+}
+
+}  // namespace
+
+TEST_CASE("an app in another app's pid namespace that goes down with it is reported as killed, never -1",
+          "[integration][adoption][exit]") {
+    require_root();
+    Daemon d;
+    d.write_app("web", ticker(d));
+    d.write_app("side", ticker(d, R"(, "namespaces": {"pid": "app:web"}, "network": {"mode": "app:web"}, )"
+                                  R"("restart": {"policy": "always", "backoff": {"initial": "200ms"}})"));
+    d.start();
+    d.wait_state("web", "ready");
+    d.wait_state("side", "ready");
+    const int side_pid = d.app("side")["pid"];
+
+    // The peer restarts: the kernel kills everything in its pid namespace, side's init
+    // included, before that can record anything.
+    CHECK(d.isoctl({"restart", "web"}).code == 0);
+    REQUIRE(wait_until([&] { return d.app("side")["lastExit"].is_object(); }));
+    auto side = d.app("side");
+    check_exit_in_range(side["lastExit"]);
+    CHECK(side["lastExit"]["signal"] == "SIGKILL");
+    CHECK_THAT(side["lastExit"]["message"].get<std::string>(), Catch::Contains("pid namespace of app \"web\""));
+    CHECK_FALSE(process_alive(side_pid));
+    REQUIRE(wait_until([&] { return d.app("side")["state"] == "ready"; }, 15s));
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("adoption: an init killed while the daemon was down is reported as killed, never -1",
+          "[integration][adoption][exit]") {
+    require_root();
+    Daemon d;
+    d.write_app("victim", ticker(d, R"(, "restart": {"policy": "never"})"));
+    d.start();
+    d.wait_state("victim", "ready");
+    const int init_pid = d.app("victim")["initPid"], pid = d.app("victim")["pid"];
+    d.kill9();
+    ::kill(init_pid, SIGKILL);  // no exit record can be written
+    REQUIRE(wait_until([&] { return !process_alive(pid); }));
+    d.start();
+    d.wait_state("victim", "failed");
+    auto victim = d.app("victim");
+    check_exit_in_range(victim["lastExit"]);
+    CHECK(victim["lastExit"]["code"] == 137);
+    CHECK(victim["lastExit"]["signal"] == "SIGKILL");
+    CHECK(d.stop() == 0);
+}

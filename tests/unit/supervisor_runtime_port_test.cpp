@@ -73,3 +73,34 @@ TEST_CASE("status reports the limits the runtime enforces", "[supervisor][limits
     r.runtime.started("limited");
     CHECK(r.status("limited").limits == limited.resources);
 }
+
+TEST_CASE("adoption: the last exit recorded with a running instance is shown again", "[supervisor][adoption]") {
+    Rig r;
+    auto web = make_spec("web");
+    ExitInfo before;
+    before.code = 3;
+    before.message = "exited with code 3";
+    r.runtime.recorded["web"] = {web, 2, true, {}, before};
+    r.load({web});
+    auto adopted = r.sup.adopt_all();
+    r.sup.start_all(adopted);
+    CHECK(r.status("web").state == AppState::ready);
+    CHECK(r.status("web").restarts == 2);
+    REQUIRE(r.status("web").last_exit);
+    CHECK(r.status("web").last_exit->code == 3);
+}
+
+TEST_CASE("every launch hands the runtime the app's last exit, to record with the instance", "[supervisor][adoption]") {
+    Rig r;
+    auto web = make_spec("web");
+    web.restart.policy = RestartPolicy::always;
+    r.load({web});
+    r.sup.start_all({});
+    CHECK_FALSE(r.runtime.last("web")->ctx.last_exit);
+    r.runtime.started("web");
+    r.runtime.exit("web", 7);
+    r.clock.advance(10s);
+    REQUIRE(r.runtime.launch_count("web") == 2);
+    REQUIRE(r.runtime.last("web")->ctx.last_exit);
+    CHECK(r.runtime.last("web")->ctx.last_exit->code == 7);
+}
