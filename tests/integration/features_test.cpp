@@ -314,7 +314,9 @@ TEST_CASE("1000 start/stop/crash cycles leave no veth, netns, nftables element, 
             }));
         } else {
             REQUIRE(d.http("POST", "/v1/apps/cycler/stop").code == 200);
-            REQUIRE(d.http("POST", "/v1/apps/cycler/start").code == 200);
+            // wait=0, then poll: a waiting start would add its 1 s settle to every cycle.
+            REQUIRE(d.http("POST", "/v1/apps/cycler/start?wait=0").code == 202);
+            REQUIRE(wait_until([&] { return d.state("cycler") == "ready"; }));
         }
     }
     d.wait_state("cycler", "ready");

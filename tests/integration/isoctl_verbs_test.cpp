@@ -87,7 +87,7 @@ TEST_CASE("isoctl logs --since keeps the lines written since then, with -n and -
     CHECK(bad.code == 400);
 }
 
-TEST_CASE("isoctl inspect shows the effective definition; -o json is an app file validate accepts",
+TEST_CASE("isoctl inspect shows the effective definition, -o json is an app file validate accepts",
           "[integration][isoctl]") {
     require_root();
     Daemon d;
@@ -114,7 +114,7 @@ TEST_CASE("isoctl inspect shows the effective definition; -o json is an app file
     CHECK(d.isoctl({"inspect", "nope"}).code == 4);
 }
 
-TEST_CASE("isoctl start and stop --all go by dependsOn; events --app of no such app is exit 4",
+TEST_CASE("isoctl start and stop --all go by dependsOn, events --app of no such app is exit 4",
           "[integration][isoctl]") {
     require_root();
     Daemon d;

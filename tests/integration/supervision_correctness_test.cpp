@@ -38,7 +38,7 @@ std::vector<json> events_of(Daemon& d, const std::string& app) {
 
 }  // namespace
 
-TEST_CASE("start waits for a crash-at-once app to settle and reports the failure; autostart false stays stopped",
+TEST_CASE("start waits for a crash-at-once app to settle and reports the failure, autostart false stays stopped",
           "[integration][daemon][issue13]") {
     require_root();
     Daemon d;
@@ -63,7 +63,7 @@ TEST_CASE("start waits for a crash-at-once app to settle and reports the failure
     CHECK(d.isoctl({"start", "web"}).code == 0);
 }
 
-TEST_CASE("start and restart answer once the readiness probe passes; --timeout bounds the wait",
+TEST_CASE("start and restart answer once the readiness probe passes, --timeout bounds the wait",
           "[integration][daemon][issue13]") {
     require_root();
     Daemon d;
@@ -87,7 +87,7 @@ TEST_CASE("start and restart answer once the readiness probe passes; --timeout b
     CHECK_THAT(r.out, !Catch::Contains("slow: ready"));
 }
 
-TEST_CASE("stopping a dependency stops its dependents first; starting a dependent waits for what it pulled in",
+TEST_CASE("stopping a dependency stops its dependents first, starting a dependent waits for what it pulled in",
           "[integration][daemon][issue13]") {
     require_root();
     Daemon d;

@@ -2,6 +2,7 @@
 // the read-only rules, actions that settle later, and streamed responses.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -10,6 +11,7 @@
 #include "api/target.hpp"
 #include "fakes/fake_backend.hpp"
 #include "isolated/api_json.hpp"
+#include "isolated/redact.hpp"
 
 using namespace isolated;
 using namespace isolated::api;
@@ -315,6 +317,196 @@ TEST_CASE("logs on the read-only socket need a privileged peer", "[api]") {
     CHECK(allowed.body == "password=hunter2\n");
 }
 
+// ---- what the read-only socket shows (issue 16, item 1) -----------------------------------
+
+namespace {
+
+/// A definition with a secret in every place one can hide.
+AppSpec secret_spec() {
+    AppSpec s;
+    s.name = "db";
+    s.command = {"/usr/bin/postgres", "-c", "password_encryption=argsecret-1"};
+    s.env = {{"POSTGRES_PASSWORD", "envsecret-2"}, {"PGPORT", "5432"}, {"SHORT", "ab"}};
+    ProbeSpec live;
+    live.kind = ProbeKind::exec;
+    live.command = {"/usr/bin/pg_isready", "--password=probesecret-3"};
+    s.probes.liveness = live;
+    ProbeSpec ready;
+    ready.kind = ProbeKind::http;
+    ready.port = 8080;
+    ready.path = "/health?token=querysecret-4";
+    ready.headers = {HttpHeader{"Authorization", "Bearer headersecret-5"}};
+    s.probes.readiness = ready;
+    return s;
+}
+
+const std::vector<std::string> secrets = {"argsecret-1", "envsecret-2", "probesecret-3", "querysecret-4",
+                                          "headersecret-5", "5432"};
+
+void check_no_secret(const std::string& body) {
+    for (const auto& secret : secrets) {
+        CAPTURE(secret, body);
+        CHECK(body.find(secret) == std::string::npos);
+    }
+}
+
+/// The fake's "db" with secret_spec() and, in its status and events, texts that
+/// quote the secrets.
+void leak_everywhere(FakeBackend& b) {
+    b.specs["db"] = secret_spec();
+    AppStatus& db = b.apps[1];
+    db.state = AppState::unhealthy;
+    db.message = "started; readiness probe failing: GET http://10.88.0.3:8080/health?token=querysecret-4: timed out";
+    ExitInfo exit;
+    exit.code = 1;
+    exit.message = "exec \"/usr/bin/postgres -c password_encryption=argsecret-1\"";
+    db.last_exit = exit;
+    db.health.liveness = ProbeStatus{ProbeResult::failure, 0, 3, "command exited with code 2: envsecret-2 is wrong", {}};
+    AppEvent e;
+    e.app = "db";
+    e.type = "probe";
+    e.message = "liveness probe failed: command exited with code 2: password probesecret-3; restarting the app";
+    b.publish(e);
+    e.type = "exit";
+    e.message = "exited with code 1 (Bearer headersecret-5)";
+    e.exit = exit;
+    b.publish(e);
+}
+
+}  // namespace
+
+TEST_CASE("read-only socket: an unprivileged peer never gets a secret value", "[api][secrets]") {
+    Fixture f;
+    leak_everywhere(f.backend);
+
+    SECTION("GET /v1/apps/{name}: names stay, values are null, texts are scrubbed") {
+        auto r = f.get("/v1/apps/db", /* read_only= */ true, /* privileged= */ false);
+        REQUIRE(r.status == 200);
+        check_no_secret(r.body);
+        auto j = body_of(r);
+        CHECK(j["redacted"] == true);
+        const auto& spec = j["spec"];
+        CHECK(spec["env"] == json{{"POSTGRES_PASSWORD", nullptr}, {"PGPORT", nullptr}, {"SHORT", nullptr}});
+        CHECK(spec["command"] == json{"/usr/bin/postgres", nullptr, nullptr});
+        CHECK(spec["probes"]["liveness"]["exec"]["command"] == json{"/usr/bin/pg_isready", nullptr});
+        CHECK(spec["probes"]["readiness"]["http"]["headers"] == json{{{"name", "Authorization"}, {"value", nullptr}}});
+        CHECK(spec["probes"]["readiness"]["http"]["path"] == "/health?[redacted]");
+        CHECK(spec["probes"]["readiness"]["http"]["port"] == 8080);
+        // Everything else of the spec as the control socket has it.
+        auto full = body_of(f.get("/v1/apps/db"));
+        for (const char* key : {"user", "workdir", "mounts", "network", "resources", "restart", "security"})
+            CHECK(spec[key] == full["spec"][key]);
+        // Free text: the secret gone, the rest of the sentence kept; probe output hidden.
+        CHECK(j["message"] ==
+              "started; readiness probe failing: GET http://10.88.0.3:8080/health?[redacted]: timed out");
+        CHECK(j["lastExit"]["message"] == "exec \"/usr/bin/postgres -c [redacted]\"");
+        CHECK(j["health"]["liveness"]["message"] == "command exited with code 2: [output hidden]");
+        REQUIRE(j["events"].size() == 2);
+        CHECK(j["events"][0]["message"] == "liveness probe failed: command exited with code 2: [output hidden]");
+        CHECK(j["events"][1]["message"] == "exited with code 1 ([redacted])");
+    }
+    SECTION("GET /v1/apps") {
+        auto r = f.get("/v1/apps", true, false);
+        REQUIRE(r.status == 200);
+        check_no_secret(r.body);
+        CHECK(body_of(r)["apps"][1]["health"]["liveness"]["consecutiveFailures"] == 3);
+    }
+    SECTION("GET /v1/events, stored and followed") {
+        auto r = f.get("/v1/events", true, false);
+        REQUIRE(r.status == 200);
+        CHECK(r.body.find("[output hidden]") != std::string::npos);
+        check_no_secret(r.body);
+
+        auto follow = f.get("/v1/events?follow=1&app=db", true, false);
+        REQUIRE(follow.stream);
+        check_no_secret(follow.stream->take());
+        AppEvent e;
+        e.app = "db";
+        e.type = "state";
+        e.message = "waiting: envsecret-2";
+        f.backend.publish(e);
+        auto more = follow.stream->take();
+        CHECK(more.find("waiting: [redacted]") != std::string::npos);
+        check_no_secret(more);
+
+        // A reload brings a new secret: the follower learns it.
+        auto changed = secret_spec();
+        changed.env["POSTGRES_PASSWORD"] = "newsecret-6";
+        f.backend.specs["db"] = changed;
+        AppEvent reload;
+        reload.type = "reload";
+        reload.message = "0 added, 1 changed";
+        f.backend.publish(reload);
+        e.message = "now newsecret-6, was envsecret-2";
+        f.backend.publish(e);
+        more = follow.stream->take();
+        CHECK(more.find("now [redacted], was [redacted]") != std::string::npos);
+    }
+    SECTION("error messages are scrubbed too") {
+        auto r = f.get("/v1/apps/envsecret-2", true, false);
+        CHECK(r.status == 404);
+        check_no_secret(r.body);
+        r = f.get("/v1/events?app=argsecret-1", true, false);
+        CHECK(r.status == 404);
+        check_no_secret(r.body);
+    }
+    SECTION("metrics have no spec values in their labels") {
+        auto r = f.get("/v1/metrics", true, false);
+        CHECK(r.status == 200);
+        check_no_secret(r.body);
+    }
+}
+
+TEST_CASE("read-only socket: privileged peers and the control socket get the full spec", "[api][secrets]") {
+    Fixture f;
+    leak_everywhere(f.backend);
+    for (bool read_only : {false, true}) {
+        CAPTURE(read_only);
+        auto r = f.get("/v1/apps/db", read_only, /* privileged= */ true);
+        REQUIRE(r.status == 200);
+        auto j = body_of(r);
+        CHECK_FALSE(j.contains("redacted"));
+        CHECK(j["spec"] == app_spec_to_json(secret_spec()));
+        CHECK(j["events"][0]["message"].get<std::string>().find("probesecret-3") != std::string::npos);
+        CHECK(f.get("/v1/events", read_only, true).body.find("headersecret-5") != std::string::npos);
+        CHECK(f.get("/v1/apps", read_only, true).body.find("envsecret-2") != std::string::npos);
+    }
+}
+
+TEST_CASE("read-only socket: file errors are counted, not quoted", "[api][secrets]") {
+    Fixture f;
+    AppStatus& db = f.backend.apps[1];
+    db.state = AppState::failed;
+    db.file_errors = {"/etc/isolated/apps/db.json:3: env.PASSWORD: expected a string, got 123456 (quote it: \"123456\")",
+                      "/etc/isolated/apps/db.json:4: user: \"x\" is not a user"};
+    db.message = "app file rejected: " + db.file_errors[0];
+    auto j = body_of(f.get("/v1/apps/db", true, false));
+    CHECK(j["fileErrors"] ==
+          json{"the app file was rejected (2 errors); the details need root or group isolated"});
+    CHECK(j["message"] == "app file rejected");
+    CHECK(body_of(f.get("/v1/apps/db", true, true))["fileErrors"].size() == 2);
+}
+
+TEST_CASE("redaction: the secret values of a spec, and scrubbing", "[api][secrets]") {
+    auto values = secret_values(secret_spec());
+    std::sort(values.begin(), values.end());
+    CHECK(values == std::vector<std::string>{"--password=probesecret-3", "-c", "5432", "Bearer headersecret-5", "ab",
+                                             "envsecret-2", "password_encryption=argsecret-1", "token=querysecret-4"});
+    Redactor r;
+    r.add(secret_spec());
+    // "ab" and "-c" are too short to look for in a text.
+    CHECK(r.scrub("ab -c 5432 envsecret-2") == "ab -c [redacted] [redacted]");
+    // A secret that contains another is replaced whole.
+    r.add_value("envsecret-2-long");
+    CHECK(r.scrub("x envsecret-2-long y") == "x [redacted] y");
+    CHECK(r.scrub("command timed out after 1s: out") == "command timed out after 1s: [output hidden]");
+    CHECK(r.scrub("command killed by signal 9") == "command killed by signal 9");
+    // A spec without secrets changes nothing but the marker.
+    AppSpec plain;
+    plain.command = {"/bin/true"};
+    CHECK(redacted_spec_json(plain) == app_spec_to_json(plain));
+}
+
 TEST_CASE("an unprivileged peer on the control socket gets 403 for everything", "[api]") {
     Fixture f;
     for (const char* target : {"/v1/apps", "/v1/health", "/v1/apps/web/logs"}) {
@@ -391,7 +583,7 @@ TEST_CASE("GET logs: tail, timestamps, text/plain", "[api]") {
     CHECK(error_code_of(missing) == "not_found");
 }
 
-TEST_CASE("GET logs?since= keeps the lines written since then; tail cuts those, follow goes on", "[api]") {
+TEST_CASE("GET logs?since= keeps the lines written since then, tail cuts those, follow goes on", "[api]") {
     Fixture f;
     // write_log stamps line i at 2023-11-14T22:13:20Z + i ms.
     for (int i = 0; i < 5; ++i) f.backend.write_log("web", "line " + std::to_string(i));

@@ -183,7 +183,7 @@ void age(const std::string& path, int seconds) {
 
 }  // namespace
 
-TEST_CASE("between newcomers, the older file keeps a host port; an incumbent beats both", "[appset]") {
+TEST_CASE("between newcomers, the older file keeps a host port, an incumbent beats both", "[appset]") {
     test::TempDir dir;
     test::write_file(dir / "web.json", port(8080));
     test::write_file(dir / "aaa.json", port(8080));

@@ -489,7 +489,7 @@ TEST_CASE("validate checks a directory without the daemon", "[isoctl]") {
     CHECK(d.calls.empty());
 }
 
-TEST_CASE("validate warns about what a start on this host would fail on; --strict makes it an error",
+TEST_CASE("validate warns about what a start on this host would fail on, --strict makes it an error",
           "[isoctl]") {
     isolated::test::TempDir dir("isoctl-validate");
     FakeDaemon d;

@@ -151,7 +151,7 @@ TEST_CASE("start, stop and restart --all act on every app: dependencies first, s
     CHECK(posts(d).size() == 4);
 }
 
-TEST_CASE("--all of no apps does nothing; with APP names, or neither, it is a usage error", "[isoctl]") {
+TEST_CASE("isoctl --all of no apps does nothing, with APP names, or neither, it is a usage error", "[isoctl]") {
     FakeDaemon d;
     d.answer("GET /v1/apps", 200, R"({"apps": []})");
     Outcome o = run_cli({"stop", "--all"}, d);

@@ -860,7 +860,7 @@ TEST_CASE("verdicts that arrive while the app is stopping change nothing", "[sup
 TEST_CASE("adoption: a running instance is taken over, up at once, with its restart count", "[supervisor][adoption]") {
     Rig r;
     auto web = make_spec("web");
-    r.runtime.recorded["web"] = {web, 3, true, {}};
+    r.runtime.recorded["web"] = {web, 3, true, {}, std::nullopt};
     r.load({web, make_spec("api", {"web"})});
     auto adopted = r.sup.adopt_all();
     CHECK(adopted == std::set<std::string>{"web"});
@@ -889,8 +889,8 @@ TEST_CASE("adoption: an exit while the daemon was down goes through the restart 
     ExitInfo killed;
     killed.code = 137;
     killed.signal = SIGKILL;
-    r.runtime.recorded["always"] = {always, 0, false, killed};
-    r.runtime.recorded["never"] = {never, 0, false, killed};
+    r.runtime.recorded["always"] = {always, 0, false, killed, std::nullopt};
+    r.runtime.recorded["never"] = {never, 0, false, killed, std::nullopt};
     r.load({always, never});
     auto adopted = r.sup.adopt_all();
     r.sup.start_all(adopted);
@@ -910,8 +910,8 @@ TEST_CASE("adoption: a changed definition restarts the app, a removed app is sto
     auto old_web = make_spec("web");
     auto new_web = make_spec("web");
     new_web.env["VERSION"] = "2";
-    r.runtime.recorded["web"] = {old_web, 0, true, {}};
-    r.runtime.recorded["gone"] = {make_spec("gone"), 0, true, {}};
+    r.runtime.recorded["web"] = {old_web, 0, true, {}, std::nullopt};
+    r.runtime.recorded["gone"] = {make_spec("gone"), 0, true, {}, std::nullopt};
     r.load({new_web});
     auto adopted = r.sup.adopt_all();
     r.sup.start_all(adopted);
@@ -964,7 +964,7 @@ TEST_CASE("adoption: an instance the daemon was stopping for the operator is sto
           "[supervisor][adoption]") {
     Rig r;
     auto web = make_spec("web");
-    r.runtime.recorded["web"] = {web, 0, true, {}};
+    r.runtime.recorded["web"] = {web, 0, true, {}, std::nullopt};
     r.runtime.stopped_by_operator = {"web"};
     r.load({web});
     r.sup.start_all(r.sup.adopt_all());
@@ -977,7 +977,7 @@ TEST_CASE("adoption: an instance the daemon was stopping for the operator is sto
 
 // ---- issue 13: what start/stop answer, dependents, rejected files, autostart -------------
 
-TEST_CASE("start of an app without probes waits out the settle window; an exit in it is a failed start",
+TEST_CASE("start of an app without probes waits out the settle window, an exit in it is a failed start",
           "[supervisor][issue13]") {
     Rig r;
     r.sup.settle = 1s;
@@ -1089,7 +1089,7 @@ TEST_CASE("starting a running dependent waits for the dependency the call starte
     CHECK_FALSE(o.error);
 }
 
-TEST_CASE("autostart false: not started by start_all nor by a reload that adds it; isoctl start starts it",
+TEST_CASE("autostart false: not started by start_all nor by a reload that adds it, isoctl start starts it",
           "[supervisor][issue13]") {
     Rig r;
     auto lazy = make_spec("lazy");
@@ -1144,7 +1144,7 @@ TEST_CASE("rejected files are listed: a new one as failed, a known app keeps run
     CHECK_FALSE(r.sup.detail("broken"));  // its file is gone
 }
 
-TEST_CASE("a new definition starts the restart count over; an OOM kill is an event of its own",
+TEST_CASE("a new definition starts the restart count over, an OOM kill is an event of its own",
           "[supervisor][issue13]") {
     Rig r;
     auto web = make_spec("web");
