@@ -103,8 +103,16 @@ std::string scalar_text(const oj& v, const std::string& path) {
 /// A list shown on one line: a command as a shell would take it, other words joined.
 std::string inline_list(const oj& list, const std::string& key) {
     std::vector<std::string> words;
+    if (key == "command") {
+        // null: an argument the read-only socket hides from users outside group isolated.
+        std::string s;
+        for (const auto& w : list)
+            s += (s.empty() ? "" : " ") +
+                 (w.is_null() ? std::string("<hidden>")
+                              : shell_join({w.is_string() ? w.get<std::string>() : w.dump()}));
+        return s;
+    }
     for (const auto& w : list) words.push_back(w.is_string() ? w.get<std::string>() : w.dump());
-    if (key == "command") return shell_join(words);
     std::string s;
     for (const auto& w : words) s += (s.empty() ? "" : ", ") + w;
     return s;

@@ -105,7 +105,12 @@ AppDetailView detail_from_json(const json& j) {
     v.status = j.get<AppStatus>();
     if (auto spec = j.find("spec"); spec != j.end() && spec->is_object()) {
         if (auto cmd = spec->find("command"); cmd != spec->end() && cmd->is_array())
-            v.command = cmd->get<std::vector<std::string>>();
+            for (const auto& word : *cmd) {
+                if (word.is_null())
+                    ++v.hidden_args;
+                else
+                    v.command.push_back(word.get<std::string>());
+            }
     }
     if (auto ev = j.find("events"); ev != j.end() && ev->is_array())
         v.events = ev->get<std::vector<isolated::AppEvent>>();
@@ -177,7 +182,11 @@ std::string render_app_detail(const AppDetailView& v, WallTime now, bool color, 
     line("State", colorize(isolated::to_string(a.state), state_color(a.state), color));
     if (auto m = status_message(a); !m.empty()) line("Message", m);
     line("Ready", a.ready ? "yes" : "no");
-    if (!v.command.empty()) line("Command", shell_join(v.command));
+    if (!v.command.empty())
+        line("Command", shell_join(v.command) + (v.hidden_args == 0 ? std::string()
+                                                 : " (" + std::to_string(v.hidden_args) +
+                                                       (v.hidden_args == 1 ? " argument" : " arguments") +
+                                                       " hidden: needs root or group isolated)"));
     std::string pid = a.pid ? std::to_string(a.pid) : "-";
     if (a.init_pid) pid += " (init " + std::to_string(a.init_pid) + ")";
     line("PID", pid);

@@ -21,6 +21,9 @@ namespace isoctl {
 struct AppDetailView {
     isolated::AppStatus status;
     std::vector<std::string> command;        ///< spec.command, if the daemon sent the spec
+    /// Arguments the daemon left out (null in spec.command): the read-only socket hides
+    /// them from users outside group isolated.
+    std::size_t hidden_args = 0;
     std::vector<isolated::AppEvent> events;  ///< oldest first
 };
 

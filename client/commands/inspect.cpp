@@ -14,6 +14,11 @@ int inspect(const Invocation& inv, Context& ctx) {
                                                   ? " (state " + detail["state"].dump() + ")"
                                                   : std::string()));
     auto definition = effective_definition(detail["spec"], name);
+    // The read-only socket, for a user outside group isolated: values are null.
+    if (detail.value("redacted", false))
+        ctx.err() << "isoctl: " << name
+                  << ": env values, command arguments and probe header values are hidden (null); root or "
+                     "group isolated sees them\n";
     if (ctx.json())
         ctx.out() << print_json(definition);
     else

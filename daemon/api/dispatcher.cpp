@@ -5,9 +5,11 @@
 #include <charconv>
 #include <exception>
 #include <optional>
+#include <set>
 
 #include "api/target.hpp"
 #include "isolated/api_json.hpp"
+#include "isolated/redact.hpp"
 #include "isolated/since.hpp"
 #include "isolated/units.hpp"
 
@@ -200,15 +202,54 @@ private:
 
 // ---- handlers -------------------------------------------------------------------------
 
-Response list_apps(Backend& backend) {
+// ---- what the read-only socket hides ----------------------------------------------------
+
+/// The read-only socket is world-connectable: a peer there that is neither root nor in
+/// group isolated gets every answer through a Redactor (isolated/redact.hpp; docs/API.md,
+/// "What the read-only socket shows").
+bool redacting(const Request& request) { return request.read_only && !request.peer_is_privileged; }
+
+/// Adds the secrets of every app's definition in force: free text is scrubbed of all of
+/// them, not only of its own app's (a message can name another app's argument).
+void add_all_secrets(Backend& backend, Redactor& redactor) {
+    for (const auto& status : backend.list_apps())
+        if (auto detail = backend.get_app(status.name); detail && detail->has_spec) redactor.add(detail->spec);
+}
+
+/// A follower's redaction: what it has learnt, and of which apps.
+struct EventRedaction {
+    Redactor redactor;
+    std::set<std::string> apps;
+    void learn(Backend& backend) {
+        for (const auto& status : backend.list_apps()) {
+            apps.insert(status.name);
+            if (auto detail = backend.get_app(status.name); detail && detail->has_spec) redactor.add(detail->spec);
+        }
+    }
+};
+
+Redactor all_secrets(Backend& backend) {
+    Redactor r;
+    add_all_secrets(backend, r);
+    return r;
+}
+
+Response list_apps(Backend& backend, bool redact) {
     json apps = json::array();
-    for (const auto& app : backend.list_apps()) apps.push_back(app);
+    auto list = backend.list_apps();
+    if (redact) {
+        Redactor r = all_secrets(backend);
+        for (const auto& app : list) apps.push_back(r.redact(app));
+    } else {
+        for (const auto& app : list) apps.push_back(app);
+    }
     return json_response(200, json{{"apps", std::move(apps)}});
 }
 
-Response get_app(Backend& backend, const std::string& name) {
+Response get_app(Backend& backend, const std::string& name, bool redact) {
     auto detail = backend.get_app(name);
     if (!detail) return unknown_app(name);
+    if (redact) return json_response(200, all_secrets(backend).redact(*detail));
     return json_response(200, json(*detail));
 }
 
@@ -308,17 +349,27 @@ Response logs(Backend& backend, const DispatcherOptions& options, const Request&
     return stream_response(text_type, std::move(stream));
 }
 
-Response events(Backend& backend, const DispatcherOptions& options, const Query& query) {
+Response events(Backend& backend, const DispatcherOptions& options, const Request& request, const Query& query) {
     auto follow = query.flag("follow", false);
     if (!follow) return bad_request(follow.error().message);
     const std::string app = query.text("app");
     // As for logs: an app that is not defined is a 404, not an empty history.
     if (!app.empty() && !backend.get_app(app)) return unknown_app(app);
 
+    // Null for a peer that sees everything.
+    std::shared_ptr<EventRedaction> redaction;
+    if (redacting(request)) {
+        redaction = std::make_shared<EventRedaction>();
+        redaction->learn(backend);
+    }
+    auto line_of = [](const EventRedaction* r, const AppEvent& e) {
+        return ndjson_line(r ? r->redactor.redact(e) : e);
+    };
+
     std::string stored;
     std::uint64_t last_seq = 0;
     for (const auto& e : backend.events(app)) {
-        stored += ndjson_line(e);
+        stored += line_of(redaction.get(), e);
         last_seq = std::max(last_seq, e.seq);
     }
     if (!*follow) return text_response(ndjson_type, std::move(stored));
@@ -326,10 +377,18 @@ Response events(Backend& backend, const DispatcherOptions& options, const Query&
     auto stream = std::make_shared<Stream>(options.max_stream_buffer);
     stream->push(stored);
     // Stored and new events could overlap if the backend ever delivered an event it
-    // had already stored; seq tells them apart.
-    stream->hold(backend.subscribe_events(app, [s = stream.get(), last_seq](const AppEvent& e) {
-        if (e.seq == 0 || e.seq > last_seq) s->push(ndjson_line(e));
-    }));
+    // had already stored; seq tells them apart. A reload, a changed definition or a new
+    // app can bring new secrets: the redaction learns them (and keeps the old ones). It
+    // must see the daemon-wide "reload" event, so it follows every app and filters here.
+    const std::string subscribed = redaction ? std::string() : app;
+    stream->hold(backend.subscribe_events(
+        subscribed, [s = stream.get(), last_seq, redaction, b = &backend, line_of, app](const AppEvent& e) {
+            if (redaction && (e.type == "reload" || e.type == "redefine" ||
+                              (!e.app.empty() && !redaction->apps.count(e.app))))
+                redaction->learn(*b);
+            if (!app.empty() && e.app != app) return;
+            if (e.seq == 0 || e.seq > last_seq) s->push(line_of(redaction.get(), e));
+        }));
     return stream_response(ndjson_type, std::move(stream));
 }
 
@@ -399,13 +458,13 @@ std::optional<Response> route(Backend& backend, const DispatcherOptions& options
     if (auto err = query.check(route->query_keys)) return bad_request(*err);
 
     switch (route->kind) {
-        case RouteKind::apps: return list_apps(backend);
-        case RouteKind::app: return get_app(backend, route->app);
+        case RouteKind::apps: return list_apps(backend, redacting(request));
+        case RouteKind::app: return get_app(backend, route->app, redacting(request));
         case RouteKind::action:
             return app_action(backend, options, request, route->app, route->action, query, respond);
         case RouteKind::logs: return logs(backend, options, request, route->app, query);
         case RouteKind::reload: return reload(backend, options, request);
-        case RouteKind::events: return events(backend, options, query);
+        case RouteKind::events: return events(backend, options, request, query);
         case RouteKind::metrics: return text_response(metrics_type, backend.metrics());
         case RouteKind::version: return json_response(200, json(backend.version()));
         case RouteKind::health: return json_response(200, json{{"status", "ok"}});
@@ -449,6 +508,16 @@ void Dispatcher::dispatch(const Request& request, Respond respond) {
     } catch (const std::exception& e) {
         if (options_.log) options_.log("api: " + request.method + " " + request.target + ": " + e.what());
         response = error_response(500, api_error::internal, e.what());
+    }
+    if (response && redacting(request) && response->status >= 400 && !response->stream) {
+        // Error messages quote what they are about; for a peer that must not see the
+        // apps' secrets they are scrubbed like any other text.
+        try {
+            auto body = json::parse(response->body, nullptr, /* allow_exceptions= */ false);
+            if (!body.is_discarded()) response->body = to_body(all_secrets(backend_).redact_error(std::move(body)));
+        } catch (const std::exception&) {
+            response = error_response(500, api_error::internal, "could not redact an error message");
+        }
     }
     if (response) answer(std::move(*response));
 }

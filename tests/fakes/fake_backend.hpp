@@ -27,6 +27,8 @@ public:
     // ---- what the tests set ----
     std::vector<AppStatus> apps;
     std::vector<AppEvent> stored_events;
+    /// get_app's "spec" by app name; an app not here gets {"command": ["/usr/bin/NAME"]}.
+    std::map<std::string, AppSpec> specs;
     std::map<std::string, std::vector<api::LogLine>> logs;
     ReloadReport reload_report;
     VersionInfo version_info{"0.1.0-test", "v1", "none"};
@@ -218,6 +220,7 @@ inline std::optional<AppDetail> FakeBackend::get_app(const std::string& name) {
     d.status = *a;
     d.spec.name = name;
     d.spec.command = {"/usr/bin/" + name};
+    if (auto it = specs.find(name); it != specs.end()) d.spec = it->second;
     d.events = events(name);
     return d;
 }

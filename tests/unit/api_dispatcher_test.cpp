@@ -446,7 +446,7 @@ TEST_CASE("read-only socket: an unprivileged peer never gets a secret value", "[
         auto r = f.get("/v1/apps/envsecret-2", true, false);
         CHECK(r.status == 404);
         check_no_secret(r.body);
-        r = f.get("/v1/events?app=argsecret-1", true, false);
+        r = f.get("/v1/events?app=envsecret-2", true, false);
         CHECK(r.status == 404);
         check_no_secret(r.body);
     }

@@ -268,6 +268,18 @@ TEST_CASE("the detail view of an app in backoff shows its last exit and next res
     CHECK(view.find("Events:       none\n") != std::string::npos);
 }
 
+TEST_CASE("the detail view says how many arguments the read-only socket hid", "[isoctl][secrets]") {
+    auto doc = nlohmann::json::parse(kSampleApps).at("apps").at(0);
+    doc["spec"] = {{"command", {"/usr/sbin/nginx", nullptr, nullptr}}, {"env", {{"TOKEN", nullptr}}}};
+    doc["redacted"] = true;
+    std::string view = render_app_detail(detail_from_json(doc), at("2026-11-23T19:00:00Z"), false);
+    CHECK(view.find("Command:      /usr/sbin/nginx (2 arguments hidden: needs root or group isolated)\n") !=
+          std::string::npos);
+    doc["spec"]["command"] = {"/usr/sbin/nginx", nullptr};
+    view = render_app_detail(detail_from_json(doc), at("2026-11-23T19:00:00Z"), false);
+    CHECK(view.find("(1 argument hidden: needs root or group isolated)") != std::string::npos);
+}
+
 TEST_CASE("probe failures show their count in a row and message", "[isoctl]") {
     auto doc = nlohmann::json::parse(kSampleApps).at("apps").at(0);
     doc["state"] = "unhealthy";
