@@ -173,7 +173,9 @@ std::string format_rfc3339(std::chrono::system_clock::time_point t) {
     }
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    char buf[40];
+    // Room for any int in every field (7 x 11 characters, separators, NUL), not just for
+    // the 24 of a real date: gcc's -Wformat-truncation only knows the types.
+    char buf[96];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
     return buf;
