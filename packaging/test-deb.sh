@@ -274,7 +274,8 @@ waitfor '[ "$(app probed state)" = ready ] && [ "$(app hello state)" = ready ]' 
   && ok "probed and hello are ready" || bad "apps not ready: $(ct isoctl status 2>&1 | tr '\n' '|')"
 p1=$(app probed pid) h1=$(app hello pid) m1=$(mainpid)
 info "probed pid $p1, hello pid $h1, daemon $m1; $(ct systemctl show -p StatusText --value isolated)"
-ct systemctl show -p StatusText --value isolated | grep -q '2 apps: 2 ready' \
+# The STATUS= line follows the apps' states once a second: wait for it.
+waitfor "ct systemctl show -p StatusText --value isolated | grep -q '2 apps: 2 ready'" \
   && ok "STATUS= line: $(ct systemctl show -p StatusText --value isolated)" || bad "StatusText: $(ct systemctl show -p StatusText --value isolated)"
 props=$(ct systemctl show isolated-probed.scope -p Slice -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec -p Delegate | sort | tr '\n' ' ')
 [ "$props" = "CPUQuotaPerSecUSec=500ms Delegate=yes MemoryMax=67108864 Slice=isolated.slice TasksMax=100 " ] \

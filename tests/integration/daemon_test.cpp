@@ -193,7 +193,10 @@ TEST_CASE("a bad app file is reported and never stops the other apps", "[integra
 })");
     d.start();
     d.wait_state("good", "ready");
-    CHECK(d.http("GET", "/v1/apps/bad").code == 404);
+    // Listed, failed, with the file's error (not only in the daemon log).
+    auto bad = d.app("bad");
+    CHECK(bad["state"] == "failed");
+    CHECK_THAT(bad["fileErrors"][0].get<std::string>(), Catch::Contains("bad.json:3: resources.memory"));
     CHECK_THAT(d.daemon_log(), Catch::Contains("bad.json:3: resources.memory"));
 }
 
