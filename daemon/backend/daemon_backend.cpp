@@ -31,7 +31,7 @@ std::optional<AppDetail> DaemonBackend::get_app(const std::string& name) { retur
 
 void DaemonBackend::app_action(const std::string& name, api::AppAction action, std::optional<Duration> timeout,
                                Done done) {
-    if (!sup_.contains(name)) {
+    if (!sup_.contains(name) && !sup_.is_rejected(name)) {
         done(api::ApiError{404, api_error::not_found, "no app named \"" + name + "\""});
         return;
     }
@@ -42,7 +42,8 @@ void DaemonBackend::app_action(const std::string& name, api::AppAction action, s
             done(std::nullopt);
     };
     switch (action) {
-        case api::AppAction::start: sup_.start(name, std::move(finish)); break;
+        // For start, the call's timeout is how long to wait for the app to come up.
+        case api::AppAction::start: sup_.start(name, std::move(finish), timeout); break;
         case api::AppAction::stop: sup_.stop(name, timeout, std::move(finish)); break;
         case api::AppAction::restart: sup_.restart(name, timeout, std::move(finish)); break;
     }
