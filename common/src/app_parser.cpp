@@ -523,8 +523,9 @@ public:
             return;
         }
         check_keys("", root,
-                   {"command", "user", "env", "workdir", "hostname", "init", "autostart", "rootfs", "mounts",
-                    "network", "namespaces", "resources", "restart", "stop", "probes", "dependsOn", "security"});
+                   {"command", "user", "env", "envFile", "secrets", "workdir", "hostname", "init", "autostart",
+                    "rootfs", "mounts", "network", "namespaces", "resources", "restart", "stop", "probes",
+                    "dependsOn", "security", "logs", "hooks"});
 
         if (auto* v = field(root, "command")) {
             if (auto c = strings_at("command", *v, true)) spec.command = std::move(*c);
@@ -533,6 +534,8 @@ public:
         }
         if (auto* v = field(root, "user")) parse_user(*v, spec);
         if (auto* v = field(root, "env")) parse_env(*v, spec);
+        if (auto* v = field(root, "envFile")) parse_env_files(*v, spec.env_files);
+        if (auto* v = field(root, "secrets")) parse_secrets(*v, spec);
         if (auto* v = field(root, "workdir")) {
             if (auto s = string_at("workdir", *v); s && check_path("workdir", *s, false)) spec.workdir = *s;
         }
@@ -562,6 +565,21 @@ public:
         if (auto* v = field(root, "probes")) parse_probes(*v, spec.probes);
         if (auto* v = field(root, "dependsOn")) parse_depends_on(*v, spec.depends_on);
         if (auto* v = field(root, "security")) parse_security(*v, spec.security);
+        if (auto* v = field(root, "logs")) parse_logs(*v, spec.logs);
+        if (auto* v = field(root, "hooks")) parse_hooks(*v, spec.hooks);
+
+        // /run/secrets is the daemon's when the app has secrets: a mount there would hide them.
+        if (!spec.secrets.empty()) {
+            for (size_t i = 0; i < spec.mounts.size(); ++i) {
+                const auto& t = spec.mounts[i].target;
+                if (t == "/run/secrets" || t.starts_with("/run/secrets/") || t == "/run" || t == "/run/")
+                    error(member_path(element_path("mounts", i), "target"),
+                          detail::quote(t) + " would hide /run/secrets, where the app's secrets are");
+            }
+            if (spec.env.contains("CREDENTIALS_DIRECTORY"))
+                error(member_path("env", "CREDENTIALS_DIRECTORY"),
+                      "is set by isolated to /run/secrets when the app has secrets");
+        }
 
         // The hostname lives in the UTS namespace: it cannot be set in one the app does not own.
         if (!spec.hostname.empty() && spec.namespaces.uts.kind != NamespaceKind::private_) {
@@ -605,6 +623,159 @@ public:
             std::string msg = "expected a string, got " + describe(value);
             if (value.is_number() || value.is_boolean()) msg += " (quote it: \"" + value.dump() + "\")";
             error(path, msg);
+        }
+    }
+
+    // "envFile": "/path" | "-/path" | [...] (systemd's EnvironmentFile=; "-" = optional).
+    void parse_env_files(const json& v, std::vector<EnvFileSpec>& out) {
+        auto one = [&](const std::string& path, const json& item) {
+            auto s = string_at(path, item);
+            if (!s) return;
+            EnvFileSpec f;
+            f.optional = s->starts_with("-");
+            f.path = f.optional ? s->substr(1) : *s;
+            if (check_path(path, f.path, false)) out.push_back(std::move(f));
+        };
+        if (v.is_string()) {
+            one("envFile", v);
+        } else if (v.is_array()) {
+            for (size_t i = 0; i < v.size(); ++i) one(element_path("envFile", i), v[i]);
+        } else {
+            error("envFile", "expected a path or an array of paths, got " + describe(v));
+        }
+    }
+
+    // "secrets": [{"source": "/etc/isolated/secrets/x", "name": "x", "mode": "0400"}]
+    void parse_secrets(const json& v, AppSpec& spec) {
+        if (!v.is_array()) {
+            error("secrets", "expected an array of secrets ([{\"source\": \"/etc/isolated/secrets/NAME\"}]), got " +
+                                 describe(v));
+            return;
+        }
+        std::map<std::string, size_t> names;
+        for (size_t i = 0; i < v.size(); ++i) {
+            std::string path = element_path("secrets", i);
+            const json& e = v[i];
+            if (!expect_object(path, e, "{\"source\": \"/etc/isolated/secrets/NAME\"}")) continue;
+            check_keys(path, e, {"source", "name", "mode"});
+            SecretSpec sec;
+            bool ok = true;
+            if (auto* src = field(e, "source")) {
+                auto s = string_at(member_path(path, "source"), *src);
+                ok = s && check_path(member_path(path, "source"), *s, false);
+                if (ok) sec.source = *s;
+            } else {
+                error(member_path(path, "source"), "required field is missing (the host file that holds the secret)");
+                ok = false;
+            }
+            if (auto* n = field(e, "name")) {
+                if (auto s = string_at(member_path(path, "name"), *n)) sec.name = *s;
+                else ok = false;
+            } else if (ok) {
+                sec.name = sec.source.substr(sec.source.rfind('/') + 1);
+            }
+            if (ok && !is_file_name(sec.name)) {
+                error(member_path(path, "name"),
+                      (sec.name.empty() ? std::string("\"\"") : detail::quote(sec.name)) +
+                          " is not a file name (letters, digits, \".\", \"_\" and \"-\"; not \".\" or \"..\")");
+                ok = false;
+            }
+            if (auto* m = field(e, "mode")) {
+                auto mode = mode_at(member_path(path, "mode"), *m);
+                if (mode && *mode > 0777) {
+                    error(member_path(path, "mode"), "must not have setuid, setgid or sticky bits");
+                    mode.reset();
+                }
+                if (mode) sec.mode = *mode;
+                else ok = false;
+            }
+            if (!ok) continue;
+            if (auto [it, fresh] = names.emplace(sec.name, i); !fresh) {
+                error(member_path(path, "name"),
+                      detail::quote(sec.name) + " is also the name of " + element_path("secrets", it->second));
+                continue;
+            }
+            spec.secrets.push_back(std::move(sec));
+        }
+    }
+
+    static bool is_file_name(std::string_view s) {
+        if (s.empty() || s.size() > 255 || s == "." || s == "..") return false;
+        return std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+        });
+    }
+
+    // "logs": {"maxSize": "10M", "maxFiles": 5}
+    void parse_logs(const json& v, LogLimitsSpec& out) {
+        if (!expect_object("logs", v, "{\"maxSize\": \"10M\", \"maxFiles\": 5}")) return;
+        check_keys("logs", v, {"maxSize", "maxFiles"});
+        if (auto* s = field(v, "maxSize")) {
+            if (auto n = size_at("logs.maxSize", *s)) {
+                if (*n < 4096)
+                    error("logs.maxSize", "must be at least 4K (got " + s->dump() + ")");
+                else
+                    out.max_size = *n;
+            }
+        }
+        if (auto* f = field(v, "maxFiles")) {
+            if (auto n = uint_at("logs.maxFiles", *f, 1, 1000)) out.max_files = static_cast<std::uint32_t>(*n);
+        }
+    }
+
+    // "hooks": {"onFailure": {"command": [...], "timeout": "30s", "user": "nobody"}, ...}
+    void parse_hooks(const json& v, HooksSpec& out) {
+        if (!expect_object("hooks", v)) return;
+        check_keys("hooks", v, {"onFailure", "onUnhealthy", "onOOM"});
+        for (auto [key, slot] : {std::pair{"onFailure", &out.on_failure}, std::pair{"onUnhealthy", &out.on_unhealthy},
+                                 std::pair{"onOOM", &out.on_oom}}) {
+            const json* h = field(v, key);
+            if (!h) continue;
+            std::string path = member_path("hooks", key);
+            if (!expect_object(path, *h, "{\"command\": [\"/usr/local/bin/notify\"]}")) continue;
+            check_keys(path, *h, {"command", "timeout", "user"});
+            HookSpec hook;
+            bool ok = true;
+            if (auto* c = field(*h, "command")) {
+                auto cmd = strings_at(member_path(path, "command"), *c, true);
+                if (cmd && !cmd->front().starts_with("/")) {
+                    error(element_path(member_path(path, "command"), 0),
+                          detail::quote(cmd->front()) + " is not an absolute path (hooks run without a search path)");
+                    cmd.reset();
+                }
+                if (cmd) hook.command = std::move(*cmd);
+                else ok = false;
+            } else {
+                error(member_path(path, "command"), "required field is missing (the host program to run)");
+                ok = false;
+            }
+            if (auto* t = field(*h, "timeout")) {
+                auto d = duration_at(member_path(path, "timeout"), *t);
+                if (d && *d <= Duration(0)) {
+                    error(member_path(path, "timeout"), "must be more than 0");
+                    d.reset();
+                }
+                if (d) hook.timeout = *d;
+                else ok = false;
+            }
+            if (auto* u = field(*h, "user")) {
+                auto s = string_at(member_path(path, "user"), *u);
+                if (s) {
+                    auto colon = s->find(':');
+                    bool good = !s->empty() && (colon == std::string::npos
+                                                    ? is_user_part(*s)
+                                                    : is_user_part(s->substr(0, colon)) &&
+                                                          is_user_part(s->substr(colon + 1)));
+                    if (!good) {
+                        error(member_path(path, "user"),
+                              detail::quote(*s) + " is not a user (use NAME, UID, UID:GID or NAME:GROUP)");
+                        s.reset();
+                    }
+                }
+                if (s) hook.user = *s;
+                else ok = false;
+            }
+            if (ok) *slot = std::move(hook);
         }
     }
 
@@ -704,11 +875,11 @@ public:
                     m.size = *n;
             }
         }
-        if (auto* md = only_for("mode", MountType::tmpfs)) parse_mode(member_path(path, "mode"), *md, m);
+        if (auto* md = only_for("mode", MountType::tmpfs)) m.mode = mode_at(member_path(path, "mode"), *md);
         return out_.size() == errors_before;
     }
 
-    void parse_mode(const std::string& path, const json& v, MountSpec& m) {
+    std::optional<std::uint32_t> mode_at(const std::string& path, const json& v) {
         if (v.is_string()) {
             const auto& s = v.get_ref<const std::string&>();
             bool octal = !s.empty() && s.size() <= 5 &&
@@ -716,10 +887,9 @@ public:
             unsigned long mode = octal ? std::stoul(s, nullptr, 8) : 0;
             if (!octal || mode > 07777) {
                 error(path, detail::quote(s) + " is not an octal mode such as \"1777\" or \"0755\"");
-                return;
+                return std::nullopt;
             }
-            m.mode = static_cast<std::uint32_t>(mode);
-            return;
+            return static_cast<std::uint32_t>(mode);
         }
         if (v.is_number()) {
             // As Kubernetes' defaultMode: a JSON number is the mode's value (0755 is 493).
@@ -728,12 +898,12 @@ public:
                 error(path,
                       v.dump() +
                           " is not a mode (JSON numbers are decimal: write modes as octal strings such as \"1777\")");
-                return;
+                return std::nullopt;
             }
-            m.mode = static_cast<std::uint32_t>(i->magnitude);
-            return;
+            return static_cast<std::uint32_t>(i->magnitude);
         }
         error(path, "expected an octal string such as \"1777\", got " + describe(v));
+        return std::nullopt;
     }
 
     void parse_network(const json& v, NetworkSpec& out) {

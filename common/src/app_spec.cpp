@@ -143,6 +143,9 @@ bool AppSpec::same_definition(const AppSpec& o) const {
     // Whether the daemon starts the app by itself says nothing about the running app:
     // changing it must not restart it.
     copy.autostart = o.autostart;
+    // Nor do the daemon's own duties around it: where its output is kept, what runs when it fails.
+    copy.logs = o.logs;
+    copy.hooks = o.hooks;
     return copy == o;
 }
 

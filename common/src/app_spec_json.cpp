@@ -57,6 +57,11 @@ json app_spec_to_json(const AppSpec& s) {
     j["command"] = s.command;
     j["user"] = string_or_null(s.user);
     j["env"] = s.env;
+    j["envFile"] = json::array();
+    for (const auto& f : s.env_files) j["envFile"].push_back((f.optional ? "-" : "") + f.path);
+    j["secrets"] = json::array();
+    for (const auto& sec : s.secrets)
+        j["secrets"].push_back({{"source", sec.source}, {"name", sec.name}, {"mode", octal(sec.mode)}});
     j["workdir"] = s.workdir;
     j["hostname"] = string_or_null(s.hostname);
     j["init"] = s.init;
@@ -134,6 +139,15 @@ json app_spec_to_json(const AppSpec& s) {
                      {"seccomp", sec.seccomp == SeccompMode::path ? sec.seccomp_path : to_string(sec.seccomp)},
                      {"noNewPrivileges", sec.no_new_privileges},
                      {"readonlyRootfs", opt(sec.readonly_rootfs)}};
+
+    j["logs"] = {{"maxSize", opt(s.logs.max_size)}, {"maxFiles", opt(s.logs.max_files)}};
+    auto hook = [](const std::optional<HookSpec>& h) -> json {
+        if (!h) return nullptr;
+        return {{"command", h->command}, {"timeout", format_duration(h->timeout)}, {"user", h->user}};
+    };
+    j["hooks"] = {{"onFailure", hook(s.hooks.on_failure)},
+                  {"onUnhealthy", hook(s.hooks.on_unhealthy)},
+                  {"onOOM", hook(s.hooks.on_oom)}};
     return j;
 }
 

@@ -61,6 +61,10 @@ std::vector<std::string> secret_values(const AppSpec& spec) {
     add_probe_values(spec.probes.liveness, out);
     add_probe_values(spec.probes.readiness, out);
     add_probe_values(spec.probes.startup, out);
+    // A hook's arguments can hold a webhook's token or a mail address.
+    for (const auto* h : {&spec.hooks.on_failure, &spec.hooks.on_unhealthy, &spec.hooks.on_oom})
+        if (*h)
+            for (std::size_t i = 1; i < (*h)->command.size(); ++i) out.push_back((*h)->command[i]);
     out.erase(std::remove(out.begin(), out.end(), std::string()), out.end());
     return out;
 }
@@ -71,6 +75,11 @@ json redacted_spec_json(const AppSpec& spec) {
     auto& cmd = j["command"];
     for (std::size_t i = 1; i < cmd.size(); ++i) cmd[i] = nullptr;
     for (const char* which : {"liveness", "readiness", "startup"}) redact_probe_json(j["probes"][which]);
+    for (auto& [key, hook] : j["hooks"].items()) {
+        if (!hook.is_object()) continue;
+        auto& hc = hook["command"];
+        for (std::size_t i = 1; i < hc.size(); ++i) hc[i] = nullptr;
+    }
     return j;
 }
 

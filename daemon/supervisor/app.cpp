@@ -174,9 +174,11 @@ void App::redefine(AppSpec spec) {
 
 void App::replace_equivalent_spec(AppSpec spec) {
     if (!spec_.same_definition(spec)) return;
-    if (pending_spec_)
+    if (pending_spec_) {
         pending_spec_->autostart = spec.autostart;
-    else
+        pending_spec_->logs = spec.logs;
+        pending_spec_->hooks = spec.hooks;
+    } else
         spec_ = std::move(spec);
 }
 

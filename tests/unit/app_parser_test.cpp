@@ -1200,3 +1200,97 @@ TEST_CASE("a long string value is cut in messages", "[parser]") {
     auto e = error_with("\"user\": \"" + long_user + "!\"");
     CHECK(e == at3("user", "\"" + std::string(80, 'u') + "...\" is not a user (use NAME, UID, UID:GID or NAME:GROUP)"));
 }
+
+// ---- envFile, secrets, logs, hooks --------------------------------------------------
+
+TEST_CASE("envFile", "[parser][secrets]") {
+    CHECK(spec_with(R"("envFile": "/etc/isolated/web.env")").env_files ==
+          std::vector<EnvFileSpec>{{"/etc/isolated/web.env", false}});
+    CHECK(spec_with(R"("envFile": ["/etc/a.env", "-/etc/b.env"])").env_files ==
+          std::vector<EnvFileSpec>{{"/etc/a.env", false}, {"/etc/b.env", true}});
+    CHECK(spec_with(R"("envFile": [])").env_files.empty());
+
+    CHECK(error_with(R"("envFile": "web.env")") == at3("envFile", "\"web.env\" is not an absolute path"));
+    CHECK(error_with(R"("envFile": ["-web.env"])") == at3("envFile[0]", "\"web.env\" is not an absolute path"));
+    CHECK(error_with(R"("envFile": {"path": "/x"})") ==
+          at3("envFile", "expected a path or an array of paths, got an object"));
+    CHECK(error_with(R"("envFile": [1])") == at3("envFile[0]", "expected a string, got a number (1)"));
+}
+
+TEST_CASE("secrets", "[parser][secrets]") {
+    auto s = spec_with(R"("secrets": [{"source": "/etc/isolated/secrets/pg-password"},
+                                      {"source": "/etc/isolated/secrets/x", "name": "api.key", "mode": "0440"}])");
+    CHECK(s.secrets == std::vector<SecretSpec>{{"/etc/isolated/secrets/pg-password", "pg-password", 0400},
+                                               {"/etc/isolated/secrets/x", "api.key", 0440}});
+
+    CHECK(error_with(R"("secrets": {"source": "/x"})") ==
+          at3("secrets",
+              "expected an array of secrets ([{\"source\": \"/etc/isolated/secrets/NAME\"}]), got an object"));
+    CHECK(error_with(R"("secrets": [{"name": "x"}])") ==
+          at3("secrets[0].source", "required field is missing (the host file that holds the secret)"));
+    CHECK(error_with(R"("secrets": [{"source": "x"}])") ==
+          at3("secrets[0].source", "\"x\" is not an absolute path"));
+    CHECK(error_with(R"("secrets": [{"source": "/x", "name": "../etc/passwd"}])") ==
+          at3("secrets[0].name",
+              "\"../etc/passwd\" is not a file name (letters, digits, \".\", \"_\" and \"-\"; not \".\" or \"..\")"));
+    CHECK(error_with(R"("secrets": [{"source": "/x", "name": ".."}])").find("is not a file name") !=
+          std::string::npos);
+    CHECK(error_with(R"("secrets": [{"source": "/x", "mode": "4755"}])") ==
+          at3("secrets[0].mode", "must not have setuid, setgid or sticky bits"));
+    CHECK(error_with(R"("secrets": [{"source": "/x", "mode": "rw"}])") ==
+          at3("secrets[0].mode", "\"rw\" is not an octal mode such as \"1777\" or \"0755\""));
+    CHECK(error_with(R"("secrets": [{"source": "/a/x"}, {"source": "/b/x"}])") ==
+          at3("secrets[1].name", "\"x\" is also the name of secrets[0]"));
+    CHECK(error_with(R"("secrets": [{"source": "/x", "owner": "root"}])").find("secrets[0].owner: unknown field") !=
+          std::string::npos);
+    CHECK(error_with(R"("env": {"CREDENTIALS_DIRECTORY": "/x"}, "secrets": [{"source": "/x"}])") ==
+          at3("env.CREDENTIALS_DIRECTORY", "is set by isolated to /run/secrets when the app has secrets"));
+    CHECK(error_with(R"("mounts": [{"type": "tmpfs", "target": "/run"}], "secrets": [{"source": "/x"}])") ==
+          at3("mounts[0].target", "\"/run\" would hide /run/secrets, where the app's secrets are"));
+    // Without secrets, /run/secrets is the app's own.
+    CHECK(spec_with(R"("mounts": [{"type": "tmpfs", "target": "/run/secrets"}])").mounts.size() == 1);
+}
+
+TEST_CASE("logs", "[parser]") {
+    auto l = spec_with(R"("logs": {"maxSize": "10M", "maxFiles": 5})").logs;
+    CHECK(l.max_size == 10u << 20);
+    CHECK(l.max_files == 5u);
+    CHECK(spec_with(R"("logs": {})").logs == LogLimitsSpec{});
+    CHECK(error_with(R"("logs": {"maxSize": "1K"})") == at3("logs.maxSize", "must be at least 4K (got \"1K\")"));
+    CHECK(error_with(R"("logs": {"maxFiles": 0})") == at3("logs.maxFiles", "must be between 1 and 1000 (got 0)"));
+    CHECK(error_with(R"("logs": {"maxSize": "ten"})") == at3("logs.maxSize", "\"ten\" is not a size"));
+    CHECK(error_with(R"("logs": {"max": 1})").find("logs.max: unknown field") != std::string::npos);
+}
+
+TEST_CASE("hooks", "[parser]") {
+    auto h = spec_with(R"("hooks": {"onFailure": {"command": ["/usr/local/bin/page", "ops"]},
+                                    "onOOM": {"command": ["/bin/true"], "timeout": "5s", "user": "1000:1000"}})")
+                 .hooks;
+    REQUIRE(h.on_failure);
+    CHECK(h.on_failure->command == std::vector<std::string>{"/usr/local/bin/page", "ops"});
+    CHECK(h.on_failure->timeout == 30s);
+    CHECK(h.on_failure->user == "nobody");
+    CHECK_FALSE(h.on_unhealthy);
+    REQUIRE(h.on_oom);
+    CHECK(h.on_oom->timeout == 5s);
+    CHECK(h.on_oom->user == "1000:1000");
+
+    CHECK(error_with(R"("hooks": {"onFailure": {}})") ==
+          at3("hooks.onFailure.command", "required field is missing (the host program to run)"));
+    CHECK(error_with(R"("hooks": {"onFailure": {"command": ["mail"]}})") ==
+          at3("hooks.onFailure.command[0]", "\"mail\" is not an absolute path (hooks run without a search path)"));
+    CHECK(error_with(R"("hooks": {"onFailure": {"command": ["/bin/true"], "timeout": "0s"}})") ==
+          at3("hooks.onFailure.timeout", "must be more than 0"));
+    CHECK(error_with(R"("hooks": {"onFailure": {"command": ["/bin/true"], "user": "a b"}})") ==
+          at3("hooks.onFailure.user", "\"a b\" is not a user (use NAME, UID, UID:GID or NAME:GROUP)"));
+    CHECK(error_with(R"("hooks": {"onCrash": {"command": ["/bin/true"]}})").find("hooks.onCrash: unknown field") !=
+          std::string::npos);
+}
+
+TEST_CASE("logs and hooks are not part of the definition: changing them does not restart the app", "[parser]") {
+    auto a = spec_with(R"("logs": {"maxFiles": 2})");
+    auto b = spec_with(R"("hooks": {"onFailure": {"command": ["/bin/true"]}})");
+    CHECK(a.same_definition(b));
+    CHECK_FALSE(a.same_definition(spec_with(R"("envFile": "/etc/x.env")")));
+    CHECK_FALSE(a.same_definition(spec_with(R"("secrets": [{"source": "/x"}])")));
+}

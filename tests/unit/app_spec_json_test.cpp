@@ -55,6 +55,11 @@ AppSpec rich() {
     s.restart.backoff = {250ms, 90s, 1.5, 1h, 0.25};
     s.restart.max_retries = 7;
     s.stop = {3, 1500ms};
+    s.env_files = {{"/etc/web.env", false}, {"/etc/web.local.env", true}};
+    s.secrets = {{"/etc/isolated/secrets/tls.key", "tls.key", 0440}};
+    s.logs = {1u << 20, 3u};
+    s.hooks.on_failure = HookSpec{{"/usr/local/bin/page", "--to", "ops"}, 10s, "1000:1000"};
+    s.hooks.on_oom = HookSpec{{"/bin/true"}, 30s, "nobody"};
 
     ProbeSpec http;
     http.kind = ProbeKind::http;
@@ -97,6 +102,8 @@ TEST_CASE("the canonical JSON of a minimal spec has every field with its default
       "command": ["/bin/web"],
       "user": null,
       "env": {},
+      "envFile": [],
+      "secrets": [],
       "workdir": "/",
       "hostname": null,
       "init": true,
@@ -114,7 +121,9 @@ TEST_CASE("the canonical JSON of a minimal spec has every field with its default
       "probes": {"liveness": null, "readiness": null, "startup": null},
       "dependsOn": [],
       "security": {"capabilities": {"add": [], "drop": []}, "seccomp": "default", "noNewPrivileges": true,
-                   "readonlyRootfs": null}
+                   "readonlyRootfs": null},
+      "logs": {"maxSize": null, "maxFiles": null},
+      "hooks": {"onFailure": null, "onUnhealthy": null, "onOOM": null}
     })");
     CHECK(j == expected);
     CHECK(reparse(minimal()) == minimal());

@@ -171,6 +171,43 @@ struct SecuritySpec {
 /// cross-file checks, which run after parsing, can still point at a line. Where a value
 /// was written is not part of what it means: two SourceLines always compare equal, so
 /// AppSpec's == and same_definition() ignore it.
+/// "envFile": a file in systemd's EnvironmentFile= syntax, read at every start.
+struct EnvFileSpec {
+    std::string path;                                 ///< absolute host path
+    bool optional = false;                            ///< written with a leading "-": a missing file is skipped
+    bool operator==(const EnvFileSpec&) const = default;
+};
+
+/// "secrets": a root-owned host file copied to /run/secrets/<name> in the sandbox at every start.
+struct SecretSpec {
+    std::string source;                               ///< absolute host path
+    std::string name;                                 ///< file name under /run/secrets (default: source's base name)
+    std::uint32_t mode = 0400;
+    bool operator==(const SecretSpec&) const = default;
+};
+
+/// "logs": per-app limits for the file log driver (unset = the daemon's settings).
+struct LogLimitsSpec {
+    std::optional<std::uint64_t> max_size;            ///< "maxSize": bytes per file before rotation
+    std::optional<std::uint32_t> max_files;           ///< "maxFiles": rotated files kept
+    bool operator==(const LogLimitsSpec&) const = default;
+};
+
+/// A host command the daemon runs when the app enters a state (hooks.onFailure, ...).
+struct HookSpec {
+    std::vector<std::string> command;
+    Duration timeout = std::chrono::seconds(30);
+    std::string user = "nobody";                      ///< name or uid[:gid]
+    bool operator==(const HookSpec&) const = default;
+};
+
+struct HooksSpec {
+    std::optional<HookSpec> on_failure;               ///< "onFailure": the app is failed (gave up)
+    std::optional<HookSpec> on_unhealthy;             ///< "onUnhealthy": its liveness probe failed
+    std::optional<HookSpec> on_oom;                   ///< "onOOM": the kernel OOM-killed a process of it
+    bool operator==(const HooksSpec&) const = default;
+};
+
 struct SourceLines {
     std::map<std::string, int> by_field;
     /// The line of FIELD, else of its nearest enclosing field; 0 when unknown.
@@ -183,6 +220,8 @@ struct AppSpec {
     std::vector<std::string> command;
     std::string user;                                 ///< "" = root; name or uid[:gid]
     std::map<std::string, std::string> env;
+    std::vector<EnvFileSpec> env_files;               ///< "envFile"
+    std::vector<SecretSpec> secrets;
     std::string workdir = "/";
     std::string hostname;                             ///< "" = the app name
     RootfsSpec rootfs;
@@ -197,6 +236,8 @@ struct AppSpec {
     SecuritySpec security;
     bool init = true;                                 ///< isolated's init is PID 1; false execs the app as PID 1
     bool autostart = true;                            ///< false: defined, but started only when asked (isoctl start)
+    LogLimitsSpec logs;
+    HooksSpec hooks;
 
     /// The file it was read from, for messages raised after parsing.
     std::string source_file;
