@@ -30,7 +30,7 @@ namespace {
 constexpr int accept_batch = 32;
 constexpr Duration accept_retry_delay = std::chrono::milliseconds(100);
 
-std::string quoted(const std::string& path) { return "\"" + path + "\""; }
+std::string quote_path(const std::string& path) { return "\"" + path + "\""; }
 
 bool make_address(const std::string& path, sockaddr_un& addr) {
     addr = {};
@@ -46,9 +46,9 @@ Result<void> remove_stale_socket(const std::string& path) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) < 0) {
         if (errno == ENOENT) return {};
-        return os_error("stat " + quoted(path));
+        return os_error("stat " + quote_path(path));
     }
-    if (!S_ISSOCK(st.st_mode)) return Error::msg(quoted(path) + " exists and is not a socket; not replacing it");
+    if (!S_ISSOCK(st.st_mode)) return Error::msg(quote_path(path) + " exists and is not a socket; not replacing it");
     sockaddr_un addr;
     make_address(path, addr);
     unique_fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -56,9 +56,9 @@ Result<void> remove_stale_socket(const std::string& path) {
     // Connecting to a Unix socket never waits: it succeeds (or EAGAIN, backlog full)
     // when something listens, ECONNREFUSED when nothing does.
     if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 || errno == EAGAIN)
-        return Error::os(EADDRINUSE, quoted(path) + " is in use: another daemon listens on it");
-    if (errno != ECONNREFUSED) return os_error("connect " + quoted(path) + " to tell whether it is stale");
-    if (::unlink(path.c_str()) < 0 && errno != ENOENT) return os_error("unlink stale socket " + quoted(path));
+        return Error::os(EADDRINUSE, quote_path(path) + " is in use: another daemon listens on it");
+    if (errno != ECONNREFUSED) return os_error("connect " + quote_path(path) + " to tell whether it is stale");
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) return os_error("unlink stale socket " + quote_path(path));
     return {};
 }
 
@@ -80,19 +80,19 @@ Result<BoundSocket> bind_unix_socket(const std::string& path, mode_t mode, gid_t
     const std::string temp = path + ".new";
     sockaddr_un addr;
     if (!make_address(temp, addr))
-        return Error::os(ENAMETOOLONG, "socket path " + quoted(path) + " is too long (at most " +
+        return Error::os(ENAMETOOLONG, "socket path " + quote_path(path) + " is too long (at most " +
                                            std::to_string(sizeof addr.sun_path - 1 - 4) + " bytes)");
     if (auto r = remove_stale_socket(path); !r) return r.error();
 
     unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) return os_error("socket for " + quoted(path));
+    if (!fd) return os_error("socket for " + quote_path(path));
     ::unlink(temp.c_str());  // left by a start that died half-way
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0)
-        return os_error("bind " + quoted(path));
+        return os_error("bind " + quote_path(path));
     // Nobody can connect before listen(), so the mode and group are in place before
     // the first client; the rename then publishes a finished socket.
     auto fail = [&](const char* what) {
-        Error e = os_error(std::string(what) + " " + quoted(path));
+        Error e = os_error(std::string(what) + " " + quote_path(path));
         ::unlink(temp.c_str());
         return e;
     };
@@ -148,7 +148,7 @@ Listener::Listener(net::io_context& io, BoundSocket socket, ListenerOptions opti
 Result<void> Listener::start() {
     error_code ec;
     acceptor_.assign(net::local::stream_protocol(), socket_.get(), ec);
-    if (ec) return Error::os(ec.value(), "listen on " + quoted(options_.path));
+    if (ec) return Error::os(ec.value(), "listen on " + quote_path(options_.path));
     socket_.release();
     do_accept();
     return {};
