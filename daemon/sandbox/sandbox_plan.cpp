@@ -327,6 +327,13 @@ Result<Credentials> resolve_user(const std::string& user, const std::string& pas
         }
     }
     if (std::find(c.groups.begin(), c.groups.end(), c.gid) == c.groups.end()) c.groups.insert(c.groups.begin(), c.gid);
+    // (uid_t)-1 is "leave unchanged" to setresuid/setresgid: an app given it would stay
+    // root. The parser refuses it in `user`; the rootfs's passwd and group must not bring it.
+    constexpr std::uint32_t unchanged = static_cast<std::uint32_t>(-1);
+    if (c.uid == unchanged || c.gid == unchanged ||
+        std::find(c.groups.begin(), c.groups.end(), unchanged) != c.groups.end())
+        return Error::msg("user \"" + user + "\" resolves to id 4294967295 in the rootfs's /etc/passwd or /etc/group, "
+                          "which the kernel reads as \"unchanged\" (it would leave the app root)");
     return c;
 }
 

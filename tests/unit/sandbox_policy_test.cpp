@@ -276,6 +276,20 @@ TEST_CASE("policy: resolve_user with an empty rootfs: root and numeric ids only"
     CHECK_FALSE(resolve_user("123:www-data", "", ""));
 }
 
+TEST_CASE("policy: resolve_user refuses id 4294967295 from the rootfs, which setresuid reads as unchanged",
+          "[sandbox][policy]") {
+    const std::string passwd = "app:x:4294967295:4294967295::/:/bin/sh\nweb:x:1000:4294967295::/:/bin/sh\n"
+                               "ok:x:1001:1001::/:/bin/sh\n";
+    const std::string group = "nogroup:x:4294967295:ok\nok:x:1001:\n";
+    for (const char* user : {"app", "web", "ok", "1001:nogroup"}) {
+        INFO(user);
+        auto r = resolve_user(user, passwd, group);
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().message, Catch::Contains("4294967295") && Catch::Contains("unchanged"));
+    }
+    CHECK(resolve_user("1001:1001", passwd, "ok:x:1001:\n"));
+}
+
 // ---- the mount plan ------------------------------------------------------------------------
 
 TEST_CASE("policy: Docker's masked and read-only paths", "[sandbox][policy]") {
