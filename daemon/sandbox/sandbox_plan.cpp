@@ -104,8 +104,18 @@ void add_host_root(std::vector<MountStep>& out, const SandboxInputs& in) {
                                         "/etc/security/opasswd", in.config_dir};
     for (const char* key : {"rsa", "ecdsa", "ed25519", "dsa"})
         secrets.push_back(std::string("/etc/ssh/ssh_host_") + key + "_key");
-    for (const auto& s : secrets)
-        if (s.rfind("/etc/", 0) == 0) out.push_back(step(MOP_MASK, s));
+    // isolated's own configuration (app files, /etc/isolated/secrets) wherever it is under
+    // a tree bound above (--config may be /usr/local/etc/isolated/...); elsewhere the
+    // sandbox has an empty directory of its own and nothing to mask.
+    auto under = [](const std::string& path, std::string_view dir) {
+        return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+    };
+    for (const auto& s : secrets) {
+        bool bound = under(s, "/etc");
+        for (const char* d : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"})
+            bound = bound || (s == in.config_dir && under(s, d));
+        if (bound) out.push_back(step(MOP_MASK, s));
+    }
     out.push_back(mkdir_step("/root", 0700));
     out.push_back(mkdir_step("/home", 0755));
     out.push_back(mkdir_step("/mnt", 0755));

@@ -499,7 +499,8 @@ TEST_CASE("policy: the host rootfs is the host's system trees, read-only, withou
     CHECK(m[index_of(m, MOP_SYMLINK, "/var/lock")].source == "/run/lock");
 }
 
-TEST_CASE("policy: isolated's configuration is masked in a host rootfs when it is under /etc", "[sandbox][policy]") {
+TEST_CASE("policy: isolated's configuration is masked in a host rootfs wherever the host's trees show it",
+          "[sandbox][policy]") {
     auto in = inputs(fake_host);
     in.config_dir = "/etc/isolated-prod";
     auto m = mounts_of(base_spec(), in);
@@ -510,6 +511,14 @@ TEST_CASE("policy: isolated's configuration is masked in a host rootfs when it i
     m = mounts_of(base_spec(), in);
     CHECK(count_target(m, "/opt/isolated") == 0);
     CHECK(index_of(m, MOP_BIND, "/opt") == -1);
+    // Under /usr (bound read-only from the host) it would be readable: it is masked.
+    in.config_dir = "/usr/local/etc/isolated";
+    m = mounts_of(base_spec(), in);
+    CHECK(index_of(m, MOP_MASK, "/usr/local/etc/isolated") > index_of(m, MOP_BIND, "/usr"));
+    // A prefix that is not a parent directory does not count.
+    in.config_dir = "/usrx/isolated";
+    m = mounts_of(base_spec(), in);
+    CHECK(count_target(m, "/usrx/isolated") == 0);
 }
 
 TEST_CASE("policy: a directory rootfs binds nothing of the host's but the names files", "[sandbox][policy]") {
