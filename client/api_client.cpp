@@ -22,6 +22,15 @@ Response Client::post(const std::string& target, const std::string& body, std::c
     return call(Request{"POST", target, body, timeout}, app);
 }
 
+Response Client::post_unchecked(const std::string& target, const std::string& body,
+                                std::chrono::milliseconds timeout) {
+    try {
+        return transport_.request(Request{"POST", target, body, timeout});
+    } catch (const TransportError& e) {
+        throw Failure(exit_code::unreachable, e.what());
+    }
+}
+
 void Client::stream(const std::string& target, const std::function<void(std::string_view)>& on_data,
                     std::chrono::milliseconds header_timeout, const std::string& app) {
     Response r;

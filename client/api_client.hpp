@@ -31,6 +31,10 @@ public:
     Response get(const std::string& target, const std::string& app = {});
     Response post(const std::string& target, const std::string& body, std::chrono::milliseconds timeout,
                   const std::string& app = {});
+    /// Like post(), but an answer of any status is returned, not thrown: for a caller
+    /// that tells a 400 (the same for every app) from the rest. Only an unreachable
+    /// daemon throws.
+    Response post_unchecked(const std::string& target, const std::string& body, std::chrono::milliseconds timeout);
     /// Follow endpoints. `header_timeout` 0 = wait for the headers as long as it takes.
     void stream(const std::string& target, const std::function<void(std::string_view)>& on_data,
                 std::chrono::milliseconds header_timeout, const std::string& app = {});

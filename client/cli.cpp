@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <cctype>
+
 #include "commands/commands.hpp"
 #include "connection.hpp"
 #include "isolated/app_spec.hpp"
@@ -105,6 +107,17 @@ std::vector<Verb> make_verbs() {
          "seccomp filter, on a new terminal when stdin is one. Exits with CMD's exit code\n"
          "(126/127 when it cannot be run). Needs root.",
          {{"no-tty", 'T', "", "never allocate a terminal"}}, 2, SIZE_MAX, commands::exec},
+        {"kill", "kill [-s SIGNAL] [--all] APP...", "send a signal to apps",
+         "Sends SIGNAL (default SIGTERM, as kill(1)) to each APP's main process -- its command --\n"
+         "and prints \"APP: SIGNAL sent to the main process (pid N)\". With --all, to every\n"
+         "process of each APP (as systemctl kill --kill-whom=all), isolated's own left out: the\n"
+         "sandbox's init, which would pass it on to the app a second time. SIGNAL is a name with\n"
+         "or without SIG (HUP, SIGHUP) or a number (1); -HUP, -SIGHUP and -1 are short for\n"
+         "-s HUP. Nothing else happens: an exit the signal causes is handled by the app's restart\n"
+         "policy. An app that is not running is an error. Each signal is an event (\"signal\").",
+         {{"signal", 's', "SIGNAL", "the signal to send (default SIGTERM): HUP, SIGHUP or 1"},
+          {"all", 0, "", "every process of each APP, not only its main process"}},
+         0, SIZE_MAX, commands::kill, true},
         {"help", "help [COMMAND]", "show help for isoctl or one command", "", {}, 0, 1, commands::help},
     };
 }
@@ -224,6 +237,11 @@ Invocation parse_args(const std::vector<std::string>& args, const Environment& e
         bool raw = inv.verb && !inv.verb->run;
         if (!options_done && !raw && a == "--") {
             options_done = true;
+            continue;
+        }
+        if (!options_done && !raw && inv.verb && inv.verb->dash_signal && a.size() > 1 && a[0] == '-' &&
+            (std::isupper(static_cast<unsigned char>(a[1])) || std::isdigit(static_cast<unsigned char>(a[1])))) {
+            inv.values["signal"] = a.substr(1);
             continue;
         }
         if (!options_done && !raw && a.size() > 1 && a[0] == '-') {

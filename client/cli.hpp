@@ -47,6 +47,9 @@ struct Verb {
     std::size_t min_args = 0;
     std::size_t max_args = SIZE_MAX;
     VerbFn run = nullptr;      ///< nullptr = not yet available (exit 2)
+    /// kill(1)'s shorthand: "-HUP", "-SIGHUP", "-9" stand for "--signal HUP" (an option
+    /// that starts with an upper-case letter or a digit; no option does).
+    bool dash_signal = false;
 };
 
 /// Every verb, in help order.

@@ -1199,18 +1199,10 @@ public:
         if (auto* s = field(v, "signal")) {
             if (s->is_string()) {
                 const auto& name = s->get_ref<const std::string&>();
-                if (auto sig = parse_signal(name)) {
+                if (auto sig = parse_signal(name))
                     out.signal = *sig;
-                } else {
-                    std::string upper;
-                    for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-                    std::string msg = detail::quote(name) + " is not a signal";
-                    if (parse_signal(upper))
-                        msg += " (did you mean \"" + upper + "\"?)";
-                    else
-                        msg += " (use a name such as \"SIGTERM\" or \"TERM\", or a number)";
-                    error("stop.signal", msg);
-                }
+                else
+                    error("stop.signal", signal_error(name));
             } else if (s->is_number()) {
                 if (auto n = uint_at("stop.signal", *s, 1, 64)) out.signal = static_cast<int>(*n);
             } else {

@@ -3,11 +3,14 @@
 #include <signal.h>
 
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 #include <limits>
+
+#include "text_hints.hpp"
 
 namespace isolated {
 namespace {
@@ -160,6 +163,14 @@ std::string signal_name(int sig) {
     for (auto& e : kSignals)
         if (e.number == sig) return e.name;
     return "SIG" + std::to_string(sig);
+}
+
+std::string signal_error(std::string_view text) {
+    std::string upper;
+    for (char c : text) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string msg = detail::quote(text) + " is not a signal";
+    if (parse_signal(upper)) return msg + " (did you mean \"" + upper + "\"?)";
+    return msg + " (use a name such as \"SIGTERM\" or \"TERM\", or a number)";
 }
 
 std::string format_rfc3339(std::chrono::system_clock::time_point t) {

@@ -47,6 +47,14 @@ struct ExecTicket {
     std::string plan;  ///< binary
 };
 
+/// What an operator's signal reached (POST /v1/apps/{name}/signal).
+struct SignalResult {
+    int signal = 0;
+    bool all = false;
+    pid_t main_pid = 0;        ///< the app's main process, 0 when it was not among them
+    std::vector<pid_t> pids;   ///< every process signalled, host view, main first
+};
+
 enum class AppAction { start, stop, restart };
 std::string to_string(AppAction);
 /// "start" | "stop" | "restart"; nullopt for anything else.
@@ -100,6 +108,12 @@ public:
                                                 bool tty, ExecTicket& out) {
         (void)app, (void)command, (void)tty, (void)out;
         return ApiError{501, api_error::internal, "exec is not available in this daemon"};
+    }
+    /// Delivers `sig` to the app's main process, or with `all` to every process of it;
+    /// an ApiError when the app does not exist (404) or is not running (409).
+    virtual std::optional<ApiError> signal_app(const std::string& app, int sig, bool all, SignalResult& out) {
+        (void)app, (void)sig, (void)all, (void)out;
+        return ApiError{501, api_error::internal, "signals are not available in this daemon"};
     }
 };
 

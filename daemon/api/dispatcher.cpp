@@ -21,7 +21,7 @@ constexpr const char* ndjson_type = "application/x-ndjson";
 // What Prometheus' own client libraries send for the text exposition format 0.0.4.
 constexpr const char* metrics_type = "text/plain; version=0.0.4; charset=utf-8";
 
-enum class RouteKind { apps, app, action, logs, reload, events, metrics, version, health, exec };
+enum class RouteKind { apps, app, action, logs, reload, events, metrics, version, health, exec, signal };
 
 /// Event messages and app names can hold any bytes; invalid UTF-8 must not make
 /// dump() throw, so it is replaced (U+FFFD) instead.
@@ -74,6 +74,47 @@ Result<std::optional<Duration>> parse_action_body(std::string_view body) {
         timeout = d;
     }
     return timeout;
+}
+
+/// The body of POST /v1/apps/NAME/signal: {"signal": "SIGHUP", "all": false}; the
+/// signal as a name with or without "SIG", or its number (a JSON number or a string).
+struct SignalBody {
+    int signal = 0;
+    bool all = false;
+};
+
+Result<SignalBody> parse_signal_body(std::string_view body) {
+    constexpr const char* example = R"(such as {"signal": "SIGHUP"} or {"signal": "SIGUSR1", "all": true})";
+    if (is_blank(body)) return Error::msg(std::string("the body must name the signal, ") + example);
+    auto j = json::parse(body, nullptr, /* allow_exceptions= */ false);
+    if (j.is_discarded()) return Error::msg("request body is not valid JSON");
+    if (!j.is_object()) return Error::msg(std::string("request body must be a JSON object ") + example);
+    SignalBody out;
+    bool have_signal = false;
+    for (const auto& [key, value] : j.items()) {
+        if (key == "signal") {
+            have_signal = true;
+            if (value.is_string()) {
+                const auto& text = value.get_ref<const std::string&>();
+                auto sig = parse_signal(text);
+                if (!sig) return Error::msg("signal: " + signal_error(text));
+                out.signal = *sig;
+            } else if (value.is_number_integer()) {
+                auto n = value.get<std::int64_t>();
+                if (n < 1 || n > 64) return Error::msg("signal: " + std::to_string(n) + " is not a signal number (1 to 64)");
+                out.signal = static_cast<int>(n);
+            } else {
+                return Error::msg(R"(signal: must be a name such as "SIGHUP" or "HUP", or a number)");
+            }
+        } else if (key == "all") {
+            if (!value.is_boolean()) return Error::msg("all: must be true or false");
+            out.all = value.get<bool>();
+        } else {
+            return Error::msg("unknown field \"" + key + "\" in request body (allowed: signal, all)");
+        }
+    }
+    if (!have_signal) return Error::msg(std::string("the body must name the signal, ") + example);
+    return out;
 }
 
 /// Reload takes no parameters: an empty body or {}.
@@ -137,6 +178,7 @@ std::optional<Route> match_route(const std::vector<std::string>& seg) {
     if (seg.size() != 4) return std::nullopt;
     if (seg[3] == "logs") return Route{RouteKind::logs, "GET", {"tail", "follow", "timestamps", "since"}, seg[2]};
     if (seg[3] == "exec") return Route{RouteKind::exec, "POST", {}, seg[2]};
+    if (seg[3] == "signal") return Route{RouteKind::signal, "POST", {}, seg[2]};
     if (auto action = app_action_from_string(seg[3]))
         return Route{RouteKind::action, "POST", {"wait"}, seg[2], *action};
     return std::nullopt;
@@ -429,6 +471,25 @@ Response exec_ticket(Backend& backend, const Request& request, const std::string
     return json_response(200, json{{"initPid", ticket.init_pid}, {"initPath", ticket.init_path}, {"plan", enc}});
 }
 
+// POST /v1/apps/NAME/signal: an operator's signal to the app's main process, or with
+// "all" to every process of it (`isoctl kill`).
+Response signal_app(Backend& backend, const DispatcherOptions& options, const Request& request,
+                    const std::string& name) {
+    auto body = parse_signal_body(request.body);
+    if (!body) return bad_request(body.error().message);
+    if (options.log)
+        options.log("api: signal " + signal_name(body->signal) + (body->all ? " (all processes) " : " ") + name + " (" +
+                    describe(request.peer) + ")");
+    SignalResult result;
+    if (auto err = backend.signal_app(name, body->signal, body->all, result)) return error_response(*err);
+    return json_response(200, json{{"app", name},
+                                   {"signal", signal_name(result.signal)},
+                                   {"all", result.all},
+                                   {"mainPid", result.main_pid > 0 ? json(result.main_pid) : json(nullptr)},
+                                   {"pids", result.pids},
+                                   {"processes", result.pids.size()}});
+}
+
 std::optional<Response> route(Backend& backend, const DispatcherOptions& options, const Request& request,
                               const Dispatcher::Respond& respond) {
     auto target = parse_target(request.target);
@@ -469,6 +530,7 @@ std::optional<Response> route(Backend& backend, const DispatcherOptions& options
         case RouteKind::version: return json_response(200, json(backend.version()));
         case RouteKind::health: return json_response(200, json{{"status", "ok"}});
         case RouteKind::exec: return exec_ticket(backend, request, route->app);
+        case RouteKind::signal: return signal_app(backend, options, request, route->app);
     }
     return error_response(500, api_error::internal, "unhandled route");
 }

@@ -130,4 +130,20 @@ std::optional<api::ApiError> DaemonBackend::exec_ticket(const std::string& app, 
     return std::nullopt;
 }
 
+std::optional<api::ApiError> DaemonBackend::signal_app(const std::string& app, int sig, bool all,
+                                                       api::SignalResult& out) {
+    if (!sup_.contains(app)) {
+        if (sup_.is_rejected(app))
+            return api::ApiError{409, api_error::conflict, app + " is failed (its app file was rejected), not running"};
+        return api::ApiError{404, api_error::not_found, "no app named \"" + app + "\""};
+    }
+    auto d = sup_.signal(app, sig, all);
+    if (!d) return api::ApiError{409, api_error::conflict, d.error().message};
+    out.signal = sig;
+    out.all = all;
+    out.main_pid = d->main_pid;
+    out.pids = d->pids;
+    return std::nullopt;
+}
+
 }  // namespace isolated::backend

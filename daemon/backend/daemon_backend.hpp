@@ -37,6 +37,8 @@ public:
     std::string metrics() override;
     std::optional<api::ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command, bool tty,
                                              api::ExecTicket& out) override;
+    std::optional<api::ApiError> signal_app(const std::string& app, int sig, bool all,
+                                            api::SignalResult& out) override;
 
     /// Builds the exec plan for an app's spec (the runtime's job).
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;

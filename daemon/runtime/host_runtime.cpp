@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <sched.h>
 
@@ -24,6 +25,7 @@
 #include "isolated/app_parser.hpp"
 
 #include "isolated/unique_fd.hpp"
+#include "isolated/units.hpp"
 #include "sandbox/init_protocol.h"
 #include "sandbox/sandbox_plan.hpp"
 #include "sandbox/spawn.hpp"
@@ -103,6 +105,10 @@ struct Watch : std::enable_shared_from_this<Watch> {
 
     bool started = false;
     bool init_is_app = false;  // "init": false -- the init execs the app itself
+    /// The app's main process (the init's child) once it is known, for operators'
+    /// signals; with "init": false the init's own pidfd is the main process's.
+    unique_fd main_pidfd;
+    std::string init_path;  // the isolated-init binary, to tell its processes apart
     std::unique_ptr<cgroup::AppCgroup> cgroup;
     net::Network* network = nullptr;  // set when the app is attached to the bridge
     std::shared_ptr<net::HostsFiles> hosts;  // set when the app is in the others' hosts files
@@ -133,19 +139,32 @@ struct Watch : std::enable_shared_from_this<Watch> {
                          });
     }
 
-    // The app's pid as the host sees it: the init's first child (the report carries
-    // the pid inside the sandbox's pid namespace).
+    // The app's pid as the host sees it: the init's child that has the pid the report
+    // carries inside the sandbox's pid namespace (`reported`), or, when that is not
+    // known (adoption), its first child -- the app, forked before anything else.
     pid_t host_pid_of_app(pid_t reported) const {
         if (init_is_app) return info.init_pid;
-        std::string path = "/proc/" + std::to_string(info.init_pid) + "/task/" + std::to_string(info.init_pid) +
-                           "/children";
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return reported;
-        unique_fd f(fd);
-        char buf[64] = {};
-        ssize_t n = ::read(fd, buf, sizeof buf - 1);
-        pid_t pid = n > 0 ? static_cast<pid_t>(std::atoi(buf)) : 0;
-        return pid > 0 ? pid : reported;
+        auto children = sys::children_of(info.init_pid);
+        if (reported > 0)
+            for (pid_t c : children)
+                if (sys::innermost_pid(c) == reported) return c;
+        if (!children.empty() && reported <= 0) return children.front();
+        return reported;
+    }
+
+    // A pidfd on the main process `pid`, taken only while it is the init's child (and
+    // has the pid `reported` inside the sandbox when that is known): checked after the
+    // pidfd pins a process, and counted only if that process is still there after the
+    // check, so a process that took the pid over is never taken for the app.
+    void open_main(pid_t pid, pid_t reported) {
+        if (init_is_app || pid <= 0) return;
+        auto fd = sys::pidfd_open(pid);
+        if (!fd) return;
+        if (sys::parent_pid(pid) != info.init_pid) return;
+        if (reported > 0 && sys::innermost_pid(pid) != reported) return;
+        if (!sys::pidfd_alive(fd->get())) return;
+        if (auto start = sys::process_start_time(pid)) record["pidStart"] = *start;
+        main_pidfd = std::move(*fd);
     }
 
     void handle_report() {
@@ -153,6 +172,7 @@ struct Watch : std::enable_shared_from_this<Watch> {
             started = true;
             info.pid = host_pid_of_app(msg.pid);
             info.started_at = std::chrono::system_clock::now();
+            open_main(info.pid, msg.pid);
             record["pid"] = info.pid;
             record["startedAt"] = to_unix_ns(*info.started_at);
             write_record();
@@ -275,6 +295,7 @@ struct Watch : std::enable_shared_from_this<Watch> {
         }
         drain_report();
         exited = true;
+        main_pidfd.reset();
         grace_timer.cancel();
         ExitInfo exit;
         if (record) {
@@ -324,6 +345,27 @@ public:
         (void)sys::pidfd_send_signal(w_->pidfd.native_handle(), sig);
     }
 
+    Result<supervisor::SignalDelivery> send_signal(int sig, bool all) override {
+        if (w_->exited || !w_->pidfd.is_open()) return Error::msg("it has exited");
+        supervisor::SignalDelivery d;
+        // With "init": false the init's pidfd is the app's main process.
+        const int main_fd = w_->init_is_app ? w_->pidfd.native_handle() : w_->main_pidfd.get();
+        const pid_t main_pid = w_->init_is_app ? w_->info.init_pid : w_->info.pid;
+        if (main_fd >= 0) {
+            if (auto st = sys::pidfd_send_signal(main_fd, sig); st) {
+                d.main_pid = main_pid;
+                d.pids.push_back(main_pid);
+            } else if (st.error().errno_value != ESRCH) {
+                return Error::os(st.error().errno_value, signal_name(sig) + " to pid " + std::to_string(main_pid));
+            }
+        }
+        if (all) signal_the_rest(sig, d);
+        if (d.pids.empty())
+            return Error::msg(all ? "no process of it is left to signal (it is ending)"
+                                  : "its main process has exited (it is ending)");
+        return d;
+    }
+
     void kill_all() override {
         if (w_->exited) return;
         // Everything below the init first, so the init can still record how the app
@@ -351,6 +393,54 @@ public:
     }
 
 private:
+    // The app's processes as the kernel groups them: its cgroup, or without one the
+    // init's process tree (what `isoctl exec` started is then not in it).
+    std::vector<pid_t> app_processes() const {
+        if (w_->cgroup)
+            if (auto pids = w_->cgroup->pids(); pids && !pids->empty()) return *pids;
+        std::vector<pid_t> out{w_->info.init_pid};
+        std::set<pid_t> seen{w_->info.init_pid};
+        for (std::size_t i = 0; i < out.size(); ++i)
+            for (pid_t c : sys::children_of(out[i]))
+                if (seen.insert(c).second) out.push_back(c);
+        return out;
+    }
+
+    // isolated's own processes in the app's cgroup: the init (which would forward the
+    // signal to the app's process group, a second time), the log writer of "init":
+    // false, and the `isolated-init --exec` relays of exec probes and `isoctl exec`
+    // (which forward it to their command, which gets it directly). All run the init
+    // binary, from the daemon's sealed copy or its path.
+    bool is_isolated_process(pid_t pid) const {
+        if (pid == w_->info.init_pid) return !w_->init_is_app;
+        std::string exe = sys::exe_path(pid);
+        return exe == "/memfd:isolated-init (deleted)" || (!w_->init_path.empty() && exe == w_->init_path);
+    }
+
+    // `all`: every other process of the app, each through a pidfd of its own, as
+    // systemd's cg_kill_recursive does: passes over the process list until one finds
+    // nobody new (a process may fork while we look), at most 10.
+    void signal_the_rest(int sig, supervisor::SignalDelivery& d) {
+        std::set<pid_t> seen(d.pids.begin(), d.pids.end());
+        for (int round = 0; round < 10; ++round) {
+            std::vector<std::pair<pid_t, unique_fd>> opened;
+            for (pid_t pid : app_processes()) {
+                if (!seen.insert(pid).second) continue;
+                auto fd = sys::pidfd_open(pid);
+                if (fd && !is_isolated_process(pid)) opened.emplace_back(pid, std::move(*fd));
+            }
+            if (opened.empty()) return;
+            // Listed again once the pidfds pin their processes: a pid still listed is the
+            // pidfd's process if that has not been reaped since (and not one that took
+            // the pid over in between, which could be anyone's).
+            auto again = app_processes();
+            std::set<pid_t> members(again.begin(), again.end());
+            for (auto& [pid, fd] : opened)
+                if (members.count(pid) && sys::pidfd_alive(fd.get()) && sys::pidfd_send_signal(fd.get(), sig))
+                    d.pids.push_back(pid);
+        }
+    }
+
     std::shared_ptr<Watch> w_;
     Duration grace_;
     mutable ResourceUsage usage_;
@@ -545,6 +635,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     auto w = std::make_shared<Watch>(io_);
     w->instance = new_instance_id();
     w->init_is_app = !spec.init;
+    w->init_path = options_.init_path;
     auto plan = sandbox::make_launch_plan(spec, w->instance, options_.log);
     sandbox::SandboxInputs inputs;
     inputs.root_stage = app_dir + "/root";
@@ -803,13 +894,26 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     auto w = std::make_shared<Watch>(io_);
     w->instance = instance;
     w->init_is_app = !a.spec.init;
+    w->init_path = options_.init_path;
     w->started = true;
     w->app = app;
     w->info.init_pid = init_pid;
     w->info.address = rec.value("address", "");
     w->info.pid = rec.value("pid", 0);
     w->info.started_at = a.started_at;
-    if (w->info.pid <= 0) w->info.pid = w->host_pid_of_app(init_pid);
+    if (w->info.pid <= 0) w->info.pid = w->host_pid_of_app(0);
+    // The main process again, for operators' signals: the same process as recorded
+    // (pid and start time, as for the init above), or, for a record without its start
+    // time, the init's child under the recorded pid.
+    if (!w->init_is_app && w->info.pid > 0) {
+        const auto pid_start = rec.value("pidStart", std::uint64_t{0});
+        if (pid_start == 0) {
+            w->open_main(w->info.pid, 0);
+        } else if (auto fd = sys::pidfd_open(w->info.pid);
+                   fd && sys::process_start_time(w->info.pid) == pid_start) {
+            w->main_pidfd = std::move(*fd);
+        }
+    }
     w->cgroup = std::move(cg);
     if (bridged) {
         w->network = options_.network;

@@ -186,6 +186,29 @@ void App::dependencies_changed() {
     if (state_ == AppState::starting && !instance_) try_launch();
 }
 
+Result<SignalDelivery> App::send_signal(int sig, bool all) {
+    if (!instance_) return Error::msg(name() + " is " + to_string(state_) + ", not running");
+    if (!started_) return Error::msg(name() + " is " + to_string(state_) + ": its command has not been started yet");
+    auto d = instance_->send_signal(sig, all);
+    if (!d) return Error::msg(name() + " is " + to_string(state_) + ", but " + d.error().to_string());
+    std::string message = signal_name(sig) + " sent to ";
+    if (!all) {
+        message += "the main process (pid " + std::to_string(d->main_pid) + ")";
+    } else {
+        // Every pid would make an event of any size; the first ones say enough.
+        constexpr std::size_t kShown = 10;
+        std::string pids;
+        for (std::size_t i = 0; i < d->pids.size() && i < kShown; ++i)
+            pids += (i ? ", " : "") + std::to_string(d->pids[i]);
+        if (d->pids.size() > kShown) pids += ", ...";
+        const std::size_t n = d->pids.size();
+        message += "every process of the app: " + std::to_string(n) + (n == 1 ? " process" : " processes") +
+                   " (pid" + (n == 1 ? " " : "s ") + pids + ")";
+    }
+    publish("signal", std::move(message));
+    return d;
+}
+
 bool App::adopt(bool defined) {
     InstanceCallbacks cb;
     cb.on_started = [this] { handle_started(); };

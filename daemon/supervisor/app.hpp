@@ -94,6 +94,11 @@ public:
     void replace_equivalent_spec(AppSpec spec);
     /// Another app changed: a start waiting for dependencies may go ahead now.
     void dependencies_changed();
+    /// An operator's signal (`isoctl kill`) to the app's main process, or with `all` to
+    /// every process of it (Instance::send_signal); recorded as a "signal" event. An
+    /// error saying why when the app's command is not running. What the app does with
+    /// it is its own business: an exit that follows is handled as any other.
+    Result<SignalDelivery> send_signal(int sig, bool all);
 
     /// Daemon start, before any start(): takes over the instance an earlier daemon left
     /// (Runtime::adopt). Running: the app is up again with its pid, start time and

@@ -29,6 +29,12 @@ struct InstanceInfo {
     std::optional<WallTime> started_at;  ///< when the app was exec'd
 };
 
+/// Who got a signal an operator sent (Instance::send_signal).
+struct SignalDelivery {
+    pid_t main_pid = 0;        ///< the app's main process, when it was among them
+    std::vector<pid_t> pids;   ///< every process signalled (host view), main first
+};
+
 /// One run of an app: from launch to exit. Destroying an Instance releases the
 /// daemon's handles (pidfd, pipes) but never kills anything: that is how the daemon
 /// leaves apps running for the next daemon to adopt.
@@ -39,6 +45,15 @@ public:
     /// Delivers the stop signal to the app (through its init, which forwards it to the
     /// app's process group).
     virtual void signal(int sig) = 0;
+    /// An operator's signal (`isoctl kill`), delivered through pidfds so that a recycled
+    /// pid is never hit: to the app's main process (its command: the init's child, or
+    /// with "init": false the init itself), or with `all` to every process of the app
+    /// except isolated's own (the init, the log writer, `isolated-init --exec` relays),
+    /// each once. An error when nobody was left to signal (the app is ending).
+    virtual Result<SignalDelivery> send_signal(int sig, bool all) {
+        (void)sig, (void)all;
+        return Error::msg("this runtime cannot signal apps");
+    }
     /// SIGKILL to every process of the app (cgroup kill, pid-namespace teardown, or a
     /// process-tree walk, whatever this runtime has). Exit is still reported via on_exit.
     virtual void kill_all() = 0;

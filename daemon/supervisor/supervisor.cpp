@@ -221,6 +221,12 @@ void Supervisor::restart(const std::string& name, std::optional<Duration> timeou
     pump();
 }
 
+Result<SignalDelivery> Supervisor::signal(const std::string& name, int sig, bool all) {
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return Error::msg(not_defined(name));
+    return it->second->send_signal(sig, all);
+}
+
 std::set<std::string> Supervisor::dependents_of(const std::string& name) const {
     std::set<std::string> out;
     std::vector<std::string> queue{name};

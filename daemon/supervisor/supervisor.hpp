@@ -68,6 +68,9 @@ public:
     /// references, transitively) and is not down; `done` fires once all are down.
     void stop(const std::string& name, std::optional<Duration> timeout, Done done);
     void restart(const std::string& name, std::optional<Duration> timeout, Done done);
+    /// An operator's signal to the app's main process, or with `all` to every process of
+    /// it (App::send_signal); an error when the app is not defined or not running.
+    Result<SignalDelivery> signal(const std::string& name, int sig, bool all);
 
     /// How long a start without a probe must stay up to count as started (a crash
     /// in that window is reported as a failed start).

@@ -117,6 +117,32 @@ bool process_exiting(pid_t pid) {
     return (flags & kPfExiting) != 0;
 }
 
+std::optional<pid_t> parent_pid(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return std::nullopt;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream rest(line.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    if (!(rest >> state >> ppid)) return std::nullopt;
+    return ppid;
+}
+
+std::string exe_path(pid_t pid) {
+    std::string link = "/proc/" + std::to_string(pid) + "/exe";
+    char buf[4096];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof buf) return {};
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+bool pidfd_alive(int pidfd) {
+    // Signal 0 checks only; it fails with ESRCH once the process has been reaped.
+    return ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0;
+}
+
 std::optional<pid_t> innermost_pid(pid_t pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/status");
     std::string line;

@@ -43,6 +43,17 @@ std::optional<std::uint64_t> process_start_time(pid_t pid);
 /// process of its namespace is reaped), or there is no such process.
 bool process_exiting(pid_t pid);
 
+/// The parent of `pid` (/proc/PID/stat field 4); nullopt when unreadable.
+std::optional<pid_t> parent_pid(pid_t pid);
+
+/// Where /proc/PID/exe points ("/usr/sbin/nginx", "/memfd:isolated-init (deleted)");
+/// "" when unreadable.
+std::string exe_path(pid_t pid);
+
+/// The process behind `pidfd` has not been reaped yet (a zombie still counts): what was
+/// read about its pid from /proc since the pidfd was opened was about this process.
+bool pidfd_alive(int pidfd);
+
 /// The pid of `pid`'s process in the innermost pid namespace it is in (last NSpid
 /// field of /proc/PID/status); nullopt when unreadable.
 std::optional<pid_t> innermost_pid(pid_t pid);

@@ -49,6 +49,13 @@ public:
         Done done;
     };
     std::vector<ActionCall> action_calls;
+    struct SignalCall {
+        std::string app;
+        int signal = 0;
+        bool all = false;
+    };
+    /// Every signal_app call that reached the backend.
+    std::vector<SignalCall> signal_calls;
     int reload_calls = 0;
 
     /// Applies pending call `i` (unless `error`) and calls its Done.
@@ -78,6 +85,10 @@ public:
                                                            std::optional<WallTime> since,
                                                            std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
+    /// 404 for an unknown app, 409 for one without a pid; else the main process (pid)
+    /// and, with `all`, pid + 1.
+    std::optional<api::ApiError> signal_app(const std::string& app, int sig, bool all,
+                                            api::SignalResult& out) override;
 
 private:
     class FakeSubscription;
@@ -295,5 +306,19 @@ inline Result<std::unique_ptr<api::Subscription>> FakeBackend::follow_logs(
 }
 
 inline std::string FakeBackend::metrics() { return metrics_text; }
+
+inline std::optional<api::ApiError> FakeBackend::signal_app(const std::string& app, int sig, bool all,
+                                                            api::SignalResult& out) {
+    signal_calls.push_back({app, sig, all});
+    AppStatus* a = find(app);
+    if (!a) return api::ApiError{404, api_error::not_found, "no app named \"" + app + "\""};
+    if (a->pid <= 0) return api::ApiError{409, api_error::conflict, app + " is " + to_string(a->state) + ", not running"};
+    out.signal = sig;
+    out.all = all;
+    out.main_pid = a->pid;
+    out.pids = {a->pid};
+    if (all) out.pids.push_back(a->pid + 1);
+    return std::nullopt;
+}
 
 }  // namespace isolated::test

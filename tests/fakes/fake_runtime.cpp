@@ -10,6 +10,16 @@ public:
     supervisor::InstanceInfo info() const override { return s_->info; }
     void signal(int sig) override { s_->signals.push_back(sig); }
     void kill_all() override { ++s_->kills; }
+    // The main process is pid, and with `all` a second process pid + 1.
+    Result<supervisor::SignalDelivery> send_signal(int sig, bool all) override {
+        s_->operator_signals.emplace_back(sig, all);
+        if (s_->signal_error) return Error::msg(*s_->signal_error);
+        supervisor::SignalDelivery d;
+        d.main_pid = s_->info.pid;
+        d.pids.push_back(s_->info.pid);
+        if (all) d.pids.push_back(s_->info.pid + 1);
+        return d;
+    }
     ResourceUsage usage() const override { return {}; }
 
 private:

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,10 @@ struct FakeInstanceState {
     supervisor::InstanceInfo info;
     supervisor::InstanceCallbacks callbacks;
     std::vector<int> signals;
+    /// Operators' signals (Instance::send_signal): {signal, all}.
+    std::vector<std::pair<int, bool>> operator_signals;
+    /// While set, send_signal fails with this message (the app is ending).
+    std::optional<std::string> signal_error;
     int kills = 0;
     bool alive = true;      // the Instance object exists
     bool exited = false;

@@ -431,3 +431,67 @@ TEST_CASE("scenario: probes against real nginx fail for real: 404 is unhealthy, 
         if (e.value("message", "").find("liveness probe failed") != std::string::npos) said_liveness = true;
     CHECK(said_liveness);
 }
+
+// Issue 16, item 4: the operator's way to make nginx re-read its config. A copy of
+// conf/files/nginx the test owns gets a new location; `isoctl kill -s HUP nginx` makes the
+// same master (same pid, same init, no restart) serve it.
+TEST_CASE("scenario: isoctl kill -s HUP nginx reloads its changed config without a restart",
+          "[scenario][integration][signal]") {
+    isolated::test::require_prerequisite(isolated::test::is_root(), "needs root");
+    for (const char* p : {"nginx", "curl"})
+        isolated::test::require_prerequisite(!which(p).empty(), std::string(p) + " is not installed (scripts/install-deps.sh)");
+    Daemon d;
+    const std::string shipped = isolated::test::source_dir() + "/conf/files/nginx";
+    const std::string conf_dir = d.dir() + "/nginx-conf";
+    std::filesystem::copy(shipped, conf_dir, std::filesystem::copy_options::recursive);
+    std::string app = scenario_app(d, "nginx");
+    REQUIRE(app.find("\"" + shipped + "\"") != std::string::npos);
+    d.write_app("nginx", replace_all(app, "\"" + shipped + "\"", "\"" + conf_dir + "\""));
+    d.start();
+    d.wait_state("nginx", "ready", 60s);
+
+    auto get = [&](const std::string& path) {
+        return d.in_netns({"curl", "-sS", "--noproxy", "*", "--max-time", "5", "http://127.0.0.1:8080" + path}).out;
+    };
+    CHECK(get("/").find("Hello from nginx in an isolated sandbox.") != std::string::npos);
+    CHECK(get("/version") != "v2\n");  // no such page yet
+    auto before = d.app("nginx");
+    INFO(before.dump());
+    const pid_t master = before["pid"];
+
+    const std::string conf_file = conf_dir + "/nginx.conf";
+    std::string conf = isolated::test::read_file(conf_file);
+    const std::string root_location = "        location / {";
+    REQUIRE(conf.find(root_location) != std::string::npos);
+    conf = replace_all(conf, root_location,
+                       "        location = /version {\n            return 200 \"v2\\n\";\n        }\n" + root_location);
+    isolated::test::write_file(conf_file, conf);
+    CHECK(get("/version") != "v2\n");  // nginx reads its config at start and on SIGHUP only
+
+    auto hup = d.isoctl({"kill", "-s", "HUP", "nginx"});
+    INFO(hup.out << hup.err);
+    REQUIRE(hup.code == 0);
+    CHECK(hup.out == "nginx: SIGHUP sent to the main process (pid " + std::to_string(master) + ")\n");
+    // nginx reloads asynchronously (it checks the config, starts new workers, lets the
+    // old ones finish): the new page comes within a bounded wait.
+    bool reloaded = isolated::test::wait_until([&] { return get("/version") == "v2\n"; }, 30s);
+    INFO("/version: " << get("/version") << "\nevents: " << d.http("GET", "/v1/events?app=nginx").out);
+    REQUIRE(reloaded);
+    CHECK(get("/").find("Hello from nginx in an isolated sandbox.") != std::string::npos);
+
+    auto after = d.app("nginx");
+    INFO(after.dump());
+    CHECK(after["pid"] == master);
+    CHECK(after["initPid"] == before["initPid"]);
+    CHECK(after["restarts"] == before["restarts"]);
+    CHECK(after["startedAt"] == before["startedAt"]);
+    CHECK(comm_of(master) == "nginx\n");
+    bool recorded = false;
+    for (const auto& e : after["events"])
+        if (e["type"] == "signal" && e["message"] == "SIGHUP sent to the main process (pid " + std::to_string(master) + ")")
+            recorded = true;
+    CHECK(recorded);
+    // The repository's config is untouched.
+    CHECK(isolated::test::read_file(shipped + "/nginx.conf").find("/version") == std::string::npos);
+    CHECK(d.stop() == 0);
+}

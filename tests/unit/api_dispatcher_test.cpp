@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -810,4 +811,103 @@ TEST_CASE("app actions have names", "[api]") {
         CHECK(app_action_from_string(to_string(a)) == a);
     CHECK(to_string(AppAction::restart) == "restart");
     CHECK_FALSE(app_action_from_string("kill"));
+}
+
+// ---- POST /v1/apps/{name}/signal (issue 16, item 4) ------------------------------------
+
+TEST_CASE("POST signal delivers to the main process, or with all to every process", "[api][signal]") {
+    Fixture f;
+    auto r = f.post("/v1/apps/web/signal", R"({"signal": "SIGHUP"})");
+    REQUIRE(r.status == 200);
+    CHECK(body_of(r) == json{{"app", "web"},
+                             {"signal", "SIGHUP"},
+                             {"all", false},
+                             {"mainPid", 100},
+                             {"pids", {100}},
+                             {"processes", 1}});
+    REQUIRE(f.backend.signal_calls.size() == 1);
+    CHECK(f.backend.signal_calls[0].app == "web");
+    CHECK(f.backend.signal_calls[0].signal == SIGHUP);
+    CHECK_FALSE(f.backend.signal_calls[0].all);
+    // Who asked goes to the daemon's log, as for the other mutating calls.
+    REQUIRE_FALSE(f.log.empty());
+    CHECK(f.log.back().find("signal SIGHUP web") != std::string::npos);
+
+    auto all = body_of(f.post("/v1/apps/web/signal", R"({"signal": "USR1", "all": true})"));
+    CHECK(all["signal"] == "SIGUSR1");
+    CHECK(all["all"] == true);
+    CHECK(all["processes"] == 2);
+    CHECK(all["pids"] == json{100, 101});
+    CHECK(f.backend.signal_calls.back().all);
+}
+
+TEST_CASE("POST signal takes a name with or without SIG, or a number", "[api][signal]") {
+    Fixture f;
+    for (auto [body, sig] : std::vector<std::pair<std::string, int>>{{R"({"signal": "SIGHUP"})", SIGHUP},
+                                                                      {R"({"signal": "HUP"})", SIGHUP},
+                                                                      {R"({"signal": "1"})", SIGHUP},
+                                                                      {R"({"signal": 1})", SIGHUP},
+                                                                      {R"({"signal": "SIGKILL", "all": false})", SIGKILL},
+                                                                      {R"({"signal": 10, "all": true})", SIGUSR1}}) {
+        CAPTURE(body);
+        auto r = f.post("/v1/apps/web/signal", body);
+        CHECK(r.status == 200);
+        CHECK(f.backend.signal_calls.back().signal == sig);
+    }
+}
+
+TEST_CASE("POST signal with a wrong signal or body is 400 with a hint, and reaches no app", "[api][signal]") {
+    Fixture f;
+    auto message = [&](const std::string& body) {
+        auto r = f.post("/v1/apps/web/signal", body);
+        CHECK(r.status == 400);
+        CHECK(error_code_of(r) == "bad_request");
+        return body_of(r)["error"]["message"].get<std::string>();
+    };
+    CHECK(message(R"({"signal": "hup"})") == R"(signal: "hup" is not a signal (did you mean "HUP"?))");
+    CHECK(message(R"({"signal": "SIGFOO"})") ==
+          R"(signal: "SIGFOO" is not a signal (use a name such as "SIGTERM" or "TERM", or a number))");
+    CHECK(message(R"({"signal": "65"})").find("is not a signal") != std::string::npos);
+    CHECK(message(R"({"signal": 0})") == "signal: 0 is not a signal number (1 to 64)");
+    CHECK(message(R"({"signal": 65})") == "signal: 65 is not a signal number (1 to 64)");
+    CHECK(message(R"({"signal": 1.5})").find("must be a name such as") != std::string::npos);
+    CHECK(message(R"({"signal": null})").find("must be a name such as") != std::string::npos);
+    CHECK(message(R"({"signal": "HUP", "all": "yes"})") == "all: must be true or false");
+    CHECK(message(R"({"signal": "HUP", "whom": "all"})") ==
+          R"(unknown field "whom" in request body (allowed: signal, all))");
+    CHECK(message(R"({"all": true})").find("the body must name the signal") != std::string::npos);
+    CHECK(message("").find("the body must name the signal") != std::string::npos);
+    CHECK(message("HUP") == "request body is not valid JSON");
+    CHECK(message(R"(["HUP"])").find("must be a JSON object") != std::string::npos);
+    CHECK(f.backend.signal_calls.empty());
+    // A bad body is 400 even for an app that does not exist (as the other actions).
+    CHECK(f.post("/v1/apps/nope/signal", R"({"signal": "hup"})").status == 400);
+}
+
+TEST_CASE("POST signal: 404 unknown app, 409 not running, 403 read-only, 405 GET", "[api][signal]") {
+    Fixture f;
+    auto unknown = f.post("/v1/apps/nope/signal", R"({"signal": "HUP"})");
+    CHECK(unknown.status == 404);
+    CHECK(error_code_of(unknown) == "not_found");
+
+    auto stopped = f.post("/v1/apps/db/signal", R"({"signal": "HUP"})");
+    CHECK(stopped.status == 409);
+    CHECK(error_code_of(stopped) == "conflict");
+    CHECK(body_of(stopped)["error"]["message"] == "db is stopped, not running");
+
+    const auto calls = f.backend.signal_calls.size();
+    for (bool privileged : {false, true}) {
+        auto r = f.call({"POST", "/v1/apps/web/signal", R"({"signal": "KILL", "all": true})", true, privileged});
+        REQUIRE(r);
+        CHECK(r->status == 403);
+        CHECK(error_code_of(*r) == "forbidden");
+        CHECK(body_of(*r)["error"]["message"] ==
+              "the read-only socket answers GET only; use the control socket (isolated.sock)");
+    }
+    CHECK(f.backend.signal_calls.size() == calls);
+
+    auto get = f.get("/v1/apps/web/signal");
+    CHECK(get.status == 405);
+    CHECK(header(get, "Allow") == "POST");
+    CHECK(f.post("/v1/apps/web/signal?all=1", R"({"signal": "HUP"})").status == 400);
 }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "cli.hpp"
@@ -562,4 +563,115 @@ TEST_CASE("validate of a missing path fails with code 1", "[isoctl]") {
     Outcome o = run_cli({"validate", dir / "nope"}, d);
     CHECK(o.code == 1);
     CHECK(o.err == "isoctl: cannot read " + (dir / "nope") + ": No such file or directory\n");
+}
+
+// ---- isoctl kill (issue 16, item 4) -----------------------------------------------------
+
+TEST_CASE("kill: -s SIGNAL, --signal, kill(1)'s -HUP and -9, SIGTERM by default", "[isoctl][signal]") {
+    struct Case {
+        std::vector<std::string> args;
+        std::optional<std::string> signal;
+        bool all;
+        std::vector<std::string> apps;
+    };
+    for (const auto& c : std::vector<Case>{
+             {{"kill", "nginx"}, std::nullopt, false, {"nginx"}},
+             {{"kill", "-s", "HUP", "nginx"}, "HUP", false, {"nginx"}},
+             {{"kill", "-sHUP", "nginx"}, "HUP", false, {"nginx"}},
+             {{"kill", "--signal", "SIGHUP", "nginx"}, "SIGHUP", false, {"nginx"}},
+             {{"kill", "--signal=1", "nginx"}, "1", false, {"nginx"}},
+             {{"kill", "-HUP", "nginx"}, "HUP", false, {"nginx"}},
+             {{"kill", "-SIGUSR1", "--all", "web", "db"}, "SIGUSR1", true, {"web", "db"}},
+             {{"kill", "-9", "web"}, "9", false, {"web"}},
+             {{"kill", "web", "-USR2"}, "USR2", false, {"web"}},
+             {{"kill", "--all", "-s", "TERM", "web"}, "TERM", true, {"web"}},
+         }) {
+        INFO((c.args.size() > 1 ? c.args[1] : std::string()));
+        Invocation inv = parse_args(c.args, {});
+        REQUIRE(inv.verb);
+        CHECK(inv.verb->name == "kill");
+        CHECK(inv.value("signal") == c.signal);
+        CHECK(inv.flag("all") == c.all);
+        CHECK(inv.args == c.apps);
+    }
+    // The shorthand is kill's alone, and never hides an option: -h is still help,
+    // -o still the output format; other verbs refuse it.
+    CHECK(parse_args({"kill", "-h"}, {}).help);
+    CHECK(parse_args({"kill", "-o", "json", "web"}, {}).output == OutputFormat::json);
+    CHECK_THROWS_AS(parse_args({"stop", "-HUP", "web"}, {}), UsageError);
+    // After "--" it is an argument (and then not an app name).
+    CHECK(parse_args({"kill", "--", "-HUP"}, {}).args == std::vector<std::string>{"-HUP"});
+}
+
+TEST_CASE("kill: one request per app with the signal in the body, one line per app", "[isoctl][signal]") {
+    FakeDaemon d;
+    d.answer("POST /v1/apps/nginx/signal", 200,
+             R"({"all":false,"app":"nginx","mainPid":4242,"pids":[4242],"processes":1,"signal":"SIGHUP"})");
+    d.answer("POST /v1/apps/web/signal", 200,
+             R"({"all":true,"app":"web","mainPid":10,"pids":[10,11,12],"processes":3,"signal":"SIGHUP"})");
+    Outcome o = run_cli({"kill", "-HUP", "nginx"}, d);
+    CHECK(o.code == 0);
+    CHECK(o.out == "nginx: SIGHUP sent to the main process (pid 4242)\n");
+    REQUIRE(d.calls.size() == 1);
+    CHECK(d.calls[0].req.method == "POST");
+    CHECK(nlohmann::json::parse(d.calls[0].req.body) == nlohmann::json{{"signal", "HUP"}, {"all", false}});
+
+    d.calls.clear();
+    o = run_cli({"kill", "nginx"}, d);
+    CHECK(nlohmann::json::parse(d.calls.at(0).req.body) == nlohmann::json{{"signal", "SIGTERM"}, {"all", false}});
+
+    d.calls.clear();
+    o = run_cli({"kill", "--all", "-s", "1", "web"}, d);
+    CHECK(o.out == "web: SIGHUP sent to 3 processes (pids 10, 11, 12)\n");
+    CHECK(nlohmann::json::parse(d.calls.at(0).req.body) == nlohmann::json{{"signal", "1"}, {"all", true}});
+
+    d.calls.clear();
+    o = run_cli({"-o", "json", "kill", "-s", "HUP", "nginx", "web"}, d);
+    auto arr = nlohmann::json::parse(o.out);
+    REQUIRE(arr.size() == 2);
+    CHECK(arr[0]["mainPid"] == 4242);
+    CHECK(arr[1]["processes"] == 3);
+}
+
+TEST_CASE("kill: a wrong signal is said once with exit 1, a stopped app 1, an unknown app 4", "[isoctl][signal]") {
+    FakeDaemon d;
+    const std::string bad = isolated::error_json("bad_request", R"(signal: "hup" is not a signal (did you mean "HUP"?))").dump();
+    d.answer("POST /v1/apps/a/signal", 400, bad);
+    d.answer("POST /v1/apps/b/signal", 400, bad);
+    Outcome o = run_cli({"kill", "-s", "hup", "a", "b"}, d);
+    CHECK(o.code == 1);
+    CHECK(o.err == "isoctl: signal: \"hup\" is not a signal (did you mean \"HUP\"?)\n");
+    CHECK(d.calls.size() == 1);
+
+    d.calls.clear();
+    d.answer("POST /v1/apps/db/signal", 409, isolated::error_json("conflict", "db is stopped, not running").dump());
+    d.answer("POST /v1/apps/web/signal", 200,
+             R"({"all":false,"app":"web","mainPid":7,"pids":[7],"processes":1,"signal":"SIGTERM"})");
+    o = run_cli({"kill", "db", "ghost", "web"}, d);
+    CHECK(o.code == 1);  // the first failure's code
+    CHECK(o.err.find("isoctl: db is stopped, not running\n") != std::string::npos);
+    CHECK(o.err.find("ghost") != std::string::npos);  // the fake daemon's 404
+    CHECK(o.out == "web: SIGTERM sent to the main process (pid 7)\n");
+    CHECK(d.calls.size() == 3);
+
+    o = run_cli({"kill", "ghost"}, d);
+    CHECK(o.code == 4);
+}
+
+TEST_CASE("kill: usage errors reach no daemon", "[isoctl][signal]") {
+    FakeDaemon d;
+    for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"kill"}, "missing arguments"},
+             {{"kill", "--all"}, "missing arguments: give APP names (--all means every process of each APP)"},
+             {{"kill", "-s"}, "-s needs a value"},
+             {{"kill", "-s", "", "web"}, "-s needs a signal"},
+             {{"kill", "Web"}, "\"Web\" is not an app name"},
+             {{"kill", "-x", "web"}, "unknown option -x for \"kill\""},
+         }) {
+        INFO(message);
+        Outcome o = run_cli(args, d);
+        CHECK(o.code == 2);
+        CHECK(o.err.find("isoctl: " + message) != std::string::npos);
+    }
+    CHECK(d.calls.empty());
 }

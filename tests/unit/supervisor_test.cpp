@@ -1176,3 +1176,88 @@ TEST_CASE("a new definition starts the restart count over, an OOM kill is an eve
     r.runtime.started("web");
     CHECK(r.status("web").restarts == 0);
 }
+
+// ---- operators' signals (issue 16, item 4) ------------------------------------------------
+
+namespace {
+std::vector<std::string> event_messages(const EventLog& events, const std::string& app, const std::string& type) {
+    std::vector<std::string> out;
+    for (auto& e : events.recent(app))
+        if (e.type == type) out.push_back(e.message);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("signal: reaches the running instance and is an event, nothing else changes", "[supervisor][signal]") {
+    Rig r;
+    r.load({make_spec("web")});
+    r.sup.start_all();
+    r.runtime.started("web");
+    const pid_t pid = r.status("web").pid;
+
+    auto d = r.sup.signal("web", SIGHUP, false);
+    REQUIRE(d);
+    CHECK(d->main_pid == pid);
+    CHECK(d->pids == std::vector<pid_t>{pid});
+    auto all = r.sup.signal("web", SIGUSR1, true);
+    REQUIRE(all);
+    CHECK(all->pids.size() == 2);
+    CHECK(r.runtime.last("web")->operator_signals ==
+          std::vector<std::pair<int, bool>>{{SIGHUP, false}, {SIGUSR1, true}});
+    CHECK(r.runtime.last("web")->signals.empty());  // not the stop path
+    CHECK(event_messages(r.events, "web", "signal") ==
+          std::vector<std::string>{"SIGHUP sent to the main process (pid " + std::to_string(pid) + ")",
+                                   "SIGUSR1 sent to every process of the app: 2 processes (pids " +
+                                       std::to_string(pid) + ", " + std::to_string(pid + 1) + ")"});
+    CHECK(r.state("web") == AppState::ready);
+    CHECK(r.status("web").restarts == 0);
+    CHECK(r.runtime.launch_count("web") == 1);
+
+    // An exit the signal causes is an exit like any other: the restart policy decides.
+    r.runtime.exit("web", 128 + SIGTERM, SIGTERM);
+    CHECK(r.state("web") == AppState::backoff);
+}
+
+TEST_CASE("signal: an app that is not running says its state, an unknown app is an error", "[supervisor][signal]") {
+    Rig r;
+    r.load({make_spec("web"), make_spec("db")});
+    auto stopped = r.sup.signal("web", SIGHUP, false);
+    REQUIRE_FALSE(stopped);
+    CHECK(stopped.error().message == "web is stopped, not running");
+
+    r.sup.start_all();
+    auto starting = r.sup.signal("web", SIGHUP, false);
+    REQUIRE_FALSE(starting);
+    CHECK(starting.error().message == "web is starting: its command has not been started yet");
+    CHECK(r.runtime.last("web")->operator_signals.empty());
+
+    // Started, but the main process is gone by the time the signal comes.
+    r.runtime.started("web");
+    r.runtime.last("web")->signal_error = "its main process has exited (it is ending)";
+    auto ending = r.sup.signal("web", SIGHUP, false);
+    REQUIRE_FALSE(ending);
+    CHECK(ending.error().message == "web is ready, but its main process has exited (it is ending)");
+
+    CHECK_FALSE(r.sup.signal("nope", SIGHUP, false));
+    CHECK(event_messages(r.events, "web", "signal").empty());
+}
+
+TEST_CASE("signal: an adopted instance can be signalled, also while it is stopping", "[supervisor][signal]") {
+    Rig r;
+    auto web = make_spec("web");
+    r.runtime.recorded["web"] = {web, 0, true, {}, std::nullopt};
+    r.load({web});
+    r.sup.start_all(r.sup.adopt_all());
+    REQUIRE(r.state("web") == AppState::ready);
+    REQUIRE(r.sup.signal("web", SIGHUP, false));
+    CHECK(r.runtime.last("web")->adopted);
+    CHECK(r.runtime.last("web")->operator_signals.size() == 1);
+
+    // systemctl kill works while a unit stops: a SIGKILL to hurry a slow stop is fine.
+    Outcome o;
+    r.sup.stop("web", std::nullopt, o.fn());
+    REQUIRE(r.state("web") == AppState::stopping);
+    REQUIRE(r.sup.signal("web", SIGKILL, true));
+    r.runtime.exit("web", 137, SIGKILL);
+    CHECK(r.state("web") == AppState::stopped);
+}

@@ -31,6 +31,10 @@ std::optional<double> parse_cpu_percent(std::string_view s);
 std::optional<int> parse_signal(std::string_view s);
 /// 9 -> "SIGKILL"; unknown numbers -> "SIG<n>".
 std::string signal_name(int sig);
+/// Why `text` is not a signal, with a hint: `"hup" is not a signal (did you mean
+/// "HUP"?)`, else the forms that are. One wording for the app file's stop.signal and
+/// the signal endpoint (POST /v1/apps/{name}/signal).
+std::string signal_error(std::string_view text);
 
 /// RFC 3339 UTC with milliseconds: "2026-11-23T19:01:02.123Z".
 std::string format_rfc3339(std::chrono::system_clock::time_point t);
