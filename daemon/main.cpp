@@ -152,6 +152,10 @@ int main(int argc, char** argv) {
     }
     rt_options.network = network->get();
 
+    // envFile values and secrets' contents read at starts: the read-only socket's
+    // redaction must know them, and no app file holds them.
+    LearnedSecrets learned_secrets;
+    rt_options.learned_secrets = &learned_secrets;
     runtime::HostRuntime runtime(io, rt_options);
     std::mt19937_64 rng(std::random_device{}());
     auto random = [&rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); };
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
     backend::DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
     logs::JournalLog journal(io);
     if (use_journal) backend.set_journal(&journal);
+    backend.set_learned_secrets(&learned_secrets);
     backend.set_subnet(subnet->to_string());
     // Leases of apps that are no longer defined (or no longer bridged) are released.
     auto reconcile_network = [&] {

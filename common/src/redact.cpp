@@ -87,6 +87,43 @@ void Redactor::add(const AppSpec& spec) {
     for (auto& v : secret_values(spec)) add_value(std::move(v));
 }
 
+void Redactor::add(const LearnedSecrets& learned) {
+    for (auto& v : learned.values()) add_value(std::move(v));
+}
+
+void LearnedSecrets::learn(const std::string& app, std::vector<std::string> values) {
+    values.erase(std::remove(values.begin(), values.end(), std::string()), values.end());
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    auto& current = current_[app];
+    if (current == values) return;
+    auto known = [&](const std::string& v) {
+        for (const auto& [a, vs] : current_)
+            if (std::binary_search(vs.begin(), vs.end(), v)) return true;
+        return std::find(earlier_.begin(), earlier_.end(), v) != earlier_.end();
+    };
+    bool news = std::any_of(values.begin(), values.end(), [&](const std::string& v) { return !known(v); });
+    // What the app's last start read becomes history, still scrubbed while it fits.
+    for (auto& v : current) {
+        if (std::binary_search(values.begin(), values.end(), v)) continue;
+        earlier_bytes_ += v.size();
+        earlier_.push_front(std::move(v));
+    }
+    while (earlier_bytes_ > max_earlier_bytes && !earlier_.empty()) {
+        earlier_bytes_ -= earlier_.back().size();
+        earlier_.pop_back();
+    }
+    current = std::move(values);
+    if (news) ++generation_;
+}
+
+std::vector<std::string> LearnedSecrets::values() const {
+    std::vector<std::string> out;
+    for (const auto& [app, vs] : current_) out.insert(out.end(), vs.begin(), vs.end());
+    out.insert(out.end(), earlier_.begin(), earlier_.end());
+    return out;
+}
+
 void Redactor::add_value(std::string value) {
     if (value.size() < min_scrub_length) return;
     if (std::find(values_.begin(), values_.end(), value) != values_.end()) return;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "isolated/api_types.hpp"
+#include "isolated/redact.hpp"
 #include "isolated/result.hpp"
 #include "isolated/units.hpp"
 
@@ -102,6 +103,9 @@ public:
 
     /// Prometheus text exposition format (version 0.0.4).
     virtual std::string metrics() = 0;
+    /// What the daemon read at the apps' starts that no app file holds (envFile values,
+    /// secrets' contents), for the read-only socket's redaction; nullptr: nothing.
+    virtual const LearnedSecrets* learned_secrets() { return nullptr; }
     /// A ticket to run COMMAND inside the app's sandbox (`isoctl exec`); an ApiError
     /// when the app does not exist (404) or is not running (409).
     virtual std::optional<ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command,

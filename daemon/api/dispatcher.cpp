@@ -256,17 +256,28 @@ bool redacting(const Request& request) { return request.read_only && !request.pe
 void add_all_secrets(Backend& backend, Redactor& redactor) {
     for (const auto& status : backend.list_apps())
         if (auto detail = backend.get_app(status.name); detail && detail->has_spec) redactor.add(detail->spec);
+    // And what the apps' starts read from envFiles and secrets, which no spec holds.
+    if (const auto* learned = backend.learned_secrets()) redactor.add(*learned);
 }
 
 /// A follower's redaction: what it has learnt, and of which apps.
 struct EventRedaction {
     Redactor redactor;
     std::set<std::string> apps;
+    std::uint64_t learned_generation = 0;  ///< of the backend's LearnedSecrets last added
     void learn(Backend& backend) {
         for (const auto& status : backend.list_apps()) {
             apps.insert(status.name);
             if (auto detail = backend.get_app(status.name); detail && detail->has_spec) redactor.add(detail->spec);
         }
+        learn_started(backend);
+    }
+    /// A start reads envFiles and secrets again: a changed file brings new values.
+    void learn_started(Backend& backend) {
+        const auto* learned = backend.learned_secrets();
+        if (!learned || learned->generation() == learned_generation) return;
+        redactor.add(*learned);
+        learned_generation = learned->generation();
     }
 };
 
@@ -428,6 +439,8 @@ Response events(Backend& backend, const DispatcherOptions& options, const Reques
             if (redaction && (e.type == "reload" || e.type == "redefine" ||
                               (!e.app.empty() && !redaction->apps.count(e.app))))
                 redaction->learn(*b);
+            else if (redaction)
+                redaction->learn_started(*b);
             if (!app.empty() && e.app != app) return;
             if (e.seq == 0 || e.seq > last_seq) s->push(line_of(redaction.get(), e));
         }));

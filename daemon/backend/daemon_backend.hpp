@@ -35,6 +35,7 @@ public:
                                                            std::optional<WallTime> since,
                                                            std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
+    const LearnedSecrets* learned_secrets() override { return learned_; }
     std::optional<api::ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command, bool tty,
                                              api::ExecTicket& out) override;
     std::optional<api::ApiError> signal_app(const std::string& app, int sig, bool all,
@@ -51,6 +52,8 @@ public:
     void set_after_reload(std::function<void()> fn) { after_reload_ = std::move(fn); }
     /// App output is in the journal (--log-driver journald): logs are read from there.
     void set_journal(logs::JournalLog* journal) { journal_ = journal; }
+    /// The runtime's record of envFile values and secrets read at starts (redaction).
+    void set_learned_secrets(const LearnedSecrets* learned) { learned_ = learned; }
     void set_exec_planner(ExecPlanner planner, std::string init_path) {
         exec_planner_ = std::move(planner);
         init_path_ = std::move(init_path);
@@ -64,6 +67,7 @@ private:
     supervisor::EventLog& events_;
     logs::LogStore& logs_;
     logs::JournalLog* journal_ = nullptr;
+    const LearnedSecrets* learned_ = nullptr;
     std::string apps_dir_;
     std::string cgroup_driver_;
     std::string subnet_;

@@ -599,10 +599,22 @@ ResourcesSpec HostRuntime::enforced_limits(const ResourcesSpec& limits) const {
     return r;
 }
 
+Result<sandbox::StartFiles> HostRuntime::read_start_files(const AppSpec& spec) {
+    auto files = sandbox::read_start_files(spec);
+    if (!files) return files.error();
+    if (options_.learned_secrets) options_.learned_secrets->learn(spec.name, files->values());
+    launched_env_[spec.name] = files->env;
+    return files;
+}
+
 Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec& spec,
                                                                   const supervisor::LaunchContext& ctx,
                                                                   supervisor::InstanceCallbacks callbacks) {
     if (auto why = cannot_run(spec)) return Error::msg(*why);
+    // At every start, before anything is made: a changed envFile or secret takes effect
+    // now, and one that cannot be read fails the start with nothing to undo.
+    auto files = read_start_files(spec);
+    if (!files) return files.error();
     std::string apps_dir = options_.run_dir + "/apps";
     std::string app_dir = apps_dir + "/" + spec.name;
     for (const auto* d : {&apps_dir, &app_dir})
@@ -636,7 +648,8 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     w->instance = new_instance_id();
     w->init_is_app = !spec.init;
     w->init_path = options_.init_path;
-    auto plan = sandbox::make_launch_plan(spec, w->instance, options_.log);
+    auto plan = sandbox::make_launch_plan(spec, w->instance, options_.log, files->env);
+    plan.secrets = std::move(files->secrets);
     sandbox::SandboxInputs inputs;
     inputs.root_stage = app_dir + "/root";
     inputs.etc_dir = app_dir + "/etc";
@@ -891,6 +904,13 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
         return a;
     }
 
+    // What its start read is not on disk anywhere: read it again, for exec plans and
+    // the redaction. A file that changed or went meanwhile is no reason to give up a
+    // running app; exec then runs without its variables.
+    if (auto files = read_start_files(a.spec); !files)
+        host::log_warning(app, "adopted, but " + files.error().to_string() +
+                                   " (isoctl exec and exec probes run without the envFile variables)");
+
     auto w = std::make_shared<Watch>(io_);
     w->instance = instance;
     w->init_is_app = !a.spec.init;
@@ -934,7 +954,8 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
 Result<std::string> HostRuntime::exec_plan(const AppSpec& spec, const std::vector<std::string>& command, bool tty) {
     AppSpec s = spec;
     s.command = command;
-    auto plan = sandbox::make_launch_plan(s, "exec", options_.log);
+    auto env = launched_env_.find(spec.name);
+    auto plan = sandbox::make_launch_plan(s, "exec", options_.log, env == launched_env_.end() ? EnvList{} : env->second);
     if (auto st = sandbox::plan_exec(plan, s, tty); !st) return st.error();
     // Into the app's cgroup before the command runs: its limits apply, its usage counts
     // (issue 4). The cgroup exists while the app runs; without one there is nothing to join.
@@ -1002,6 +1023,7 @@ std::string describe_init_failure(int step, int err, const std::string& detail) 
         case STEP_RLIMIT: return with_errno(detail);
         case STEP_JOIN: return with_errno("join the namespaces of another app");
         case STEP_USERNS: return with_errno(detail);
+        case STEP_SECRETS: return with_errno(detail);
         default: return with_errno("sandbox setup step " + std::to_string(step));
     }
 }

@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -15,7 +16,9 @@
 #include "isolated/unique_fd.hpp"
 #include "net/discovery.hpp"
 #include "net/network.hpp"
+#include "isolated/redact.hpp"
 #include "sandbox/launch_plan.hpp"
+#include "sandbox/start_files.hpp"
 #include "supervisor/runtime.hpp"
 
 namespace isolated::runtime {
@@ -29,6 +32,9 @@ struct HostRuntimeOptions {
     std::string config_dir = "/etc/isolated";  ///< masked inside host-rootfs sandboxes
     cgroup::Manager* cgroups = nullptr;  ///< nullptr: no cgroups (tests of the runtime alone)
     net::Network* network = nullptr;     ///< nullptr: bridge mode gets loopback only
+    /// Told the envFile values and secrets' contents read at each start and adoption,
+    /// for the read-only socket's redaction; nullptr: no one.
+    LearnedSecrets* learned_secrets = nullptr;
     /// After kill_all(), how long the init may take to record the exit and leave
     /// before it is killed as well.
     Duration init_grace = std::chrono::seconds(3);
@@ -66,6 +72,9 @@ public:
 
 private:
     std::string new_instance_id();
+    /// Reads SPEC's envFiles and secrets (sandbox/start_files.hpp), remembers the
+    /// variables for exec plans and tells learned_secrets every value.
+    Result<sandbox::StartFiles> read_start_files(const AppSpec& spec);
     Status prepare_app_files(const AppSpec& spec, const std::string& app_dir, const std::string& hosts);
 
     unique_fd init_fd_;      ///< sealed memfd copy of the init (CVE-2019-5736)
@@ -75,6 +84,10 @@ private:
     /// The running bridged apps' hosts files (name discovery); shared with the
     /// instances, which leave it when they end.
     std::shared_ptr<net::HostsFiles> hosts_;
+    /// Each app's envFile variables as its running instance got them: `isoctl exec` and
+    /// exec probes see the app's environment (Docker's and Kubernetes' exec do), not a
+    /// file changed since. Memory only.
+    std::map<std::string, EnvList> launched_env_;
 };
 
 /// Parses an exit record (init_protocol.h) into ExitInfo; nullopt when the record is

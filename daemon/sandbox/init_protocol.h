@@ -59,6 +59,9 @@ enum plan_tag {
                             own mapping 0..count-1 inside to uid.. / gid.. outside; mounts
                             flagged MF_IDMAP are idmapped to it. The init itself stays in the
                             host's user namespace (it writes the run and log dirs as root). */
+    PLAN_SECRET = 23,    /* struct plan_secret + name + NUL + content: one file the MOP_SECRETS
+                            step writes (repeated). The init wipes the contents from its memory
+                            once they are written. */
 };
 
 enum sandbox_flags {
@@ -91,6 +94,9 @@ enum mount_op {
     MOP_MKNOD = 6,     /* character device target (mode, major, minor); a bind of /dev/<same> where mknod is not allowed */
     MOP_MASK = 7,      /* /dev/null over a file, an empty read-only tmpfs over a dir; absent targets are skipped */
     MOP_READONLY = 8,  /* bind target onto itself read-only; absent targets are skipped */
+    MOP_SECRETS = 9,   /* a new tmpfs (data = options, attr), filled with the PLAN_SECRET files
+                          while it is detached, made read-only, then attached on target: the app
+                          never sees it writable or half-filled */
 };
 
 enum mount_flags {
@@ -117,6 +123,14 @@ struct plan_mount {
     uint32_t major, minor;
     uint32_t pad;
     /* followed by: source \0 target \0 fstype \0 data \0 */
+};
+
+/* PLAN_SECRET: the file's mode and owner (host ids: the init stays in the host's user
+ * namespace), then name_len bytes of name, a NUL, and the content (the rest). */
+struct plan_secret {
+    uint32_t mode;
+    uint32_t uid, gid;
+    uint32_t name_len;
 };
 
 /* ---- reports: fixed-size, written in one write() (< PIPE_BUF, so atomic) ---- */
@@ -149,6 +163,7 @@ enum init_step {
     STEP_RLIMIT = 19,
     STEP_JOIN = 20,      /* setns into another app's namespaces (daemon's child) */
     STEP_USERNS = 21,    /* creating or entering the app's user namespace    */
+    STEP_SECRETS = 22,   /* the /run/secrets tmpfs: detail says which part (a secret by name) */
 };
 
 #define INIT_REPORT_DETAIL 240

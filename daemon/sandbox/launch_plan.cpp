@@ -76,16 +76,34 @@ std::string LaunchPlan::encode() const {
         std::uint32_t rec[3] = {userns->uid, userns->gid, userns->count};
         put_record(out, PLAN_USERNS, rec, sizeof rec);
     }
+    for (const auto& s : secrets) {
+        plan_secret ps;
+        std::memset(&ps, 0, sizeof ps);
+        ps.mode = s.mode;
+        ps.uid = s.uid;
+        ps.gid = s.gid;
+        ps.name_len = static_cast<std::uint32_t>(s.name.size());
+        std::string rec(reinterpret_cast<const char*>(&ps), sizeof ps);
+        rec += s.name;
+        rec.push_back('\0');
+        rec += s.content;
+        put_record(out, PLAN_SECRET, rec.data(), static_cast<std::uint32_t>(rec.size()));
+    }
     return out;
 }
 
-LaunchPlan make_launch_plan(const AppSpec& spec, const std::string& instance, const LogSettings& log) {
+LaunchPlan make_launch_plan(const AppSpec& spec, const std::string& instance, const LogSettings& log,
+                            const std::vector<std::pair<std::string, std::string>>& file_env) {
     LaunchPlan plan;
     plan.app_name = spec.name;
     plan.instance = instance;
     plan.argv = spec.command;
     std::map<std::string, std::string> env{{"PATH", kDefaultPath}, {"HOME", "/root"}};
     for (const auto& [k, v] : spec.env) env[k] = v;
+    for (const auto& [k, v] : file_env) env[k] = v;
+    if (!spec.secrets.empty()) env["CREDENTIALS_DIRECTORY"] = kSecretsDir;
+    plan.home_set = spec.env.count("HOME") > 0;
+    for (const auto& kv : file_env) plan.home_set = plan.home_set || kv.first == "HOME";
     for (const auto& [k, v] : env) plan.env.push_back(k + "=" + v);
     plan.workdir = spec.workdir.empty() ? "/" : spec.workdir;
     plan.log_name = spec.name + ".log";

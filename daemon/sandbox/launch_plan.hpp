@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "isolated/app_spec.hpp"
@@ -31,6 +32,14 @@ struct MountStep {
     bool operator==(const MountStep&) const = default;
 };
 
+/// One secret as the init writes it: /run/secrets/<name> (PLAN_SECRET).
+struct SecretFile {
+    std::string name;
+    std::string content;
+    std::uint32_t mode = 0400;
+    std::uint32_t uid = 0, gid = 0;  ///< the owner, as host ids (plan_sandbox fills them)
+};
+
 struct Rlimit {
     std::uint32_t resource = 0;
     std::uint64_t cur = 0, max = 0;
@@ -41,6 +50,8 @@ struct LaunchPlan {
     std::string instance;                ///< the daemon's id of this launch
     std::vector<std::string> argv;
     std::vector<std::string> env;        ///< "NAME=value"
+    /// HOME came from the app's env or an envFile: the user's home does not replace it.
+    bool home_set = false;
     std::string workdir = "/";
     std::string log_name;                ///< "" = output discarded
     LogSettings log;
@@ -62,6 +73,9 @@ struct LaunchPlan {
         std::uint32_t uid = 0, gid = 0, count = 0;
     };
     std::optional<UserNs> userns;
+    /// The app's secrets, written by the init on a tmpfs at /run/secrets (the MOP_SECRETS
+    /// mount step); in the plan's sealed memfd only, never in a file.
+    std::vector<SecretFile> secrets;
     /// Exec mode: the app's cgroup.procs files (AppCgroup::procs_files()).
     std::vector<std::string> cgroup_procs;
 
@@ -72,8 +86,14 @@ struct LaunchPlan {
 /// The default PATH given to apps that do not set one (Docker's).
 inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Where the app's secrets appear, and what $CREDENTIALS_DIRECTORY says when it has some.
+inline constexpr const char* kSecretsDir = "/run/secrets";
+
 /// Builds the plan for one launch of `spec`: argv, the environment (PATH and HOME
-/// defaults, then the app's env, sorted), workdir, log file.
-LaunchPlan make_launch_plan(const AppSpec& spec, const std::string& instance, const LogSettings& log);
+/// defaults, then the app's env, then `file_env` -- its envFiles' variables, which
+/// override env as in systemd -- and CREDENTIALS_DIRECTORY when it has secrets, sorted),
+/// workdir, log file.
+LaunchPlan make_launch_plan(const AppSpec& spec, const std::string& instance, const LogSettings& log,
+                            const std::vector<std::pair<std::string, std::string>>& file_env = {});
 
 }  // namespace isolated::sandbox

@@ -16,6 +16,7 @@
 #include "isolated/unique_fd.hpp"
 #include "sandbox/init_protocol.h"
 #include "sandbox/security.hpp"
+#include "sandbox/start_files.hpp"
 
 namespace isolated::sandbox {
 namespace {
@@ -257,6 +258,19 @@ Result<std::vector<MountStep>> plan_mounts(const AppSpec& spec, const SandboxInp
         out.push_back(bind_step(m.source, m.target,
                            MF_RECURSIVE | (m.readonly ? std::uint32_t(MF_READONLY) : 0u) | (is_dir ? std::uint32_t(MF_MKDIR) : std::uint32_t(MF_MKFILE))));
     }
+    // The app's secrets: a small tmpfs of their own that the init fills and makes
+    // read-only before it appears at /run/secrets (Docker's place; systemd's read-only
+    // credentials directory), over whatever the rootfs has there. Its root is the
+    // sandbox's root's (the mapped root with a user namespace), each file its app user's.
+    if (!spec.secrets.empty()) {
+        MountStep sec = step(MOP_SECRETS, kSecretsDir, MF_MKDIR);
+        sec.fstype = "tmpfs";
+        std::size_t pages = secrets_total_max_bytes / 4096 + spec.secrets.size() + 1;
+        sec.data = "mode=0755,size=" + std::to_string(pages * 4096) +
+                   ",nr_inodes=" + std::to_string(spec.secrets.size() + 8);
+        sec.attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        out.push_back(std::move(sec));
+    }
     for (const auto& p : masked_paths()) out.push_back(step(MOP_MASK, p));
     for (const auto& p : readonly_paths()) out.push_back(step(MOP_READONLY, p));
     return out;
@@ -384,7 +398,7 @@ Status plan_process(LaunchPlan& plan, const AppSpec& spec) {
     plan.uid = creds->uid;
     plan.gid = creds->gid;
     plan.groups = creds->groups;
-    if (!spec.env.count("HOME")) {
+    if (!plan.home_set) {
         for (auto& e : plan.env)
             if (e.rfind("HOME=", 0) == 0) e = "HOME=" + creds->home;
     }
@@ -438,7 +452,15 @@ Status plan_sandbox(LaunchPlan& plan, const AppSpec& spec, const SandboxInputs& 
         // namespace owns: low ports open to everyone there instead (Docker's default).
         if (spec.network.mode != NetworkMode::host) plan.flags |= SB_UNPRIV_PORTS;
     }
-    return plan_process(plan, spec);
+    if (auto st = plan_process(plan, spec); !st) return st;
+    // The secrets belong to the app's user: as the host sees it, the mapped ids when the
+    // app has a user namespace (the init, outside it, chowns them).
+    std::uint32_t uid_base = plan.userns ? plan.userns->uid : 0, gid_base = plan.userns ? plan.userns->gid : 0;
+    for (auto& sec : plan.secrets) {
+        sec.uid = uid_base + plan.uid.value_or(0);
+        sec.gid = gid_base + plan.gid;
+    }
+    return {};
 }
 
 Status plan_exec(LaunchPlan& plan, const AppSpec& spec, bool tty) {

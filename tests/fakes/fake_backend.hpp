@@ -33,6 +33,8 @@ public:
     ReloadReport reload_report;
     VersionInfo version_info{"0.1.0-test", "v1", "none"};
     std::string metrics_text = "# TYPE isolated_apps gauge\nisolated_apps 2\n";
+    /// What the apps' starts read from envFiles and secrets (learned_secrets()).
+    LearnedSecrets learned;
     /// true: app_action applies the action and calls Done before returning.
     bool settle_at_once = true;
     /// With settle_at_once: what Done gets (nullopt = success).
@@ -85,6 +87,7 @@ public:
                                                            std::optional<WallTime> since,
                                                            std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
+    const LearnedSecrets* learned_secrets() override { return &learned; }
     /// 404 for an unknown app, 409 for one without a pid; else the main process (pid)
     /// and, with `all`, pid + 1.
     std::optional<api::ApiError> signal_app(const std::string& app, int sig, bool all,

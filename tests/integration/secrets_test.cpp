@@ -1,9 +1,14 @@
 // Issue 16, item 1: nothing secret leaves through the read-only socket. A real daemon,
 // a real unprivileged peer (setpriv to nobody, no groups) running curl and isoctl
 // against isolated-ro.sock, and root on the same socket for comparison.
+// Items 2 and 3: envFile and secrets reach the app (and isoctl exec), are read at every
+// start, bad sources fail the start clearly, and their values reach no one else.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
 
 #include "integration/harness.hpp"
 
@@ -124,4 +129,269 @@ TEST_CASE("read-only socket: an unprivileged peer sees no env value, argument or
     // Root's isoctl on the same socket sees the arguments.
     auto root_status = run({build_dir() + "/isoctl", "--socket", d.ro_socket(), "status", "db"});
     CHECK(root_status.out.find("argsecret-7Q") != std::string::npos);
+}
+
+// ---- envFile and secrets (issue 16, items 2 and 3) ------------------------------------
+
+namespace {
+
+/// A secret's source as the daemon accepts it: a regular file of root's, mode 0400
+/// unless told otherwise.
+void write_secret(const std::string& path, const std::string& content, mode_t mode = 0400) {
+    write_file(path, content);
+    REQUIRE(::chown(path.c_str(), 0, 0) == 0);
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+}
+
+/// <dir>/secrets, 0700 root, as /etc/isolated/secrets is.
+std::string secrets_dir(const Daemon& d) {
+    std::string dir = d.dir() + "/secrets";
+    REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+    return dir;
+}
+
+std::string logs_of(Daemon& d, const std::string& app) { return d.isoctl({"logs", app}).out; }
+
+}  // namespace
+
+TEST_CASE("envFile and secrets reach the app: variables, /run/secrets with its owner and mode, "
+          "CREDENTIALS_DIRECTORY; both are read again at each start",
+          "[integration][secrets]") {
+    require_root();
+    Daemon d;
+    const std::string sdir = secrets_dir(d);
+    write_secret(sdir + "/db-password", "sekret-Vx81q\n");
+    const std::string envfile = d.dir() + "/app.env";
+    write_file(envfile, "# the app's settings\nFILEVAR='envfile-Qz42p'\r\nSHARED=from-file\n");
+    // As user daemon: the secret is its own, mode 0440 as the app file says. An optional
+    // envFile that does not exist is no error.
+    json app = {{"command",
+                 {"sh", "-c",
+                  "echo FILEVAR=$FILEVAR SHARED=$SHARED PLAIN=$PLAIN; echo CD=$CREDENTIALS_DIRECTORY; "
+                  "stat -c 'OWNER %U %G %a' /run/secrets/db-password; echo CONTENT=$(cat /run/secrets/db-password); "
+                  "grep ' /run/secrets ' /proc/self/mounts; echo DONE; while true; do sleep 0.2; done; : " + d.dir()}},
+                {"user", "daemon"},
+                {"env", {{"SHARED", "from-env"}, {"PLAIN", "plain"}}},
+                {"envFile", {envfile, "-" + d.dir() + "/none.env"}},
+                {"secrets", {{{"source", sdir + "/db-password"}, {"mode", "0440"}}}},
+                {"network", {{"mode", "none"}}},
+                {"stop", {{"timeout", "5s"}}}};
+    d.write_app("show", app.dump());
+    d.start();
+    d.wait_state("show", "ready");
+    REQUIRE(wait_until([&] { return logs_of(d, "show").find("DONE") != std::string::npos; }));
+    auto out = logs_of(d, "show");
+    INFO(out);
+    // An envFile's variable wins over env's (systemd's EnvironmentFile= over Environment=).
+    CHECK_THAT(out, Catch::Contains("FILEVAR=envfile-Qz42p SHARED=from-file PLAIN=plain"));
+    CHECK_THAT(out, Catch::Contains("CD=/run/secrets"));
+    CHECK_THAT(out, Catch::Contains("OWNER daemon daemon 440"));
+    CHECK_THAT(out, Catch::Contains("CONTENT=sekret-Vx81q"));
+    // Its own tmpfs, read-only, nosuid, nodev, noexec.
+    CHECK_THAT(out, Catch::Contains(" /run/secrets tmpfs ro,nosuid,nodev,noexec,"));
+
+    // isoctl exec enters the sandbox: the same environment, the same files.
+    auto exec = d.isoctl({"exec", "show", "--", "sh", "-c", "echo $CREDENTIALS_DIRECTORY $FILEVAR; cat /run/secrets/db-password"});
+    INFO(exec.out << exec.err);
+    CHECK(exec.code == 0);
+    CHECK(exec.out == "/run/secrets envfile-Qz42p\nsekret-Vx81q\n");
+
+    // Changed files take effect at the next start, without a reload.
+    write_file(envfile, "FILEVAR=changed-Mm3c\n");
+    write_secret(sdir + "/db-password", "sekret-2nd-Pp7\n");
+    auto restart = d.isoctl({"restart", "show"});
+    INFO(restart.out << restart.err);
+    REQUIRE(restart.code == 0);
+    REQUIRE(wait_until([&] { return logs_of(d, "show").find("CONTENT=sekret-2nd-Pp7") != std::string::npos; }));
+    out = logs_of(d, "show");
+    CHECK_THAT(out, Catch::Contains("FILEVAR=changed-Mm3c SHARED=from-env PLAIN=plain"));
+}
+
+TEST_CASE("envFile and secrets: a source that is not a root-owned regular file, or a missing envFile, fails the "
+          "start with a clear message",
+          "[integration][secrets]") {
+    require_root();
+    Daemon d;
+    const std::string sdir = secrets_dir(d);
+    write_secret(sdir + "/group-writable", "x-secret-1\n", 0460);
+    write_secret(sdir + "/theirs", "x-secret-2\n");
+    REQUIRE(::chown((sdir + "/theirs").c_str(), 65534, 65534) == 0);
+    write_secret(sdir + "/real", "x-secret-3\n");
+    REQUIRE(::symlink((sdir + "/real").c_str(), (sdir + "/link").c_str()) == 0);
+    write_file(d.dir() + "/bad.env", "A=1\nx-secret-4-alone\n");
+    auto app = [&](const json& extra) {
+        json j = {{"command", {"sh", "-c", "echo started; while true; do sleep 0.2; done; : " + d.dir()}},
+                  {"network", {{"mode", "none"}}},
+                  {"restart", {{"policy", "never"}}},
+                  {"stop", {{"timeout", "5s"}}}};
+        j.update(extra);
+        return j.dump();
+    };
+    auto secret = [&](const std::string& source) { return json{{"secrets", {{{"source", source}, {"name", "pw"}}}}}; };
+    const std::map<std::string, std::pair<json, std::string>> cases = {
+        {"groupwritable",
+         {secret(sdir + "/group-writable"), "secret \"pw\" (" + sdir +
+                                                "/group-writable): is writable by its group or by others (mode 0460; "
+                                                "chmod go-w)"}},
+        {"theirs",
+         {secret(sdir + "/theirs"), "secret \"pw\" (" + sdir +
+                                        "/theirs): is owned by uid 65534, not root (only root may decide what an "
+                                        "app's secret is: chown root)"}},
+        {"link",
+         {secret(sdir + "/link"), "secret \"pw\" (" + sdir +
+                                      "/link): is a symlink, or a directory on its path is (secrets are read without "
+                                      "following symlinks: name the file itself)"}},
+        {"missing",
+         {secret(sdir + "/missing"), "secret \"pw\" (" + sdir + "/missing): ENOENT (No such file or directory)"}},
+        {"noenv",
+         {json{{"envFile", d.dir() + "/missing.env"}},
+          "envFile " + d.dir() + "/missing.env: ENOENT (No such file or directory)"}},
+        {"badenv",
+         {json{{"envFile", d.dir() + "/bad.env"}},
+          "envFile " + d.dir() + "/bad.env: line 2: no \"=\" (each line is NAME=VALUE, a comment or blank)"}},
+    };
+    for (const auto& [name, c] : cases) d.write_app(name, app(c.first));
+    d.write_app("optional", app(json{{"envFile", "-" + d.dir() + "/missing.env"}}));
+    d.start();
+    for (const auto& [name, c] : cases) {
+        d.wait_state(name, "failed");
+        auto a = d.app(name);
+        INFO(name << ": " << a.dump());
+        CHECK(a["lastExit"]["message"] == c.second);
+        CHECK(a["lastExit"]["code"] == 125);
+    }
+    d.wait_state("optional", "ready");
+    // isoctl start says why.
+    auto start = d.isoctl({"start", "noenv"});
+    INFO(start.out << start.err);
+    CHECK(start.code != 0);
+    CHECK_THAT(start.out + start.err, Catch::Contains("envFile " + d.dir() + "/missing.env: ENOENT"));
+    // No message, event or log line quotes what the files hold.
+    std::string texts = d.http("GET", "/v1/apps").out + d.http("GET", "/v1/events").out + d.daemon_log();
+    for (const char* s : {"x-secret-1", "x-secret-2", "x-secret-3", "x-secret-4"}) {
+        INFO(s);
+        CHECK(texts.find(s) == std::string::npos);
+    }
+}
+
+TEST_CASE("envFile and secrets: no value reaches an unprivileged peer, the run and state dirs or the daemon's log",
+          "[integration][secrets]") {
+    require_root();
+    require_prerequisite(run({"setpriv", "--version"}).code == 0, "setpriv (util-linux) is needed");
+    require_prerequisite(::access("/usr/bin/python3", X_OK) == 0, "python3 is needed");
+    Daemon d;
+    REQUIRE(::chmod(d.dir().c_str(), 0711) == 0);  // nobody reaches run/isolated-ro.sock (see above)
+    const std::string sdir = secrets_dir(d);
+    write_secret(sdir + "/db-password", "sekret-Vx81q\n");
+    write_file(d.dir() + "/app.env", "FILEVAR=envfile-Qz42p\n");
+    const std::vector<std::string> values = {"envfile-Qz42p", "sekret-Vx81q"};
+    // A TCP server whose banner is both values: its readiness probe expects another one,
+    // and the probe's message quotes the banner it got -- a text the daemon makes that
+    // holds the values, as root sees it, and must not hold them for nobody.
+    const std::string server =
+        "import os, socket\n"
+        "s = socket.socket()\n"
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', 7001))\n"
+        "s.listen(8)\n"
+        "banner = (os.environ['FILEVAR'] + ' ' + open('/run/secrets/db-password').read()).encode()\n"
+        "print('started', flush=True)\n"
+        "while True:\n"
+        "    c, _ = s.accept()\n"
+        "    c.sendall(banner)\n"
+        "    c.close()\n";
+    json app = {{"command", {"/usr/bin/python3", "-c", server, d.dir()}},
+                {"envFile", d.dir() + "/app.env"},
+                {"secrets", {{{"source", sdir + "/db-password"}}}},
+                {"network", {{"mode", "none"}}},
+                {"stop", {{"timeout", "5s"}}},
+                {"probes",
+                 {{"readiness",
+                   {{"tcp", {{"port", 7001}, {"expect", "OK"}}}, {"period", "1s"}, {"failureThreshold", 1}}}}}};
+    d.write_app("banner", app.dump());
+    d.start();
+    auto readiness_message = [&](bool nobody) {
+        auto r = ro_get(d, "/v1/apps/banner", nobody);
+        auto body = r.out.substr(0, r.out.rfind('\n'));
+        auto j = json::parse(body, nullptr, false);
+        if (j.is_discarded() || !j["health"]["readiness"].is_object()) return std::string();
+        return j["health"]["readiness"]["message"].get<std::string>();
+    };
+    auto check_nobody_sees_none = [&](const std::string& when) {
+        // Root on the read-only socket has the banner in the probe's message...
+        REQUIRE(wait_until([&] { return readiness_message(false).find("envfile-Qz42p") != std::string::npos; }, 30s));
+        CHECK(readiness_message(false).find("sekret-Vx81q") != std::string::npos);
+        // ...nobody has it scrubbed, and nothing anywhere else.
+        auto scrubbed = readiness_message(true);
+        INFO(when << ": " << scrubbed);
+        CHECK_THAT(scrubbed, Catch::Contains("[redacted]"));
+        for (const char* path : {"/v1/apps", "/v1/apps/banner", "/v1/events", "/v1/events?app=banner",
+                                 "/v1/metrics", "/v1/apps/banner/logs"}) {
+            auto r = ro_get(d, path, true);
+            INFO(when << " " << path << ": " << r.out << r.err);
+            CHECK(r.code == 0);
+            CHECK(r.out.size() > 4);
+            for (const auto& v : values) CHECK(r.out.find(v) == std::string::npos);
+        }
+        auto follow = ro_get(d, "/v1/events?follow=1", true, "2");
+        for (const auto& v : values) CHECK(follow.out.find(v) == std::string::npos);
+    };
+    check_nobody_sees_none("launched");
+
+    // Nothing under the run and state dirs holds a value: not for nobody, not for root.
+    // (grep finds them where they are: in the test's own secrets dir.)
+    std::vector<std::string> grep = {"grep", "-r", "-l", "-s", "-F", "-D", "skip"};
+    for (const auto& v : values) grep.insert(grep.end(), {"-e", v});
+    auto grep_in = [&](std::vector<std::string> dirs, bool nobody) {
+        std::vector<std::string> argv = grep;
+        argv.insert(argv.end(), dirs.begin(), dirs.end());
+        return nobody ? as_nobody(argv) : run(argv);
+    };
+    CHECK(grep_in({sdir, d.dir() + "/app.env"}, false).out != "");
+    for (bool nobody : {true, false}) {
+        auto found = grep_in({d.run_dir(), d.state_dir()}, nobody);
+        INFO((nobody ? "nobody: " : "root: ") << found.out << found.err);
+        CHECK(found.out.empty());
+    }
+    // Nor the daemon's own output.
+    for (const auto& v : values) CHECK(d.daemon_log().find(v) == std::string::npos);
+
+    // A new daemon adopts the app: it reads the files again, so its redaction knows them.
+    d.kill9();
+    d.start();
+    check_nobody_sees_none("adopted");
+    for (bool nobody : {true, false}) CHECK(grep_in({d.run_dir(), d.state_dir()}, nobody).out.empty());
+    for (const auto& v : values) CHECK(d.daemon_log().find(v) == std::string::npos);
+}
+
+TEST_CASE("secrets in a user namespace: the app's user owns them inside, the mapped ids outside",
+          "[integration][secrets][userns]") {
+    require_root();
+    Daemon d;
+    const std::string sdir = secrets_dir(d);
+    write_secret(sdir + "/token", "tok-Rr55w");
+    json app = {{"command",
+                 {"sh", "-c",
+                  "stat -c 'OWNER %u %g %a' /run/secrets/token; echo CONTENT=$(cat /run/secrets/token); "
+                  "while true; do sleep 0.2; done; : " + d.dir()}},
+                {"user", "daemon"},
+                {"namespaces", {{"user", {{"uid", 200000}, {"count", 65536}}}}},
+                {"secrets", {{{"source", sdir + "/token"}}}},
+                {"network", {{"mode", "none"}}},
+                {"stop", {{"timeout", "5s"}}}};
+    d.write_app("mapped", app.dump());
+    d.start();
+    d.wait_state("mapped", "ready");
+    REQUIRE(wait_until([&] { return logs_of(d, "mapped").find("CONTENT=") != std::string::npos; }));
+    auto out = logs_of(d, "mapped");
+    INFO(out);
+    CHECK_THAT(out, Catch::Contains("OWNER 1 1 400"));  // daemon:daemon inside
+    CHECK_THAT(out, Catch::Contains("CONTENT=tok-Rr55w"));
+    // Through the app's root from the host: uid 200000 + 1.
+    auto pid = d.app("mapped")["pid"].get<int>();
+    struct stat st {};
+    REQUIRE(::stat(("/proc/" + std::to_string(pid) + "/root/run/secrets/token").c_str(), &st) == 0);
+    CHECK(st.st_uid == 200001);
+    CHECK(st.st_gid == 200001);
+    CHECK((st.st_mode & 07777) == 0400);
 }

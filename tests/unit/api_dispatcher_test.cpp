@@ -451,6 +451,29 @@ TEST_CASE("read-only socket: an unprivileged peer never gets a secret value", "[
         CHECK(r.status == 404);
         check_no_secret(r.body);
     }
+    SECTION("values read at a start (envFile, secrets) are scrubbed too, also for a follower") {
+        f.backend.learned.learn("db", {"filesecret-7", "secretcontent-8"});
+        AppEvent e;
+        e.app = "db";
+        e.type = "probe";
+        e.message = "readiness probe failed: banner \"filesecret-7 secretcontent-8\" does not start with \"OK\"";
+        f.backend.publish(e);
+        auto r = f.get("/v1/events", true, false);
+        CHECK(r.body.find("banner \\\"[redacted] [redacted]\\\"") != std::string::npos);
+        CHECK(r.body.find("filesecret-7") == std::string::npos);
+        CHECK(f.get("/v1/events", true, true).body.find("filesecret-7") != std::string::npos);
+
+        auto follow = f.get("/v1/events?follow=1", true, false);
+        REQUIRE(follow.stream);
+        follow.stream->take();
+        // A restart read a changed file: no reload, yet the follower learns the value.
+        f.backend.learned.learn("db", {"filesecret-9"});
+        e.message = "banner \"filesecret-9\"";
+        f.backend.publish(e);
+        auto more = follow.stream->take();
+        CHECK(more.find("[redacted]") != std::string::npos);
+        CHECK(more.find("filesecret-9") == std::string::npos);
+    }
     SECTION("metrics have no spec values in their labels") {
         auto r = f.get("/v1/metrics", true, false);
         CHECK(r.status == 200);

@@ -14,6 +14,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +36,29 @@ inline constexpr std::string_view hidden_output_marker = "[output hidden]";
 /// values, the query of an HTTP probe's path. Empty strings are left out.
 std::vector<std::string> secret_values(const AppSpec& spec);
 
+/// Values the daemon reads at an app's start that no app file holds -- its envFiles'
+/// values and its secrets' contents (daemon/sandbox/start_files.hpp): the read-only
+/// socket's Redactors learn them too. In memory only. Per app it keeps the values of
+/// the latest read, and, up to max_earlier_bytes, those of earlier reads (an event
+/// written before a file changed may quote an old value); the oldest go first.
+class LearnedSecrets {
+public:
+    static constexpr std::size_t max_earlier_bytes = 4u << 20;
+
+    /// The values read for APP's latest start (or adoption).
+    void learn(const std::string& app, std::vector<std::string> values);
+    /// Every value known, latest reads first.
+    std::vector<std::string> values() const;
+    /// Changes whenever learn() brings a value that was not known.
+    std::uint64_t generation() const { return generation_; }
+
+private:
+    std::map<std::string, std::vector<std::string>> current_;
+    std::deque<std::string> earlier_;
+    std::size_t earlier_bytes_ = 0;
+    std::uint64_t generation_ = 0;
+};
+
 /// Scrubs free text of the secrets of the specs it was given.
 class Redactor {
 public:
@@ -43,6 +69,7 @@ public:
     /// Adds the secrets of `spec`; secrets already known stay (an event written under
     /// an earlier definition may hold an earlier value).
     void add(const AppSpec& spec);
+    void add(const LearnedSecrets& learned);
     void add_value(std::string value);
     std::size_t size() const { return values_.size(); }
 

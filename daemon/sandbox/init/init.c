@@ -110,6 +110,8 @@ struct plan {
     int nmounts;
     struct rlimit_rec *rlimits;
     int nrlimits;
+    struct secret_rec *secrets;
+    int nsecrets;
     struct sb_creds creds;
     uint32_t userns_uid, userns_gid, userns_count; /* PLAN_USERNS; count 0 = none */
 };
@@ -131,7 +133,7 @@ static int read_plan(void) {
         if (r <= 0) return -1;
         got += (size_t)r;
     }
-    int nargs = 0, nenv = 0, nmounts = 0, nrlimits = 0;
+    int nargs = 0, nenv = 0, nmounts = 0, nrlimits = 0, nsecrets = 0;
     for (size_t off = 0; off + 8 <= size;) {
         uint32_t tag, len;
         memcpy(&tag, blob + off, 4);
@@ -144,13 +146,15 @@ static int read_plan(void) {
         if (tag == PLAN_ENV) nenv++;
         if (tag == PLAN_MOUNT) nmounts++;
         if (tag == PLAN_RLIMIT) nrlimits++;
+        if (tag == PLAN_SECRET) nsecrets++;
         off += 8 + len;
     }
     P.argv = calloc((size_t)nargs + 1, sizeof(char *));
     P.envp = calloc((size_t)nenv + 1, sizeof(char *));
     P.mounts = calloc((size_t)nmounts + 1, sizeof(struct mount_rec));
     P.rlimits = calloc((size_t)nrlimits + 1, sizeof(struct rlimit_rec));
-    if (!P.argv || !P.envp || !P.mounts || !P.rlimits) return -1;
+    P.secrets = calloc((size_t)nsecrets + 1, sizeof(struct secret_rec));
+    if (!P.argv || !P.envp || !P.mounts || !P.rlimits || !P.secrets) return -1;
     P.creds.rlimits = P.rlimits;
     P.creds.userns_fd = -1;
     P.workdir = "/";
@@ -236,6 +240,24 @@ static int read_plan(void) {
                     memcpy(&P.userns_count, s + 8, 4);
                 }
                 break;
+            case PLAN_SECRET: {
+                struct plan_secret ps;
+                if (len < sizeof ps) break;
+                memcpy(&ps, s, sizeof ps);
+                /* name, NUL, content: the name must end where the record says. */
+                if (ps.name_len >= len - sizeof ps || s[sizeof ps + ps.name_len] != 0) {
+                    errno = EINVAL;
+                    return -1;
+                }
+                struct secret_rec *sr = &P.secrets[P.nsecrets++];
+                sr->name = s + sizeof ps;
+                sr->content = s + sizeof ps + ps.name_len + 1;
+                sr->len = len - sizeof ps - ps.name_len - 1;
+                sr->mode = ps.mode;
+                sr->uid = ps.uid;
+                sr->gid = ps.gid;
+                break;
+            }
             case PLAN_UMASK:
                 if (len == 4) memcpy(&P.creds.umask, s, 4), P.creds.has_umask = 1;
                 break;
@@ -1001,8 +1023,12 @@ int main(int argc, char **argv) {
     }
     if ((P.flags & SB_UNPRIV_PORTS) && sb_unprivileged_ports(&se) < 0)
         fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
-    if ((P.flags & SB_MOUNT_NS) && sb_build_root(P.stage, P.mounts, P.nmounts, P.flags & SB_READONLY_ROOT, &se) < 0)
+    if ((P.flags & SB_MOUNT_NS) &&
+        sb_build_root(P.stage, P.mounts, P.nmounts, P.secrets, P.nsecrets, P.flags & SB_READONLY_ROOT, &se) < 0)
         fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
+    /* The secrets are on the sandbox's tmpfs now; the init, which lives as long as the
+     * app, keeps no copy (the app's fork would inherit it until its exec). */
+    for (int i = 0; i < P.nsecrets; i++) explicit_bzero(P.secrets[i].content, P.secrets[i].len);
     if (P.hostname && sb_set_hostname(P.hostname, &se) < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
     if ((P.flags & SB_LOOPBACK) && sb_loopback_up(&se) < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
 

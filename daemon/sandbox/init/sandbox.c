@@ -328,6 +328,63 @@ static int check_dev_null(void) {
     return dev_null_ok;
 }
 
+/* The secrets of the plan, for its MOP_SECRETS step (sb_build_root). */
+static const struct secret_rec *plan_secrets;
+static int nplan_secrets;
+
+/* How far a MOP_SECRETS step got, for its failure report. */
+static enum { SECRETS_TMPFS, SECRETS_WRITE, SECRETS_READONLY, SECRETS_ATTACH } secrets_phase;
+static const char *secrets_failed_name;
+
+/* Writes the plan's secrets into MNT, a detached tmpfs no one else can reach yet, then
+ * makes it read-only; returns MNT, or -1 (MNT closed, errno kept). Each file is created
+ * exclusively (the names are the daemon's checked file names), given its mode while we
+ * own it, then its owner. */
+static int fill_secrets(int mnt) {
+    secrets_phase = SECRETS_TMPFS;
+    if (mnt < 0) return -1;
+    secrets_phase = SECRETS_WRITE;
+    for (int i = 0; i < nplan_secrets; i++) {
+        const struct secret_rec *sr = &plan_secrets[i];
+        secrets_failed_name = sr->name;
+        int fd = -1, ok = 0;
+        if (!*sr->name || strchr(sr->name, '/') || !strcmp(sr->name, ".") || !strcmp(sr->name, ".."))
+            errno = EINVAL;
+        else
+            fd = openat(mnt, sr->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ok = 1;
+            for (size_t done = 0; ok && done < sr->len;) {
+                ssize_t w = write(fd, sr->content + done, sr->len - done);
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    if (w == 0) errno = EIO;
+                    ok = 0;
+                } else {
+                    done += (size_t)w;
+                }
+            }
+            ok = ok && fchmod(fd, (mode_t)(sr->mode & 0777)) == 0 && fchown(fd, sr->uid, sr->gid) == 0;
+        }
+        int saved = errno;
+        if (fd >= 0) close(fd);
+        if (!ok) {
+            close(mnt);
+            errno = saved;
+            return -1;
+        }
+    }
+    secrets_phase = SECRETS_READONLY;
+    if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0) {
+        int saved = errno;
+        close(mnt);
+        errno = saved;
+        return -1;
+    }
+    secrets_phase = SECRETS_ATTACH;
+    return mnt;
+}
+
 static int do_step(const struct mount_rec *r) {
     int ro = (r->m.flags & MF_READONLY) != 0;
     int rec = (r->m.flags & MF_RECURSIVE) != 0;
@@ -401,6 +458,8 @@ static int do_step(const struct mount_rec *r) {
             if (t < 0) return errno == ENOENT ? 0 : -1;
             return attach_at(clone_tree(t, "", AT_EMPTY_PATH, 1, 1), t);
         }
+        case MOP_SECRETS:
+            return mount_on_target(fill_secrets(new_fs(r->fstype, r->data, r->m.attr)), r);
         default:
             errno = EINVAL;
             return -1;
@@ -417,12 +476,37 @@ static const char *op_name(uint32_t op) {
         case MOP_MKNOD: return "mknod";
         case MOP_MASK: return "mask";
         case MOP_READONLY: return "read-only";
+        case MOP_SECRETS: return "secrets";
         default: return "step";
     }
 }
 
+static void secrets_error(struct sb_error *e, const struct mount_rec *r, int err) {
+    size_t pos = 0;
+    char *d = e->detail;
+    size_t cap = sizeof e->detail - 1;
+    switch (secrets_phase) {
+        case SECRETS_TMPFS: put_str(d, cap, &pos, "mount the secrets' tmpfs for "); break;
+        case SECRETS_WRITE:
+            put_str(d, cap, &pos, "write secret \"");
+            put_str(d, cap, &pos, secrets_failed_name ? secrets_failed_name : "");
+            put_str(d, cap, &pos, "\" in ");
+            break;
+        case SECRETS_READONLY: put_str(d, cap, &pos, "make read-only the secrets' tmpfs for "); break;
+        case SECRETS_ATTACH: put_str(d, cap, &pos, "mount the secrets on "); break;
+    }
+    put_str(d, cap, &pos, r->target);
+    d[pos] = 0;
+    e->step = STEP_SECRETS;
+    e->err = err;
+}
+
 static void step_error(struct sb_error *e, const struct mount_rec *r) {
     int err = errno;
+    if (r->m.op == MOP_SECRETS) {
+        secrets_error(e, r, err);
+        return;
+    }
     char what[200];
     size_t pos = 0;
     const char *parts[6];
@@ -790,7 +874,10 @@ struct cap_data {
     uint32_t effective, permitted, inheritable;
 };
 
-int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e) {
+int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, const struct secret_rec *secrets,
+                  int nsecrets, int readonly_root, struct sb_error *e) {
+    plan_secrets = secrets;
+    nplan_secrets = nsecrets;
     if (sb_userns_fd < 0) return build_root(stage, mounts, n, readonly_root, e);
     /* With a user namespace everything the build creates (tmpfs roots, directories,
      * device nodes) belongs to the app's root -- the mapped uid -- and creating on an

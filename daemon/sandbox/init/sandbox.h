@@ -14,6 +14,14 @@ struct mount_rec {
     const char *source, *target, *fstype, *data;
 };
 
+/* One PLAN_SECRET: written into the MOP_SECRETS tmpfs. */
+struct secret_rec {
+    const char *name;
+    char *content; /* wiped once written */
+    size_t len;
+    uint32_t mode, uid, gid;
+};
+
 struct rlimit_rec {
     uint32_t resource;
     uint64_t cur, max;
@@ -30,8 +38,10 @@ struct sb_error {
 void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v);
 void put_str(char *buf, size_t cap, size_t *pos, const char *s);
 
-/* Builds the root described by the mount steps on `stage` and pivots into it. */
-int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root, struct sb_error *e);
+/* Builds the root described by the mount steps on `stage` and pivots into it; a
+ * MOP_SECRETS step writes `secrets`. */
+int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, const struct secret_rec *secrets,
+                  int nsecrets, int readonly_root, struct sb_error *e);
 int sb_set_hostname(const char *name, struct sb_error *e);
 /* The app's user namespace (PLAN_USERNS): returns an fd of it, or -1. Call while the
  * host's /proc is still mounted (before sb_build_root). */
