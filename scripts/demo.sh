@@ -6,8 +6,9 @@
 #
 # The app files name their shipped files under /etc/isolated/files and their volumes
 # under /var/lib/isolated/data (where the package puts them); the demo runs copies in
-# $RUN_DIR/demo-apps that use this checkout's conf/files instead, so it writes nothing
-# to /etc.
+# $RUN_DIR/demo-apps that use this checkout's conf/files instead. The one thing it
+# writes to /etc is postgres's password, a secret: /etc/isolated/secrets/pg-password
+# (0400 root, in a 0700 directory), made random when it is missing and kept after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root" >&2; exit 2; }
@@ -22,6 +23,17 @@ fi
 
 bash scripts/install-deps.sh
 bash scripts/build.sh >/dev/null
+
+# postgres's password: a root-only file the daemon hands to the app as
+# /run/secrets/pg-password (isolated.app(5), "secrets").
+SECRETS_DIR=/etc/isolated/secrets
+install -d -m 0700 -o root -g root "$SECRETS_DIR"
+if [ ! -s "$SECRETS_DIR/pg-password" ]; then
+  (umask 077; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRETS_DIR/pg-password.tmp"; echo >>"$SECRETS_DIR/pg-password.tmp")
+  chmod 0400 "$SECRETS_DIR/pg-password.tmp"
+  mv "$SECRETS_DIR/pg-password.tmp" "$SECRETS_DIR/pg-password"
+  echo "postgres password generated: $SECRETS_DIR/pg-password"
+fi
 
 APPS_DIR=$RUN_DIR/demo-apps
 mkdir -p "$APPS_DIR"
@@ -54,6 +66,7 @@ cat <<'TRY'
 Try them from this host (through the port forwards):
   curl http://127.0.0.1:8080/
   lftp -u ftpuser,ftppass -e 'set ftp:ssl-allow no; ls; bye' 127.0.0.1
-  PGPASSWORD=change-me psql -h 127.0.0.1 -U postgres -c 'SELECT 1'
-(The FTP user and the postgres password are demo values: see conf/apps/*.json.)
+  PGPASSWORD=$(cat /etc/isolated/secrets/pg-password) psql -h 127.0.0.1 -U postgres -c 'SELECT 1'
+(The FTP user is a demo value: see conf/files/vsftpd/users. The postgres password is
+random, in /etc/isolated/secrets/pg-password.)
 TRY

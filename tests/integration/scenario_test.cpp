@@ -7,13 +7,16 @@
 // with their processes: nothing is left behind, even when a test fails.
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -32,22 +35,47 @@ namespace {
 // "the host's address" the client uses, and what vsftpd's PASV replies must announce.
 constexpr const char* kDaemonAddr = "192.168.211.1";
 constexpr const char* kClientAddr = "192.168.211.2";
-constexpr const char* kPgPassword = "scenario-secret";
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
     for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
     return s;
 }
 
+// The secrets the bundled apps name under /etc/isolated/secrets live in the test's
+// directory: <dir>/secrets, 0700 root, as scripts/demo.sh makes the real one.
+std::string secrets_dir(const Daemon& d) { return d.dir() + "/secrets"; }
+
+// postgres's password is a secret (conf/apps/postgres.json): a random one, made as
+// scripts/demo.sh makes it (0400 root) unless it is there already.
+void make_pg_secret(const Daemon& d) {
+    const std::string path = secrets_dir(d) + "/pg-password";
+    if (std::filesystem::exists(path)) return;
+    ::mkdir(secrets_dir(d).c_str(), 0700);
+    std::random_device rd;
+    char pw[25];
+    std::snprintf(pw, sizeof pw, "%08x%08x%08x", rd(), rd(), rd());
+    isolated::test::write_file(path, std::string(pw) + "\n");
+    REQUIRE(::chmod(path.c_str(), 0400) == 0);
+}
+
+// The password psql and pgbench use: read from where postgres gets it, its secret.
+std::string pg_password(const Daemon& d) {
+    std::string pw = isolated::test::read_file(secrets_dir(d) + "/pg-password");
+    while (!pw.empty() && pw.back() == '\n') pw.pop_back();
+    REQUIRE(!pw.empty());
+    return pw;
+}
+
 // The bundled app file with the test's paths: shipped files from the source tree,
-// volumes under the test's directory, and the test's addresses and password.
+// volumes and secrets under the test's directory, and the test's addresses.
 std::string scenario_app(const Daemon& d, const std::string& name) {
     std::string json = isolated::test::read_file(isolated::test::source_dir() + "/conf/apps/" + name + ".json");
     REQUIRE(!json.empty());
     json = replace_all(json, "\"/etc/isolated/files/", "\"" + isolated::test::source_dir() + "/conf/files/");
     json = replace_all(json, "\"/var/lib/isolated/data/", "\"" + d.dir() + "/data/");
+    json = replace_all(json, "\"/etc/isolated/secrets/", "\"" + secrets_dir(d) + "/");
     json = replace_all(json, "\"FTP_PASV_ADDRESS\": \"127.0.0.1\"", std::string("\"FTP_PASV_ADDRESS\": \"") + kDaemonAddr + "\"");
-    json = replace_all(json, "\"POSTGRES_PASSWORD\": \"change-me\"", std::string("\"POSTGRES_PASSWORD\": \"") + kPgPassword + "\"");
+    if (name == "postgres") make_pg_secret(d);
     return json;
 }
 
@@ -130,7 +158,11 @@ public:
         return isolated::test::run(cmd, timeout, "", env);
     }
 
-    RunResult psql(const std::string& sql, const std::string& password = kPgPassword) {
+    /// postgres's password (pg_password()), for psql(sql) and pgbench.
+    std::string pg_password;
+
+    RunResult psql(const std::string& sql) { return psql(sql, pg_password); }
+    RunResult psql(const std::string& sql, const std::string& password) {
         return run({"psql", "-X", "-v", "ON_ERROR_STOP=1", "-tA",
                     std::string("host=") + kDaemonAddr + " port=5432 user=postgres dbname=postgres", "-c", sql},
                    60s, {{"PGPASSWORD", password}, {"PGCONNECT_TIMEOUT", "10"}});
@@ -211,6 +243,7 @@ TEST_CASE("scenario: nginx, vsftpd and postgres from conf/apps serve real client
     start_scenario_apps(d);
     d.start();
     ClientHost client;
+    client.pg_password = pg_password(d);
     client.wire(d.pid());
     wait_all_ready(d);
 
@@ -281,7 +314,7 @@ TEST_CASE("scenario: nginx, vsftpd and postgres from conf/apps serve real client
                               "INSERT INTO keep VALUES (1, 'survives restarts')");
         INFO(mk.out << mk.err);
         REQUIRE(mk.code == 0);
-        std::map<std::string, std::string> env = {{"PGPASSWORD", kPgPassword}};
+        std::map<std::string, std::string> env = {{"PGPASSWORD", client.pg_password}};
         auto init = client.run({"pgbench", "-h", kDaemonAddr, "-p", "5432", "-U", "postgres", "-i", "-s", "1",
                                 "postgres"},
                                300s, env);
@@ -338,6 +371,7 @@ TEST_CASE("scenario: after kill -9 of the daemon the apps keep serving and the n
     start_scenario_apps(d);
     d.start();
     ClientHost client;
+    client.pg_password = pg_password(d);
     client.wire(d.pid());
     wait_all_ready(d);
     std::map<std::string, pid_t> pids;

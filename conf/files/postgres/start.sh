@@ -1,8 +1,10 @@
 #!/bin/sh
 # Entry point of the postgres app (as the official Docker image's entrypoint): runs as
 # root, owns the data volume to postgres, runs initdb once when it is empty (superuser
-# password from POSTGRES_PASSWORD), then becomes the postmaster as user postgres
-# (exec: the postmaster is the app's main process).
+# password from the file POSTGRES_PASSWORD_FILE, by default the app's secret
+# $CREDENTIALS_DIRECTORY/pg-password), then becomes the postmaster as user postgres
+# (exec: the postmaster is the app's main process). The password only matters to
+# initdb: once the cluster exists, change it with ALTER ROLE (and the secret with it).
 set -eu
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -13,12 +15,14 @@ chown postgres:postgres /run/postgresql "$PGDATA"
 chmod 0700 "$PGDATA"
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    if [ -z "${POSTGRES_PASSWORD:-}" ]; then
-        echo "postgres: POSTGRES_PASSWORD is not set; refusing to initialise $PGDATA without a password" >&2
+    secret=${POSTGRES_PASSWORD_FILE:-${CREDENTIALS_DIRECTORY:-/run/secrets}/pg-password}
+    if [ ! -s "$secret" ]; then
+        echo "postgres: no password in $secret (the app's secret pg-password); refusing to initialise $PGDATA without one" >&2
         exit 1
     fi
+    # initdb runs as postgres, which may not read the secret: a private copy for it.
     pwfile=$(mktemp)
-    printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+    head -n 1 "$secret" >"$pwfile"
     chown postgres "$pwfile"
     as_postgres "$bin/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" \
         --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8
