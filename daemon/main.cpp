@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
         }),
         random);
     supervisor::Supervisor sup(clock, runtime, events, random, &probes);
-    logs::LogStore logs(io, s.log_dir, s.log_max_files);
+    logs::LogStore logs(io, s.log_dir);
     backend::DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
     logs::JournalLog journal(io);
     if (use_journal) backend.set_journal(&journal);

@@ -107,7 +107,7 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
     auto size = parse_size(log_max_size);
     if (!size || *size < 4096) return Error::msg("--log-max-size: \"" + log_max_size + "\" is not a size of at least 4K");
     s.log_max_size = *size;
-    if (s.log_max_files < 1) return Error::msg("--log-max-files: must be at least 1");
+    if (s.log_max_files < 1 || s.log_max_files > 1000) return Error::msg("--log-max-files: must be between 1 and 1000");
     if (s.cgroup_driver != "auto" && s.cgroup_driver != "systemd" && s.cgroup_driver != "v2" &&
         s.cgroup_driver != "v1" && s.cgroup_driver != "none")
         return Error::msg("--cgroup-driver: \"" + s.cgroup_driver + "\" is not one of auto, systemd, v2, v1, none");

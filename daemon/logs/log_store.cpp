@@ -168,8 +168,13 @@ private:
 
 // ---- the store -------------------------------------------------------------------------
 
-LogStore::LogStore(asio::io_context& io, std::string log_dir, std::uint32_t max_files)
-    : io_(io), dir_(std::move(log_dir)), max_files_(max_files), alive_(std::make_shared<bool>(true)) {}
+namespace {
+// The most rotations any app keeps (logs.maxFiles and --log-max-files are at most 1000).
+constexpr std::uint32_t kMaxLogFiles = 1000;
+}  // namespace
+
+LogStore::LogStore(asio::io_context& io, std::string log_dir)
+    : io_(io), dir_(std::move(log_dir)), alive_(std::make_shared<bool>(true)) {}
 
 LogStore::~LogStore() { *alive_ = false; }
 
@@ -180,7 +185,7 @@ std::vector<LogRecord> LogStore::read_tail(const std::string& app, std::size_t t
     std::vector<std::vector<std::string>> chunks;
     std::size_t have = 0;
     bool reached = false;  // a line older than `since`: older files need not be read
-    for (std::uint32_t i = 0; i < std::max<std::uint32_t>(max_files_, 1) && have < tail && !reached; ++i) {
+    for (std::uint32_t i = 0; i < kMaxLogFiles && have < tail && !reached; ++i) {
         int fd = ::open((dir_ + "/" + file_for(app, i)).c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             if (i == 0) continue;

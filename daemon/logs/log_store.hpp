@@ -39,7 +39,10 @@ private:
 
 class LogStore {
 public:
-    LogStore(boost::asio::io_context& io, std::string log_dir, std::uint32_t max_files);
+    /// Reads <app>.log and its rotations <app>.log.1, .2, ... up to the first one missing
+    /// (each app has its own number of files: logs.maxFiles; the launch removes rotations
+    /// beyond it, sandbox::prune_rotated_logs).
+    LogStore(boost::asio::io_context& io, std::string log_dir);
     ~LogStore();
 
     /// The last `tail` lines of `app` (all lines when tail == SIZE_MAX), oldest first;
@@ -64,7 +67,6 @@ private:
 
     boost::asio::io_context& io_;
     std::string dir_;
-    std::uint32_t max_files_;
     std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
     std::vector<char> event_buf_;
     std::map<std::string, std::vector<std::weak_ptr<Follower>>> followers_;  // by app

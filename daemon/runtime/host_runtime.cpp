@@ -657,6 +657,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     inputs.overlay_work = options_.state_dir + "/overlay/" + spec.name + "/work";
     inputs.config_dir = options_.config_dir;
     if (auto st = sandbox::plan_sandbox(plan, spec, inputs); !st) return st.error();
+    sandbox::prune_rotated_logs(log_dir->get(), plan);
 
     sandbox::SpawnRequest req;
     req.init_path = options_.init_path;

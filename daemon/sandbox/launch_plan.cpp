@@ -1,5 +1,10 @@
 #include "sandbox/launch_plan.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "sandbox/init_protocol.h"
@@ -108,7 +113,18 @@ LaunchPlan make_launch_plan(const AppSpec& spec, const std::string& instance, co
     plan.workdir = spec.workdir.empty() ? "/" : spec.workdir;
     plan.log_name = spec.name + ".log";
     plan.log = log;
+    if (spec.logs.max_size) plan.log.max_size = *spec.logs.max_size;
+    if (spec.logs.max_files) plan.log.max_files = *spec.logs.max_files;
     return plan;
+}
+
+void prune_rotated_logs(int log_dir_fd, const LaunchPlan& plan) {
+    if (plan.log_name.empty() || !plan.log.journal_socket.empty()) return;
+    // The init keeps <log>.1 .. <log>.(max_files-1); with one file it keeps none.
+    for (std::uint32_t i = std::max<std::uint32_t>(plan.log.max_files, 1); i < kMaxLogFiles; ++i) {
+        std::string name = plan.log_name + "." + std::to_string(i);
+        if (::unlinkat(log_dir_fd, name.c_str(), 0) < 0 && errno == ENOENT) break;
+    }
 }
 
 }  // namespace isolated::sandbox

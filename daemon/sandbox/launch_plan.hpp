@@ -13,6 +13,9 @@
 
 namespace isolated::sandbox {
 
+/// The most files an app's log may be kept in (logs.maxFiles, --log-max-files).
+inline constexpr std::uint32_t kMaxLogFiles = 1000;
+
 struct LogSettings {
     std::uint64_t max_size = 10u << 20;  ///< per file (Kubernetes' containerLogMaxSize)
     std::uint32_t max_files = 5;         ///< including the current one (containerLogMaxFiles)
@@ -92,8 +95,14 @@ inline constexpr const char* kSecretsDir = "/run/secrets";
 /// Builds the plan for one launch of `spec`: argv, the environment (PATH and HOME
 /// defaults, then the app's env, then `file_env` -- its envFiles' variables, which
 /// override env as in systemd -- and CREDENTIALS_DIRECTORY when it has secrets, sorted),
-/// workdir, log file.
+/// workdir, log file and its limits (the app's
+/// `logs` over the daemon's `log`).
 LaunchPlan make_launch_plan(const AppSpec& spec, const std::string& instance, const LogSettings& log,
                             const std::vector<std::pair<std::string, std::string>>& file_env = {});
+
+/// Removes the rotations of the plan's log file that its limit no longer keeps
+/// (<log>.N for N >= max_files, left when an app's logs.maxFiles was lowered), so
+/// that they neither fill the disk nor read as this app's newest output.
+void prune_rotated_logs(int log_dir_fd, const LaunchPlan& plan);
 
 }  // namespace isolated::sandbox

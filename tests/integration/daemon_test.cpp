@@ -312,6 +312,65 @@ TEST_CASE("app output goes to rotated log files, readable with tail and follow",
     CHECK_THAT(f.out, Catch::Contains("first\n") && Catch::Contains("second\n"));
 }
 
+namespace {
+// The names of APP's log files in DIR ("app.log", "app.log.1", ...), sorted.
+std::vector<std::string> log_files(const std::string& dir, const std::string& app) {
+    std::vector<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator(dir)) {
+        auto name = e.path().filename().string();
+        if (name == app + ".log" || name.rfind(app + ".log.", 0) == 0) out.push_back(name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("an app's logs settings override the daemon's and a lowered maxFiles drops old rotations",
+          "[integration][daemon][logs]") {
+    require_root();
+    Daemon d;
+    // 6000 lines of about 90 bytes as written: over 500K, more than either limit keeps.
+    const std::string chatty = R"(["sh", "-c", "i=0; while [ $i -lt 6000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; echo done; while true; do sleep 1; done; : )" +
+                               d.dir() + R"("])";
+    d.write_app("own", R"({"command": )" + chatty + R"(, "logs": {"maxSize": "64K", "maxFiles": 4}})");
+    d.write_app("default", R"({"command": )" + chatty + R"(})");
+    d.start({"--log-max-size", "128K", "--log-max-files", "2"});
+    for (const char* app : {"own", "default"})
+        REQUIRE(wait_until([&] { return d.isoctl({"logs", "-n", "1", app}).out.find("done") != std::string::npos; },
+                           std::chrono::seconds(30)));
+
+    // The app's own limits: 4 files of at most 64K; the other app keeps the daemon's.
+    CHECK(log_files(d.log_dir(), "own") == std::vector<std::string>{"own.log", "own.log.1", "own.log.2", "own.log.3"});
+    for (const auto& f : log_files(d.log_dir(), "own"))
+        CHECK(std::filesystem::file_size(d.log_dir() + "/" + f) <= 64 * 1024);
+    CHECK(log_files(d.log_dir(), "default") == std::vector<std::string>{"default.log", "default.log.1"});
+    for (const auto& f : log_files(d.log_dir(), "default"))
+        CHECK(std::filesystem::file_size(d.log_dir() + "/" + f) <= 128 * 1024);
+    // isoctl logs reads every rotation the app keeps, back to the oldest (own.log.3),
+    // not only as many files as the daemon-wide setting says.
+    std::string oldest;
+    {
+        std::ifstream f(d.log_dir() + "/own.log.3");
+        std::getline(f, oldest);
+    }
+    auto at = oldest.find("line-");
+    REQUIRE(at != std::string::npos);
+    std::string first_line = oldest.substr(at, oldest.find('-', at + 5) - at + 1);  // "line-N-"
+    auto all = d.isoctl({"logs", "own"}).out;
+    CHECK(("\n" + all).find("\n" + first_line) != std::string::npos);
+    CHECK(all.find("done\n") != std::string::npos);
+
+    // Lower maxFiles: a changed logs section is applied without a restart, and at the
+    // next start the rotations beyond the new limit are gone.
+    auto pid = d.app("own")["initPid"];
+    d.write_app("own", R"({"command": )" + chatty + R"(, "logs": {"maxSize": "64K", "maxFiles": 2}})");
+    d.http("POST", "/v1/reload");
+    CHECK(d.app("own")["initPid"] == pid);
+    CHECK(log_files(d.log_dir(), "own").size() == 4);
+    CHECK(d.isoctl({"restart", "own"}).code == 0);
+    CHECK(log_files(d.log_dir(), "own") == std::vector<std::string>{"own.log", "own.log.1"});
+}
+
 TEST_CASE("events stream as NDJSON and follow new ones", "[integration][daemon][events]") {
     require_root();
     Daemon d;

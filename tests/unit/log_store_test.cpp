@@ -35,7 +35,7 @@ TEST_CASE("log store: since keeps the lines written since then, across rotated f
                      "2026-11-23T19:00:04.000Z stdout F d\n"
                      "2026-11-23T19:00:05.000Z stderr F e\n");
     boost::asio::io_context io;
-    logs::LogStore store(io, dir.path(), 5);
+    logs::LogStore store(io, dir.path());
 
     CHECK(texts(store.read_tail("web", SIZE_MAX)) == std::vector<std::string>{"a", "b", "c-c", "d", "e"});
     CHECK(texts(store.read_tail("web", 2)) == std::vector<std::string>{"d", "e"});

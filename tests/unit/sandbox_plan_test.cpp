@@ -1,10 +1,19 @@
 // The sandbox planner's policy for user namespaces (daemon/sandbox/sandbox_plan.cpp):
-// what is idmapped, low ports, ids outside the mapping, the exec plan's flag.
+// what is idmapped, low ports, ids outside the mapping, the exec plan's flag; and the
+// launch plan's log limits (an app's logs over the daemon's, pruning old rotations).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "isolated/app_parser.hpp"
 #include "sandbox/init_protocol.h"
+#include "sandbox/launch_plan.hpp"
 #include "sandbox/sandbox_plan.hpp"
+#include "support/test_env.hpp"
 
 using namespace isolated;
 using namespace isolated::sandbox;
@@ -160,4 +169,54 @@ TEST_CASE("sandbox plan: a read-only directory rootfs is an overlay with a tmpfs
     auto r = plan_sandbox(plan, spec, in);
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error().to_string(), Catch::Contains("must not contain"));
+}
+
+// ---- log limits (issue 16, item 5) -------------------------------------------------------
+
+TEST_CASE("an app's logs limits override the daemon's field by field", "[sandbox][logs]") {
+    AppSpec spec;
+    spec.name = "web";
+    spec.command = {"/bin/true"};
+    LogSettings daemon{64u << 10, 3, ""};
+    auto plain = make_launch_plan(spec, "i1", daemon);
+    CHECK(plain.log.max_size == 64u << 10);
+    CHECK(plain.log.max_files == 3u);
+
+    spec.logs.max_files = 7;
+    auto files = make_launch_plan(spec, "i1", daemon);
+    CHECK(files.log.max_size == 64u << 10);
+    CHECK(files.log.max_files == 7u);
+
+    spec.logs.max_size = 1u << 20;
+    auto both = make_launch_plan(spec, "i1", daemon);
+    CHECK(both.log.max_size == 1u << 20);
+    CHECK(both.log.max_files == 7u);
+}
+
+TEST_CASE("prune_rotated_logs removes the rotations beyond the limit and nothing else", "[sandbox][logs]") {
+    isolated::test::TempDir dir;
+    auto touch = [&](const std::string& name) { std::ofstream(dir.path() + "/" + name) << "x\n"; };
+    for (const char* n : {"web.log", "web.log.1", "web.log.2", "web.log.3", "web.log.4", "webx.log.3", "web.log.x"})
+        touch(n);
+    AppSpec spec;
+    spec.name = "web";
+    spec.command = {"/bin/true"};
+    spec.logs.max_files = 2;
+    auto plan = make_launch_plan(spec, "i1", LogSettings{});
+    int fd = ::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    prune_rotated_logs(fd, plan);
+    ::close(fd);
+    std::vector<std::string> left;
+    for (auto& e : std::filesystem::directory_iterator(dir.path())) left.push_back(e.path().filename().string());
+    std::sort(left.begin(), left.end());
+    CHECK(left == std::vector<std::string>{"web.log", "web.log.1", "web.log.x", "webx.log.3"});
+
+    // With journald there are no files of the app's to prune.
+    touch("web.log.5");
+    plan.log.journal_socket = "/run/systemd/journal/socket";
+    fd = ::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    prune_rotated_logs(fd, plan);
+    ::close(fd);
+    CHECK(std::filesystem::exists(dir.path() + "/web.log.5"));
 }
