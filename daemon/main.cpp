@@ -15,6 +15,7 @@
 #include "backend/daemon_backend.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/settings.hpp"
+#include "hooks/host_hook_runner.hpp"
 #include "host/asio_clock.hpp"
 #include "host/log.hpp"
 #include "host/notify.hpp"
@@ -174,7 +175,11 @@ int main(int argc, char** argv) {
                 });
         }),
         random);
-    supervisor::Supervisor sup(clock, runtime, events, random, &probes);
+    // Failure hooks: host commands in cgroups of their own (daemon/hooks/).
+    hooks::HostHookRunner hook_runner(io, events, cgroups->get());
+    if (auto n = hook_runner.remove_leftovers())
+        host::log_info("", "removed " + std::to_string(n) + " leftover hook cgroups (their hooks killed)");
+    supervisor::Supervisor sup(clock, runtime, events, random, &probes, &hook_runner);
     logs::LogStore logs(io, s.log_dir);
     backend::DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
     logs::JournalLog journal(io);
@@ -294,6 +299,7 @@ int main(int argc, char** argv) {
             // adopts the apps, which keep running meanwhile (docs/DECISIONS.md).
             host::log_info("", "SIGTERM under a restart of the service: leaving the apps running for the next daemon");
             host::notify("STOPPING=1\nSTATUS=restarting; apps keep running");
+            hook_runner.shutdown();  // hooks are the daemon's own work: they do not outlive it
             server.stop();
             io.stop();
             return;
@@ -303,6 +309,7 @@ int main(int argc, char** argv) {
             host::notify("STOPPING=1\nSTATUS=stopping apps");
             sup.shutdown([&](std::optional<std::string>) {
                 host::log_info("", "all apps stopped; exiting");
+                hook_runner.shutdown();
                 // Nothing runs any more: the table and the bridge go too.
                 if (auto st = (*network)->shutdown_cleanup(); !st)
                     host::log_warning("", "network: " + st.error().to_string());

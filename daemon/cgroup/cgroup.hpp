@@ -32,6 +32,9 @@
 //   exit          read oom_kills() (and usage() if wanted) BEFORE remove(): the
 //                 counters vanish with the cgroup.
 //   adoption      open(app) returns the existing cgroup of a running app untouched.
+//   hooks         create_hook("<app>.<kind>") per hook run (daemon/hooks/), placed like
+//                 an init (placement() / attach()), kill() + remove() when it ends;
+//                 remove_hooks() at daemon start and shutdown.
 #pragma once
 
 #include <sys/types.h>
@@ -168,6 +171,18 @@ public:
     /// Kills and removes every app cgroup under <root> whose app is not in `live`.
     /// Returns the app names it removed.
     virtual Result<std::vector<std::string>> reconcile(const std::set<std::string>& live) = 0;
+    /// A fresh cgroup for one run of a hook (hooks.onFailure, ...), `name` being
+    /// "<app>.<kind>" (is_hook_name): in no app's cgroup and out of the daemon's, so its
+    /// processes can all be killed at its timeout and none stays behind. v2, v1:
+    /// <root>/_hooks/<name> in each hierarchy, without limits; systemd: the scope
+    /// isolated-<name>.scope in isolated.slice, made by attach() of its first process;
+    /// none: a handle that does nothing. A leftover of the same name is killed and
+    /// removed first. remove() ends it.
+    virtual Result<std::unique_ptr<AppCgroup>> create_hook(const std::string& name) = 0;
+    /// Kills and removes every hook cgroup (and the _hooks subtree): at daemon start what
+    /// a crashed daemon left, at shutdown what is still running. Returns their names.
+    virtual Result<std::vector<std::string>> remove_hooks() = 0;
+
     /// After a clean shutdown with no app left: removes isolated's own subtree where the
     /// daemon does not live in it (v1); elsewhere a no-op (v2: the daemon's leaf is in
     /// it and systemd removes the service's cgroup).

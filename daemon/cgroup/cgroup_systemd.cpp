@@ -213,6 +213,40 @@ public:
         return std::unique_ptr<AppCgroup>(std::move(h));
     }
 
+    Result<std::unique_ptr<AppCgroup>> create_hook(const std::string& name) override {
+        if (!is_hook_name(name)) return Error::msg("\"" + name + "\" is not a hook cgroup name");
+        auto c = sh_->client();
+        if (!c) return c.error();
+        // isolated-web.failure.scope: a scope like an app's, in isolated.slice, made
+        // with the hook's first process (a scope cannot be created empty); the dot keeps
+        // it out of reconcile(), which takes only app names.
+        if (c->get_unit(systemd::scope_name(name))) {
+            SystemdCgroup old(sh_, name, {});
+            old.adopt();
+            if (auto r = old.remove(); !r) return r.error();
+        }
+        return std::unique_ptr<AppCgroup>(new SystemdCgroup(sh_, name, {}));
+    }
+
+    Result<std::vector<std::string>> remove_hooks() override {
+        auto c = sh_->client();
+        if (!c) return c.error();
+        auto units = c->list_units("isolated-*.*.scope");
+        if (!units) return units.error();
+        std::vector<std::string> removed;
+        for (auto& u : *units) {
+            constexpr std::string_view pre = "isolated-", suf = ".scope";
+            if (u.size() <= pre.size() + suf.size()) continue;
+            std::string name = u.substr(pre.size(), u.size() - pre.size() - suf.size());
+            if (!is_hook_name(name)) continue;
+            SystemdCgroup stray(sh_, name, {});
+            stray.adopt();
+            if (auto r = stray.remove(); !r) return r.error();
+            removed.push_back(name);
+        }
+        return removed;
+    }
+
     Result<std::vector<std::string>> reconcile(const std::set<std::string>& live) override {
         auto c = sh_->client();
         if (!c) return c.error();

@@ -203,6 +203,47 @@ public:
         return removed;
     }
 
+    Result<std::unique_ptr<AppCgroup>> create_hook(const std::string& name) override {
+        if (!is_hook_name(name)) return Error::msg("\"" + name + "\" is not a hook cgroup name");
+        V1Dirs dirs = hook_dirs_for(name);
+        bool leftover = false;
+        for (auto& d : unique_dirs(dirs)) leftover = leftover || is_dir(d);
+        if (leftover)
+            if (auto r = remove_with_retry(unique_dirs(dirs), [&] { return kill_v1(dirs); }); !r) return r.error();
+        auto fail = [&](Error e) -> Result<std::unique_ptr<AppCgroup>> {
+            for (auto& d : unique_dirs(dirs)) (void)rmdir_recursive(d);
+            return e;
+        };
+        // In every hierarchy the apps use, as an app's: the freezer one is what makes
+        // the kill race-free against forks; no limits are written.
+        for (auto& m : mounts())
+            if (auto r = make_dirs(m, opts_.root + "/" + kHooksDir + "/" + name, opts_.after_mkdir); !r)
+                return fail(r.error());
+        auto h = open_v1(name, dirs);
+        if (!h) return fail(h.error());
+        return h;
+    }
+
+    Result<std::vector<std::string>> remove_hooks() override {
+        std::set<std::string> names;
+        for (auto& m : mounts()) {
+            auto sub = subdirs(m + "/" + opts_.root + "/" + kHooksDir);
+            if (!sub) return sub.error();
+            names.insert(sub->begin(), sub->end());
+        }
+        std::vector<std::string> removed;
+        for (auto& n : names) {
+            V1Dirs dirs = hook_dirs_for(n);
+            if (auto r = remove_with_retry(unique_dirs(dirs), [&] { return kill_v1(dirs); }); !r) return r.error();
+            removed.push_back(n);
+        }
+        for (auto& m : mounts()) {
+            std::string base = m + "/" + opts_.root + "/" + kHooksDir;
+            if (::rmdir(base.c_str()) < 0 && errno != ENOENT) return os_error("rmdir \"" + base + "\"");
+        }
+        return removed;
+    }
+
     Status remove_root() override {
         for (auto& m : mounts()) {
             std::string dir = m + "/" + opts_.root;
@@ -222,6 +263,11 @@ private:
     V1Dirs dirs_for(const std::string& app) const {
         V1Dirs d;
         for (auto& [c, m] : layout_.v1) d[c] = m + "/" + opts_.root + "/" + app;
+        return d;
+    }
+    V1Dirs hook_dirs_for(const std::string& name) const {
+        V1Dirs d;
+        for (auto& [c, m] : layout_.v1) d[c] = m + "/" + opts_.root + "/" + kHooksDir + "/" + name;
         return d;
     }
 

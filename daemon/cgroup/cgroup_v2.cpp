@@ -200,6 +200,34 @@ public:
         return open_v2(app, root_dir_ + "/" + app);
     }
 
+    Result<std::unique_ptr<AppCgroup>> create_hook(const std::string& name) override {
+        if (!is_hook_name(name)) return Error::msg("\"" + name + "\" is not a hook cgroup name");
+        std::string base = root_dir_ + "/" + kHooksDir, dir = base + "/" + name;
+        if (is_dir(dir))
+            if (auto r = remove_with_retry({dir}, [&] { return kill_v2(dir); }); !r) return r.error();
+        // No controllers are enabled below _hooks: a hook has no limits, and its cgroup
+        // is there for the kill (cgroup.kill, or freeze + kill).
+        if (auto r = make_dirs(mount_, opts_.root + "/" + kHooksDir + "/" + name, opts_.after_mkdir); !r)
+            return r.error();
+        auto h = open_v2(name, dir);
+        if (!h) (void)rmdir_recursive(dir);
+        return h;
+    }
+
+    Result<std::vector<std::string>> remove_hooks() override {
+        std::string base = root_dir_ + "/" + kHooksDir;
+        auto names = subdirs(base);
+        if (!names) return names.error();
+        std::vector<std::string> removed;
+        for (auto& n : *names) {
+            std::string dir = base + "/" + n;
+            if (auto r = remove_with_retry({dir}, [&] { return kill_v2(dir); }); !r) return r.error();
+            removed.push_back(n);
+        }
+        if (::rmdir(base.c_str()) < 0 && errno != ENOENT) return os_error("rmdir \"" + base + "\"");
+        return removed;
+    }
+
     Result<std::vector<std::string>> reconcile(const std::set<std::string>& live) override {
         std::vector<std::string> removed;
         auto names = subdirs(root_dir_);

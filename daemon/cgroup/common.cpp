@@ -119,6 +119,10 @@ public:
     Result<std::vector<std::string>> reconcile(const std::set<std::string>&) override {
         return std::vector<std::string>{};
     }
+    Result<std::unique_ptr<AppCgroup>> create_hook(const std::string& name) override {
+        return std::unique_ptr<AppCgroup>(new NullCgroup(name));
+    }
+    Result<std::vector<std::string>> remove_hooks() override { return std::vector<std::string>{}; }
 };
 
 }  // namespace

@@ -162,4 +162,14 @@ bool is_app_name(std::string_view s) {
     return true;
 }
 
+bool is_hook_name(std::string_view s) {
+    auto dot = s.find('.');
+    if (dot == std::string_view::npos || !is_app_name(s.substr(0, dot))) return false;
+    auto word = s.substr(dot + 1);
+    if (word.empty() || word.size() > 16) return false;
+    for (char c : word)
+        if (c < 'a' || c > 'z') return false;
+    return true;
+}
+
 }  // namespace isolated::cgroup

@@ -75,6 +75,12 @@ Driver auto_driver(const Layout& l);
 /// True for a valid app name ([a-z0-9][a-z0-9-]{0,31}): what reconcile may remove.
 bool is_app_name(std::string_view s);
 
+/// The subtree of <root> that holds the hooks' cgroups (v1, v2): never an app name.
+inline constexpr const char* kHooksDir = "_hooks";
+/// True for a hook cgroup's name, "<app>.<word>" ("web.failure"): the dot keeps it
+/// apart from every app name (and so from reconcile), also as a systemd scope name.
+bool is_hook_name(std::string_view s);
+
 /// "/a/b" relative to a mount whose root is `mount_root` -> the path below the mount
 /// point, or nullopt when the path is outside what the mount shows.
 std::optional<std::string> relative_to_mount(const std::string& path, const std::string& mount_root);

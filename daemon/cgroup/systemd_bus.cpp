@@ -61,7 +61,8 @@ std::string scope_name(const std::string& app) { return "isolated-" + app + ".sc
 
 std::vector<UnitProperty> scope_properties(const std::string& app, pid_t pid, const ResourcesSpec& s) {
     std::vector<UnitProperty> p{
-        {"Description", std::string("isolated app " + app)},
+        // A hook's scope (create_hook: "web.failure") says so.
+        {"Description", std::string(app.find('.') == std::string::npos ? "isolated app " : "isolated hook ") + app},
         {"Slice", std::string(kSlice)},
         {"PIDs", std::vector<std::uint32_t>{static_cast<std::uint32_t>(pid)}},
         {"Delegate", true},

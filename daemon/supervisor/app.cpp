@@ -355,7 +355,8 @@ void App::handle_probe_change(const ProbeChange& c) {
         case ProbeType::liveness:
             if (!c.passing) {
                 probe_failure_ = what + " failed" + detail;
-                publish("probe", probe_failure_ + "; restarting the app");
+                auto e = publish("probe", probe_failure_ + "; restarting the app");
+                run_hook(HookKind::unhealthy, e);
                 stop(std::nullopt, StopReason::liveness);
             }
             break;
@@ -440,7 +441,7 @@ void App::handle_exit(const ExitInfo& exit) {
     if (exit.oom_killed) {
         std::string what = "killed by the OOM killer";
         if (spec_.resources.memory) what += " (memory limit " + format_size(*spec_.resources.memory) + ")";
-        publish("oom", what, exit);
+        run_hook(HookKind::oom, publish("oom", what, exit));
     }
 
     if (was_stopping) {
@@ -498,12 +499,15 @@ void App::set_state(AppState s, std::string message) {
         e.type = "state";
         e.state = to_string(s);
         e.message = message_;
-        hooks_.events->publish(std::move(e));
+        auto published = hooks_.events->publish(std::move(e));
+        // Only on entering `failed`: a failed app that stays failed (a new message)
+        // is not a new failure.
+        if (s == AppState::failed) run_hook(HookKind::failure, published);
     }
     if (hooks_.changed) hooks_.changed(*this);
 }
 
-void App::publish(std::string type, std::string message, std::optional<ExitInfo> exit) {
+AppEvent App::publish(std::string type, std::string message, std::optional<ExitInfo> exit) {
     host::log_info(spec_.name, message);
     AppEvent e;
     e.time = hooks_.clock->wall_now();
@@ -511,7 +515,15 @@ void App::publish(std::string type, std::string message, std::optional<ExitInfo>
     e.type = std::move(type);
     e.message = std::move(message);
     e.exit = std::move(exit);
-    hooks_.events->publish(std::move(e));
+    return hooks_.events->publish(std::move(e));
+}
+
+void App::run_hook(HookKind kind, const AppEvent& event) {
+    // The definition in force decides, hooks changed by a reload included (they are
+    // taken without a restart: replace_equivalent_spec).
+    const HookSpec* hook = hook_of(spec_.hooks, kind);
+    if (!hook || !hooks_.hook_runner) return;
+    hooks_.hook_runner->run(spec_.name, kind, *hook, event);
 }
 
 }  // namespace isolated::supervisor

@@ -19,6 +19,10 @@
 // app between `running` (never ready yet), `ready` and `unhealthy`; a liveness failure
 // stops the app by its stop policy and restarts it by its restart policy, with the
 // backoff, counted in `restarts`.
+//
+// Hooks (through the HookRunner port): onFailure when the app enters `failed`,
+// onUnhealthy when its liveness probe fails, onOOM when an exit was an OOM kill --
+// each once per such transition, with the event that recorded it.
 #pragma once
 
 #include <functional>
@@ -31,6 +35,7 @@
 #include "supervisor/backoff.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/event_log.hpp"
+#include "supervisor/hook_runner.hpp"
 #include "supervisor/probe_host.hpp"
 #include "supervisor/runtime.hpp"
 
@@ -46,6 +51,8 @@ struct AppHooks {
     /// Runs the instances' probes; null = probes are not run (apps with a readiness
     /// probe then stay `running`).
     ProbeHost* probes = nullptr;
+    /// Runs the apps' failure hooks; null = hooks are not run.
+    HookRunner* hook_runner = nullptr;
     RandomSource random;
     /// Why the app cannot be launched yet ("waiting for db to be ready"), or nullopt.
     std::function<std::optional<std::string>(const App&)> unmet_dependency;
@@ -128,7 +135,10 @@ private:
     /// After a probe stopped the app: restart by policy (with backoff) or fail.
     void handle_probe_failure_exit();
     HealthStatus health() const;
-    void publish(std::string type, std::string message, std::optional<ExitInfo> exit = std::nullopt);
+    /// Returns the event as published (with its seq).
+    AppEvent publish(std::string type, std::string message, std::optional<ExitInfo> exit = std::nullopt);
+    /// Hands `event` to the app's hook of `kind`, if it has one.
+    void run_hook(HookKind kind, const AppEvent& event);
 
     AppSpec spec_;
     std::optional<AppSpec> pending_spec_;

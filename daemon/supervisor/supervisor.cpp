@@ -6,12 +6,14 @@
 
 namespace isolated::supervisor {
 
-Supervisor::Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random, ProbeHost* probes)
+Supervisor::Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random, ProbeHost* probes,
+                       HookRunner* hooks)
     : clock_(clock), events_(events) {
     hooks_.clock = &clock;
     hooks_.runtime = &runtime;
     hooks_.events = &events;
     hooks_.probes = probes;
+    hooks_.hook_runner = hooks;
     hooks_.random = std::move(random);
     hooks_.unmet_dependency = [this](const App& a) { return unmet_dependency(a); };
     hooks_.launch_context = [this](const App& a) { return launch_context(a); };

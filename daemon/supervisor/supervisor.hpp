@@ -22,6 +22,7 @@
 #include "supervisor/app.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/event_log.hpp"
+#include "supervisor/hook_runner.hpp"
 #include "supervisor/probe_host.hpp"
 #include "supervisor/runtime.hpp"
 
@@ -32,8 +33,10 @@ public:
     /// Completion of an operator command: nullopt on success, else why it failed.
     using Done = std::function<void(std::optional<std::string> error)>;
 
-    /// `probes` runs the instances' health probes; null = no probes are run.
-    Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random, ProbeHost* probes = nullptr);
+    /// `probes` runs the instances' health probes; null = no probes are run. `hooks`
+    /// runs the apps' failure hooks; null = no hooks are run.
+    Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomSource random, ProbeHost* probes = nullptr,
+               HookRunner* hooks = nullptr);
     ~Supervisor();
 
     /// Replaces the (empty) registry with `apps`, without starting them.

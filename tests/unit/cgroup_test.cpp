@@ -787,3 +787,95 @@ TEST_CASE("systemd: a scope is started over the bus with the limits, then used t
     CHECK(calls.back() == "ResetFailedUnit");
     CHECK(std::count(calls.begin(), calls.end(), "StopUnit isolated-web.scope") == 2);
 }
+
+// ---- hooks (issue 16, item 6) -------------------------------------------------------------------
+
+TEST_CASE("hooks: hook cgroup names are <app>.<kind>, never app names", "[cgroup][hooks]") {
+    CHECK(is_hook_name("web.failure"));
+    CHECK(is_hook_name("my-db.oom"));
+    CHECK_FALSE(is_hook_name("web"));
+    CHECK_FALSE(is_hook_name(".failure"));
+    CHECK_FALSE(is_hook_name("web."));
+    CHECK_FALSE(is_hook_name("web.on-failure"));
+    CHECK_FALSE(is_hook_name("web.failure.x"));
+    CHECK_FALSE(is_hook_name("_hooks"));
+    CHECK_FALSE(is_app_name("web.failure"));
+    CHECK_FALSE(is_app_name(kHooksDir));
+}
+
+TEST_CASE("hooks: v1 and v2 put a hook's cgroup in <root>/_hooks, which reconcile leaves to the hooks",
+          "[cgroup][hooks]") {
+    SECTION("v1") {
+        Fixture f;
+        f.hybrid();
+        auto o = f.options();
+        o.after_mkdir = populate_v1;
+        auto m = must(make_manager(o));
+        REQUIRE_OK(m->prepare_daemon());
+        CHECK_FALSE(m->create_hook("web"));
+        auto h = must(m->create_hook("web.failure"));
+        for (auto c : {"cpu", "cpuacct", "memory", "pids", "freezer"})
+            CHECK(fs::is_directory(f.cg() + "/" + c + "/isolated/_hooks/web.failure"));
+        CHECK(h->placement().procs_fds.size() == 5);  // entered from the child, as an init enters its app's
+        CHECK(trimmed(read_file(f.cg() + "/memory/isolated/_hooks/web.failure/memory.limit_in_bytes")) == "");  // no limits
+        auto gone = m->reconcile({});
+        REQUIRE(gone);
+        CHECK(gone->empty());
+        CHECK(fs::is_directory(f.cg() + "/freezer/isolated/_hooks/web.failure"));
+        REQUIRE_OK(h->attach(4242));
+        CHECK(trimmed(read_file(f.cg() + "/freezer/isolated/_hooks/web.failure/cgroup.procs")) == "4242");
+    }
+    SECTION("v2") {
+        Fixture f;
+        f.pure_v2();
+        auto o = f.options("v2");
+        o.after_mkdir = populate_v2;
+        auto m = must(make_manager(o));
+        REQUIRE_OK(m->prepare_daemon());
+        auto h = must(m->create_hook("db.oom"));
+        std::string dir = f.cg() + "/isolated/_hooks/db.oom";
+        CHECK(fs::is_directory(dir));
+        CHECK(h->placement().clone_into_fd >= 0);
+        CHECK(trimmed(read_file(f.cg() + "/isolated/_hooks/cgroup.subtree_control")) == "");  // no controllers below
+        auto gone = m->reconcile({});
+        REQUIRE(gone);
+        CHECK(gone->empty());
+        CHECK(fs::is_directory(dir));
+        REQUIRE_OK(h->kill());
+        CHECK(trimmed(read_file(dir + "/cgroup.kill")) == "1");
+    }
+}
+
+TEST_CASE("hooks: under systemd a hook runs in the scope isolated-<app>.<kind>.scope, which remove_hooks stops",
+          "[cgroup][hooks]") {
+    Fixture f;
+    f.pure_v2("/system.slice/isolated.service");
+    fs::create_directories(f.tmp / "run/systemd/system");
+    FakeSystemd fake(f.cg());
+    auto o = f.options();
+    o.bus = fake.factory();
+    o.systemd_job_timeout = std::chrono::seconds(5);
+    auto m = must(make_manager(o));
+    REQUIRE(m->driver() == Driver::systemd);
+
+    auto h = must(m->create_hook("web.failure"));
+    CHECK(h->placement().attach_after_clone);
+    REQUIRE_OK(h->attach(4242));
+    auto calls = fake.calls();
+    CHECK(std::find(calls.begin(), calls.end(), "StartTransientUnit isolated-web.failure.scope fail") != calls.end());
+    CHECK(fake.props() == systemd::scope_properties("web.failure", 4242, {}));
+    CHECK(std::get<std::string>(fake.props()[0].value) == "isolated hook web.failure");
+    CHECK(fs::is_directory(f.cg() + "/isolated.slice/isolated-web.failure.scope"));
+
+    // Not an app's scope: reconcile leaves it; remove_hooks stops it (and only hooks).
+    fake.add_unit("isolated-web.scope");
+    auto gone = m->reconcile({"web"});
+    REQUIRE(gone);
+    CHECK(gone->empty());
+    auto removed = m->remove_hooks();
+    REQUIRE(removed);
+    CHECK(*removed == std::vector<std::string>{"web.failure"});
+    calls = fake.calls();
+    CHECK(std::find(calls.begin(), calls.end(), "StopUnit isolated-web.failure.scope") != calls.end());
+    CHECK(std::find(calls.begin(), calls.end(), "StopUnit isolated-web.scope") == calls.end());
+}
