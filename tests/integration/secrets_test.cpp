@@ -155,7 +155,7 @@ std::string logs_of(Daemon& d, const std::string& app) { return d.isoctl({"logs"
 }  // namespace
 
 TEST_CASE("envFile and secrets reach the app: variables, /run/secrets with its owner and mode, "
-          "CREDENTIALS_DIRECTORY; both are read again at each start",
+          "CREDENTIALS_DIRECTORY, and both are read again at each start",
           "[integration][secrets]") {
     require_root();
     Daemon d;
