@@ -3,7 +3,9 @@
 // stdin and ISOLATED_APP/ISOLATED_EVENT in their environment, as their user, in a
 // cgroup of their own, killed at their timeout, while the daemon carries on. The hooks
 // here are a shell script that writes what it got into the test's directory.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include "hooks/hook_process.hpp"
 #include "integration/harness.hpp"
 
 using namespace isolated::test;
@@ -324,4 +327,107 @@ TEST_CASE("hooks: a hook still running is not started again, and stopping the da
     CHECK_FALSE(process_alive(hook));
     CHECK(hook_cgroups(d, "").empty());
     CHECK_THAT(d.daemon_log(), Catch::Contains("onFailure hook: killed: the daemon is stopping"));
+}
+
+namespace {
+
+/// A cgroup as the systemd driver hands it out before its scope exists: the process
+/// must be attached after the clone, and may not run its program before.
+class AttachAfterClone final : public isolated::cgroup::AppCgroup {
+public:
+    AttachAfterClone(std::string marker, bool fail) : marker_(std::move(marker)), fail_(fail) {}
+    const std::string& app() const override { return name_; }
+    std::string describe() const override { return "attach-after-clone"; }
+    isolated::cgroup::Placement placement() const override {
+        isolated::cgroup::Placement p;
+        p.attach_after_clone = attached == 0;
+        return p;
+    }
+    std::vector<std::string> procs_files() const override { return {}; }
+    isolated::Status attach(pid_t pid) override {
+        if (fail_) return isolated::Error::os(EIO, "StartTransientUnit");
+        attached = pid;
+        write_file(marker_, std::to_string(pid) + "\n");
+        return {};
+    }
+    isolated::Status kill() override { return {}; }
+    isolated::Result<std::vector<pid_t>> pids() const override { return std::vector<pid_t>{}; }
+    isolated::Result<isolated::ResourceUsage> usage() const override { return isolated::ResourceUsage{}; }
+    isolated::Result<std::uint64_t> oom_kills() const override { return std::uint64_t{0}; }
+    isolated::Result<isolated::ResourcesSpec> limits() const override { return isolated::ResourcesSpec{}; }
+    isolated::Status remove() override { return {}; }
+
+    pid_t attached = 0;
+
+private:
+    std::string name_ = "web.failure", marker_;
+    bool fail_;
+};
+
+/// Waits for the spawned process and returns its exit code (128+N for a signal).
+int wait_exit(isolated::hooks::HookProcess& p) {
+    siginfo_t si{};
+    REQUIRE(::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(p.pidfd.get()), &si, WEXITED) == 0);
+    return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+}
+
+}  // namespace
+
+TEST_CASE("hooks: the spawn enters the cgroup first, waits to be attached where it must, and reports a failed exec",
+          "[integration][hooks]") {
+    require_root();
+    using namespace isolated::hooks;
+    TempDir tmp("isolated-hook-spawn");
+    std::string marker = tmp / "attached", out = tmp / "out";
+    isolated::unique_fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    REQUIRE(devnull);
+    auto creds = resolve_user("0");
+    REQUIRE(creds);
+    HookLaunch l;
+    l.env = {"PATH=/usr/bin:/bin"};
+    l.creds = *creds;
+    l.stdin_fd = devnull.get();
+    l.output_fd = devnull.get();
+
+    SECTION("systemd's way: the program runs only once the daemon has attached it") {
+        AttachAfterClone cg(marker, false);
+        l.cgroup = &cg;
+        // What the program sees first is the attach's marker, with its own pid.
+        l.argv = {"/bin/sh", "-c", "cat " + marker + " > " + out + " && echo $$ >> " + out};
+        auto p = spawn(l);
+        REQUIRE(p);
+        CHECK(cg.attached == p->pid);
+        CHECK(wait_exit(*p) == 0);
+        CHECK_FALSE(spawn_failure(p->report.get(), l.argv[0]));
+        CHECK(lines(read_file(out)) == std::vector<std::string>{std::to_string(p->pid), std::to_string(p->pid)});
+    }
+    SECTION("systemd's way: an attach that fails leaves no process") {
+        AttachAfterClone cg(marker, true);
+        l.cgroup = &cg;
+        l.argv = {"/bin/sh", "-c", "touch " + out};
+        auto p = spawn(l);
+        REQUIRE_FALSE(p);
+        CHECK_THAT(p.error().to_string(), Catch::Contains("StartTransientUnit"));
+        CHECK_FALSE(fs::exists(out));
+    }
+    SECTION("the vfork way: a program that cannot be exec'd says so, with errno") {
+        l.argv = {"/nonexistent/hook"};
+        auto p = spawn(l);
+        REQUIRE(p);
+        CHECK(wait_exit(*p) == 127);
+        auto why = spawn_failure(p->report.get(), l.argv[0]);
+        REQUIRE(why);
+        CHECK_THAT(*why, Catch::StartsWith("exec \"/nonexistent/hook\": ENOENT"));
+    }
+    SECTION("as another user: uid, gid and the supplementary groups all change") {
+        l.creds.uid = 65534;
+        l.creds.gid = 65534;
+        l.creds.groups = {65534};
+        l.argv = {"/bin/sh", "-c", "id -u > " + out + "; id -g >> " + out + "; id -G >> " + out};
+        ::chmod(tmp.path().c_str(), 0777);  // nobody writes the answer
+        auto p = spawn(l);
+        REQUIRE(p);
+        CHECK(wait_exit(*p) == 0);
+        CHECK(read_file(out) == "65534\n65534\n65534\n");
+    }
 }
