@@ -20,7 +20,7 @@
 
 namespace isolated::api {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
@@ -135,7 +135,7 @@ Result<PeerCredentials> peer_credentials(int fd) {
 
 // ---- Listener -------------------------------------------------------------------------
 
-Listener::Listener(net::io_context& io, BoundSocket socket, ListenerOptions options, Dispatcher& dispatcher)
+Listener::Listener(asio::io_context& io, BoundSocket socket, ListenerOptions options, Dispatcher& dispatcher)
     : io_(io),
       acceptor_(io),
       retry_timer_(io),
@@ -147,7 +147,7 @@ Listener::Listener(net::io_context& io, BoundSocket socket, ListenerOptions opti
 
 Result<void> Listener::start() {
     error_code ec;
-    acceptor_.assign(net::local::stream_protocol(), socket_.get(), ec);
+    acceptor_.assign(asio::local::stream_protocol(), socket_.get(), ec);
     if (ec) return Error::os(ec.value(), "listen on " + quote_path(options_.path));
     socket_.release();
     do_accept();
@@ -170,12 +170,12 @@ void Listener::stop() {
 void Listener::do_accept() {
     // accept4 by hand rather than async_accept: Asio's accept() does not set
     // SOCK_CLOEXEC, and every fd must be CLOEXEC from birth.
-    acceptor_.async_wait(net::local::stream_protocol::acceptor::wait_read,
+    acceptor_.async_wait(asio::local::stream_protocol::acceptor::wait_read,
                          [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
 
 void Listener::on_readable(error_code ec) {
-    if (stopped_ || ec == net::error::operation_aborted) return;
+    if (stopped_ || ec == asio::error::operation_aborted) return;
     if (ec) {
         if (options_.log) options_.log("api: waiting for clients on " + options_.path + ": " + ec.message());
         retry_later();
@@ -232,7 +232,7 @@ void Listener::on_accepted(unique_fd fd) {
     busy_ = false;
     Session::Socket socket(io_);
     error_code ec;
-    socket.assign(net::local::stream_protocol(), fd.get(), ec);
+    socket.assign(asio::local::stream_protocol(), fd.get(), ec);
     if (ec) {
         if (options_.log) options_.log("api: client on " + options_.path + ": " + ec.message());
         return;

@@ -11,7 +11,7 @@
 
 namespace isolated::api {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
@@ -110,7 +110,7 @@ void Session::on_header(error_code ec) {
     // this before sending the body anyway (RFC 9110, 10.1.1). A too-large
     // Content-Length never gets here: the header read already failed with body_limit.
     if (boost::beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
-        net::async_write(socket_, net::buffer(continue_response),
+        asio::async_write(socket_, asio::buffer(continue_response),
                          [self = shared_from_this()](error_code ec, std::size_t) {
                              if (self->stopped_) return;
                              if (ec) {
@@ -267,7 +267,7 @@ void Session::wake_stream() {
     // delivering.
     if (stopped_ || wake_posted_) return;
     wake_posted_ = true;
-    net::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
         self->wake_posted_ = false;
         self->pump_stream();
     });
@@ -286,7 +286,7 @@ void Session::pump_stream() {
     chunk_ = chunked_ ? frame_chunk(data) : std::move(data);
     writing_ = true;
     arm_deadline(limits_.write_timeout);
-    net::async_write(socket_, net::buffer(chunk_), [self = shared_from_this()](error_code ec, std::size_t) {
+    asio::async_write(socket_, asio::buffer(chunk_), [self = shared_from_this()](error_code ec, std::size_t) {
         if (self->stopped_) return;
         if (ec) {
             self->close();
@@ -301,7 +301,7 @@ void Session::pump_stream() {
 void Session::watch_client() {
     // A stream has no end of its own: the read side tells when the client has gone
     // (EOF or reset), and the stream's subscription can go with it.
-    socket_.async_read_some(net::buffer(discard_), [self = shared_from_this()](error_code ec, std::size_t) {
+    socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this()](error_code ec, std::size_t) {
         if (self->stopped_) return;
         if (ec) {
             self->close();
@@ -321,12 +321,12 @@ void Session::arm_deadline(Duration d) {
 void Session::disarm_deadline() {
     // Not cancel(): a wait that already completed would still run with success and
     // see an expiry in the past. A far expiry makes it a no-op (on_deadline checks).
-    deadline_.expires_at(net::steady_timer::time_point::max());
+    deadline_.expires_at(asio::steady_timer::time_point::max());
 }
 
 void Session::on_deadline(error_code ec) {
-    if (stopped_ || ec == net::error::operation_aborted) return;
-    if (deadline_.expiry() > net::steady_timer::clock_type::now()) return;  // re-armed since
+    if (stopped_ || ec == asio::error::operation_aborted) return;
+    if (deadline_.expiry() > asio::steady_timer::clock_type::now()) return;  // re-armed since
     if (phase_ == Phase::reading) {
         // The pending read completes with operation_aborted and answers 408.
         timed_out_ = true;

@@ -20,20 +20,20 @@
 
 namespace isolated::hooks {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 using supervisor::HookKind;
 using supervisor::hook_field;
 
 struct HostHookRunner::Run : std::enable_shared_from_this<Run> {
-    explicit Run(net::io_context& io) : pidfd(io), out(io), deadline(io) {}
+    explicit Run(asio::io_context& io) : pidfd(io), out(io), deadline(io) {}
 
     HostHookRunner* owner = nullptr;
     std::string key, app, program;
     HookKind kind = HookKind::failure;
     Duration timeout{};
     pid_t pid = 0;
-    net::posix::stream_descriptor pidfd, out;
-    net::steady_timer deadline;
+    asio::posix::stream_descriptor pidfd, out;
+    asio::steady_timer deadline;
     unique_fd report;
     std::unique_ptr<cgroup::AppCgroup> cgroup;
     std::chrono::steady_clock::time_point started;
@@ -58,7 +58,7 @@ struct HostHookRunner::Run : std::enable_shared_from_this<Run> {
             self->timed_out = true;
             self->kill_all();
         });
-        pidfd.async_wait(net::posix::stream_descriptor::wait_read, [self](boost::system::error_code) {
+        pidfd.async_wait(asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code) {
             if (self->over) return;
             self->owner->finished(self);
         });
@@ -66,7 +66,7 @@ struct HostHookRunner::Run : std::enable_shared_from_this<Run> {
     }
 
     void read_more() {
-        out.async_read_some(net::buffer(buf), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        out.async_read_some(asio::buffer(buf), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
             if (self->over) return;  // finished() read the rest itself
             self->take(self->buf, n);
             if (!ec) self->read_more();
@@ -139,7 +139,7 @@ struct HostHookRunner::Run : std::enable_shared_from_this<Run> {
     }
 };
 
-HostHookRunner::HostHookRunner(net::io_context& io, supervisor::EventLog& events, cgroup::Manager* cgroups)
+HostHookRunner::HostHookRunner(asio::io_context& io, supervisor::EventLog& events, cgroup::Manager* cgroups)
     : io_(io), events_(events), cgroups_(cgroups) {}
 
 HostHookRunner::~HostHookRunner() { shutdown(); }

@@ -18,18 +18,18 @@ extern char** environ;
 
 namespace isolated::probe {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 
 namespace {
 
 struct Run : std::enable_shared_from_this<Run> {
-    Run(net::io_context& io, pid_t pid, int pidfd, int out)
+    Run(asio::io_context& io, pid_t pid, int pidfd, int out)
         : pid(pid), pidfd(io, pidfd), out(io, out), deadline(io) {}
 
     pid_t pid;
-    net::posix::stream_descriptor pidfd;
-    net::posix::stream_descriptor out;
-    net::steady_timer deadline;
+    asio::posix::stream_descriptor pidfd;
+    asio::posix::stream_descriptor out;
+    asio::steady_timer deadline;
     ExecRunner::Done done;
     ExecResult result;
     bool reaped = false;
@@ -44,7 +44,7 @@ struct Run : std::enable_shared_from_this<Run> {
             self->result.timed_out = true;
             self->kill_group();
         });
-        pidfd.async_wait(net::posix::stream_descriptor::wait_read,
+        pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
                          [self](boost::system::error_code ec) { self->exited(); });
         read_more();
     }
@@ -55,7 +55,7 @@ struct Run : std::enable_shared_from_this<Run> {
     }
 
     void read_more() {
-        out.async_read_some(net::buffer(buf), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        out.async_read_some(asio::buffer(buf), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
             self->keep(n);
             if (!ec) self->read_more();
         });
@@ -123,9 +123,9 @@ private:
     std::shared_ptr<bool> cancelled_;
 };
 
-std::unique_ptr<ExecHandle> fail_later(net::io_context& io, ExecRunner::Done done, std::string error) {
+std::unique_ptr<ExecHandle> fail_later(asio::io_context& io, ExecRunner::Done done, std::string error) {
     auto cancelled = std::make_shared<bool>(false);
-    net::post(io, [cancelled, done = std::move(done), error = std::move(error)] {
+    asio::post(io, [cancelled, done = std::move(done), error = std::move(error)] {
         if (*cancelled) return;
         ExecResult r;
         r.ran = false;

@@ -25,12 +25,12 @@
 
 namespace isolated::probe {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 namespace http = boost::beast::http;
 using detail::NetOp;
-using net::use_awaitable;
-using tcp = net::ip::tcp;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
 
 std::string probe_user_agent() { return std::string("isolated-probe/") + ISOLATED_VERSION; }
 
@@ -221,13 +221,13 @@ ssl::context& insecure_client_context() {
 }
 
 template <class Stream>
-net::awaitable<Response> exchange(std::shared_ptr<NetOp> op, Stream& stream, const Url& url,
+asio::awaitable<Response> exchange(std::shared_ptr<NetOp> op, Stream& stream, const Url& url,
                                   const std::vector<HttpHeader>& headers) {
     Response r;
     boost::system::error_code ec;
     http::request<http::empty_body> req{http::verb::get, url.target, 11};
     for (const auto& [name, value] : request_headers(url, headers)) req.insert(name, value);
-    co_await http::async_write(stream, req, net::redirect_error(use_awaitable, ec));
+    co_await http::async_write(stream, req, asio::redirect_error(use_awaitable, ec));
     if (ec) {
         r.error = ProbeOutcome::failure("GET " + url.to_string() + ": send: " + detail::describe(ec));
         co_return r;
@@ -235,7 +235,7 @@ net::awaitable<Response> exchange(std::shared_ptr<NetOp> op, Stream& stream, con
     boost::beast::flat_buffer buffer(64 * 1024);
     http::response_parser<http::string_body> parser;
     parser.body_limit(max_body_bytes);
-    co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
     // A body over the cap, or one cut off without TLS close_notify, still leaves a
     // complete status line and headers: kubelet does not fail on truncation either.
     if (ec && parser.is_header_done() &&
@@ -252,10 +252,10 @@ net::awaitable<Response> exchange(std::shared_ptr<NetOp> op, Stream& stream, con
     co_return r;
 }
 
-net::awaitable<Response> fetch(std::shared_ptr<NetOp> op, const HttpTarget& target, const Url& url) {
+asio::awaitable<Response> fetch(std::shared_ptr<NetOp> op, const HttpTarget& target, const Url& url) {
     Response r;
     boost::system::error_code ec;
-    auto address = net::ip::make_address(url.host, ec);
+    auto address = asio::ip::make_address(url.host, ec);
     if (ec) {
         r.error = ProbeOutcome::failure("GET " + url.to_string() + ": \"" + url.host + "\" is not an IP address");
         co_return r;
@@ -273,7 +273,7 @@ net::awaitable<Response> fetch(std::shared_ptr<NetOp> op, const HttpTarget& targ
     if (url.scheme != "https") co_return co_await exchange(op, op->stream(), url, target.headers);
 
     ssl::stream<tcp::socket&> tls(op->stream(), insecure_client_context());
-    co_await tls.async_handshake(ssl::stream_base::client, net::redirect_error(use_awaitable, ec));
+    co_await tls.async_handshake(ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
     if (ec) {
         r.error = ProbeOutcome::failure("GET " + url.to_string() + ": TLS handshake: " + detail::describe(ec));
         co_return r;
@@ -281,8 +281,8 @@ net::awaitable<Response> fetch(std::shared_ptr<NetOp> op, const HttpTarget& targ
     co_return co_await exchange(op, tls, url, target.headers);
 }
 
-net::awaitable<void> http_run(std::shared_ptr<NetOp> op, HttpTarget target, Duration timeout) {
-    co_await net::post(op->io, use_awaitable);  // never complete from inside run()
+asio::awaitable<void> http_run(std::shared_ptr<NetOp> op, HttpTarget target, Duration timeout) {
+    co_await asio::post(op->io, use_awaitable);  // never complete from inside run()
     if (op->abandoned) co_return;
     Url first;
     first.scheme = target.scheme == "https" ? "https" : "http";
@@ -314,7 +314,7 @@ net::awaitable<void> http_run(std::shared_ptr<NetOp> op, HttpTarget target, Dura
 
 }  // namespace
 
-HttpProber::HttpProber(net::io_context& io, HttpTarget target) : io_(io), target_(std::move(target)) {}
+HttpProber::HttpProber(asio::io_context& io, HttpTarget target) : io_(io), target_(std::move(target)) {}
 
 HttpProber::~HttpProber() {
     if (op_) op_->abandon();
@@ -324,7 +324,7 @@ void HttpProber::run(Duration timeout, Done done) {
     if (op_) op_->abandon();
     op_ = std::make_shared<NetOp>(io_);
     op_->done = std::move(done);
-    net::co_spawn(io_, http_run(op_, target_, timeout), [](std::exception_ptr) {});
+    asio::co_spawn(io_, http_run(op_, target_, timeout), [](std::exception_ptr) {});
 }
 
 }  // namespace isolated::probe

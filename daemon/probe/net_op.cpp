@@ -12,7 +12,7 @@
 namespace isolated::probe::detail {
 
 void NetOp::arm(Duration timeout) {
-    expires_ = net::steady_timer::clock_type::now() + timeout;
+    expires_ = asio::steady_timer::clock_type::now() + timeout;
 }
 
 Result<void> NetOp::open_socket(int netns_fd, const tcp::endpoint& to) {
@@ -25,7 +25,7 @@ Result<void> NetOp::open_socket(int netns_fd, const tcp::endpoint& to) {
     return {};
 }
 
-net::awaitable<boost::system::error_code> NetOp::connect(tcp::endpoint to) {
+asio::awaitable<boost::system::error_code> NetOp::connect(tcp::endpoint to) {
     using boost::system::error_code;
     using boost::system::system_category;
     int s = fd.get();
@@ -40,7 +40,7 @@ net::awaitable<boost::system::error_code> NetOp::connect(tcp::endpoint to) {
 
     error_code ec;
     auto& sock = stream();
-    co_await sock.async_wait(tcp::socket::wait_write, net::redirect_error(net::use_awaitable, ec));
+    co_await sock.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return ec;
     int err = 0;
     socklen_t len = sizeof err;

@@ -33,14 +33,14 @@
 
 namespace isolated::probe::detail {
 
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
 struct NetOp : std::enable_shared_from_this<NetOp> {
-    explicit NetOp(net::io_context& io) : io(io), deadline(io) {}
+    explicit NetOp(asio::io_context& io) : io(io), deadline(io) {}
 
-    net::io_context& io;
-    net::steady_timer deadline;
+    asio::io_context& io;
+    asio::steady_timer deadline;
     /// The run's socket before it needs the reactor; moved into `socket` by stream().
     unique_fd fd;
     std::optional<tcp::socket> socket;
@@ -56,7 +56,7 @@ struct NetOp : std::enable_shared_from_this<NetOp> {
     Result<void> open_socket(int netns_fd, const tcp::endpoint& to);
     /// Connects the socket opened by open_socket(), without the reactor when the
     /// handshake is already done (see above).
-    net::awaitable<boost::system::error_code> connect(tcp::endpoint to);
+    asio::awaitable<boost::system::error_code> connect(tcp::endpoint to);
     /// The socket as an Asio stream (registers it with the reactor and arms the deadline).
     tcp::socket& stream();
     void close_socket();
@@ -66,7 +66,7 @@ struct NetOp : std::enable_shared_from_this<NetOp> {
     void finish(ProbeOutcome outcome);
 
 private:
-    std::optional<net::steady_timer::time_point> expires_;
+    std::optional<asio::steady_timer::time_point> expires_;
     int family_ = AF_INET;
 };
 

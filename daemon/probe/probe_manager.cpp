@@ -11,25 +11,25 @@
 
 namespace isolated::probe {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 
 namespace {
 
 /// A socket probe whose target could not be resolved: fails every run with why.
 class FailingProber : public Prober {
 public:
-    FailingProber(net::io_context& io, std::string why) : io_(io), why_(std::move(why)) {}
+    FailingProber(asio::io_context& io, std::string why) : io_(io), why_(std::move(why)) {}
     ~FailingProber() override { *cancelled_ = true; }
     void run(Duration, Done done) override {
         *cancelled_ = true;
         cancelled_ = std::make_shared<bool>(false);
-        net::post(io_, [c = cancelled_, done = std::move(done), why = why_] {
+        asio::post(io_, [c = cancelled_, done = std::move(done), why = why_] {
             if (!*c) done(ProbeOutcome::failure(why));
         });
     }
 
 private:
-    net::io_context& io_;
+    asio::io_context& io_;
     std::string why_;
     std::shared_ptr<bool> cancelled_ = std::make_shared<bool>(false);
 };
@@ -60,7 +60,7 @@ TargetResolver netns_of_init(ExecRunnerFactory exec) {
     };
 }
 
-ProbeManager::ProbeManager(net::io_context& io, supervisor::Clock& clock, TargetResolver resolve,
+ProbeManager::ProbeManager(asio::io_context& io, supervisor::Clock& clock, TargetResolver resolve,
                            supervisor::RandomSource random)
     : io_(io), clock_(clock), resolve_(std::move(resolve)), random_(std::move(random)) {}
 

@@ -12,20 +12,20 @@
 
 namespace isolated::probe {
 
-namespace net = boost::asio;
+namespace asio = boost::asio;
 using detail::NetOp;
-using net::use_awaitable;
-using tcp = net::ip::tcp;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
 
 namespace {
 
-net::awaitable<void> tcp_run(std::shared_ptr<NetOp> op, TcpTarget target, Duration timeout) {
+asio::awaitable<void> tcp_run(std::shared_ptr<NetOp> op, TcpTarget target, Duration timeout) {
     // Never complete from inside run().
-    co_await net::post(op->io, use_awaitable);
+    co_await asio::post(op->io, use_awaitable);
     if (op->abandoned) co_return;
 
     boost::system::error_code ec;
-    auto address = net::ip::make_address(target.host, ec);
+    auto address = asio::ip::make_address(target.host, ec);
     if (ec) {
         op->finish(ProbeOutcome::failure("TCP probe: \"" + target.host + "\" is not an IP address"));
         co_return;
@@ -57,7 +57,7 @@ net::awaitable<void> tcp_run(std::shared_ptr<NetOp> op, TcpTarget target, Durati
     for (;;) {
         if (got.size() >= expect.size()) break;
         if (got.compare(0, got.size(), expect, 0, got.size()) != 0) break;  // already differs
-        std::size_t n = co_await op->stream().async_read_some(net::buffer(buf), net::redirect_error(use_awaitable, ec));
+        std::size_t n = co_await op->stream().async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
         if (op->abandoned) co_return;
         got.append(buf, n);
         if (ec) break;
@@ -83,7 +83,7 @@ net::awaitable<void> tcp_run(std::shared_ptr<NetOp> op, TcpTarget target, Durati
 
 }  // namespace
 
-TcpProber::TcpProber(net::io_context& io, TcpTarget target) : io_(io), target_(std::move(target)) {}
+TcpProber::TcpProber(asio::io_context& io, TcpTarget target) : io_(io), target_(std::move(target)) {}
 
 TcpProber::~TcpProber() {
     if (op_) op_->abandon();
@@ -93,7 +93,7 @@ void TcpProber::run(Duration timeout, Done done) {
     if (op_) op_->abandon();
     op_ = std::make_shared<NetOp>(io_);
     op_->done = std::move(done);
-    net::co_spawn(io_, tcp_run(op_, target_, timeout), [](std::exception_ptr) {});
+    asio::co_spawn(io_, tcp_run(op_, target_, timeout), [](std::exception_ptr) {});
 }
 
 }  // namespace isolated::probe
