@@ -20,7 +20,7 @@
 //   daemon start  make_manager(opts) -> prepare_daemon() -> reconcile(apps the
 //                 daemon adopted or will start).
 //   launch        create(app, limits) -> placement(): the init's child writes itself
-//                 into cgroup.procs under clone_into_fd (v2) or calls
+//                 into cgroup.procs under cgroup_dir_fd (v2) or calls
 //                 enter_cgroups_from_child(procs_fds) (v1) as its first act before
 //                 exec (the spawn is vfork-style, which clone3's CLONE_INTO_CGROUP
 //                 cannot be through glibc), or call attach(pid) after the clone while the child waits
@@ -87,9 +87,11 @@ struct ManagerOptions {
 
 /// How a new process enters an app's cgroup from its first instruction.
 struct Placement {
-    /// v2: the cgroup's directory fd (owned by the AppCgroup): for clone3's
-    /// CLONE_INTO_CGROUP, or openat(fd, "cgroup.procs") by the child (sandbox/spawn.cpp).
-    int clone_into_fd = -1;
+    /// v2: the cgroup's directory fd (owned by the AppCgroup, O_RDONLY|O_DIRECTORY).
+    /// The child of the vfork-style spawn writes itself into openat(fd,
+    /// "cgroup.procs") (sandbox/spawn.cpp, hooks/hook_process.cpp); the same fd would
+    /// serve clone3's CLONE_INTO_CGROUP, which glibc's clone() cannot pass.
+    int cgroup_dir_fd = -1;
     /// v1: open cgroup.procs of every hierarchy (owned by the AppCgroup, CLOEXEC). The
     /// child calls enter_cgroups_from_child() with them between clone and exec.
     std::vector<int> procs_fds;

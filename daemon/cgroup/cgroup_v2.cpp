@@ -61,7 +61,7 @@ public:
     std::vector<std::string> procs_files() const override { return {dir_ + "/cgroup.procs"}; }
     Placement placement() const override {
         Placement p;
-        p.clone_into_fd = fd_.get();
+        p.cgroup_dir_fd = fd_.get();
         return p;
     }
     Status attach(pid_t pid) override { return write_file(dir_ + "/cgroup.procs", std::to_string(pid)); }

@@ -215,7 +215,7 @@ Result<HookProcess> spawn(const HookLaunch& l) {
     for (const auto& e : l.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     ChildArgs a{argv[0], argv.data(), envp.data(), in->get(), out->get(), rep->get(), go_r ? go_r.get() : -1,
-                place.clone_into_fd, place.procs_fds.data(), place.procs_fds.size(), l.creds.uid, l.creds.gid,
+                place.cgroup_dir_fd, place.procs_fds.data(), place.procs_fds.size(), l.creds.uid, l.creds.gid,
                 l.creds.groups.data(), l.creds.groups.size()};
 
     // Every signal blocked across the clone: the child is a copy of the daemon, and a

@@ -705,7 +705,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         if (!c) return c.error();
         cg = std::move(*c);
         placement = cg->placement();
-        req.cgroup_fd = placement.clone_into_fd;
+        req.cgroup_dir_fd = placement.cgroup_dir_fd;
         req.cgroup_procs_fds = placement.procs_fds;
     }
     // Work from outside the new namespaces (systemd attach, veth) happens while the

@@ -167,7 +167,7 @@ Result<Spawned> spawn_init(const SpawnRequest& req) {
     char* argv[] = {arg0.data(), arg1.data(), nullptr};
     char* envp[] = {nullptr};
 
-    c.cgroup_dir = req.cgroup_fd;
+    c.cgroup_dir = req.cgroup_dir_fd;
     int pidfd = -1;
     // Block every signal across the clone: the child is a copy of the daemon, and a
     // signal handled in it before exec would run the daemon's handlers (Asio's

@@ -30,7 +30,7 @@ struct SpawnRequest {
     int log_dir_fd = -1;          ///< O_DIRECTORY, given to the init as INIT_FD_LOGDIR
     int run_dir_fd = -1;          ///< O_DIRECTORY, given to the init as INIT_FD_RUNDIR
     std::uint64_t clone_flags = 0;  ///< namespace flags (CLONE_NEW*), added to CLONE_PIDFD
-    int cgroup_fd = -1;           ///< >= 0: the cgroup v2 directory the child enters first
+    int cgroup_dir_fd = -1;       ///< >= 0: the cgroup v2 directory the child enters first
     int go_fd = -1;               ///< >= 0: read end of the go pipe, given as INIT_FD_GO
     std::vector<int> cgroup_procs_fds;  ///< cgroup v1: the child writes "0" to each first thing
     int join_pid_pidfd = -1;      ///< >= 0: the init is born into this sandbox's pid namespace

@@ -186,9 +186,9 @@ Child spawn_in(const AppCgroup& cg, const std::function<int()>& body) {
     clone_args args;
     std::memset(&args, 0, sizeof args);
     args.exit_signal = SIGCHLD;
-    if (p.clone_into_fd >= 0) {
+    if (p.cgroup_dir_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<std::uint64_t>(p.clone_into_fd);
+        args.cgroup = static_cast<std::uint64_t>(p.cgroup_dir_fd);
     }
     long pid = ::syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) {

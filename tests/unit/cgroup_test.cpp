@@ -375,11 +375,11 @@ TEST_CASE("v2: create writes every limit, placement is a cgroup fd, readback mat
     CHECK(trimmed(read_file(d + "/io.weight")) == "default 300");
 
     auto p = app->placement();
-    CHECK(p.clone_into_fd >= 0);
+    CHECK(p.cgroup_dir_fd >= 0);
     CHECK(p.procs_fds.empty());
     CHECK_FALSE(p.attach_after_clone);
     struct stat st;
-    REQUIRE(::fstat(p.clone_into_fd, &st) == 0);
+    REQUIRE(::fstat(p.cgroup_dir_fd, &st) == 0);
     CHECK(S_ISDIR(st.st_mode));
 
     auto lim = app->limits();
@@ -462,7 +462,7 @@ TEST_CASE("v1: create writes quota, shares, memory+memsw, pids in each hierarchy
     CHECK(trimmed(read_file(f.cg() + "/pids/isolated/web/pids.max")) == "100");
 
     auto p = app->placement();
-    CHECK(p.clone_into_fd == -1);
+    CHECK(p.cgroup_dir_fd == -1);
     CHECK(p.procs_fds.size() == 5);  // cpu, cpuacct, memory, pids, freezer are separate mounts here
 
     auto lim = app->limits();
@@ -745,7 +745,7 @@ TEST_CASE("systemd: a scope is started over the bus with the limits, then used t
 
     auto app = must(m->create("web", full_spec()));
     CHECK(app->placement().attach_after_clone);
-    CHECK(app->placement().clone_into_fd == -1);
+    CHECK(app->placement().cgroup_dir_fd == -1);
     REQUIRE_OK(app->attach(4242));
     auto calls = fake.calls();
     CHECK(std::find(calls.begin(), calls.end(), "StartTransientUnit isolated-web.scope fail") != calls.end());
@@ -756,7 +756,7 @@ TEST_CASE("systemd: a scope is started over the bus with the limits, then used t
     CHECK_THAT(app->describe(), Catch::Contains("isolated.slice/isolated-web.scope") && Catch::Contains(d));
     auto p = app->placement();
     CHECK_FALSE(p.attach_after_clone);
-    CHECK(p.clone_into_fd >= 0);
+    CHECK(p.cgroup_dir_fd >= 0);
     write_file(d + "/memory.events", "oom 1\noom_kill 1\n");
     CHECK(*app->oom_kills() == 1);
     REQUIRE_OK(app->attach(4343));
@@ -766,7 +766,7 @@ TEST_CASE("systemd: a scope is started over the bus with the limits, then used t
 
     // Adoption finds it; reconcile stops scopes of apps that are gone.
     auto adopted = must(m->open("web"));
-    CHECK(adopted->placement().clone_into_fd >= 0);
+    CHECK(adopted->placement().cgroup_dir_fd >= 0);
     CHECK_FALSE(m->open("db"));
     fake.add_unit("isolated-old.scope");
     auto removed = m->reconcile({"web"});
@@ -835,7 +835,7 @@ TEST_CASE("hooks: v1 and v2 put a hook's cgroup in <root>/_hooks, which reconcil
         auto h = must(m->create_hook("db.oom"));
         std::string dir = f.cg() + "/isolated/_hooks/db.oom";
         CHECK(fs::is_directory(dir));
-        CHECK(h->placement().clone_into_fd >= 0);
+        CHECK(h->placement().cgroup_dir_fd >= 0);
         CHECK(trimmed(read_file(f.cg() + "/isolated/_hooks/cgroup.subtree_control")) == "");  // no controllers below
         auto gone = m->reconcile({});
         REQUIRE(gone);
