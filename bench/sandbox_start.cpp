@@ -10,8 +10,9 @@
 // would pay for the previous one's teardown -- ours and the peers' alike.
 //
 // "isolated" is the daemon's real launch path (HostRuntime::launch: plan, sealed-init
-// clone3 into new pid/mount/uts/ipc/net/cgroup namespaces, the whole root filesystem,
-// credentials, capabilities, seccomp), from launch to the exit callback.
+// clone(CLONE_VM|CLONE_VFORK) into new pid/mount/uts/ipc/net/cgroup namespaces, the
+// whole root filesystem, credentials, capabilities, seccomp), from launch to the exit
+// callback.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>

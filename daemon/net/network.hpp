@@ -11,7 +11,7 @@
 //   reload         check_ports(app, ports, other defined apps' ports) per changed app;
 //                  reconcile(...) with the new definitions; remove_app() for removed ones
 //   launch         lease() before building the plan (address for /etc/hosts, which
-//                  hosts_file_for() renders); after clone3 and before "go":
+//                  hosts_file_for() renders); after the clone and before "go":
 //                  attach_app(name, NetnsRef::of_fd(pidfd) or of_pid(init pid), pinned,
 //                  ports) for bridge mode, setup_loopback() for none
 //   stop / exit    detach_app(name) (forwards go; the veth dies with the netns)

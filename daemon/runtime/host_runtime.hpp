@@ -1,8 +1,8 @@
 // HostRuntime: the supervisor's Runtime port implemented on the real host. For each
 // launch it prepares the app's run and log directories, builds the launch plan,
-// clone3()s the init, and then watches the init's report pipe and pidfd on the
-// daemon's io_context. Sandbox, cgroup and network setup plug in here (see
-// docs/ARCHITECTURE.md).
+// clones the init (sandbox::spawn_init), and then watches the init's report pipe and
+// pidfd on the daemon's io_context. Sandbox, cgroup and network setup plug in here
+// (see docs/ARCHITECTURE.md).
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -1,7 +1,8 @@
 /* The contract between the daemon and isolated-init (the PID 1 of every sandbox).
  * Plain C so both the C++ daemon and the static C init include it.
  *
- * The daemon clone3()s a child that execs the init with these descriptors:
+ * The daemon clone()s (CLONE_VM|CLONE_VFORK|CLONE_PIDFD) a child that execs the init
+ * with these descriptors:
  *   0,1,2  /dev/null
  *   3      the launch plan (a sealed memfd holding TLV records, below)
  *   4      the report pipe (write end): the init writes struct init_report messages

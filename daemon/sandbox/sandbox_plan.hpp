@@ -34,7 +34,8 @@ struct SandboxInputs {
     HostProbe probe = probe_host;
 };
 
-/// clone3 flags for the app's namespaces (joins of `app:NAME` are not among them).
+/// clone() flags (CLONE_NEW*) for the app's namespaces (joins of `app:NAME` are not
+/// among them).
 std::uint64_t namespace_clone_flags(const AppSpec& spec);
 
 /// Docker's masked and read-only paths (moby/moby oci/defaults.go).
