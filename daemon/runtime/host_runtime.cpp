@@ -1008,7 +1008,8 @@ std::string describe_init_failure(int step, int err, const std::string& detail) 
         case STEP_SIGNALS: return with_errno("the init could not set up signals");
         case STEP_OPEN_LOG: return with_errno("open log file \"" + detail + "\"");
         case STEP_PIPES: return with_errno("output pipes");
-        case STEP_FORK: return with_errno("fork of the app");
+        // detail: what was forked ("log writer"); none for the app itself
+        case STEP_FORK: return with_errno("fork of the " + (detail.empty() ? std::string("app") : detail));
         case STEP_CHDIR: return with_errno("workdir \"" + detail + "\"");
         case STEP_RESOLVE: return "command \"" + detail + "\" not found on PATH";
         case STEP_EXEC: return with_errno("exec \"" + detail + "\"");
@@ -1025,6 +1026,11 @@ std::string describe_init_failure(int step, int err, const std::string& detail) 
         case STEP_JOIN: return with_errno("join the namespaces of another app");
         case STEP_USERNS: return with_errno(detail);
         case STEP_SECRETS: return with_errno(detail);
+        case STEP_CGROUP_NS: return with_errno("unshare the cgroup namespace");
+        case STEP_SYSCTL: return with_errno("sysctl " + detail);
+        case STEP_PTY: return with_errno(detail.empty() ? std::string("open a pty in the sandbox") : detail);
+        case STEP_CGROUP: return with_errno("enter the app's cgroup (" + detail + ")");
+        case STEP_JOURNAL: return with_errno("connect to journald's socket \"" + detail + "\"");
         default: return with_errno("sandbox setup step " + std::to_string(step));
     }
 }

@@ -165,6 +165,14 @@ enum init_step {
     STEP_JOIN = 20,      /* setns into another app's namespaces (daemon's child) */
     STEP_USERNS = 21,    /* creating or entering the app's user namespace    */
     STEP_SECRETS = 22,   /* the /run/secrets tmpfs: detail says which part (a secret by name) */
+    /* Steps that shared a neighbour's code before they had their own (an init that
+     * predates them still reports that neighbour's: codes are never renumbered). */
+    STEP_CGROUP_NS = 23, /* unshare the cgroup namespace (was STEP_MOUNT)      */
+    STEP_SYSCTL = 24,    /* a sysctl in the app's namespaces; detail: name=value (was STEP_USERNS) */
+    STEP_PTY = 25,       /* exec mode: the command's pty (was STEP_PIPES)      */
+    STEP_CGROUP = 26,    /* writing cgroup.procs to enter the app's cgroup; detail: which
+                            (was STEP_EXEC_INIT in the daemon's child, STEP_JOIN in exec mode) */
+    STEP_JOURNAL = 27,   /* connecting to journald's socket; detail: its path (was STEP_OPEN_LOG) */
 };
 
 #define INIT_REPORT_DETAIL 240

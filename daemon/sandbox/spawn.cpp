@@ -37,9 +37,10 @@ struct ChildFds {
 };
 
 [[noreturn]] void child_exec(const ChildFds& c, const char* path, char* const argv[], char* const envp[]) {
-    int step = STEP_EXEC_INIT;
     // Into the app's cgroup before anything else runs: v2 by its cgroup.procs ("0" moves
     // the writer), v1 by one file per hierarchy.
+    int step = STEP_CGROUP;
+    const char* detail = "cgroup.procs";
     if (c.cgroup_dir >= 0) {
         int f = ::openat(c.cgroup_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
         if (f < 0 || ::write(f, "0", 1) != 1) goto fail;
@@ -52,9 +53,11 @@ struct ChildFds {
         }
     }
     step = STEP_JOIN;
+    detail = "";
     for (const auto& j : c.joins)
         if (j.pidfd >= 0 && ::setns(j.pidfd, j.flags) < 0) goto fail;
     step = STEP_EXEC_INIT;
+    detail = path;
     if (::dup2(c.devnull, 0) < 0 || ::dup2(c.devnull, 1) < 0 || ::dup2(c.devnull, 2) < 0 ||
         ::dup2(c.plan, INIT_FD_PLAN) < 0 || ::dup2(c.report, INIT_FD_REPORT) < 0 ||
         ::dup2(c.logdir, INIT_FD_LOGDIR) < 0 || ::dup2(c.rundir, INIT_FD_RUNDIR) < 0)
@@ -77,8 +80,8 @@ fail : {
     r.step = step;
     r.err = errno;
     size_t n = 0;
-    while (path[n] && n + 1 < sizeof r.detail) {
-        r.detail[n] = path[n];
+    while (detail[n] && n + 1 < sizeof r.detail) {
+        r.detail[n] = detail[n];
         ++n;
     }
     // fd INIT_FD_REPORT if the dup2 got that far, else the original.

@@ -377,6 +377,26 @@ TEST_CASE("a mount that fails inside the sandbox names the step and the errno an
     CHECK_THAT(status.out, Catch::Contains("EROFS"));
 }
 
+TEST_CASE("an init step that fails is named by its own code: no journald to send the output to",
+          "[integration][sandbox]") {
+    require_root();
+    // The init connects to journald's socket before it builds the sandbox; where none
+    // listens, the launch fails at that step (STEP_JOURNAL), not as a log file's.
+    const char* journal = "/run/systemd/journal/socket";
+    if (::access(journal, F_OK) == 0) {
+        WARN("journald runs on this host: its socket cannot be made to fail here");
+        return;
+    }
+    Daemon d;
+    d.write_app("quiet", probe_app_json("report"));
+    d.start({"--log-driver", "journald"});
+    REQUIRE(wait_until([&] { return d.state("quiet") == "backoff" || d.state("quiet") == "failed"; }));
+    auto msg = d.app("quiet")["message"].get<std::string>();
+    CHECK_THAT(msg, Catch::Contains(std::string("connect to journald's socket \"") + journal + "\": ENOENT"));
+    CHECK_THAT(msg, !Catch::Contains("open log file"));
+    CHECK(d.stop() == 0);
+}
+
 TEST_CASE("isoctl exec runs a command inside the app's sandbox, with a pty when asked", "[integration][sandbox][exec]") {
     require_root();
     Daemon d;

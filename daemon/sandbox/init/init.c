@@ -18,6 +18,8 @@
  *
  * Keep it small and boring: no allocation after start-up besides the plan, no stdio,
  * one poll() loop. It is linked statically against musl (see daemon/CMakeLists.txt).
+ * The same binary runs `isolated-init --exec` (exec.c); sandbox.c builds the sandbox,
+ * util.c holds the failure record and the helpers every part shares.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -41,8 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "init.h"
 #include "init_protocol.h"
 #include "sandbox.h"
+#include "util.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -54,13 +58,6 @@
 /* ---- small helpers (no stdio) --------------------------------------------------- */
 
 static size_t str_len(const char *s) { return strlen(s); }
-
-static void copy_str(char *dst, size_t cap, const char *src) {
-    size_t n = strlen(src);
-    if (n >= cap) n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = 0;
-}
 
 /* Appends the decimal form of v to buf at *pos, zero-padded to `width` digits. */
 static void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width) {
@@ -74,51 +71,11 @@ static void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width) {
     while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* ---- the plan --------------------------------------------------------------------- */
 
-struct plan {
-    char **argv;
-    int argc;
-    char **envp;
-    int envc;
-    const char *workdir;
-    const char *log_name;
-    const char *journal;
-    const char *cgroup_procs[16];
-    int ncgroup_procs;
-    uint64_t log_max_size;
-    uint32_t log_max_files;
-    const char *app_name;
-    const char *instance;
-    uint32_t flags;
-    const char *hostname;
-    const char *stage;
-    struct mount_rec *mounts;
-    int nmounts;
-    struct rlimit_rec *rlimits;
-    int nrlimits;
-    struct secret_rec *secrets;
-    int nsecrets;
-    struct sb_creds creds;
-    uint32_t userns_uid, userns_gid, userns_count; /* PLAN_USERNS; count 0 = none */
-};
+struct plan P;
 
-static struct plan P;
-
-static int read_plan(void) {
+int read_plan(void) {
     struct stat st;
     if (fstat(INIT_FD_PLAN, &st) < 0) return -1;
     size_t size = (size_t)st.st_size;
@@ -362,8 +319,7 @@ static int journal_open(void) {
     journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (journal_fd < 0) return -1;
     if (connect(journal_fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(journal_fd);
-        journal_fd = -1;
+        journal_fd = safe_close(journal_fd);
         return -1;
     }
     return 0;
@@ -525,8 +481,7 @@ static int setup_signals(sigset_t *old) {
     return signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* In the app's child: default dispositions and an empty mask, as a fresh process. */
-static void reset_signals(void) {
+void reset_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
@@ -541,12 +496,6 @@ static void reset_signals(void) {
 
 /* ---- the app ------------------------------------------------------------------------- */
 
-struct exec_failure {
-    int32_t step;
-    int32_t err;
-    char detail[200];
-};
-
 static const char *env_path(void) {
     for (int i = 0; i < P.envc; i++)
         if (strncmp(P.envp[i], "PATH=", 5) == 0) return P.envp[i] + 5;
@@ -554,15 +503,12 @@ static const char *env_path(void) {
 }
 
 /* execve, searching PATH from the app's environment (not ours) when argv[0] has no
- * slash, like execvpe(3) would with envp's PATH. Returns only on failure. */
-static void exec_app(struct exec_failure *f) {
+ * slash, like execvpe(3) would with envp's PATH. */
+static _Noreturn void exec_app(void) {
     const char *cmd = P.argv[0];
-    f->step = STEP_EXEC;
-    copy_str(f->detail, sizeof f->detail, cmd);
     if (strchr(cmd, '/')) {
         execve(cmd, P.argv, P.envp);
-        f->err = errno;
-        return;
+        die_step(STEP_EXEC, cmd);
     }
     const char *path = env_path();
     int saw_eacces = 0;
@@ -582,96 +528,69 @@ static void exec_app(struct exec_failure *f) {
             strcpy(full + pos, cmd);
             execve(full, P.argv, P.envp);
             if (errno == EACCES) saw_eacces = 1;
-            else if (errno != ENOENT && errno != ENOTDIR) {
-                f->err = errno;
-                copy_str(f->detail, sizeof f->detail, full);
-                return;
-            }
+            else if (errno != ENOENT && errno != ENOTDIR) die_step(STEP_EXEC, full);
         }
         if (!colon) break;
         path = colon + 1;
     }
-    f->step = saw_eacces ? STEP_EXEC : STEP_RESOLVE;
-    f->err = saw_eacces ? EACCES : ENOENT;
+    errno = saw_eacces ? EACCES : ENOENT;
+    die_step(saw_eacces ? STEP_EXEC : STEP_RESOLVE, cmd);
 }
 
-static int exit_code_for(const struct exec_failure *f) {
-    if (f->step == STEP_RESOLVE || (f->step == STEP_EXEC && f->err == ENOENT)) return INIT_EXIT_NOT_FOUND;
-    if (f->step == STEP_EXEC) return INIT_EXIT_NOT_EXECUTABLE;
-    return INIT_EXIT_SETUP_FAILED;
-}
-
-/* In the process that becomes the app, stdout/stderr in place: credentials, workdir,
- * fd hygiene, the seccomp filter, exec. Returns only on failure. */
-static void become_app(struct exec_failure *f) {
-    struct sb_error e;
+_Noreturn void become_app(void) {
+    struct init_failure e;
     memset(&e, 0, sizeof e);
-    if (sb_apply_creds(&P.creds, &e) < 0) {
-        f->step = e.step;
-        f->err = e.err;
-        copy_str(f->detail, sizeof f->detail, e.detail);
-        return;
-    }
+    if (sb_apply_creds(&P.creds, &e) < 0) die(&e);
     /* As the app's user, inside the new root; after pivot_root no path leads out. */
-    if (chdir(P.workdir) < 0) {
-        f->step = STEP_CHDIR;
-        f->err = errno;
-        copy_str(f->detail, sizeof f->detail, P.workdir);
-        return;
-    }
+    if (chdir(P.workdir) < 0) die_step(STEP_CHDIR, P.workdir);
     /* Nothing of ours may reach the app (CVE-2024-21626): every fd above 2 closes on
      * exec; the failure pipe is already CLOEXEC. */
     syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-    if (sb_apply_seccomp_last(&P.creds, &e) < 0) {
-        f->step = e.step;
-        f->err = e.err;
-        copy_str(f->detail, sizeof f->detail, e.detail);
-        return;
-    }
-    exec_app(f);
+    if (sb_apply_seccomp_last(&P.creds, &e) < 0) die(&e);
+    exec_app();
 }
 
 static pid_t app_pid;
 
-/* Forks the app. Returns its pid, or -1 with *f filled. */
-static pid_t start_app(int out_w, int err_w, struct exec_failure *f) {
+/* The app's child hands its failure to the init over this pipe, record and all: the
+ * init reports it as its own (start_app). */
+static int child_failure_fd = -1;
+
+static void send_to_init(const struct init_failure *f) {
+    (void)write_all(child_failure_fd, (const char *)f, sizeof *f);
+}
+
+/* Forks the app and returns its pid once it has exec'd. Any failure before that, the
+ * child's included, ends the init (die). */
+static pid_t start_app(int out_w, int err_w) {
     int ep[2];
-    if (pipe2(ep, O_CLOEXEC) < 0) {
-        f->step = STEP_PIPES;
-        f->err = errno;
-        return -1;
-    }
+    if (pipe2(ep, O_CLOEXEC) < 0) die_step(STEP_PIPES, "pipe");
     pid_t pid = fork();
-    if (pid < 0) {
-        f->step = STEP_FORK;
-        f->err = errno;
-        close(ep[0]);
-        close(ep[1]);
-        return -1;
-    }
+    if (pid < 0) die_step(STEP_FORK, "");
     if (pid == 0) {
-        struct exec_failure cf;
-        memset(&cf, 0, sizeof cf);
         close(ep[0]);
+        child_failure_fd = ep[1];
+        failure_sink = send_to_init;
         setpgid(0, 0);
         reset_signals();
-        if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) {
-            cf.step = STEP_PIPES;
-            cf.err = errno;
-        } else {
-            become_app(&cf);
-        }
-        (void)write_all(ep[1], (const char *)&cf, sizeof cf);
-        _exit(exit_code_for(&cf));
+        if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) die_step(STEP_PIPES, "dup2");
+        become_app();
     }
     /* Both sides set the group so a signal forwarded right after fork finds it. */
     setpgid(pid, pid);
     close(ep[1]);
+    struct init_failure f;
+    memset(&f, 0, sizeof f);
     ssize_t r;
-    do r = read(ep[0], f, sizeof *f);
+    do r = read(ep[0], &f, sizeof f);
     while (r < 0 && errno == EINTR);
     close(ep[0]);
-    if (r > 0) return -pid - 1; /* exec failed; the child exits on its own */
+    if (r > 0) { /* exec failed and the child is exiting: reap it, then report */
+        f.detail[sizeof f.detail - 1] = 0;
+        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
+        }
+        die(&f);
+    }
     return pid;
 }
 
@@ -768,12 +687,12 @@ static void kill_leftovers(void) {
     }
 }
 
-/* Setup failed before the app ran: tell the daemon (step, errno, detail) and leave a
- * record for a daemon that was away. The daemon words the message. */
-static void fail(int step, int err, const char *detail, int code) {
-    report(REPORT_FAILED, step, err, 0, detail);
-    write_exit_record(code, 0, detail);
-    _exit(code);
+/* The launch init's failure sink: setup failed before the app ran. Tell the daemon
+ * (step, errno, detail) and leave a record for a daemon that was away; the daemon
+ * words the message. */
+static void report_failure(const struct init_failure *f) {
+    report(REPORT_FAILED, f->step, f->err, 0, f->detail);
+    write_exit_record(exit_code_for(f), 0, f->detail);
 }
 
 /* "init": false. The app itself becomes PID 1 (this process execs it); a forked
@@ -782,9 +701,9 @@ static void fail(int step, int err, const char *detail, int code) {
  * learns only that it ended. When PID 1 exits the kernel kills the rest of the pid
  * namespace, the log writer included, so the last buffered lines can be lost -- the
  * price of running without an init (docs/DECISIONS.md). */
-static void run_as_pid1(int outp[2], int errp[2]) {
+static _Noreturn void run_as_pid1(int outp[2], int errp[2]) {
     pid_t logger = fork();
-    if (logger < 0) fail(STEP_FORK, errno, "log writer", INIT_EXIT_SETUP_FAILED);
+    if (logger < 0) die_step(STEP_FORK, "log writer");
     if (logger == 0) {
         close(report_fd);
         report_fd = -1;
@@ -803,189 +722,22 @@ static void run_as_pid1(int outp[2], int errp[2]) {
     }
     close(outp[0]);
     close(errp[0]);
-    struct exec_failure f;
-    memset(&f, 0, sizeof f);
-    if (dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0) {
-        f.step = STEP_PIPES;
-        f.err = errno;
-    } else {
-        close(outp[1]);
-        close(errp[1]);
-        reset_signals();
-        /* On success the report pipe closes with the exec (CLOEXEC): the daemon reads
-         * that as "started", with the app's pid being this one. */
-        become_app(&f);
-    }
-    fail(f.step, f.err, f.detail, exit_code_for(&f));
-}
-
-/* ---- exec mode ------------------------------------------------------------------------ */
-
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-
-#include <sys/ioctl.h>
-#include <termios.h>
-
-static void exec_fail(const struct exec_failure *f) {
-    char msg[400];
-    size_t pos = 0;
-    put_str(msg, sizeof msg - 2, &pos, "isolated-init: ");
-    put_str(msg, sizeof msg - 2, &pos, f->detail[0] ? f->detail : "exec");
-    put_str(msg, sizeof msg - 2, &pos, ": ");
-    put_str(msg, sizeof msg - 2, &pos, strerror(f->err));
-    msg[pos++] = '\n';
-    (void)write_all(2, msg, pos);
-    _exit(exit_code_for(f));
-}
-
-static int exec_mode(void) {
-    struct exec_failure f;
-    memset(&f, 0, sizeof f);
-    if (read_plan() < 0) {
-        f.step = STEP_READ_PLAN;
-        f.err = errno;
-        copy_str(f.detail, sizeof f.detail, "read plan");
-        exec_fail(&f);
-    }
-    close(INIT_FD_PLAN);
-    P.creds.no_new_privs = (P.flags & SB_NO_NEW_PRIVS) != 0;
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    /* Into the app's cgroup first (host paths, so before the mount namespace changes):
-     * the command and everything it starts count against the app's limits. Writing 0
-     * moves the writer (kernel/cgroup/cgroup.c: pid 0 means current). */
-    for (int i = 0; i < P.ncgroup_procs; i++) {
-        int fd = open(P.cgroup_procs[i], O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1) {
-            f.step = STEP_JOIN;
-            f.err = errno;
-            copy_str(f.detail, sizeof f.detail, P.cgroup_procs[i]);
-            exec_fail(&f);
-        }
-        close(fd);
-    }
-    /* The app's user namespace is entered last, by the command (sb_apply_creds): the
-     * init holds it open (it is not in it itself); with "init": false the pidfd's
-     * process is the app, whose namespace it is. */
-    if (P.flags & SB_USER_NS) {
-        int u = (int)syscall(SYS_pidfd_getfd, INIT_EXEC_FD_PIDFD, INIT_FD_USERNS, 0);
-        if (u < 0 && errno == EBADF) u = fcntl(INIT_EXEC_FD_PIDFD, F_DUPFD_CLOEXEC, INIT_FD_FIRST_FREE);
-        if (u < 0) {
-            f.step = STEP_USERNS;
-            f.err = errno;
-            copy_str(f.detail, sizeof f.detail, "get the app's user namespace");
-            exec_fail(&f);
-        }
-        P.creds.userns_fd = u;
-    }
-    /* Every namespace of the app's init; joining one we already share is a no-op. The
-     * mount namespace's switch also moves root and cwd into the sandbox's root. */
-    if (setns(INIT_EXEC_FD_PIDFD, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-                                      CLONE_NEWCGROUP) < 0) {
-        f.step = STEP_JOIN;
-        f.err = errno;
-        copy_str(f.detail, sizeof f.detail, "enter the app's namespaces");
-        exec_fail(&f);
-    }
-    close(INIT_EXEC_FD_PIDFD);
-    int master = -1, slave_fd = -1;
-    char slave[64] = "";
-    if (P.flags & SB_TTY) {
-        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-        int n = 0, unlock = 0;
-        if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) {
-            f.step = STEP_PIPES;
-            f.err = errno;
-            copy_str(f.detail, sizeof f.detail, "open a pty in the sandbox");
-            exec_fail(&f);
-        }
-        size_t pos = 0;
-        put_str(slave, sizeof slave - 1, &pos, "/dev/pts/");
-        put_u64(slave, sizeof slave - 1, &pos, (uint64_t)n);
-        slave[pos] = 0;
-        struct winsize ws;
-        if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
-        /* Opened here, as root of the host's user namespace: in the app's, the slave's
-         * owner (our uid) is unmapped and the command could not open it. */
-        slave_fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (slave_fd < 0) {
-            f.step = STEP_PIPES;
-            f.err = errno;
-            copy_str(f.detail, sizeof f.detail, slave);
-            exec_fail(&f);
-        }
-    }
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &old);
-    int sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
-    pid_t pid = fork();
-    if (pid < 0) {
-        f.step = STEP_FORK;
-        f.err = errno;
-        exec_fail(&f);
-    }
-    if (pid == 0) {
-        reset_signals();
-        if (master >= 0) {
-            setsid();
-            int s = slave_fd;
-            if (ioctl(s, TIOCSCTTY, 0) < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0) {
-                f.step = STEP_PIPES;
-                f.err = errno;
-                copy_str(f.detail, sizeof f.detail, slave);
-                exec_fail(&f);
-            }
-        }
-        become_app(&f);
-        exec_fail(&f);
-    }
-    if (slave_fd >= 0) close(slave_fd);
-    /* Relay the pty, forward signals, wait. */
-    int status = 0, done = 0;
-    char buf[8192];
-    while (!done) {
-        struct pollfd fds[3] = {{sfd, POLLIN, 0}, {master >= 0 ? 0 : -1, POLLIN, 0}, {master, POLLIN, 0}};
-        if (poll(fds, 3, -1) < 0 && errno != EINTR) break;
-        if (fds[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                if (si.ssi_signo == SIGCHLD) {
-                    if (waitpid(pid, &status, WNOHANG) == pid) done = 1;
-                } else if (si.ssi_signo == SIGWINCH && master >= 0) {
-                    struct winsize ws;
-                    if (ioctl(0, TIOCGWINSZ, &ws) == 0) ioctl(master, TIOCSWINSZ, &ws);
-                } else {
-                    kill(pid, (int)si.ssi_signo);
-                }
-            }
-        }
-        if (fds[1].revents & (POLLIN | POLLHUP)) {
-            ssize_t n = read(0, buf, sizeof buf);
-            if (n > 0) (void)write_all(master, buf, (size_t)n);
-            else fds[1].fd = -1, close(0), open("/dev/null", O_RDONLY);
-        }
-        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t n = read(master, buf, sizeof buf);
-            if (n > 0) (void)write_all(1, buf, (size_t)n);
-        }
-    }
-    if (master >= 0) { /* what is left in the pty */
-        fcntl(master, F_SETFL, O_NONBLOCK);
-        ssize_t n;
-        while ((n = read(master, buf, sizeof buf)) > 0) (void)write_all(1, buf, (size_t)n);
-    }
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
+    if (dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0) die_step(STEP_PIPES, "dup2");
+    close(outp[1]);
+    close(errp[1]);
+    reset_signals();
+    /* On success the report pipe closes with the exec (CLOEXEC): the daemon reads that
+     * as "started", with the app's pid being this one. */
+    become_app();
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--exec") == 0) return exec_mode();
+    if (argc > 1 && strcmp(argv[1], "--exec") == 0) return exec_main();
+    failure_sink = report_failure;
     sigset_t old;
     int sfd = setup_signals(&old);
-    if (sfd < 0) fail(STEP_SIGNALS, errno, "signalfd", INIT_EXIT_SETUP_FAILED);
-    if (read_plan() < 0) fail(STEP_READ_PLAN, errno, "read plan", INIT_EXIT_SETUP_FAILED);
+    if (sfd < 0) die_step(STEP_SIGNALS, "signalfd");
+    if (read_plan() < 0) die_step(STEP_READ_PLAN, "read plan");
     close(INIT_FD_PLAN);
     P.creds.no_new_privs = (P.flags & SB_NO_NEW_PRIVS) != 0;
 
@@ -995,42 +747,44 @@ int main(int argc, char **argv) {
         ssize_t r;
         do r = read(INIT_FD_GO, &go, 1);
         while (r < 0 && errno == EINTR);
-        if (r != 1) fail(STEP_GO, r < 0 ? errno : ECANCELED, "", INIT_EXIT_SETUP_FAILED);
+        if (r != 1) {
+            if (r >= 0) errno = ECANCELED; /* EOF: the daemon gave up */
+            die_step(STEP_GO, "");
+        }
         close(INIT_FD_GO);
     }
 
     /* Only now, inside the app's cgroup (placed there after the clone on cgroup v1 and
      * by systemd), so that the namespace's root is the app's own cgroup. */
     if ((P.flags & SB_CGROUP_NS) && unshare(CLONE_NEWCGROUP) < 0)
-        fail(STEP_MOUNT, errno, "unshare the cgroup namespace", INIT_EXIT_SETUP_FAILED);
+        die_step(STEP_CGROUP_NS, "unshare the cgroup namespace");
 
     /* While the host's /run is still in view. */
-    if (journal_open() < 0) fail(STEP_OPEN_LOG, errno, P.journal, INIT_EXIT_SETUP_FAILED);
+    if (journal_open() < 0) die_step(STEP_JOURNAL, P.journal);
 
     /* Modes below are exact (device nodes 0666, /tmp 1777); the app gets its own umask. */
     umask(0);
-    struct sb_error se;
-    memset(&se, 0, sizeof se);
+    struct init_failure e;
+    memset(&e, 0, sizeof e);
     /* The app's user namespace, while the host's /proc is in view; the init stays
      * outside it, the app enters it last (sb_apply_creds). */
     if (P.userns_count) {
-        int fd = sb_make_userns(P.userns_uid, P.userns_gid, P.userns_count, &se);
-        if (fd < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
-        if (dup3(fd, INIT_FD_USERNS, O_CLOEXEC) < 0) fail(STEP_USERNS, errno, "dup", INIT_EXIT_SETUP_FAILED);
+        int fd = sb_make_userns(P.userns_uid, P.userns_gid, P.userns_count, &e);
+        if (fd < 0) die(&e);
+        if (dup3(fd, INIT_FD_USERNS, O_CLOEXEC) < 0) die_step(STEP_USERNS, "dup");
         close(fd);
         sb_userns_fd = INIT_FD_USERNS;
         P.creds.userns_fd = INIT_FD_USERNS;
     }
-    if ((P.flags & SB_UNPRIV_PORTS) && sb_unprivileged_ports(&se) < 0)
-        fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
+    if ((P.flags & SB_UNPRIV_PORTS) && sb_unprivileged_ports(&e) < 0) die(&e);
     if ((P.flags & SB_MOUNT_NS) &&
-        sb_build_root(P.stage, P.mounts, P.nmounts, P.secrets, P.nsecrets, P.flags & SB_READONLY_ROOT, &se) < 0)
-        fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
+        sb_build_root(P.stage, P.mounts, P.nmounts, P.secrets, P.nsecrets, P.flags & SB_READONLY_ROOT, &e) < 0)
+        die(&e);
     /* The secrets are on the sandbox's tmpfs now; the init, which lives as long as the
      * app, keeps no copy (the app's fork would inherit it until its exec). */
     for (int i = 0; i < P.nsecrets; i++) explicit_bzero(P.secrets[i].content, P.secrets[i].len);
-    if (P.hostname && sb_set_hostname(P.hostname, &se) < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
-    if ((P.flags & SB_LOOPBACK) && sb_loopback_up(&se) < 0) fail(se.step, se.err, se.detail, INIT_EXIT_SETUP_FAILED);
+    if (P.hostname && sb_set_hostname(P.hostname, &e) < 0) die(&e);
+    if ((P.flags & SB_LOOPBACK) && sb_loopback_up(&e) < 0) die(&e);
 
     /* The init is nobody's to inspect: no core dumps, no ptrace/proc access from the
      * app's uid without CAP_SYS_PTRACE (also keeps /proc/1/exe out of reach). */
@@ -1041,27 +795,16 @@ int main(int argc, char **argv) {
     setsid();
     if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-    if (log_open() < 0) fail(STEP_OPEN_LOG, errno, P.log_name, INIT_EXIT_SETUP_FAILED);
+    if (log_open() < 0) die_step(STEP_OPEN_LOG, P.log_name);
 
     int outp[2], errp[2];
-    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
-        fail(STEP_PIPES, errno, "pipe", INIT_EXIT_SETUP_FAILED);
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) die_step(STEP_PIPES, "pipe");
 
     if (P.flags & SB_NO_INIT) run_as_pid1(outp, errp);
 
-    struct exec_failure f;
-    memset(&f, 0, sizeof f);
-    pid_t pid = start_app(outp[1], errp[1], &f);
+    pid_t pid = start_app(outp[1], errp[1]);
     close(outp[1]);
     close(errp[1]);
-    if (pid < 0) {
-        if (pid < -1) { /* the child exists and is exiting: reap it */
-            app_pid = -pid - 1;
-            while (waitpid(app_pid, NULL, __WALL) < 0 && errno == EINTR) {
-            }
-        }
-        fail(f.step, f.err, f.detail, exit_code_for(&f));
-    }
     app_pid = pid;
     report(REPORT_STARTED, STEP_NONE, 0, pid, NULL);
 

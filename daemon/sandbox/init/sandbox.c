@@ -90,14 +90,12 @@ static int idmap(int mnt, const struct mount_rec *r, int recursive) {
     a.userns_fd = (uint64_t)sb_userns_fd;
     if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | (recursive ? SB_AT_RECURSIVE : 0), &a, sizeof a) == 0)
         return mnt;
-    int saved = errno;
-    if ((r->m.flags & MF_READONLY) && (saved == EINVAL || saved == EOPNOTSUPP)) return mnt;
-    close(mnt);
-    errno = saved;
+    if ((r->m.flags & MF_READONLY) && (errno == EINVAL || errno == EOPNOTSUPP)) return mnt;
+    safe_close(mnt);
     return -1;
 }
 
-static void set_error(struct sb_error *e, int step, int err, const char *a, const char *b, const char *c) {
+static void set_error(struct init_failure *e, int step, int err, const char *a, const char *b, const char *c) {
     e->step = step;
     e->err = err;
     size_t pos = 0;
@@ -150,9 +148,7 @@ static int mkdir_in_root(const char *path, mode_t last_mode) {
     int parent = mkdir_in_root(dir, 0755);
     if (parent < 0) return -1;
     if (mkdirat(parent, base, last_mode) < 0 && errno != EEXIST) {
-        int saved = errno;
-        close(parent);
-        errno = saved;
+        safe_close(parent);
         return -1;
     }
     close(parent);
@@ -182,9 +178,7 @@ static int create_in_root(const char *path, int depth) {
         return 0;
     }
     if (errno != EEXIST) {
-        int saved = errno;
-        close(parent);
-        errno = saved;
+        safe_close(parent);
         return -1;
     }
     char link[4096];
@@ -224,9 +218,7 @@ static int open_target(const struct mount_rec *r) {
 
 static int attach(int mnt, int target_fd) {
     int rc = sys_move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
-    int saved = errno;
-    close(mnt);
-    errno = saved;
+    safe_close(mnt);
     return rc;
 }
 
@@ -234,16 +226,12 @@ static int attach(int mnt, int target_fd) {
  * nothing is attached and errno is kept). */
 static int attach_at(int mnt, int t) {
     if (mnt < 0 || t < 0) {
-        int saved = errno;
-        if (mnt >= 0) close(mnt);
-        if (t >= 0) close(t);
-        errno = saved;
+        safe_close(mnt);
+        safe_close(t);
         return -1;
     }
     int rc = attach(mnt, t);
-    int saved = errno;
-    close(t);
-    errno = saved;
+    safe_close(t);
     return rc;
 }
 
@@ -283,23 +271,17 @@ static int new_fs(const char *fstype, const char *data, uint64_t attr) {
             rc = sys_fsconfig(fs, FSCONFIG_SET_FLAG, opt, NULL);
         }
         if (rc < 0) {
-            int saved = errno;
-            close(fs);
-            errno = saved;
+            safe_close(fs);
             return -1;
         }
         opt = comma ? comma + 1 : NULL;
     }
     if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL) < 0) {
-        int saved = errno;
-        close(fs);
-        errno = saved;
+        safe_close(fs);
         return -1;
     }
     int mnt = sys_fsmount(fs, (unsigned)attr);
-    int saved = errno;
-    close(fs);
-    errno = saved;
+    safe_close(fs);
     return mnt;
 }
 
@@ -308,9 +290,7 @@ static int clone_tree(int dfd, const char *source, unsigned extra_flags, int rec
     int mnt = sys_open_tree(dfd, source, OPEN_TREE_CLONE | O_CLOEXEC | extra_flags | (recursive ? SB_AT_RECURSIVE : 0));
     if (mnt < 0) return -1;
     if (readonly && sys_mount_setattr(mnt, "", AT_EMPTY_PATH | (recursive ? SB_AT_RECURSIVE : 0), MOUNT_ATTR_RDONLY) < 0) {
-        int saved = errno;
-        close(mnt);
-        errno = saved;
+        safe_close(mnt);
         return -1;
     }
     return mnt;
@@ -366,19 +346,15 @@ static int fill_secrets(int mnt) {
             }
             ok = ok && fchmod(fd, (mode_t)(sr->mode & 0777)) == 0 && fchown(fd, sr->uid, sr->gid) == 0;
         }
-        int saved = errno;
-        if (fd >= 0) close(fd);
+        safe_close(fd);
         if (!ok) {
-            close(mnt);
-            errno = saved;
+            safe_close(mnt);
             return -1;
         }
     }
     secrets_phase = SECRETS_READONLY;
     if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY) < 0) {
-        int saved = errno;
-        close(mnt);
-        errno = saved;
+        safe_close(mnt);
         return -1;
     }
     secrets_phase = SECRETS_ATTACH;
@@ -413,11 +389,8 @@ static int do_step(const struct mount_rec *r) {
             int parent = mkdir_in_root(dir, 0755);
             if (parent < 0) return -1;
             int rc = symlinkat(r->source, parent, base);
-            int saved = errno;
-            close(parent);
-            if (rc < 0 && saved == EEXIST) return 0;
-            errno = saved;
-            return rc;
+            safe_close(parent);
+            return rc < 0 && errno == EEXIST ? 0 : rc;
         }
         case MOP_MKNOD: {
             char dir[4096], base[256];
@@ -425,13 +398,9 @@ static int do_step(const struct mount_rec *r) {
             int parent = mkdir_in_root(dir, 0755);
             if (parent < 0) return -1;
             int rc = mknodat(parent, base, S_IFCHR | r->m.mode, makedev(r->m.major, r->m.minor));
-            int saved = errno;
-            close(parent);
-            if (rc == 0 || saved == EEXIST) return 0;
-            if (saved != EPERM) {
-                errno = saved;
-                return -1;
-            }
+            safe_close(parent);
+            if (rc == 0 || errno == EEXIST) return 0;
+            if (errno != EPERM) return -1;
             /* No mknod here (a user namespace): bind the host's node instead. */
             char host[300] = "/dev/";
             strncat(host, base, sizeof host - 6);
@@ -481,7 +450,7 @@ static const char *op_name(uint32_t op) {
     }
 }
 
-static void secrets_error(struct sb_error *e, const struct mount_rec *r, int err) {
+static void secrets_error(struct init_failure *e, const struct mount_rec *r, int err) {
     size_t pos = 0;
     char *d = e->detail;
     size_t cap = sizeof e->detail - 1;
@@ -501,7 +470,7 @@ static void secrets_error(struct sb_error *e, const struct mount_rec *r, int err
     e->err = err;
 }
 
-static void step_error(struct sb_error *e, const struct mount_rec *r) {
+static void step_error(struct init_failure *e, const struct mount_rec *r) {
     int err = errno;
     if (r->m.op == MOP_SECRETS) {
         secrets_error(e, r, err);
@@ -558,10 +527,8 @@ static int tmpfs_upper_overlay(const char *stage, const struct mount_rec *r, int
     int lower = idmap(clone_tree(AT_FDCWD, r->source, 0, 1, 1), r, 1);
     struct stat st;
     if (lower < 0 || fstat(lower, &st) < 0) {
-        int saved = errno;
-        if (lower >= 0) close(lower);
+        safe_close(lower);
         *lower_failed = 1;
-        errno = saved;
         return -1;
     }
     int tmp = new_fs("tmpfs", "mode=0755,size=1m", 0);
@@ -579,17 +546,12 @@ static int tmpfs_upper_overlay(const char *stage, const struct mount_rec *r, int
         lp[lpos] = 0;
         rc = sys_move_mount(lower, "", AT_FDCWD, lp, MOVE_MOUNT_F_EMPTY_PATH);
     }
-    int saved = errno;
-    close(lower);
-    if (tmp >= 0) close(tmp);
-    if (!attached || rc < 0) {
-        if (attached) umount2(stage, MNT_DETACH);
-        errno = saved;
-        return -1;
-    }
-    int mnt = new_fs("overlay", data, r->m.attr);
-    if (mnt < 0) {
-        saved = errno;
+    safe_close(lower);
+    safe_close(tmp);
+    int mnt = -1;
+    if (attached && rc == 0) mnt = new_fs("overlay", data, r->m.attr);
+    if (mnt < 0 && attached) { /* nothing stays on the stage; the failure's errno is kept */
+        int saved = errno;
         umount2(stage, MNT_DETACH);
         errno = saved;
     }
@@ -599,7 +561,7 @@ static int tmpfs_upper_overlay(const char *stage, const struct mount_rec *r, int
 /* With a read-only bind of a bare rootfs, a missing mount point on the root itself
  * (not below an earlier step's mount: a volume) cannot be made: say which, and what to
  * do about it. */
-static int names_bare_mount_point(const struct mount_rec *mounts, int i, int err, struct sb_error *e) {
+static int names_bare_mount_point(const struct mount_rec *mounts, int i, int err, struct init_failure *e) {
     const struct mount_rec *r = &mounts[i];
     if (!bare_rootfs || err != EROFS) return 0;
     for (int j = 1; j < i; j++) {
@@ -625,7 +587,7 @@ static int names_bare_mount_point(const struct mount_rec *mounts, int i, int err
 }
 
 static int build_root(const char *stage, const struct mount_rec *mounts, int n, int readonly_root,
-                      struct sb_error *e) {
+                      struct init_failure *e) {
     /* Nothing we mount may propagate to the host, nor the host's later mounts to us. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
         set_error(e, STEP_MOUNT, errno, "make / private", NULL, NULL);
@@ -713,7 +675,7 @@ static int build_root(const char *stage, const struct mount_rec *mounts, int n, 
     return 0;
 }
 
-int sb_set_hostname(const char *name, struct sb_error *e) {
+int sb_set_hostname(const char *name, struct init_failure *e) {
     if (sethostname(name, strlen(name)) < 0) {
         set_error(e, STEP_HOSTNAME, errno, name, NULL, NULL);
         return -1;
@@ -721,32 +683,17 @@ int sb_set_hostname(const char *name, struct sb_error *e) {
     return 0;
 }
 
-void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
-}
-
-void put_str(char *buf, size_t cap, size_t *pos, const char *s) {
-    while (*s && *pos < cap) buf[(*pos)++] = *s++;
-}
-
 static int write_file(const char *path, const char *text, size_t len) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     ssize_t w = write(fd, text, len);
-    int saved = errno;
-    close(fd);
+    safe_close(fd);
     if (w == (ssize_t)len) return 0;
-    errno = w < 0 ? saved : EIO;
+    if (w >= 0) errno = EIO; /* short write */
     return -1;
 }
 
-int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct sb_error *e) {
+int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct init_failure *e) {
     /* A user namespace is made by a process: a short-lived child unshares it and waits;
      * we, root in the parent namespace, write its maps through the host's /proc (its
      * host pid: the child reads /proc/self, since our pid namespace may be new) and keep
@@ -835,15 +782,15 @@ int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct sb_error *
     return fd;
 }
 
-int sb_unprivileged_ports(struct sb_error *e) {
+int sb_unprivileged_ports(struct init_failure *e) {
     if (write_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0\n", 2) < 0) {
-        set_error(e, STEP_USERNS, errno, "net.ipv4.ip_unprivileged_port_start=0", NULL, NULL);
+        set_error(e, STEP_SYSCTL, errno, "net.ipv4.ip_unprivileged_port_start=0", NULL, NULL);
         return -1;
     }
     return 0;
 }
 
-int sb_loopback_up(struct sb_error *e) {
+int sb_loopback_up(struct init_failure *e) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
         set_error(e, STEP_LOOPBACK, errno, "socket", NULL, NULL);
@@ -857,10 +804,9 @@ int sb_loopback_up(struct sb_error *e) {
         ifr.ifr_flags |= IFF_UP;
         rc = ioctl(s, SIOCSIFFLAGS, &ifr);
     }
-    int saved = errno;
-    close(s);
+    safe_close(s);
     if (rc < 0) {
-        set_error(e, STEP_LOOPBACK, saved, "bring lo up", NULL, NULL);
+        set_error(e, STEP_LOOPBACK, errno, "bring lo up", NULL, NULL);
         return -1;
     }
     return 0;
@@ -875,7 +821,7 @@ struct cap_data {
 };
 
 int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, const struct secret_rec *secrets,
-                  int nsecrets, int readonly_root, struct sb_error *e) {
+                  int nsecrets, int readonly_root, struct init_failure *e) {
     plan_secrets = secrets;
     nplan_secrets = nsecrets;
     if (sb_userns_fd < 0) return build_root(stage, mounts, n, readonly_root, e);
@@ -908,7 +854,7 @@ static int load_seccomp(const struct sb_creds *c) {
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
 }
 
-int sb_apply_creds(const struct sb_creds *c, struct sb_error *e) {
+int sb_apply_creds(const struct sb_creds *c, struct init_failure *e) {
     for (int i = 0; i < c->nrlimits; i++) {
         struct rlimit rl = {(rlim_t)c->rlimits[i].cur, (rlim_t)c->rlimits[i].max};
         if (setrlimit((int)c->rlimits[i].resource, &rl) < 0) {
@@ -979,7 +925,7 @@ int sb_apply_creds(const struct sb_creds *c, struct sb_error *e) {
     return 0;
 }
 
-int sb_apply_seccomp_last(const struct sb_creds *c, struct sb_error *e) {
+int sb_apply_seccomp_last(const struct sb_creds *c, struct init_failure *e) {
     if (c->seccomp_len && c->no_new_privs && load_seccomp(c) < 0) {
         set_error(e, STEP_SECCOMP, errno, "load the seccomp filter", NULL, NULL);
         return -1;

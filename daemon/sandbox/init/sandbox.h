@@ -1,6 +1,7 @@
 /* The sandbox half of isolated-init: building the root filesystem from the plan's
  * mount steps, pivot_root, hostname, loopback, and the app's credentials,
- * capabilities and seccomp filter. Called by init.c; no state of its own. */
+ * capabilities and seccomp filter. Called by init.c (and exec.c for the credentials);
+ * no state of its own. */
 #ifndef ISOLATED_INIT_SANDBOX_H
 #define ISOLATED_INIT_SANDBOX_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 
 #include "init_protocol.h"
+#include "util.h"
 
 struct mount_rec {
     struct plan_mount m;
@@ -27,30 +29,22 @@ struct rlimit_rec {
     uint64_t cur, max;
 };
 
-/* What went wrong: step, errno and a detail for the daemon's message. */
-struct sb_error {
-    int step;
-    int err;
-    char detail[200];
-};
-
-/* Appends a decimal / a string at buf[*pos], never past cap (no NUL). */
-void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v);
-void put_str(char *buf, size_t cap, size_t *pos, const char *s);
+/* Each sb_* function below returns -1 with *e filled when a step fails; its caller
+ * ends with die(e). */
 
 /* Builds the root described by the mount steps on `stage` and pivots into it; a
  * MOP_SECRETS step writes `secrets`. */
 int sb_build_root(const char *stage, const struct mount_rec *mounts, int n, const struct secret_rec *secrets,
-                  int nsecrets, int readonly_root, struct sb_error *e);
-int sb_set_hostname(const char *name, struct sb_error *e);
+                  int nsecrets, int readonly_root, struct init_failure *e);
+int sb_set_hostname(const char *name, struct init_failure *e);
 /* The app's user namespace (PLAN_USERNS): returns an fd of it, or -1. Call while the
  * host's /proc is still mounted (before sb_build_root). */
-int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct sb_error *e);
+int sb_make_userns(uint32_t uid, uint32_t gid, uint32_t count, struct init_failure *e);
 /* Mounts flagged MF_IDMAP are idmapped to this user namespace (-1: none). */
 extern int sb_userns_fd;
 /* net.ipv4.ip_unprivileged_port_start=0 in the current network namespace. */
-int sb_unprivileged_ports(struct sb_error *e);
-int sb_loopback_up(struct sb_error *e);
+int sb_unprivileged_ports(struct init_failure *e);
+int sb_loopback_up(struct init_failure *e);
 
 struct sb_creds {
     int has_uid;
@@ -72,8 +66,8 @@ struct sb_creds {
 /* In the app's process, right before exec: rlimits, umask, bounding set,
  * credentials, capabilities, no_new_privs, seccomp -- in the order that keeps each
  * step permitted. */
-int sb_apply_creds(const struct sb_creds *c, struct sb_error *e);
+int sb_apply_creds(const struct sb_creds *c, struct init_failure *e);
 /* The seccomp filter, when no_new_privs allows loading it as the very last step. */
-int sb_apply_seccomp_last(const struct sb_creds *c, struct sb_error *e);
+int sb_apply_seccomp_last(const struct sb_creds *c, struct init_failure *e);
 
 #endif
