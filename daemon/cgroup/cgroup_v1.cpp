@@ -277,6 +277,16 @@ private:
 
 }  // namespace
 
+int enter_cgroups_from_child(const int* fds, std::size_t count) noexcept {
+    for (std::size_t i = 0; i < count; ++i) {
+        ssize_t n;
+        do n = ::write(fds[i], "0", 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return errno;
+    }
+    return 0;
+}
+
 std::vector<std::string> unique_dirs(const V1Dirs& dirs) {
     std::vector<std::string> out;
     for (auto& [c, d] : dirs)
