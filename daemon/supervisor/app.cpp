@@ -15,15 +15,6 @@ std::string describe_exit(const ExitInfo& e) {
     return s;
 }
 
-bool restart_wanted(RestartPolicy policy, const ExitInfo& e) {
-    switch (policy) {
-        case RestartPolicy::always: return true;
-        case RestartPolicy::on_failure: return e.code != 0 || e.signal != 0;
-        case RestartPolicy::never: return false;
-    }
-    return false;
-}
-
 }  // namespace
 
 std::string to_string(StopReason r) {
@@ -225,7 +216,11 @@ bool App::adopt(bool defined) {
         if (!defined) {
             last_exit_ = exit;
             publish("exit", describe_exit(exit), exit);
-            enter_stopped("its app file was removed");
+            Ending ending;
+            ending.asked = Ending::Asked::stop;  // the supervisor stops it: its file is gone
+            ending.exit = exit;
+            ending.detail = "its app file was removed";
+            enter_dead(ending);
             return true;
         }
         if (!current.same_definition(spec_)) pending_spec_ = std::move(current);
@@ -256,7 +251,12 @@ void App::enter_starting() {
 
 void App::try_launch() {
     if (state_ != AppState::starting || instance_) return;
-    if (auto why = hooks_.runtime->cannot_run(spec_)) return enter_failed(*why);  // no restart can help
+    if (auto why = hooks_.runtime->cannot_run(spec_)) {
+        Ending ending;
+        ending.cause = Ending::Cause::cannot_run;
+        ending.detail = std::move(*why);
+        return enter_dead(ending);
+    }
     if (auto why = hooks_.unmet_dependency(*this)) {
         set_state(AppState::starting, *why);
         return;
@@ -376,23 +376,6 @@ void App::handle_probe_change(const ProbeChange& c) {
     }
 }
 
-void App::handle_probe_failure_exit() {
-    // Kubernetes kills a container whose liveness or startup probe failed and then
-    // follows restartPolicy: `never` leaves it failed, `always` and `on-failure`
-    // restart it (a probe failure is a failure), through the backoff and maxRetries.
-    std::string why = probe_failure_.empty() ? to_string(stop_reason_) + " probe failed" : probe_failure_;
-    if (spec_.restart.policy == RestartPolicy::never) {
-        enter_failed(why);
-        return;
-    }
-    auto attempt = backoff_.record_exit(launched_at_, hooks_.clock->now(), spec_.restart.backoff);
-    if (spec_.restart.max_retries && attempt > *spec_.restart.max_retries) {
-        enter_failed(why + "; gave up after " + std::to_string(*spec_.restart.max_retries) + " restarts");
-        return;
-    }
-    enter_backoff(attempt, why);
-}
-
 void App::enter_stopping(std::optional<Duration> timeout) {
     // kubelet stops probing a container it is terminating.
     stop_probes();
@@ -444,33 +427,64 @@ void App::handle_exit(const ExitInfo& exit) {
         run_hook(HookKind::oom, publish("oom", what, exit));
     }
 
+    Ending ending;
+    ending.exit = exit;
     if (was_stopping) {
         if (start_after_stop_) {
-            // An operator restart (or a redefinition) asked while a probe was stopping
-            // the app wins: start now, not counted.
+            // An operator restart (or a redefinition), also one asked while a probe was
+            // stopping the app.
             start_after_stop_ = false;
-            enter_starting();
+            ending.asked = Ending::Asked::start;
         } else if (stop_reason_ == StopReason::liveness || stop_reason_ == StopReason::startup) {
-            handle_probe_failure_exit();
+            // The exit the probe's stop caused: how it exited says nothing about the app.
+            ending.cause = stop_reason_ == StopReason::liveness ? Ending::Cause::liveness : Ending::Cause::startup;
+            ending.detail = probe_failure_;
         } else {
-            enter_stopped("");
+            ending.asked = Ending::Asked::stop;
         }
-        return;
+    }
+    enter_dead(ending);
+}
+
+void App::enter_dead(const Ending& ending) {
+    // The operator's word first: what was asked while the instance was ending is not
+    // undone by the restart policy (systemd: a queued stop job turns Restart= off). An
+    // operator restart is not counted in `restarts`, and has no backoff.
+    switch (ending.asked) {
+        case Ending::Asked::start: return enter_starting();
+        case Ending::Asked::stop: return enter_stopped(ending.detail);
+        case Ending::Asked::nothing: break;
     }
 
-    std::string why = describe_exit(exit);
-    if (!restart_wanted(spec_.restart.policy, exit)) {
-        if (exit.code == 0 && exit.signal == 0)
-            enter_stopped(why);
-        else
-            enter_failed(why);
-        return;
+    std::string why;
+    bool failure = true;  // what `on-failure` restarts and, when nothing restarts, `failed`
+    switch (ending.cause) {
+        case Ending::Cause::cannot_run:
+            return enter_failed(ending.detail);  // no restart can help
+        case Ending::Cause::liveness:
+        case Ending::Cause::startup:
+            // Kubernetes kills a container whose liveness or startup probe failed and
+            // then follows restartPolicy: `never` leaves it failed, `always` and
+            // `on-failure` restart it (a probe failure is a failure, whatever the exit
+            // code the stop left), through the backoff and maxRetries.
+            why = !ending.detail.empty()
+                      ? ending.detail
+                      : std::string(ending.cause == Ending::Cause::liveness ? "liveness" : "startup") + " probe failed";
+            break;
+        case Ending::Cause::exited:
+            why = describe_exit(ending.exit);
+            failure = ending.exit.code != 0 || ending.exit.signal != 0;
+            break;
     }
-    auto attempt = backoff_.record_exit(launched_at_, hooks_.clock->now(), spec_.restart.backoff);
-    if (spec_.restart.max_retries && attempt > *spec_.restart.max_retries) {
-        enter_failed(why + "; gave up after " + std::to_string(*spec_.restart.max_retries) + " restarts");
-        return;
-    }
+
+    const RestartSpec& restart = spec_.restart;
+    const bool restart_wanted = restart.policy == RestartPolicy::always ||
+                                (restart.policy == RestartPolicy::on_failure && failure);
+    if (!restart_wanted) return failure ? enter_failed(why) : enter_stopped(why);
+    // The backoff series counts restarts only: an end that restarts nothing leaves it.
+    auto attempt = backoff_.record_exit(launched_at_, hooks_.clock->now(), restart.backoff);
+    if (restart.max_retries && attempt > *restart.max_retries)
+        return enter_failed(why + "; gave up after " + std::to_string(*restart.max_retries) + " restarts");
     enter_backoff(attempt, why);
 }
 

@@ -8,10 +8,15 @@
 //     ▲                  │                                      until readiness)
 //     │ stop()           │ exit / launch error                     │ exit
 //     │                  ▼                                         ▼
-//  stopping ◄──────── backoff ◄── policy says restart ──────── [exit handling]
+//  stopping ◄──────── backoff ◄── policy says restart ──────── [enter_dead]
 //     │  signal, then      │ timer                                  │ policy says no
 //     │  kill_all() after  └──► starting (restarts + 1)             ▼
 //     │  stop.timeout                                      stopped (code 0) / failed
+//
+// Every end of an instance -- an exit, an exit after a stop (the operator's or a
+// probe's), an exit found at adoption, a definition the runtime cannot run -- goes
+// through enter_dead(), the one place where the restart policy, how the run ended,
+// maxRetries and what the operator asked meet (systemd's service_enter_dead).
 //
 // Probes (through the ProbeHost port, started when the instance reports on_started):
 // a startup probe keeps the app `running` until it succeeds, and running out of it
@@ -125,6 +130,29 @@ private:
     void enter_backoff(std::uint32_t attempt, const std::string& why);
     void set_state(AppState s, std::string message);
 
+    /// How an instance ended, or why none could run, and what had been asked of it:
+    /// everything enter_dead() decides on.
+    struct Ending {
+        enum class Cause {
+            exited,      ///< the app's command ended by itself; `exit` says how
+            liveness,    ///< its liveness probe failed and the app was stopped for it
+            startup,     ///< its startup probe ran out and the app was stopped for it
+            cannot_run,  ///< the runtime can never run the definition; nothing was launched
+        };
+        /// What the operator (or the daemon for it: reload, shutdown, a removed app
+        /// file) asked for before the instance ended.
+        enum class Asked { nothing, stop, start };
+        Cause cause = Cause::exited;
+        Asked asked = Asked::nothing;
+        ExitInfo exit;       ///< how the instance ended (not for cannot_run)
+        /// liveness, startup: the probe's failure; cannot_run: why; a stop: why, where
+        /// the state should say (an adopted instance whose app file is gone), else "".
+        std::string detail;
+    };
+    /// After the instance ended: starting again (an operator restart), stopped, failed
+    /// or backoff, by the operator's word first, then the restart policy and maxRetries.
+    void enter_dead(const Ending& ending);
+
     void try_launch();
     void handle_started();
     void handle_exit(const ExitInfo& exit);
@@ -132,8 +160,6 @@ private:
     void start_probes();
     void stop_probes();
     void handle_probe_change(const ProbeChange& change);
-    /// After a probe stopped the app: restart by policy (with backoff) or fail.
-    void handle_probe_failure_exit();
     HealthStatus health() const;
     /// Returns the event as published (with its seq).
     AppEvent publish(std::string type, std::string message, std::optional<ExitInfo> exit = std::nullopt);
