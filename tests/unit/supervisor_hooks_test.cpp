@@ -206,7 +206,7 @@ TEST_CASE("hooks: onUnhealthy fires once per liveness failure, with the probe ev
     CHECK(r.count("web", HookKind::oom) == 0);
 }
 
-TEST_CASE("hooks: onOOM fires once per OOM kill, with the oom event; onFailure follows when the app gives up",
+TEST_CASE("hooks: onOOM fires once per OOM kill, with the oom event, and onFailure follows when the app gives up",
           "[supervisor][hooks]") {
     Rig r;
     auto s = hooked("hog");
