@@ -1,4 +1,5 @@
 // isolated: wiring only. Parse settings, build the modules, run the one event loop.
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -27,7 +28,6 @@
 #include "runtime/host_runtime.hpp"
 #include "runtime/sandbox_exec_runner.hpp"
 #include "supervisor/supervisor.hpp"
-#include "sys/process.hpp"
 
 using namespace isolated;
 
@@ -166,10 +166,12 @@ int main(int argc, char** argv) {
         io, clock,
         probe::netns_of_init([&](const AppSpec& spec, const supervisor::Instance& inst)
                                  -> std::shared_ptr<probe::ExecRunner> {
-            auto pidfd = sys::pidfd_open(inst.info().init_pid);
+            // A dup of the instance's own pidfd of its init, never one reopened by pid.
+            auto sandbox = inst.sandbox();
+            unique_fd pidfd(sandbox ? ::fcntl(sandbox.pidfd, F_DUPFD_CLOEXEC, 3) : -1);
             if (!pidfd) return nullptr;
             return std::make_shared<runtime::SandboxExecRunner>(
-                io, spec, std::move(*pidfd), init,
+                io, spec, std::move(pidfd), init,
                 [&runtime](const AppSpec& sp, const std::vector<std::string>& cmd) {
                     return runtime.exec_plan(sp, cmd, false);
                 });

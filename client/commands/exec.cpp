@@ -2,8 +2,8 @@
 // root, user, capabilities and seccomp filter -- with a new pty when stdin is a
 // terminal, and exits with CMD's exit code.
 //
-// The daemon never runs the command: it hands out a ticket (the app's init pid and an
-// exec plan), and isoctl, as root, starts isolated-init in exec mode, which enters the
+// The daemon never runs the command: it hands out a ticket (the app's init, by pid and
+// start time, and an exec plan), and isoctl, as root, starts isolated-init in exec mode, which enters the
 // sandbox and runs CMD. So stdin/stdout/the terminal never stream through the API
 // socket, and a daemon restart does not cut a running exec.
 #include <fcntl.h>
@@ -13,6 +13,9 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include <cstdint>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -73,6 +76,30 @@ std::string read_file(const std::string& path) {
     return out;
 }
 
+// The process's start time in clock ticks since boot (field 22 of /proc/PID/stat);
+// 0 when unreadable.
+std::uint64_t start_time_of(int pid) {
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    // comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::size_t pos = close + 1;
+    for (int field = 3; field <= 22; ++field) {
+        pos = stat.find_first_not_of(' ', pos);
+        if (pos == std::string::npos) return 0;
+        std::size_t end = stat.find(' ', pos);
+        if (field == 22) {
+            try {
+                return std::stoull(stat.substr(pos, end - pos));  // npos - pos: to the end
+            } catch (const std::exception&) {
+                return 0;
+            }
+        }
+        pos = end;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int exec(const Invocation& inv, Context& ctx) {
@@ -92,16 +119,32 @@ int exec(const Invocation& inv, Context& ctx) {
         throw Failure(exit_code::failed, "the daemon's exec ticket is not JSON");
     }
     const int init_pid = ticket.value("initPid", 0);
+    const std::uint64_t init_start = ticket.value("initStart", std::uint64_t{0});
     const std::string plan = base64_decode(ticket.value("plan", ""));
     const std::string init_path = ticket.value("initPath", "");
 
+    // Only a pid can cross the API (an HTTP answer cannot carry the daemon's pidfd), and
+    // it may have been reused since the ticket: an adopted init is reaped by its parent,
+    // not by the daemon, so the daemon can still name it while the pid is another
+    // process's. The pidfd pins whatever has the pid now; it is the init if it has the
+    // init's start time, read while the pidfd's process still exists (checked after the
+    // read: until that process is reaped, the pid names no other).
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0));
     if (pidfd < 0) throw Failure(exit_code::failed, name + " is no longer running");
-    // The pid could have been reused between the ticket and pidfd_open: the app must
-    // still have that init now that we hold it.
-    auto again = nlohmann::json::parse(ctx.client().get(app_path(name), name).body, nullptr, false);
-    if (!again.is_object() || again.value("initPid", 0) != init_pid)
-        throw Failure(exit_code::failed, name + " restarted meanwhile; try again");
+    bool same_init;
+    if (init_start != 0) {
+        same_init = start_time_of(init_pid) == init_start &&
+                    ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0;
+    } else {
+        // A daemon older than "initStart": the app must still have that init now that we
+        // hold it (as far as the daemon knows).
+        auto again = nlohmann::json::parse(ctx.client().get(app_path(name), name).body, nullptr, false);
+        same_init = again.is_object() && again.value("initPid", 0) == init_pid;
+    }
+    if (!same_init) {
+        ::close(pidfd);
+        throw Failure(exit_code::failed, name + " restarted or stopped meanwhile; try again");
+    }
     // The init runs from a sealed copy, as the daemon runs it: nothing inside the
     // sandbox can reach the host's binary through /proc/PID/exe.
     int init_fd = sealed_memfd("isolated-init", read_file(init_path));

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -43,7 +44,11 @@ struct LogLine {
 /// What `isoctl exec` needs to run a command in an app's sandbox: the init to enter
 /// and the exec plan (init_protocol.h) with the app's credentials and hardening.
 struct ExecTicket {
+    /// The init, by pid and start time: isoctl, another process, cannot be handed the
+    /// daemon's pidfd over HTTP, so it opens its own from the pid and keeps it only if
+    /// the process has this start time (a recycled pid has another).
     pid_t init_pid = 0;
+    std::uint64_t init_start = 0;
     std::string init_path;
     std::string plan;  ///< binary
 };

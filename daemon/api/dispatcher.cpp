@@ -481,7 +481,10 @@ Response exec_ticket(Backend& backend, const Request& request, const std::string
         enc += i + 1 < in.size() ? b64[(v >> 6) & 63] : '=';
         enc += i + 2 < in.size() ? b64[v & 63] : '=';
     }
-    return json_response(200, json{{"initPid", ticket.init_pid}, {"initPath", ticket.init_path}, {"plan", enc}});
+    return json_response(200, json{{"initPid", ticket.init_pid},
+                                    {"initStart", ticket.init_start},
+                                    {"initPath", ticket.init_path},
+                                    {"plan", enc}});
 }
 
 // POST /v1/apps/NAME/signal: an operator's signal to the app's main process, or with

@@ -119,12 +119,20 @@ std::optional<api::ApiError> DaemonBackend::exec_ticket(const std::string& app, 
     auto detail = sup_.detail(app);
     if (!detail) return api::ApiError{404, api_error::not_found, "no app named \"" + app + "\""};
     const auto& st = detail->status;
-    if (st.init_pid <= 0 || st.pid <= 0)
+    // The init as its instance holds it (a pidfd, with its pid and start time), not as
+    // the status's pid says: the ticket names the process the pidfd pins.
+    auto sandbox = sup_.sandbox(app);
+    if (!sandbox || st.pid <= 0)
         return api::ApiError{409, api_error::conflict, app + " is " + to_string(st.state) + ", not running"};
+    if (sandbox.start_time == 0)
+        return api::ApiError{500, api_error::internal,
+                             "the start time of " + app + "'s init is unknown, so isoctl could not tell it from "
+                             "a process that took its pid over"};
     if (!exec_planner_) return api::ApiError{501, api_error::internal, "exec is not available in this daemon"};
     auto plan = exec_planner_(detail->spec, command, tty);
     if (!plan) return api::ApiError{500, api_error::internal, plan.error().to_string()};
-    out.init_pid = st.init_pid;
+    out.init_pid = sandbox.pid;
+    out.init_start = sandbox.start_time;
     out.init_path = init_path_;
     out.plan = std::move(*plan);
     return std::nullopt;

@@ -2,15 +2,21 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "sys/process.hpp"
+
 namespace isolated::probe {
 
 namespace {
+
+// include/uapi/linux/pidfd.h of Linux 6.11; the build host's headers may predate it.
+constexpr unsigned long kPidfdGetNetNamespace = _IO(0xFF, 4);  // PIDFD_GET_NET_NAMESPACE
 
 /// The loop thread's own netns, opened once. Opened lazily (not at static init) so
 /// that it is the netns of the thread that probes, which is the one that runs the loop.
@@ -46,11 +52,24 @@ Result<unique_fd> socket_in_netns(int netns_fd, int domain, int type, int protoc
     return unique_fd(s);
 }
 
-Result<unique_fd> open_netns_of(int pid) {
+Result<unique_fd> netns_of_pidfd(int pidfd, pid_t pid) {
+    int fd = ::ioctl(pidfd, kPidfdGetNetNamespace, 0);
+    if (fd >= 0) return unique_fd(fd);  // CLOEXEC, as every nsfs fd the kernel opens
+    // ENOTTY: a kernel without the ioctl (before 6.11); EOPNOTSUPP: one that cannot
+    // name this namespace through it. Anything else (ESRCH: the process has exited)
+    // is the answer.
+    if (errno == ENOTTY || errno == EINVAL || errno == EOPNOTSUPP) return netns_of_pidfd_via_proc(pidfd, pid);
+    return os_error("the network namespace of process " + std::to_string(pid));
+}
+
+Result<unique_fd> netns_of_pidfd_via_proc(int pidfd, pid_t pid) {
+    if (pid <= 0) return Error::os(ESRCH, "the network namespace of process " + std::to_string(pid));
     std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return os_error("open \"" + path + "\"");
-    return unique_fd(fd);
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return os_error("open \"" + path + "\"");
+    if (!sys::pidfd_alive(pidfd))
+        return Error::os(ESRCH, "the network namespace of process " + std::to_string(pid) + " (it has exited)");
+    return fd;
 }
 
 }  // namespace isolated::probe

@@ -4,6 +4,8 @@
 // reaches the app's loopback whatever its network mode (bridge, none, app:NAME).
 #pragma once
 
+#include <sys/types.h>
+
 #include "isolated/result.hpp"
 #include "isolated/unique_fd.hpp"
 
@@ -16,7 +18,16 @@ namespace isolated::probe {
 /// aborts rather than run on in the wrong namespace. Call from the loop thread.
 Result<unique_fd> socket_in_netns(int netns_fd, int domain, int type, int protocol = 0);
 
-/// open("/proc/PID/ns/net"), CLOEXEC.
-Result<unique_fd> open_netns_of(int pid);
+/// The network namespace of the process behind `pidfd` (whose pid is `pid`), as a netns
+/// fd (CLOEXEC), never another process's: ioctl(PIDFD_GET_NET_NAMESPACE) (Linux 6.11),
+/// or on older kernels netns_of_pidfd_via_proc(). An error once the process has exited.
+Result<unique_fd> netns_of_pidfd(int pidfd, pid_t pid);
+
+/// The fallback: opens /proc/PID/ns/net, then keeps it only if the pidfd's process has
+/// not been reaped since (pidfd_send_signal 0): until it is, the pid cannot name
+/// another process, so what was opened was its namespace. This closes the pid-reuse
+/// race of opening by pid alone (an adopted init is reaped by its parent, not by the
+/// daemon, and its pid may be recycled before the daemon sees its exit).
+Result<unique_fd> netns_of_pidfd_via_proc(int pidfd, pid_t pid);
 
 }  // namespace isolated::probe

@@ -51,9 +51,10 @@ TargetResolver netns_of_init(ExecRunnerFactory exec) {
     return [exec = std::move(exec)](const AppSpec& spec, const supervisor::Instance& instance) -> Result<ProbeTarget> {
         ProbeTarget t;
         if (exec) t.exec = exec(spec, instance);
-        auto info = instance.info();
-        if (spec.network.mode == NetworkMode::host || info.init_pid <= 0) return t;
-        auto fd = open_netns_of(info.init_pid);
+        if (spec.network.mode == NetworkMode::host) return t;
+        auto sandbox = instance.sandbox();
+        if (!sandbox) return Error::msg("its sandbox has ended");
+        auto fd = netns_of_pidfd(sandbox.pidfd, sandbox.pid);
         if (!fd) return fd.error();
         t.netns = std::move(*fd);
         return t;

@@ -22,8 +22,8 @@ namespace isolated::probe {
 
 /// Where one instance's probes run.
 struct ProbeTarget {
-    /// The app's network namespace (an fd of /proc/PID/ns/net, or a pidfd); invalid =
-    /// the daemon's own (host network mode). Held open for the instance's probes.
+    /// The app's network namespace (a netns fd, or a pidfd); invalid = the daemon's own
+    /// (host network mode). Held open for the instance's probes.
     unique_fd netns;
     /// Runs exec probe commands inside the app's sandbox; null = exec probes fail
     /// with "no exec runner".
@@ -36,10 +36,11 @@ using TargetResolver = std::function<Result<ProbeTarget>(const AppSpec&, const s
 using ExecRunnerFactory =
     std::function<std::shared_ptr<ExecRunner>(const AppSpec&, const supervisor::Instance&)>;
 
-/// The default resolver: the netns of the instance's init (/proc/INIT_PID/ns/net --
-/// the init is the daemon's unreaped child, so its pid cannot have been reused), the
-/// daemon's own netns when the app uses the host network or has no init pid; exec
-/// runners from `exec` (may be null).
+/// The default resolver: the netns of the instance's init, from the pidfd in its
+/// SandboxHandle (netns_of_pidfd: never by pid alone, which an adopted init's exit could
+/// hand to another process), or the daemon's own netns when the app uses the host
+/// network; an error when the instance has no sandbox (it has ended). Exec runners
+/// from `exec` (may be null).
 TargetResolver netns_of_init(ExecRunnerFactory exec);
 
 class ProbeManager : public supervisor::ProbeHost {

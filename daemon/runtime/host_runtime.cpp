@@ -98,6 +98,7 @@ struct Watch : std::enable_shared_from_this<Watch> {
     std::string instance;
     supervisor::InstanceCallbacks callbacks;
     supervisor::InstanceInfo info;
+    std::uint64_t init_start = 0;  // the init's start time (sys::process_start_time)
     init_report msg{};
     std::optional<std::string> failure;  // from a REPORT_FAILED
     bool detached = false;
@@ -327,8 +328,6 @@ class HostInstance : public supervisor::Instance {
 public:
     HostInstance(std::shared_ptr<Watch> w, Duration grace) : w_(std::move(w)), grace_(grace) {}
 
-    /// The init's pidfd, for joining this sandbox's namespaces; -1 once it exited.
-    int pidfd() const { return w_->exited || !w_->pidfd.is_open() ? -1 : w_->pidfd.native_handle(); }
     ~HostInstance() override {
         w_->detached = true;
         boost::system::error_code ec;
@@ -377,6 +376,13 @@ public:
             if (w->cgroup) (void)w->cgroup->kill();
             (void)sys::pidfd_send_signal(w->pidfd.native_handle(), SIGKILL);
         });
+    }
+
+    // The init's pidfd: the one clone3() gave at launch, or the one adopt() opened and
+    // checked against the record. Empty once the exit is handled.
+    supervisor::SandboxHandle sandbox() const override {
+        if (w_->exited || !w_->pidfd.is_open()) return {};
+        return {w_->pidfd.native_handle(), w_->info.init_pid, w_->init_start};
     }
 
     // Read from the cgroup at most once a second (cAdvisor's housekeeping does the
@@ -667,28 +673,27 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     req.run_dir_fd = run_dir->get();
     req.clone_flags = sandbox::namespace_clone_flags(spec);
     // Joins of another app's namespaces (`app:NAME`): the supervisor only launches once
-    // NAME runs, and passes its instance.
-    auto peer_pidfd = [&](const std::string& name) -> Result<int> {
+    // NAME runs, and passes its instance, whose sandbox handle has its init's pidfd.
+    auto peer_sandbox = [&](const std::string& name) -> Result<supervisor::SandboxHandle> {
         auto it = ctx.peers.find(name);
-        const auto* peer = it == ctx.peers.end() ? nullptr : dynamic_cast<const HostInstance*>(it->second);
-        int fd = peer ? peer->pidfd() : -1;
-        if (fd < 0) return Error::msg("app \"" + name + "\" is not running, so its namespaces cannot be joined");
-        return fd;
+        auto sandbox = it == ctx.peers.end() || !it->second ? supervisor::SandboxHandle{} : it->second->sandbox();
+        if (!sandbox) return Error::msg("app \"" + name + "\" is not running, so its namespaces cannot be joined");
+        return sandbox;
     };
     int n = 0;
     auto add_join = [&](const std::string& name, int flag) -> Status {
-        auto fd = peer_pidfd(name);
-        if (!fd) return fd.error();
-        req.joins[n++] = {*fd, flag};
+        auto peer = peer_sandbox(name);
+        if (!peer) return peer.error();
+        req.joins[n++] = {peer->pidfd, flag};
         return {};
     };
     if (spec.namespaces.pid.kind == NamespaceKind::app) {
-        auto fd = peer_pidfd(spec.namespaces.pid.app);
-        if (!fd) return fd.error();
-        req.join_pid_pidfd = *fd;
+        auto peer = peer_sandbox(spec.namespaces.pid.app);
+        if (!peer) return peer.error();
+        req.join_pid_pidfd = peer->pidfd;
         w->pid_peer = spec.namespaces.pid.app;
-        w->pid_peer_fd.reset(::fcntl(*fd, F_DUPFD_CLOEXEC, 3));
-        w->pid_peer_pid = ctx.peers.at(w->pid_peer)->info().init_pid;
+        w->pid_peer_fd.reset(::fcntl(peer->pidfd, F_DUPFD_CLOEXEC, 3));
+        w->pid_peer_pid = peer->pid;
     }
     if (spec.network.mode == NetworkMode::app)
         if (auto st = add_join(spec.network.app, CLONE_NEWNET); !st) return st.error();
@@ -764,10 +769,12 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     w->run_dir = std::move(*run_dir);
     w->callbacks = std::move(callbacks);
     w->info.init_pid = spawned->pid;
+    // Read while the init is our unreaped child: its pid is still its own.
+    w->init_start = sys::process_start_time(spawned->pid).value_or(0);
     w->app = spec.name;
     w->record = {{"instance", w->instance},
                  {"initPid", spawned->pid},
-                 {"initStart", sys::process_start_time(spawned->pid).value_or(0)},
+                 {"initStart", w->init_start},
                  {"pid", 0},
                  {"address", w->info.address},
                  {"restarts", ctx.restarts},
@@ -919,6 +926,7 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     w->started = true;
     w->app = app;
     w->info.init_pid = init_pid;
+    w->init_start = init_start;  // checked above, once the pidfd pinned the process
     w->info.address = rec.value("address", "");
     w->info.pid = rec.value("pid", 0);
     w->info.started_at = a.started_at;

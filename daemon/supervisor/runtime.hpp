@@ -35,6 +35,23 @@ struct SignalDelivery {
     std::vector<pid_t> pids;   ///< every process signalled (host view), main first
 };
 
+/// The sandbox of a running instance, for work inside it: joining its namespaces
+/// (`app:NAME`), probes in its network namespace, exec probes and `isoctl exec`. Its
+/// init is named by a pidfd, which stays that process's whatever becomes of the pid
+/// (a pid alone is not: an adopted init is not the daemon's child, so it is reaped by
+/// someone else and its pid may be reused before the daemon notices).
+struct SandboxHandle {
+    /// A pidfd of the sandbox's init, borrowed from the Instance: valid while the
+    /// Instance lives. Dup it (F_DUPFD_CLOEXEC) to keep it longer. -1: none.
+    int pidfd = -1;
+    /// The same init's pid (host view) and start time (clock ticks since boot, field 22
+    /// of /proc/PID/stat): its identity where only numbers can travel (`isoctl exec`,
+    /// another process, must open its own pidfd from the pid and check the start time).
+    pid_t pid = 0;
+    std::uint64_t start_time = 0;
+    explicit operator bool() const { return pidfd >= 0; }
+};
+
 /// One run of an app: from launch to exit. Destroying an Instance releases the
 /// daemon's handles (pidfd, pipes) but never kills anything: that is how the daemon
 /// leaves apps running for the next daemon to adopt.
@@ -59,6 +76,9 @@ public:
     virtual void kill_all() = 0;
     /// Live usage from the app's cgroup; empty fields when unknown.
     virtual ResourceUsage usage() const = 0;
+    /// The sandbox, pinned by its init's pidfd; empty once the instance has ended (or
+    /// in a runtime without sandboxes). The same for a launched and an adopted instance.
+    virtual SandboxHandle sandbox() const { return {}; }
 };
 
 struct InstanceCallbacks {

@@ -140,6 +140,12 @@ std::optional<AppDetail> Supervisor::detail(const std::string& name) const {
     return d;
 }
 
+SandboxHandle Supervisor::sandbox(const std::string& name) const {
+    auto it = apps_.find(name);
+    if (it == apps_.end() || !it->second->instance()) return {};
+    return it->second->instance()->sandbox();
+}
+
 std::map<AppState, std::size_t> Supervisor::census() const {
     std::map<AppState, std::size_t> out;
     for (const auto& [name, app] : apps_) ++out[app->state()];

@@ -58,6 +58,9 @@ public:
     bool contains(const std::string& name) const { return apps_.count(name) != 0; }
     std::vector<AppStatus> list() const;
     std::optional<AppDetail> detail(const std::string& name) const;
+    /// The sandbox of the app's current instance (Instance::sandbox()), for work inside
+    /// it (`isoctl exec`); empty when the app is not defined or has no instance.
+    SandboxHandle sandbox(const std::string& name) const;
     /// Counts by state, for status lines ("5 apps: 4 ready, 1 backoff").
     std::map<AppState, std::size_t> census() const;
 

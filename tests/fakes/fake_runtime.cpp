@@ -21,6 +21,9 @@ public:
         return d;
     }
     ResourceUsage usage() const override { return {}; }
+    supervisor::SandboxHandle sandbox() const override {
+        return s_->exited ? supervisor::SandboxHandle{} : s_->sandbox;
+    }
 
 private:
     std::shared_ptr<FakeInstanceState> s_;

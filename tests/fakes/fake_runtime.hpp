@@ -20,6 +20,9 @@ class FakeRuntime;
 struct FakeInstanceState {
     std::string app;
     supervisor::InstanceInfo info;
+    /// What Instance::sandbox() hands out until the instance exits: none unless a test
+    /// sets one (its pidfd may be a real one, for code that uses it, or any number).
+    supervisor::SandboxHandle sandbox;
     supervisor::InstanceCallbacks callbacks;
     std::vector<int> signals;
     /// Operators' signals (Instance::send_signal): {signal, all}.

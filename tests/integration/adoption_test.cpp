@@ -315,3 +315,68 @@ TEST_CASE("adoption: an init killed while the daemon was down is reported as kil
     CHECK(victim["lastExit"]["signal"] == "SIGKILL");
     CHECK(d.stop() == 0);
 }
+
+namespace {
+
+// The network namespace of process PID, as readlink(2) names it ("net:[4026532...]").
+std::string netns_of(int pid) {
+    char buf[64] = {};
+    std::string link = "/proc/" + std::to_string(pid) + "/ns/net";
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+}
+
+}  // namespace
+
+TEST_CASE("adoption: an adopted bridged app is probed, exec'd into and joined in its own network namespace",
+          "[integration][adoption][probe][exec]") {
+    require_root();
+    Daemon d;
+    // Port 8181 is published nowhere and nothing in the daemon's netns listens on it: a
+    // probe that reaches it ran in the app's netns (in the daemon's it is refused, and
+    // the failed liveness probe would restart the app). The exec probe looks for the
+    // listening socket (0.0.0.0:8181, state 0A) in its own netns's /proc/net/tcp.
+    const std::string listening = R"(":1FF5 00000000:0000 0A")";
+    d.write_app("web", probe_app_json("serve 8181",
+                                      R"(, "probes": {"startup": {"exec": {"command": ["grep", "-qi", )" +
+                                          listening + R"(, "/proc/net/tcp"]}, "period": "1s"}, )"
+                                          R"("readiness": {"tcp": {"port": 8181}, "period": "1s"}, )"
+                                          R"("liveness": {"http": {"port": 8181}, "period": "1s", )"
+                                          R"("failureThreshold": 1}})"));
+    d.write_app("side", ticker(d, R"(, "network": {"mode": "app:web"})"));
+    d.start();
+    d.wait_state("web", "ready");
+    d.wait_state("side", "ready");
+    const int web_pid = d.app("web")["pid"];
+    const std::string web_netns = netns_of(web_pid);
+    REQUIRE_FALSE(web_netns.empty());
+
+    d.kill9();
+    d.start();
+    d.wait_state("web", "ready");
+    // The new daemon's probes (their counts start from zero) succeed in the app's netns.
+    auto successes = [](const json& probe) { return probe.is_object() ? probe.value("consecutiveSuccesses", 0) : 0; };
+    REQUIRE(wait_until([&] {
+        const json h = d.app("web")["health"];
+        return successes(h.value("startup", json())) >= 1 && successes(h.value("readiness", json())) >= 2 &&
+               successes(h.value("liveness", json())) >= 2;
+    }, 20s));
+    auto web = d.app("web");
+    INFO(web.dump());
+    CHECK(web["pid"] == web_pid);
+    CHECK(web["restarts"] == 0);
+    CHECK(has_event(web, "adopt"));
+
+    // isoctl exec enters the adopted app's namespaces, net included.
+    auto exec = d.isoctl({"exec", "-T", "web", "--", "/bin/sh", "-c",
+                          "readlink /proc/self/ns/net; grep -ci ':1FF5 00000000:0000 0A' /proc/net/tcp"});
+    INFO(exec.out << exec.err);
+    CHECK(exec.code == 0);
+    CHECK(exec.out == web_netns + "\n1\n");
+
+    // A new instance of side joins the adopted web's netns through its pidfd.
+    CHECK(d.isoctl({"restart", "side"}).code == 0);
+    d.wait_state("side", "ready");
+    CHECK(netns_of(d.app("side")["initPid"].get<int>()) == web_netns);
+    CHECK(d.stop() == 0);
+}
