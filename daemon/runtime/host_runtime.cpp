@@ -378,8 +378,8 @@ public:
         });
     }
 
-    // The init's pidfd: the one clone3() gave at launch, or the one adopt() opened and
-    // checked against the record. Empty once the exit is handled.
+    // The init's pidfd: the one clone(CLONE_PIDFD) gave at launch, or the one adopt()
+    // opened and checked against the record. Empty once the exit is handled.
     supervisor::SandboxHandle sandbox() const override {
         if (w_->exited || !w_->pidfd.is_open()) return {};
         return {w_->pidfd.native_handle(), w_->info.init_pid, w_->init_start};
