@@ -13,9 +13,9 @@
 #include <random>
 
 #include "api/server.hpp"
-#include "backend/daemon_backend.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/settings.hpp"
+#include "daemon_backend.hpp"
 #include "hooks/host_hook_runner.hpp"
 #include "host/asio_clock.hpp"
 #include "host/log.hpp"
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
         host::log_info("", "removed " + std::to_string(n) + " leftover hook cgroups (their hooks killed)");
     supervisor::Supervisor sup(clock, runtime, events, random, &probes, &hook_runner);
     logs::LogStore logs(io, s.log_dir);
-    backend::DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
+    DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
     logs::JournalLog journal(io);
     if (use_journal) backend.set_journal(&journal);
     backend.set_learned_secrets(&learned_secrets);

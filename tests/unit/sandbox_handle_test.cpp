@@ -14,7 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "backend/daemon_backend.hpp"
+#include "daemon_backend.hpp"
 #include "fakes/fake_runtime.hpp"
 #include "fakes/manual_clock.hpp"
 #include "logs/log_store.hpp"
@@ -147,7 +147,7 @@ TEST_CASE("an exec ticket names the init by its instance's handle: pid and start
     r.sup.start_all({});
     boost::asio::io_context io;
     logs::LogStore logs(io, "/nonexistent");
-    backend::DaemonBackend backend(r.sup, r.events, logs, "/nonexistent", "none");
+    DaemonBackend backend(r.sup, r.events, logs, "/nonexistent", "none");
     backend.set_exec_planner([](const AppSpec&, const std::vector<std::string>&, bool) { return std::string("plan"); },
                              "/usr/libexec/isolated/isolated-init");
     api::ExecTicket ticket;

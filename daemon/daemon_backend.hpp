@@ -1,5 +1,7 @@
 // The API's Backend over the real daemon: the Supervisor, the EventLog and the log
-// store. Translation only; no policy lives here.
+// store. Translation only; no policy lives here. It sits next to main.cpp, outside
+// every module, because it is wiring: the one place where api (which knows only its
+// Backend port) meets supervisor, logs and metrics, none of which may know the API.
 #pragma once
 
 #include <chrono>
@@ -13,7 +15,7 @@
 #include "supervisor/event_log.hpp"
 #include "supervisor/supervisor.hpp"
 
-namespace isolated::backend {
+namespace isolated {
 
 class DaemonBackend : public api::Backend {
 public:
@@ -74,4 +76,4 @@ private:
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
-}  // namespace isolated::backend
+}  // namespace isolated

@@ -1,10 +1,10 @@
-#include "backend/daemon_backend.hpp"
+#include "daemon_backend.hpp"
 
 #include "host/log.hpp"
 #include "isolated/app_parser.hpp"
 #include "metrics/metrics.hpp"
 
-namespace isolated::backend {
+namespace isolated {
 
 namespace {
 
@@ -110,9 +110,9 @@ std::string DaemonBackend::metrics() {
     return metrics::render(sup_.list(), d);
 }
 
-}  // namespace isolated::backend
+}  // namespace isolated
 
-namespace isolated::backend {
+namespace isolated {
 
 std::optional<api::ApiError> DaemonBackend::exec_ticket(const std::string& app, const std::vector<std::string>& command,
                                                         bool tty, api::ExecTicket& out) {
@@ -154,4 +154,4 @@ std::optional<api::ApiError> DaemonBackend::signal_app(const std::string& app, i
     return std::nullopt;
 }
 
-}  // namespace isolated::backend
+}  // namespace isolated
