@@ -1,5 +1,7 @@
 #include "daemon_backend.hpp"
 
+#include <cerrno>
+
 #include "host/log.hpp"
 #include "isolated/app_parser.hpp"
 #include "metrics/metrics.hpp"
@@ -9,6 +11,12 @@ namespace isolated {
 namespace {
 
 api::LogLine to_line(const logs::LogRecord& r) { return api::LogLine{r.time, r.stream, r.text}; }
+
+/// The log store's errors: ENOENT is "no such app / no such log", anything else is ours.
+api::ApiError log_error(const Error& e) {
+    if (e.errno_value == ENOENT) return api::ApiError{404, api_error::not_found, e.message};
+    return api::ApiError{500, api_error::internal, e.to_string()};
+}
 
 template <typename T>
 class Holder : public api::Subscription {
@@ -39,7 +47,7 @@ void DaemonBackend::app_action(const std::string& name, api::AppAction action, s
         if (err)
             done(api::ApiError{409, api_error::app_failed, *err});
         else
-            done(std::nullopt);
+            done(api::ApiResult<void>{});
     };
     switch (action) {
         // For start, the call's timeout is how long to wait for the app to come up.
@@ -77,26 +85,26 @@ std::unique_ptr<api::Subscription> DaemonBackend::subscribe_events(const std::st
     return std::make_unique<Holder<std::unique_ptr<supervisor::EventLog::Subscription>>>(std::move(sub));
 }
 
-Result<std::vector<api::LogLine>> DaemonBackend::read_logs(const std::string& app, std::size_t tail,
-                                                           std::optional<WallTime> since) {
+api::ApiResult<std::vector<api::LogLine>> DaemonBackend::read_logs(const std::string& app, std::size_t tail,
+                                                                   std::optional<WallTime> since) {
     std::vector<api::LogLine> out;
     for (const auto& r : journal_ ? journal_->read_tail(app, tail, since) : logs_.read_tail(app, tail, since))
         out.push_back(to_line(r));
     return out;
 }
 
-Result<std::unique_ptr<api::Subscription>> DaemonBackend::follow_logs(
+api::ApiResult<std::unique_ptr<api::Subscription>> DaemonBackend::follow_logs(
     const std::string& app, std::size_t tail, std::optional<WallTime> since,
     std::function<void(const api::LogLine&)> on_line) {
     if (journal_) {
         auto j = journal_->follow(app, tail, since,
                                   [fn = std::move(on_line)](const logs::LogRecord& r) { fn(to_line(r)); });
-        if (!j) return j.error();
+        if (!j) return log_error(j.error());
         return std::unique_ptr<api::Subscription>(
             std::make_unique<Holder<std::shared_ptr<logs::JournalLog::Follower>>>(std::move(*j)));
     }
     auto f = logs_.follow(app, tail, since, [fn = std::move(on_line)](const logs::LogRecord& r) { fn(to_line(r)); });
-    if (!f) return f.error();
+    if (!f) return log_error(f.error());
     return std::unique_ptr<api::Subscription>(
         std::make_unique<Holder<std::shared_ptr<logs::LogStore::Follower>>>(std::move(*f)));
 }
@@ -114,8 +122,8 @@ std::string DaemonBackend::metrics() {
 
 namespace isolated {
 
-std::optional<api::ApiError> DaemonBackend::exec_ticket(const std::string& app, const std::vector<std::string>& command,
-                                                        bool tty, api::ExecTicket& out) {
+api::ApiResult<api::ExecTicket> DaemonBackend::exec_ticket(const std::string& app,
+                                                           const std::vector<std::string>& command, bool tty) {
     auto detail = sup_.detail(app);
     if (!detail) return api::ApiError{404, api_error::not_found, "no app named \"" + app + "\""};
     const auto& st = detail->status;
@@ -131,15 +139,15 @@ std::optional<api::ApiError> DaemonBackend::exec_ticket(const std::string& app, 
     if (!exec_planner_) return api::ApiError{501, api_error::internal, "exec is not available in this daemon"};
     auto plan = exec_planner_(detail->spec, command, tty);
     if (!plan) return api::ApiError{500, api_error::internal, plan.error().to_string()};
-    out.init_pid = sandbox.pid;
-    out.init_start = sandbox.start_time;
-    out.init_path = init_path_;
-    out.plan = std::move(*plan);
-    return std::nullopt;
+    api::ExecTicket ticket;
+    ticket.init_pid = sandbox.pid;
+    ticket.init_start = sandbox.start_time;
+    ticket.init_path = init_path_;
+    ticket.plan = std::move(*plan);
+    return ticket;
 }
 
-std::optional<api::ApiError> DaemonBackend::signal_app(const std::string& app, int sig, bool all,
-                                                       api::SignalResult& out) {
+api::ApiResult<api::SignalResult> DaemonBackend::signal_app(const std::string& app, int sig, bool all) {
     if (!sup_.contains(app)) {
         if (sup_.is_rejected(app))
             return api::ApiError{409, api_error::conflict, app + " is failed (its app file was rejected), not running"};
@@ -147,11 +155,12 @@ std::optional<api::ApiError> DaemonBackend::signal_app(const std::string& app, i
     }
     auto d = sup_.signal(app, sig, all);
     if (!d) return api::ApiError{409, api_error::conflict, d.error().message};
+    api::SignalResult out;
     out.signal = sig;
     out.all = all;
     out.main_pid = d->main_pid;
     out.pids = d->pids;
-    return std::nullopt;
+    return out;
 }
 
 }  // namespace isolated

@@ -31,17 +31,16 @@ public:
     std::vector<AppEvent> events(const std::string& app) override;
     std::unique_ptr<api::Subscription> subscribe_events(const std::string& app,
                                                         std::function<void(const AppEvent&)> fn) override;
-    Result<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail,
-                                                std::optional<WallTime> since) override;
-    Result<std::unique_ptr<api::Subscription>> follow_logs(const std::string& app, std::size_t tail,
-                                                           std::optional<WallTime> since,
-                                                           std::function<void(const api::LogLine&)> on_line) override;
+    api::ApiResult<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail,
+                                                        std::optional<WallTime> since) override;
+    api::ApiResult<std::unique_ptr<api::Subscription>> follow_logs(
+        const std::string& app, std::size_t tail, std::optional<WallTime> since,
+        std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
     const LearnedSecrets* learned_secrets() override { return learned_; }
-    std::optional<api::ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command, bool tty,
-                                             api::ExecTicket& out) override;
-    std::optional<api::ApiError> signal_app(const std::string& app, int sig, bool all,
-                                            api::SignalResult& out) override;
+    api::ApiResult<api::ExecTicket> exec_ticket(const std::string& app, const std::vector<std::string>& command,
+                                                bool tty) override;
+    api::ApiResult<api::SignalResult> signal_app(const std::string& app, int sig, bool all) override;
 
     /// Builds the exec plan for an app's spec (the runtime's job).
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;

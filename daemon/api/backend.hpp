@@ -28,6 +28,12 @@ struct ApiError {
     std::string message;
 };
 
+/// What a Backend call that can fail gives back: its value, or the ApiError the API
+/// answers with. The Backend puts the errors of the layers below in HTTP terms (the
+/// log store's ENOENT is a 404), so the dispatcher only forwards them.
+template <typename T>
+using ApiResult = Result<T, ApiError>;
+
 /// Destroying it stops the deliveries it stands for.
 class Subscription {
 public:
@@ -78,7 +84,7 @@ public:
     /// or failed: then with an ApiError saying so). `done` may be called before this
     /// returns (unknown app, already settled). `timeout` overrides the app's stop
     /// timeout for this call.
-    using Done = std::function<void(std::optional<ApiError>)>;
+    using Done = std::function<void(ApiResult<void>)>;
     virtual void app_action(const std::string& name, AppAction action, std::optional<Duration> timeout,
                             Done done) = 0;
 
@@ -95,33 +101,32 @@ public:
 
     /// The last `tail` lines of the app's output (all when tail is SIZE_MAX), of those
     /// written at or after `since` when it is set (as docker logs --since --tail: the
-    /// time filters, then the tail cuts). 404-class errors are returned as ApiError
-    /// through the Result's message.
-    virtual Result<std::vector<LogLine>> read_logs(const std::string& app, std::size_t tail,
-                                                   std::optional<WallTime> since) = 0;
+    /// time filters, then the tail cuts). 404 when there is no such app or log.
+    virtual ApiResult<std::vector<LogLine>> read_logs(const std::string& app, std::size_t tail,
+                                                      std::optional<WallTime> since) = 0;
     /// The last `tail` lines (at or after `since`), then every new line as it is
     /// written, until the subscription is destroyed. `on_line` is never called from
     /// inside this call.
-    virtual Result<std::unique_ptr<Subscription>> follow_logs(const std::string& app, std::size_t tail,
-                                                              std::optional<WallTime> since,
-                                                              std::function<void(const LogLine&)> on_line) = 0;
+    virtual ApiResult<std::unique_ptr<Subscription>> follow_logs(const std::string& app, std::size_t tail,
+                                                                 std::optional<WallTime> since,
+                                                                 std::function<void(const LogLine&)> on_line) = 0;
 
     /// Prometheus text exposition format (version 0.0.4).
     virtual std::string metrics() = 0;
     /// What the daemon read at the apps' starts that no app file holds (envFile values,
     /// secrets' contents), for the read-only socket's redaction; nullptr: nothing.
     virtual const LearnedSecrets* learned_secrets() { return nullptr; }
-    /// A ticket to run COMMAND inside the app's sandbox (`isoctl exec`); an ApiError
-    /// when the app does not exist (404) or is not running (409).
-    virtual std::optional<ApiError> exec_ticket(const std::string& app, const std::vector<std::string>& command,
-                                                bool tty, ExecTicket& out) {
-        (void)app, (void)command, (void)tty, (void)out;
+    /// A ticket to run COMMAND inside the app's sandbox (`isoctl exec`); 404 when the
+    /// app does not exist, 409 when it is not running.
+    virtual ApiResult<ExecTicket> exec_ticket(const std::string& app, const std::vector<std::string>& command,
+                                              bool tty) {
+        (void)app, (void)command, (void)tty;
         return ApiError{501, api_error::internal, "exec is not available in this daemon"};
     }
     /// Delivers `sig` to the app's main process, or with `all` to every process of it;
-    /// an ApiError when the app does not exist (404) or is not running (409).
-    virtual std::optional<ApiError> signal_app(const std::string& app, int sig, bool all, SignalResult& out) {
-        (void)app, (void)sig, (void)all, (void)out;
+    /// 404 when the app does not exist, 409 when it is not running.
+    virtual ApiResult<SignalResult> signal_app(const std::string& app, int sig, bool all) {
+        (void)app, (void)sig, (void)all;
         return ApiError{501, api_error::internal, "signals are not available in this daemon"};
     }
 };

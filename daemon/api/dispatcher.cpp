@@ -1,7 +1,6 @@
 #include "api/dispatcher.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <exception>
 #include <optional>
@@ -140,12 +139,6 @@ std::string format_log_line(const LogLine& line, bool timestamps) {
 }
 
 std::string ndjson_line(const AppEvent& e) { return to_body(json(e)); }
-
-/// Backend log errors: ENOENT is "no such app / no such log", anything else is ours.
-Response log_error(const Error& e) {
-    if (e.errno_value == ENOENT) return error_response(404, api_error::not_found, e.message);
-    return error_response(500, api_error::internal, e.to_string());
-}
 
 std::string describe(const PeerCredentials& peer) {
     return "uid " + std::to_string(peer.uid) + ", pid " + std::to_string(peer.pid);
@@ -332,8 +325,8 @@ std::optional<Response> app_action(Backend& backend, const DispatcherOptions& op
             std::optional<ApiError> error;
         };
         auto early = std::make_shared<Early>();
-        backend.app_action(name, action, *timeout, [early](std::optional<ApiError> err) {
-            if (!early->returned) early->error = std::move(err);
+        backend.app_action(name, action, *timeout, [early](ApiResult<void> settled) {
+            if (!early->returned && !settled) early->error = std::move(settled.error());
         });
         early->returned = true;
         if (early->error) return error_response(*early->error);
@@ -342,9 +335,9 @@ std::optional<Response> app_action(Backend& backend, const DispatcherOptions& op
 
     // Captures the backend, not `this`: Done can outlive the server (shutdown while a
     // stop is still in progress); `respond` then finds its session gone.
-    backend.app_action(name, action, *timeout, [b = &backend, name, respond, status_of](std::optional<ApiError> err) {
-        if (err) {
-            respond(error_response(*err));
+    backend.app_action(name, action, *timeout, [b = &backend, name, respond, status_of](ApiResult<void> settled) {
+        if (!settled) {
+            respond(error_response(settled.error()));
             return;
         }
         try {
@@ -388,7 +381,7 @@ Response logs(Backend& backend, const DispatcherOptions& options, const Request&
     const bool with_time = *timestamps;
     if (!*follow) {
         auto lines = backend.read_logs(name, *tail, since);
-        if (!lines) return log_error(lines.error());
+        if (!lines) return error_response(lines.error());
         std::string body;
         for (const auto& line : *lines) body += format_log_line(line, with_time);
         return text_response(text_type, std::move(body));
@@ -397,7 +390,7 @@ Response logs(Backend& backend, const DispatcherOptions& options, const Request&
     auto subscription = backend.follow_logs(name, *tail, since, [s = stream.get(), with_time](const LogLine& line) {
         s->push(format_log_line(line, with_time));
     });
-    if (!subscription) return log_error(subscription.error());
+    if (!subscription) return error_response(subscription.error());
     stream->hold(std::move(*subscription));
     return stream_response(text_type, std::move(stream));
 }
@@ -467,8 +460,9 @@ Response exec_ticket(Backend& backend, const Request& request, const std::string
         command.push_back(a.get<std::string>());
     }
     bool tty = body.value("tty", false);
-    ExecTicket ticket;
-    if (auto err = backend.exec_ticket(app, command, tty, ticket)) return error_response(*err);
+    auto issued = backend.exec_ticket(app, command, tty);
+    if (!issued) return error_response(issued.error());
+    const ExecTicket& ticket = *issued;
     static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string enc;
     const auto& in = ticket.plan;
@@ -496,8 +490,9 @@ Response signal_app(Backend& backend, const DispatcherOptions& options, const Re
     if (options.log)
         options.log("api: signal " + signal_name(body->signal) + (body->all ? " (all processes) " : " ") + name + " (" +
                     describe(request.peer) + ")");
-    SignalResult result;
-    if (auto err = backend.signal_app(name, body->signal, body->all, result)) return error_response(*err);
+    auto signalled = backend.signal_app(name, body->signal, body->all);
+    if (!signalled) return error_response(signalled.error());
+    const SignalResult& result = *signalled;
     return json_response(200, json{{"app", name},
                                    {"signal", signal_name(result.signal)},
                                    {"all", result.all},

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -81,17 +80,16 @@ public:
     std::vector<AppEvent> events(const std::string& app) override;
     std::unique_ptr<api::Subscription> subscribe_events(const std::string& app,
                                                         std::function<void(const AppEvent&)> fn) override;
-    Result<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail,
-                                                std::optional<WallTime> since = std::nullopt) override;
-    Result<std::unique_ptr<api::Subscription>> follow_logs(const std::string& app, std::size_t tail,
-                                                           std::optional<WallTime> since,
-                                                           std::function<void(const api::LogLine&)> on_line) override;
+    api::ApiResult<std::vector<api::LogLine>> read_logs(const std::string& app, std::size_t tail,
+                                                        std::optional<WallTime> since = std::nullopt) override;
+    api::ApiResult<std::unique_ptr<api::Subscription>> follow_logs(
+        const std::string& app, std::size_t tail, std::optional<WallTime> since,
+        std::function<void(const api::LogLine&)> on_line) override;
     std::string metrics() override;
     const LearnedSecrets* learned_secrets() override { return &learned; }
     /// 404 for an unknown app, 409 for one without a pid; else the main process (pid)
     /// and, with `all`, pid + 1.
-    std::optional<api::ApiError> signal_app(const std::string& app, int sig, bool all,
-                                            api::SignalResult& out) override;
+    api::ApiResult<api::SignalResult> signal_app(const std::string& app, int sig, bool all) override;
 
 private:
     class FakeSubscription;
@@ -181,7 +179,11 @@ inline void FakeBackend::settle(std::size_t i, std::optional<api::ApiError> erro
     auto& call = action_calls.at(i);
     if (!error) apply(call.app, call.action);
     auto done = std::exchange(call.done, nullptr);
-    if (done) done(std::move(error));
+    if (!done) return;
+    if (error)
+        done(std::move(*error));
+    else
+        done(api::ApiResult<void>{});
 }
 
 inline AppEvent FakeBackend::publish(AppEvent e) {
@@ -271,9 +273,9 @@ inline std::unique_ptr<api::Subscription> FakeBackend::subscribe_events(const st
     return std::make_unique<FakeSubscription>(self_, id, /* logs= */ false);
 }
 
-inline Result<std::vector<api::LogLine>> FakeBackend::read_logs(const std::string& app, std::size_t tail,
-                                                                std::optional<WallTime> since) {
-    if (!find(app)) return Error::os(ENOENT, "no app named \"" + app + "\"");
+inline api::ApiResult<std::vector<api::LogLine>> FakeBackend::read_logs(const std::string& app, std::size_t tail,
+                                                                        std::optional<WallTime> since) {
+    if (!find(app)) return api::ApiError{404, api_error::not_found, "no app named \"" + app + "\""};
     std::vector<api::LogLine> all;
     for (const auto& line : logs[app])
         if (!since || line.time >= *since) all.push_back(line);
@@ -281,7 +283,7 @@ inline Result<std::vector<api::LogLine>> FakeBackend::read_logs(const std::strin
     return std::vector<api::LogLine>(all.begin() + static_cast<std::ptrdiff_t>(from), all.end());
 }
 
-inline Result<std::unique_ptr<api::Subscription>> FakeBackend::follow_logs(
+inline api::ApiResult<std::unique_ptr<api::Subscription>> FakeBackend::follow_logs(
     const std::string& app, std::size_t tail, std::optional<WallTime> since,
     std::function<void(const api::LogLine&)> on_line) {
     auto lines = read_logs(app, tail, since);
@@ -310,18 +312,18 @@ inline Result<std::unique_ptr<api::Subscription>> FakeBackend::follow_logs(
 
 inline std::string FakeBackend::metrics() { return metrics_text; }
 
-inline std::optional<api::ApiError> FakeBackend::signal_app(const std::string& app, int sig, bool all,
-                                                            api::SignalResult& out) {
+inline api::ApiResult<api::SignalResult> FakeBackend::signal_app(const std::string& app, int sig, bool all) {
     signal_calls.push_back({app, sig, all});
     AppStatus* a = find(app);
     if (!a) return api::ApiError{404, api_error::not_found, "no app named \"" + app + "\""};
     if (a->pid <= 0) return api::ApiError{409, api_error::conflict, app + " is " + to_string(a->state) + ", not running"};
+    api::SignalResult out;
     out.signal = sig;
     out.all = all;
     out.main_pid = a->pid;
     out.pids = {a->pid};
     if (all) out.pids.push_back(a->pid + 1);
-    return std::nullopt;
+    return out;
 }
 
 }  // namespace isolated::test

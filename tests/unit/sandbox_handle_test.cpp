@@ -150,32 +150,31 @@ TEST_CASE("an exec ticket names the init by its instance's handle: pid and start
     DaemonBackend backend(r.sup, r.events, logs, "/nonexistent", "none");
     backend.set_exec_planner([](const AppSpec&, const std::vector<std::string>&, bool) { return std::string("plan"); },
                              "/usr/libexec/isolated/isolated-init");
-    api::ExecTicket ticket;
     // Running, but without a sandbox handle: nothing to enter.
     r.runtime.started("web");
-    auto err = backend.exec_ticket("web", {"true"}, false, ticket);
-    REQUIRE(err);
-    CHECK(err->status == 409);
+    auto ticket = backend.exec_ticket("web", {"true"}, false);
+    REQUIRE_FALSE(ticket);
+    CHECK(ticket.error().status == 409);
 
     r.runtime.last("web")->sandbox = {7, 1000, 12345};
-    err = backend.exec_ticket("web", {"true"}, false, ticket);
-    REQUIRE_FALSE(err);
-    CHECK(ticket.init_pid == 1000);
-    CHECK(ticket.init_start == 12345);
-    CHECK(ticket.plan == "plan");
+    ticket = backend.exec_ticket("web", {"true"}, false);
+    REQUIRE(ticket);
+    CHECK(ticket->init_pid == 1000);
+    CHECK(ticket->init_start == 12345);
+    CHECK(ticket->plan == "plan");
 
     // A start time the runtime could not read would leave isoctl unable to tell the init
     // from a process that took its pid over: no ticket.
     r.runtime.last("web")->sandbox.start_time = 0;
-    err = backend.exec_ticket("web", {"true"}, false, ticket);
-    REQUIRE(err);
-    CHECK(err->status == 500);
+    ticket = backend.exec_ticket("web", {"true"}, false);
+    REQUIRE_FALSE(ticket);
+    CHECK(ticket.error().status == 500);
 
     r.runtime.last("web")->sandbox.start_time = 12345;
     r.runtime.exit("web", 0);
-    err = backend.exec_ticket("web", {"true"}, false, ticket);
-    REQUIRE(err);
-    CHECK(err->status == 409);
+    ticket = backend.exec_ticket("web", {"true"}, false);
+    REQUIRE_FALSE(ticket);
+    CHECK(ticket.error().status == 409);
 }
 
 TEST_CASE("the netns of a pidfd's process, never of whoever has its pid later", "[sandbox-handle][probe]") {

@@ -1,6 +1,8 @@
 // One error model for the whole project: kernel-facing code returns Result<T>
 // carrying errno plus context ("mount \"/var/lib/x\" on \"/data\": EACCES") and does
-// not log; the supervisor and the API log once.
+// not log; the supervisor and the API log once. A layer whose errors are not errnos
+// names its own error type, as the API's Backend does (Result<T, api::ApiError>: an
+// HTTP status, a code and a message).
 #pragma once
 
 #include <cerrno>
@@ -29,11 +31,11 @@ std::string errno_name(int err);
 /// Error::os(errno, what) with errno captured at the call.
 inline Error os_error(std::string what) { return Error::os(errno, std::move(what)); }
 
-template <typename T>
+template <typename T, typename E = Error>
 class [[nodiscard]] Result {
 public:
     Result(T value) : v_(std::move(value)) {}
-    Result(Error err) : v_(std::move(err)) {}
+    Result(E err) : v_(std::move(err)) {}
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -46,26 +48,26 @@ public:
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
 
-    const Error& error() const { return std::get<1>(v_); }
-    Error& error() { return std::get<1>(v_); }
+    const E& error() const { return std::get<1>(v_); }
+    E& error() { return std::get<1>(v_); }
 
 private:
-    std::variant<T, Error> v_;
+    std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <typename E>
+class [[nodiscard]] Result<void, E> {
 public:
     Result() = default;
-    Result(Error err) : err_(std::move(err)), failed_(true) {}
+    Result(E err) : err_(std::move(err)), failed_(true) {}
 
     bool ok() const { return !failed_; }
     explicit operator bool() const { return ok(); }
-    const Error& error() const { return err_; }
-    Error& error() { return err_; }
+    const E& error() const { return err_; }
+    E& error() { return err_; }
 
 private:
-    Error err_;
+    E err_;
     bool failed_ = false;
 };
 
