@@ -1,8 +1,9 @@
 // HostRuntime: the supervisor's Runtime port implemented on the real host. For each
-// launch it prepares the app's run and log directories, builds the launch plan,
-// clones the init (sandbox::spawn_init), and then watches the init's report pipe and
-// pidfd on the daemon's io_context. Sandbox, cgroup and network setup plug in here
-// (see docs/ARCHITECTURE.md).
+// launch it prepares the app's run and log directories (app_files.hpp), builds the
+// launch plan, clones the init (sandbox::spawn_init), attaches the cgroup and the
+// network, writes the instance record (instance_record.hpp) and hands the init to a
+// Watch on the daemon's io_context (instance_watch.hpp). Adoption reads the record
+// back and hands the init to a Watch the same way (see docs/ARCHITECTURE.md).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -13,10 +14,10 @@
 #include <string>
 
 #include "cgroup/cgroup.hpp"
+#include "isolated/redact.hpp"
 #include "isolated/unique_fd.hpp"
 #include "net/discovery.hpp"
 #include "net/network.hpp"
-#include "isolated/redact.hpp"
 #include "sandbox/launch_plan.hpp"
 #include "sandbox/start_files.hpp"
 #include "supervisor/runtime.hpp"
@@ -75,7 +76,6 @@ private:
     /// Reads SPEC's envFiles and secrets (sandbox/start_files.hpp), remembers the
     /// variables for exec plans and tells learned_secrets every value.
     Result<sandbox::StartFiles> read_start_files(const AppSpec& spec);
-    Status prepare_app_files(const AppSpec& spec, const std::string& app_dir, const std::string& hosts);
 
     unique_fd init_fd_;      ///< sealed memfd copy of the init (CVE-2019-5736)
     boost::asio::io_context& io_;
@@ -89,13 +89,5 @@ private:
     /// file changed since. Memory only.
     std::map<std::string, EnvList> launched_env_;
 };
-
-/// Parses an exit record (init_protocol.h) into ExitInfo; nullopt when the record is
-/// malformed or belongs to another instance.
-std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::string& instance);
-
-/// Words an init failure report for operators: `command "x" not found on PATH`,
-/// `exec "/bin/x": EACCES (Permission denied)`.
-std::string describe_init_failure(int step, int err, const std::string& detail);
 
 }  // namespace isolated::runtime

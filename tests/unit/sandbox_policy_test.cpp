@@ -29,7 +29,8 @@
 #include <regex>
 #include <set>
 
-#include "runtime/host_runtime.hpp"
+#include "runtime/instance_record.hpp"
+#include "runtime/instance_watch.hpp"
 #include "sandbox/init_protocol.h"
 #include "sandbox/launch_plan.hpp"
 #include "sandbox/sandbox_plan.hpp"
