@@ -28,18 +28,11 @@
 #include "runtime/host_runtime.hpp"
 #include "runtime/sandbox_exec_runner.hpp"
 #include "supervisor/supervisor.hpp"
+#include "sys/file.hpp"
 
 using namespace isolated;
 
 namespace {
-
-Status make_dirs(const std::string& path, mode_t mode) {
-    std::error_code ec;
-    std::filesystem::create_directories(path, ec);
-    if (ec) return Error::os(ec.value(), "create directory \"" + path + "\"");
-    ::chmod(path.c_str(), mode);
-    return {};
-}
 
 std::string status_line(const supervisor::Supervisor& sup) {
     auto census = sup.census();
@@ -82,11 +75,14 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ::umask(022);
 
-    for (auto [dir, mode] : {std::pair{s.run_dir, 0755}, {s.log_dir, 0750}, {s.state_dir, 0750}})
-        if (auto st = make_dirs(dir, static_cast<mode_t>(mode)); !st) {
+    for (auto [dir, mode] : {std::pair{s.run_dir, 0755}, {s.log_dir, 0750}, {s.state_dir, 0750}}) {
+        if (auto st = sys::make_dirs(dir, static_cast<mode_t>(mode)); !st) {
             host::log_error("", st.error().to_string());
             return 1;
         }
+        // Ones already there get their mode back too (logs and state are not for all).
+        ::chmod(dir.c_str(), static_cast<mode_t>(mode));
+    }
     std::error_code ec;
     std::string init = config::find_init(s, std::filesystem::read_symlink("/proc/self/exe", ec).string());
     if (::access(init.c_str(), X_OK) != 0) {

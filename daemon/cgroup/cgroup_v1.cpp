@@ -70,7 +70,7 @@ public:
     }
     Status attach(pid_t pid) override {
         for (auto& d : unique_dirs(dirs_))
-            if (auto r = write_file(d + "/cgroup.procs", std::to_string(pid)); !r) return r;
+            if (auto r = sys::write_existing(d + "/cgroup.procs", std::to_string(pid)); !r) return r;
         return {};
     }
     Status kill() override { return kill_v1(dirs_); }
@@ -309,7 +309,7 @@ Status apply_v1_limits(const V1Dirs& dirs, const ResourcesSpec& s) {
     auto w = [&](const char* ctrl, const char* file, const std::string& v) -> Status {
         auto d = dir_of(dirs, ctrl);
         if (!d) return Error::os(ENOTSUP, std::string("cgroup v1: no ") + ctrl + " hierarchy for " + file);
-        return write_file(*d + "/" + file, v);
+        return sys::write_existing(*d + "/" + file, v);
     };
     if (s.cpu) {
         if (auto r = w("cpu", "cpu.cfs_period_us", std::to_string(kCpuPeriodUs)); !r) return r;
@@ -341,7 +341,7 @@ Status kill_v1(const V1Dirs& dirs) {
     // a listed pid cannot be recycled under us.
     auto freezer = dir_of(dirs, "freezer");
     bool frozen = false;
-    if (freezer && is_dir(*freezer) && write_file(*freezer + "/freezer.state", "FROZEN")) {
+    if (freezer && is_dir(*freezer) && sys::write_existing(*freezer + "/freezer.state", "FROZEN")) {
         frozen = true;
         poll_for([&] {
             auto s = read_file(*freezer + "/freezer.state");
@@ -362,7 +362,7 @@ Status kill_v1(const V1Dirs& dirs) {
         for (pid_t p : *pids) ::kill(p, SIGKILL);
         if (!frozen) poll_for([] { return false; }, std::chrono::milliseconds(2));
     }
-    if (frozen) (void)write_file(*freezer + "/freezer.state", "THAWED");
+    if (frozen) (void)sys::write_existing(*freezer + "/freezer.state", "THAWED");
     return result;
 }
 

@@ -64,7 +64,7 @@ public:
         p.cgroup_dir_fd = fd_.get();
         return p;
     }
-    Status attach(pid_t pid) override { return write_file(dir_ + "/cgroup.procs", std::to_string(pid)); }
+    Status attach(pid_t pid) override { return sys::write_existing(dir_ + "/cgroup.procs", std::to_string(pid)); }
     Status kill() override { return kill_v2(dir_); }
     Result<std::vector<pid_t>> pids() const override { return procs_recursive(dir_); }
 
@@ -156,7 +156,7 @@ public:
             bool inside = under(own, root) && own != root + "/" + kDaemonLeaf;
             if (above || inside) {
                 if (auto r = make_dirs(root_dir_, kDaemonLeaf, opts_.after_mkdir); !r) return r;
-                if (auto r = write_file(root_dir_ + "/" + kDaemonLeaf + "/cgroup.procs", "0"); !r) return r;
+                if (auto r = sys::write_existing(root_dir_ + "/" + kDaemonLeaf + "/cgroup.procs", "0"); !r) return r;
                 layout_.own_unified = root + "/" + kDaemonLeaf;
             }
         }
@@ -254,7 +254,7 @@ private:
         for (auto& c : v2_controllers())
             if (have.count(c) && !on.count(c)) add += (add.empty() ? "+" : " +") + c;
         if (add.empty()) return {};
-        auto r = write_file(dir + "/cgroup.subtree_control", add);
+        auto r = sys::write_existing(dir + "/cgroup.subtree_control", add);
         if (!r && r.error().errno_value == EBUSY)
             r.error().message += " (the cgroup has processes of its own: the no-internal-processes rule)";
         return r;
@@ -276,7 +276,7 @@ Result<std::unique_ptr<AppCgroup>> open_v2(const std::string& app, const std::st
 }
 
 Status apply_v2_limits(const std::string& dir, const ResourcesSpec& s) {
-    auto w = [&](const char* file, const std::string& v) { return write_file(dir + "/" + file, v); };
+    auto w = [&](const char* file, const std::string& v) { return sys::write_existing(dir + "/" + file, v); };
     if (s.cpu)
         if (auto r = w("cpu.max", v2_cpu_max(*s.cpu)); !r) return r;
     if (s.cpu_weight)
@@ -307,10 +307,10 @@ Status apply_v2_limits(const std::string& dir, const ResourcesSpec& s) {
 Status kill_v2(const std::string& dir) {
     if (!is_dir(dir)) return {};
     // cgroup.kill (5.14+) kills every task atomically with respect to forks.
-    if (exists(dir + "/cgroup.kill")) return write_file(dir + "/cgroup.kill", "1");
+    if (exists(dir + "/cgroup.kill")) return sys::write_existing(dir + "/cgroup.kill", "1");
     // Older kernels: freeze so nothing forks while we walk, kill, thaw (the kill is
     // delivered on thaw).
-    bool frozen = write_file(dir + "/cgroup.freeze", "1").ok();
+    bool frozen = sys::write_existing(dir + "/cgroup.freeze", "1").ok();
     if (frozen)
         poll_for([&] {
             auto e = read_file(dir + "/cgroup.events");
@@ -319,7 +319,7 @@ Status kill_v2(const std::string& dir) {
     auto pids = procs_recursive(dir);
     if (pids)
         for (pid_t p : *pids) ::kill(p, SIGKILL);
-    if (frozen) (void)write_file(dir + "/cgroup.freeze", "0");
+    if (frozen) (void)sys::write_existing(dir + "/cgroup.freeze", "0");
     if (!pids) return pids.error();
     return {};
 }

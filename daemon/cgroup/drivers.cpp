@@ -18,7 +18,7 @@ Status make_dirs(const std::string& base, const std::string& rel, const MkdirHoo
         if (part.empty() || part == ".") continue;
         cur += "/" + part;
         bool created = false;
-        if (auto r = make_dir(cur, &created); !r) return r;
+        if (auto r = sys::make_dir(cur, 0755, &created); !r) return r;
         if (created && hook) hook(cur);
     }
     return {};

@@ -4,11 +4,11 @@
 
 #include <boost/program_options.hpp>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <sstream>
 
 #include "isolated/units.hpp"
+#include "sys/file.hpp"
 
 namespace isolated::config {
 
@@ -91,10 +91,12 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
     if (out.help || out.version) return out;
 
     bool explicit_config = vm.count("config") > 0;
-    std::ifstream f(s.config_file);
-    if (!f) {
-        if (explicit_config) return Error::os(errno, "open config file \"" + s.config_file + "\"");
+    auto text = sys::read_file(s.config_file);
+    if (!text) {
+        if (explicit_config)
+            return Error::os(text.error().errno_value, "open config file \"" + s.config_file + "\"");
     } else {
+        std::istringstream f(*text);
         try {
             // Command-line values were stored first and win: store() keeps the first value.
             po::store(po::parse_config_file(f, file_opts, /*allow_unregistered=*/false), vm);

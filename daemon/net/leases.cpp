@@ -1,15 +1,8 @@
 #include "net/leases.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
 
-#include "isolated/unique_fd.hpp"
+#include "sys/file.hpp"
 
 namespace isolated::net {
 
@@ -17,16 +10,14 @@ Leases::Leases(Subnet subnet, std::string path) : subnet_(subnet), path_(std::mo
 
 Result<Leases> Leases::load(Subnet subnet, std::string path) {
     Leases leases(subnet, path);
-    std::ifstream in(path);
-    if (!in) {
-        if (errno == ENOENT) return leases;
-        return os_error("open \"" + path + "\"");
+    auto text = sys::read_file(path);
+    if (!text) {
+        if (text.error().errno_value == ENOENT) return leases;
+        return text.error();
     }
-    std::stringstream buf;
-    buf << in.rdbuf();
     nlohmann::json doc;
     try {
-        doc = nlohmann::json::parse(buf.str());
+        doc = nlohmann::json::parse(*text);
     } catch (const std::exception& e) {
         return Error::msg("leases file \"" + path + "\": not JSON: " + e.what());
     }
@@ -122,41 +113,7 @@ std::string Leases::serialize() const {
 
 Status Leases::save() const {
     if (path_.empty()) return {};
-    return write_file_atomically(path_, serialize());
-}
-
-Status write_file_atomically(const std::string& path, const std::string& content) {
-    auto slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-    std::string tmp = path + ".tmp";
-    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) return os_error("create \"" + tmp + "\"");
-    std::string_view rest = content;
-    while (!rest.empty()) {
-        ssize_t n = ::write(fd.get(), rest.data(), rest.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            auto err = os_error("write \"" + tmp + "\"");
-            ::unlink(tmp.c_str());
-            return err;
-        }
-        rest.remove_prefix(static_cast<size_t>(n));
-    }
-    if (::fsync(fd.get()) != 0) {
-        auto err = os_error("fsync \"" + tmp + "\"");
-        ::unlink(tmp.c_str());
-        return err;
-    }
-    fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        auto err = os_error("rename \"" + tmp + "\" to \"" + path + "\"");
-        ::unlink(tmp.c_str());
-        return err;
-    }
-    // The rename is durable only once the directory entry is.
-    unique_fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dfd) (void)::fsync(dfd.get());
-    return {};
+    return sys::replace_file_durably(path_, serialize());
 }
 
 }  // namespace isolated::net

@@ -52,7 +52,4 @@ private:
     std::set<Ipv4> reserved_;
 };
 
-/// Writes `content` to `path` atomically (temp file + fsync + rename + fsync of the dir).
-Status write_file_atomically(const std::string& path, const std::string& content);
-
 }  // namespace isolated::net

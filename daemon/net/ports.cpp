@@ -7,8 +7,9 @@
 #include "isolated/unique_fd.hpp"
 
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
+
+#include "sys/file.hpp"
 
 namespace isolated::net {
 
@@ -77,14 +78,12 @@ Result<std::vector<Listener>> read_host_listeners(const std::string& proc_net) {
     for (auto t : {Table{"tcp", Protocol::tcp, false}, Table{"tcp6", Protocol::tcp, true},
                    Table{"udp", Protocol::udp, false}, Table{"udp6", Protocol::udp, true}}) {
         std::string path = proc_net + "/" + t.name;
-        std::ifstream in(path);
-        if (!in) {
-            if (t.ipv6 && errno == ENOENT) continue;  // IPv6 disabled
-            return os_error("open \"" + path + "\"");
+        auto text = sys::read_file(path);
+        if (!text) {
+            if (t.ipv6 && text.error().errno_value == ENOENT) continue;  // IPv6 disabled
+            return text.error();
         }
-        std::stringstream buf;
-        buf << in.rdbuf();
-        auto part = parse_proc_net(buf.str(), t.protocol, t.ipv6);
+        auto part = parse_proc_net(*text, t.protocol, t.ipv6);
         all.insert(all.end(), part.begin(), part.end());
     }
     return all;

@@ -17,6 +17,7 @@
 #include "sandbox/init_protocol.h"
 #include "sandbox/security.hpp"
 #include "sandbox/start_files.hpp"
+#include "sys/file.hpp"
 
 namespace isolated::sandbox {
 namespace {
@@ -370,11 +371,8 @@ std::string read_in_root(const std::string& root, const std::string& path) {
     int fd = static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof how));
     if (fd < 0) return {};
     unique_fd f(fd);
-    std::string out;
-    char buf[8192];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    return out;
+    auto text = sys::read_all(fd);
+    return text ? std::move(*text) : std::string();
 }
 
 namespace {

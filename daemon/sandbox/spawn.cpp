@@ -12,6 +12,7 @@
 
 #include "cgroup/cgroup.hpp"
 #include "sandbox/init_protocol.h"
+#include "sys/file.hpp"
 
 namespace isolated::sandbox {
 namespace {
@@ -122,14 +123,9 @@ Result<unique_fd> sealed_memfd(const char* name, std::string_view data) {
 }
 
 Result<unique_fd> sealed_copy(const std::string& path) {
-    unique_fd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!src) return os_error("open \"" + path + "\"");
-    std::string bytes;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(src.get(), buf, sizeof buf)) > 0) bytes.append(buf, static_cast<size_t>(n));
-    if (n < 0) return os_error("read \"" + path + "\"");
-    return sealed_memfd("isolated-init", bytes);
+    auto bytes = sys::read_file(path);
+    if (!bytes) return bytes.error();
+    return sealed_memfd("isolated-init", *bytes);
 }
 
 Result<Spawned> spawn_init(const SpawnRequest& req) {

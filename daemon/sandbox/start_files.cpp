@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "isolated/unique_fd.hpp"
+#include "sys/file.hpp"
 
 namespace isolated::sandbox {
 namespace {
@@ -17,21 +18,6 @@ std::string octal(unsigned mode) {
     std::ostringstream o;
     o << '0' << std::oct << (mode & 07777);
     return o.str();
-}
-
-/// Reads FD to its end, failing once it holds more than MAX bytes (a file that grew
-/// after its fstat counts too).
-Result<std::string> read_capped(int fd, std::size_t max) {
-    std::string out;
-    char buf[16384];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return os_error("read");
-        if (n == 0) return out;
-        out.append(buf, static_cast<std::size_t>(n));
-        if (out.size() > max) return Error::msg("larger than " + std::to_string(max >> 20) + " MiB");
-    }
 }
 
 std::string rtrim(std::string s) {
@@ -69,7 +55,7 @@ Result<EnvList> read_env_files(const std::vector<EnvFileSpec>& files) {
         if (!S_ISREG(st.st_mode)) return Error::msg(what + ": is not a regular file");
         if (static_cast<std::uint64_t>(st.st_size) > env_file_max_bytes)
             return Error::msg(what + ": larger than 1 MiB");
-        auto text = read_capped(fd.get(), env_file_max_bytes);
+        auto text = sys::read_all(fd.get(), env_file_max_bytes);
         if (!text) return Error{text.error().errno_value, what + ": " + text.error().message};
         auto vars = parse_env_file(*text);
         if (!vars) return Error::msg(what + ": " + vars.error().message);
@@ -112,7 +98,7 @@ Result<std::string> read_secret(const SecretSpec& secret) {
     struct stat st;
     if (::fstat(fd.get(), &st) < 0) return os_error(what);
     if (auto why = secret_source_problem(st)) return Error::msg(what + ": " + *why);
-    auto content = read_capped(fd.get(), secret_max_bytes);
+    auto content = sys::read_all(fd.get(), secret_max_bytes);
     if (!content) return Error{content.error().errno_value, what + ": " + content.error().message};
     return std::move(*content);
 }
