@@ -1,0 +1,3 @@
+#include "daemon_backend.hpp"
+#include "runtime/host_runtime.hpp"
+#include "host/notify.hpp"

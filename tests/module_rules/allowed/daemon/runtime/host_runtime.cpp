@@ -1,0 +1,2 @@
+#include "runtime/host_runtime.hpp"
+#include "../sys/file.hpp"

@@ -1,0 +1,4 @@
+#pragma once
+#include "supervisor/runtime.hpp"
+#include "sys/file.hpp"
+#include <vector>

@@ -1,0 +1,2 @@
+#include "host/log.hpp"
+#include "runtime/host_runtime.hpp"

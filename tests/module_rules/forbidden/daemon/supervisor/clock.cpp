@@ -1,0 +1,2 @@
+#include "host/notify.hpp"
+#include "../runtime/host_runtime.hpp"

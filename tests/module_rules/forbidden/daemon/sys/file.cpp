@@ -1,0 +1,2 @@
+#include "sys/file.hpp"
+#include <supervisor/runtime.hpp>
