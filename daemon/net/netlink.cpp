@@ -1,13 +1,10 @@
 #include "net/netlink.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <linux/if.h>  // IFNAMSIZ, IFF_UP (not <net/if.h>: it clashes)
-#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
@@ -25,6 +22,9 @@
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
+
+#include "sys/file.hpp"
+#include "sys/netns.hpp"
 
 namespace isolated::net {
 
@@ -146,20 +146,7 @@ Status set_hairpin(nl_sock* sock, int ifindex, const std::string& name) {
     return {};
 }
 
-Result<unique_fd> open_target(const NetnsRef& target) {
-    if (target.fd >= 0) return unique_fd(::fcntl(target.fd, F_DUPFD_CLOEXEC, 0));
-    std::string path = "/proc/" + std::to_string(target.pid) + "/ns/net";
-    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return os_error("open \"" + path + "\"");
-    return fd;
-}
-
 }  // namespace
-
-std::string NetnsRef::describe() const {
-    if (fd >= 0) return "netns fd " + std::to_string(fd);
-    return "netns of pid " + std::to_string(pid);
-}
 
 Result<NlSocket> open_route_socket() {
     NlSocket sock(nl_socket_alloc());
@@ -169,34 +156,17 @@ Result<NlSocket> open_route_socket() {
     return sock;
 }
 
-Result<NetnsSwitch> NetnsSwitch::enter(const NetnsRef& target) {
-    unique_fd saved(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!saved) return os_error("open \"/proc/thread-self/ns/net\"");
-    auto fd = open_target(target);
-    if (!fd) return fd.error();
-    if (!fd->valid()) return os_error("dup " + target.describe());
-    if (::setns(fd->get(), CLONE_NEWNET) != 0) return os_error("setns into " + target.describe());
-    return NetnsSwitch(std::move(saved));
-}
-
-NetnsSwitch::~NetnsSwitch() {
-    if (!saved_) return;
-    if (::setns(saved_.get(), CLONE_NEWNET) != 0) {
-        std::fprintf(stderr, "isolated: cannot return to the daemon's network namespace: errno %d\n", errno);
-        std::abort();
-    }
-}
-
 Result<NetnsHandles> open_in_netns(const NetnsRef& target) {
-    auto sw = NetnsSwitch::enter(target);
-    if (!sw) return sw.error();
-    NetnsHandles h;
-    h.netns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!h.netns) return os_error("open the netns of " + target.describe());
-    auto sock = open_route_socket();
-    if (!sock) return sock.error();
-    h.sock = std::move(*sock);
-    return h;
+    return sys::in_netns(target, [&]() -> Result<NetnsHandles> {
+        NetnsHandles h;
+        auto netns = sys::current_netns();
+        if (!netns) return Error{netns.error().errno_value, "open the netns of " + target.describe()};
+        h.netns = std::move(*netns);
+        auto sock = open_route_socket();
+        if (!sock) return sock.error();
+        h.sock = std::move(*sock);
+        return h;
+    });
 }
 
 Result<std::vector<LinkInfo>> list_links(nl_sock* sock) {
@@ -374,23 +344,13 @@ std::string veth_name_for(const std::string& app) {
 }
 
 Status write_sysctl(const std::string& key, const std::string& value) {
-    std::string path = "/proc/sys/" + key;
-    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd) return os_error("open \"" + path + "\"");
-    if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
-        return os_error("write \"" + value + "\" to \"" + path + "\"");
-    return {};
+    return sys::write_existing("/proc/sys/" + key, value);
 }
 
 Result<std::string> read_sysctl(const std::string& key) {
-    std::string path = "/proc/sys/" + key;
-    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return os_error("open \"" + path + "\"");
-    char buf[256];
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) return os_error("read \"" + path + "\"");
-    std::string s(buf, static_cast<size_t>(n));
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    auto s = sys::read_file("/proc/sys/" + key);
+    if (!s) return s;
+    while (!s->empty() && (s->back() == '\n' || s->back() == ' ')) s->pop_back();
     return s;
 }
 

@@ -4,7 +4,7 @@
 //
 // Work inside an app's network namespace goes through a netlink socket *opened* in that
 // namespace: the calling thread setns()es in, opens the socket (and an fd of the netns),
-// and setns()es back at once (NetnsSwitch restores it on every path). The socket keeps
+// and setns()es back at once (sys::in_netns restores it on every path). The socket keeps
 // talking to the namespace it was created in, so the rest runs from the daemon's own
 // namespace and the thread is never left elsewhere.
 #pragma once
@@ -19,6 +19,7 @@
 #include "isolated/result.hpp"
 #include "isolated/unique_fd.hpp"
 #include "net/ipv4.hpp"
+#include "sys/netns.hpp"
 
 struct nl_sock;
 
@@ -32,31 +33,8 @@ using NlSocket = std::unique_ptr<nl_sock, NlSocketFree>;
 /// A connected NETLINK_ROUTE socket in the calling thread's network namespace.
 Result<NlSocket> open_route_socket();
 
-/// Names a network namespace: a process (its /proc/PID/ns/net) or an fd, which may be
-/// a netns fd (/proc/PID/ns/net, /run/netns/X) or a pidfd (setns accepts both; a pidfd
-/// cannot be fooled by pid reuse). The fd stays owned by the caller.
-struct NetnsRef {
-    static NetnsRef of_pid(pid_t pid) { return NetnsRef{pid, -1}; }
-    static NetnsRef of_fd(int fd) { return NetnsRef{-1, fd}; }
-    pid_t pid = -1;
-    int fd = -1;
-    std::string describe() const;
-};
-
-/// Moves the calling thread into a network namespace until destroyed; the destructor
-/// moves it back (and aborts the process if it cannot: a daemon thread stranded in an
-/// app's namespace would act on the wrong network).
-class NetnsSwitch {
-public:
-    static Result<NetnsSwitch> enter(const NetnsRef& target);
-    NetnsSwitch(NetnsSwitch&&) noexcept = default;
-    NetnsSwitch& operator=(NetnsSwitch&&) = delete;
-    ~NetnsSwitch();
-
-private:
-    explicit NetnsSwitch(unique_fd saved) : saved_(std::move(saved)) {}
-    unique_fd saved_;
-};
+// The network module's callers name a namespace as net::NetnsRef (sys/netns.hpp).
+using sys::NetnsRef;
 
 /// A route socket and a netns fd opened inside `target`; the thread is back home.
 struct NetnsHandles {

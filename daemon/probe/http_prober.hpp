@@ -3,7 +3,7 @@
 // redirect to another host, or a final 3xx, ends the probe with a *warning*, which
 // counts as success; no proxy, no keep-alive, no compression; the body is read up to
 // 10 KiB (more is not an error); https does not verify the certificate. The socket is
-// made inside the app's network namespace (probe/netns.hpp).
+// made inside the app's network namespace (sys::socket_in_netns).
 #pragma once
 
 #include <cstdint>

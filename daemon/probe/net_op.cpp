@@ -7,7 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "probe/netns.hpp"
+#include "sys/netns.hpp"
 
 namespace isolated::probe::detail {
 
@@ -18,7 +18,7 @@ void NetOp::arm(Duration timeout) {
 Result<void> NetOp::open_socket(int netns_fd, const tcp::endpoint& to) {
     close_socket();
     socket.reset();  // between connections (a redirect): nothing of the last one is pending
-    auto s = socket_in_netns(netns_fd, to.protocol().family(), SOCK_STREAM);
+    auto s = sys::socket_in_netns(netns_fd, to.protocol().family(), SOCK_STREAM);
     if (!s) return s.error();
     fd = std::move(*s);
     family_ = to.protocol().family();

@@ -5,9 +5,9 @@
 #include "probe/exec_prober.hpp"
 #include "probe/host_exec_runner.hpp"
 #include "probe/http_prober.hpp"
-#include "probe/netns.hpp"
 #include "probe/probe_set.hpp"
 #include "probe/tcp_prober.hpp"
+#include "sys/netns.hpp"
 
 namespace isolated::probe {
 
@@ -54,7 +54,7 @@ TargetResolver netns_of_init(ExecRunnerFactory exec) {
         if (spec.network.mode == NetworkMode::host) return t;
         auto sandbox = instance.sandbox();
         if (!sandbox) return Error::msg("its sandbox has ended");
-        auto fd = netns_of_pidfd(sandbox.pidfd, sandbox.pid);
+        auto fd = sys::netns_of_pidfd(sandbox.pidfd, sandbox.pid);
         if (!fd) return fd.error();
         t.netns = std::move(*fd);
         return t;

@@ -37,7 +37,7 @@ using ExecRunnerFactory =
     std::function<std::shared_ptr<ExecRunner>(const AppSpec&, const supervisor::Instance&)>;
 
 /// The default resolver: the netns of the instance's init, from the pidfd in its
-/// SandboxHandle (netns_of_pidfd: never by pid alone, which an adopted init's exit could
+/// SandboxHandle (sys::netns_of_pidfd: never by pid alone, which an adopted init's exit could
 /// hand to another process), or the daemon's own netns when the app uses the host
 /// network; an error when the instance has no sandbox (it has ended). Exec runners
 /// from `exec` (may be null).

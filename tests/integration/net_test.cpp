@@ -29,6 +29,7 @@
 #include "net/netlink.hpp"
 #include "net/network.hpp"
 #include "support/test_env.hpp"
+#include "sys/netns.hpp"
 
 // Failed REQUIRE(result) shows the error text.
 namespace Catch {
@@ -190,7 +191,7 @@ std::string udp_ask(const std::string& address, std::uint16_t port) {
 
 template <typename F>
 auto in_netns(const AppProcess& app, F&& f) {
-    auto sw = NetnsSwitch::enter(app.netns());
+    auto sw = sys::NetnsSwitch::enter(app.netns());
     REQUIRE(sw);
     return f();
 }

@@ -31,10 +31,10 @@
 #include "probe/exec_prober.hpp"
 #include "probe/host_exec_runner.hpp"
 #include "probe/http_prober.hpp"
-#include "probe/netns.hpp"
 #include "probe/probe_manager.hpp"
 #include "probe/tcp_prober.hpp"
 #include "support/test_env.hpp"
+#include "sys/netns.hpp"
 
 using namespace isolated;
 using namespace isolated::probe;
@@ -468,7 +468,7 @@ TEST_CASE("tcp probe: a connect still in progress waits on the loop, times out, 
     need_root();
     TestNetns ns;
     unique_fd listener = listen_in(ns.fd(), 2130, 0);  // backlog 0: one queued connection fills it
-    auto filler = isolated::probe::socket_in_netns(ns.fd(), AF_INET, SOCK_STREAM);
+    auto filler = isolated::sys::socket_in_netns(ns.fd(), AF_INET, SOCK_STREAM);
     REQUIRE(filler);
     sockaddr_in a{};
     a.sin_family = AF_INET;

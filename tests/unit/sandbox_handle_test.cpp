@@ -18,9 +18,9 @@
 #include "fakes/fake_runtime.hpp"
 #include "fakes/manual_clock.hpp"
 #include "logs/log_store.hpp"
-#include "probe/netns.hpp"
 #include "probe/probe_manager.hpp"
 #include "supervisor/supervisor.hpp"
+#include "sys/netns.hpp"
 #include "sys/process.hpp"
 
 using namespace isolated;
@@ -181,24 +181,24 @@ TEST_CASE("the netns of a pidfd's process, never of whoever has its pid later", 
     Child child;
     const ino_t expected = inode_of_path("/proc/" + std::to_string(child.pid) + "/ns/net");
     SECTION("PIDFD_GET_NET_NAMESPACE, or /proc on older kernels") {
-        auto fd = probe::netns_of_pidfd(child.pidfd.get(), child.pid);
+        auto fd = sys::netns_of_pidfd(child.pidfd.get(), child.pid);
         REQUIRE(fd);
         CHECK(inode_of_fd(fd->get()) == expected);
         CHECK((::fcntl(fd->get(), F_GETFD) & FD_CLOEXEC) != 0);
     }
     SECTION("the /proc fallback") {
-        auto fd = probe::netns_of_pidfd_via_proc(child.pidfd.get(), child.pid);
+        auto fd = sys::netns_of_pidfd_via_proc(child.pidfd.get(), child.pid);
         REQUIRE(fd);
         CHECK(inode_of_fd(fd->get()) == expected);
     }
     SECTION("a reaped process has none, even when its pid names a live process") {
         const pid_t old_pid = child.pid;
         child.reap();
-        auto fd = probe::netns_of_pidfd(child.pidfd.get(), old_pid);
+        auto fd = sys::netns_of_pidfd(child.pidfd.get(), old_pid);
         REQUIRE_FALSE(fd);
         // The race the fallback closes: the pid now names another process (this one
         // stands in for it), whose /proc/PID/ns/net opens fine -- the pidfd says no.
-        auto by_proc = probe::netns_of_pidfd_via_proc(child.pidfd.get(), ::getpid());
+        auto by_proc = sys::netns_of_pidfd_via_proc(child.pidfd.get(), ::getpid());
         REQUIRE_FALSE(by_proc);
         CHECK(by_proc.error().errno_value == ESRCH);
     }
