@@ -11,6 +11,7 @@
 #include "isolated/unique_fd.hpp"
 #include "runtime/app_files.hpp"
 #include "runtime/instance_record.hpp"
+#include "runtime/instance_resources.hpp"
 #include "runtime/instance_watch.hpp"
 #include "runtime/run_files.hpp"
 #include "sandbox/init_protocol.h"
@@ -178,15 +179,18 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         if (auto st = add_join(spec.namespaces.ipc.app, CLONE_NEWIPC); !st) return st.error();
     if (spec.namespaces.uts.kind == NamespaceKind::app)
         if (auto st = add_join(spec.namespaces.uts.app, CLONE_NEWUTS); !st) return st.error();
+    // What the instance holds from here on; a launch that fails gives it back
+    // (InstanceResources::release, as the instance's exit does).
+    InstanceResources& held = w->resources;
+    held.app = spec.name;
     // The cgroup exists before the init: on v2 the init is born in it, on v1 its first
     // instructions move it there; with systemd it is attached while it waits.
-    std::unique_ptr<cgroup::AppCgroup> cg;
     cgroup::Placement placement;
     if (options_.cgroups) {
         auto c = options_.cgroups->create(spec.name, spec.resources);
         if (!c) return c.error();
-        cg = std::move(*c);
-        placement = cg->placement();
+        held.cgroup = std::move(*c);
+        placement = held.cgroup->placement();
         req.cgroup_dir_fd = placement.cgroup_dir_fd;
         req.cgroup_procs_fds = placement.procs_fds;
     }
@@ -196,7 +200,11 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     unique_fd go_r, go_w;
     if (need_go) {
         int gp[2];
-        if (::pipe2(gp, O_CLOEXEC) < 0) return os_error("pipe2");
+        if (::pipe2(gp, O_CLOEXEC) < 0) {
+            Error e = os_error("pipe2");
+            held.release(nullptr);
+            return e;
+        }
         go_r.reset(gp[0]);
         go_w.reset(gp[1]);
         req.go_fd = go_r.get();
@@ -205,41 +213,37 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     }
     auto spawned = sandbox::spawn_init(req);
     if (!spawned) {
-        if (cg) (void)cg->remove();
+        held.release(nullptr);
         return spawned.error();
     }
     go_r.reset();
     // A failure now leaves a waiting init: kill it (closing the go pipe makes it give up
-    // anyway) and reap it, so that nothing of this launch remains.
+    // anyway) and reap it, then release what it held, so that nothing of this launch
+    // remains -- its forwards included, once attach_app() placed them.
     auto abandon = [&](const Error& e) -> Error {
         (void)sys::pidfd_send_signal(spawned->pidfd.get(), SIGKILL);
         siginfo_t si{};
         ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(spawned->pidfd.get()), &si, WEXITED);
-        if (cg) {
-            (void)cg->kill();
-            (void)cg->remove();
-        }
+        held.release(nullptr);
         return e;
     };
-    if (cg && placement.attach_after_clone)
-        if (auto st = cg->attach(spawned->pid); !st) return abandon(st.error());
+    if (held.cgroup && placement.attach_after_clone)
+        if (auto st = held.cgroup->attach(spawned->pid); !st) return abandon(st.error());
     if (bridged) {
         auto att = options_.network->attach_app(spec.name, net::NetnsRef::of_fd(spawned->pidfd.get()), pinned,
                                                 spec.network.ports);
         if (!att) return abandon(att.error());
         w->info.address = att->address.to_string();
-        w->network = options_.network;
-        w->app = spec.name;
+        held.network = options_.network;
     }
     if (go_w && ::write(go_w.get(), "g", 1) != 1) return abandon(os_error("release the init"));
     go_w.reset();
-    w->cgroup = std::move(cg);
     if (bridged) {
         // The app is on the bridge: every running bridged app (this one included) now
         // finds it by name.
         if (auto addr = net::Ipv4::parse(w->info.address)) {
             hosts_->join(spec.name, {*addr, spec.effective_hostname(), app_dir + "/etc/hosts"});
-            w->hosts = hosts_;
+            held.hosts = hosts_;
         }
     }
 
@@ -332,12 +336,11 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
         // itself, or the app ran without the init).
         ExitInfo exit = exit_while_down(parse_exit_record(read_at(run_dir->get(), INIT_EXIT_FILE), instance),
                                         a.spec.init, std::chrono::system_clock::now());
-        if (cg) {
-            (void)cg->kill();
-            if (auto n = cg->oom_kills(); n && *n > 0) exit.oom_killed = true;
-            (void)cg->remove();
-        }
-        if (bridged) (void)options_.network->detach_app(app);
+        InstanceResources left;
+        left.app = app;
+        left.cgroup = std::move(cg);
+        if (bridged) left.network = options_.network;
+        left.release(&exit);
         (void)::unlinkat(run_dir->get(), kInstanceRecord, 0);
         a.exit = exit;
         return a;
@@ -374,12 +377,13 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
             w->main_pidfd = std::move(*fd);
         }
     }
-    w->cgroup = std::move(cg);
+    w->resources.app = app;
+    w->resources.cgroup = std::move(cg);
     if (bridged) {
-        w->network = options_.network;
+        w->resources.network = options_.network;
         if (auto addr = net::Ipv4::parse(w->info.address)) {
             hosts_->join(app, {*addr, a.spec.effective_hostname(), app_dir + "/etc/hosts"});
-            w->hosts = hosts_;
+            w->resources.hosts = hosts_;
         }
     }
     w->run_dir = std::move(*run_dir);

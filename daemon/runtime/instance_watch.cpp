@@ -102,30 +102,6 @@ void Watch::drain_report() {
     report.close(ec);
 }
 
-// After the init is gone: whatever is left in the cgroup (a probe, an escaped
-// process) is killed, the OOM counter read -- never guessed from exit code 137 --
-// and the cgroup removed; the app's forwards leave the nftables table. The veth
-// goes with the network namespace.
-void Watch::release_resources(ExitInfo& exit) {
-    if (cgroup) {
-        (void)cgroup->kill();
-        if (auto n = cgroup->oom_kills(); n && *n > 0) {
-            exit.oom_killed = true;
-            if (exit.message.empty()) exit.message = "killed by the OOM killer (memory limit)";
-        }
-        (void)cgroup->remove();
-        cgroup.reset();
-    }
-    if (network) {
-        (void)network->detach_app(app);
-        network = nullptr;
-    }
-    if (hosts) {
-        hosts->leave(app);  // out of every running app's /etc/hosts
-        hosts.reset();
-    }
-}
-
 // Why the sandbox's init ended when it left no exit record and the kernel could not
 // tell its status: SIGKILL is the only signal it cannot catch to record the app's
 // exit, so it was killed -- by the end of the pid namespace it joined, or by a kill
@@ -211,7 +187,9 @@ void Watch::handle_exit() {
         exit = init_killed_exit();
     }
     if (failure) exit.message = *failure;
-    release_resources(exit);
+    // After the init is gone: what is left of the app is killed, the OOM counter read,
+    // the cgroup removed, the forwards and the hosts entry gone.
+    resources.release(&exit);
     // Handled: nothing is left for a later daemon to adopt.
     (void)::unlinkat(run_dir.get(), kInstanceRecord, 0);
     boost::system::error_code ignored;
@@ -272,7 +250,7 @@ public:
         w_->grace_timer.expires_after(grace_);
         w_->grace_timer.async_wait([w = w_](boost::system::error_code ec) {
             if (ec || w->exited || w->detached || !w->pidfd.is_open()) return;
-            if (w->cgroup) (void)w->cgroup->kill();
+            if (w->resources.cgroup) (void)w->resources.cgroup->kill();
             (void)sys::pidfd_send_signal(w->pidfd.native_handle(), SIGKILL);
         });
     }
@@ -288,10 +266,10 @@ public:
     // same): a dashboard polling GET /v1/apps with 100 apps would otherwise cost 600
     // file opens per request.
     ResourceUsage usage() const override {
-        if (!w_->cgroup) return {};
+        if (!w_->resources.cgroup) return {};
         auto now = std::chrono::steady_clock::now();
         if (usage_at_ && now - *usage_at_ < std::chrono::seconds(1)) return usage_;
-        auto u = w_->cgroup->usage();
+        auto u = w_->resources.cgroup->usage();
         usage_ = u ? *u : ResourceUsage{};
         usage_at_ = now;
         return usage_;
@@ -301,8 +279,8 @@ private:
     // The app's processes as the kernel groups them: its cgroup, or without one the
     // init's process tree (what `isoctl exec` started is then not in it).
     std::vector<pid_t> app_processes() const {
-        if (w_->cgroup)
-            if (auto pids = w_->cgroup->pids(); pids && !pids->empty()) return *pids;
+        if (w_->resources.cgroup)
+            if (auto pids = w_->resources.cgroup->pids(); pids && !pids->empty()) return *pids;
         std::vector<pid_t> out{w_->info.init_pid};
         std::set<pid_t> seen{w_->info.init_pid};
         for (std::size_t i = 0; i < out.size(); ++i)

@@ -15,11 +15,9 @@
 #include <optional>
 #include <string>
 
-#include "cgroup/cgroup.hpp"
 #include "isolated/unique_fd.hpp"
-#include "net/discovery.hpp"
-#include "net/network.hpp"
 #include "runtime/instance_record.hpp"
+#include "runtime/instance_resources.hpp"
 #include "sandbox/init_protocol.h"
 #include "supervisor/runtime.hpp"
 
@@ -57,10 +55,9 @@ struct Watch : std::enable_shared_from_this<Watch> {
     /// signals; with "init": false the init's own pidfd is the main process's.
     unique_fd main_pidfd;
     std::string init_path;  // the isolated-init binary, to tell its processes apart
-    std::unique_ptr<cgroup::AppCgroup> cgroup;
-    net::Network* network = nullptr;  // set when the app is attached to the bridge
-    std::shared_ptr<net::HostsFiles> hosts;  // set when the app is in the others' hosts files
     std::string app;
+    /// The cgroup, the forwards, the hosts files: released once the exit is handled.
+    InstanceResources resources;
     InstanceRecord record;  // the instance record, as last written
 
     /// Writes `record` to the run dir (a failure is logged: only adoption needs it).
@@ -81,7 +78,6 @@ struct Watch : std::enable_shared_from_this<Watch> {
 private:
     void handle_report();
     void drain_report();
-    void release_resources(ExitInfo& exit);
     ExitInfo init_killed_exit() const;
     void handle_exit();
 };

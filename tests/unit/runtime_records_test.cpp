@@ -1,7 +1,8 @@
 // What the runtime keeps in an app's run dir, as text: instance.json (written at launch,
 // read back by adoption), the exit of an instance that ended while no daemon watched,
 // and the /etc files prepared for the sandbox (daemon/runtime/instance_record.hpp,
-// app_files.hpp). No files, no processes.
+// app_files.hpp); and the one release path of what an instance holds
+// (instance_resources.hpp), against a fake cgroup. No files, no processes.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 #include "isolated/api_json.hpp"
 #include "runtime/app_files.hpp"
 #include "runtime/instance_record.hpp"
+#include "runtime/instance_resources.hpp"
 
 using namespace isolated;
 using namespace isolated::runtime;
@@ -59,6 +61,38 @@ std::string with_field(const std::string& key, const nlohmann::json& value) {
         j[key] = value;
     return j.dump();
 }
+
+// Records what the release path asks of the cgroup, in order.
+class RecordingCgroup : public cgroup::AppCgroup {
+public:
+    RecordingCgroup(std::vector<std::string>& calls, std::uint64_t oom) : calls_(calls), oom_(oom) {}
+    const std::string& app() const override { return app_; }
+    std::string describe() const override { return "fake"; }
+    cgroup::Placement placement() const override { return {}; }
+    std::vector<std::string> procs_files() const override { return {}; }
+    Status attach(pid_t) override { return note("attach"); }
+    Status kill() override { return note("kill"); }
+    Result<std::vector<pid_t>> pids() const override { return std::vector<pid_t>{}; }
+    Result<ResourceUsage> usage() const override { return ResourceUsage{}; }
+    Result<std::uint64_t> oom_kills() const override {
+        calls_.push_back("oom_kills");
+        return oom_;
+    }
+    Result<ResourcesSpec> limits() const override { return ResourcesSpec{}; }
+    Status remove() override {
+        calls_.push_back("remove");
+        return Error::os(EBUSY, "rmdir");  // a failure does not stop the rest
+    }
+
+private:
+    Status note(const char* what) {
+        calls_.push_back(what);
+        return {};
+    }
+    std::string app_ = "web";
+    std::vector<std::string>& calls_;
+    std::uint64_t oom_;
+};
 
 std::string parse_error(const std::string& text) {
     auto r = parse_instance_record("web", text, kSource);
@@ -230,4 +264,53 @@ TEST_CASE("app files: resolv.conf without loopback nameservers, hosts for loopba
     const std::string hosts = loopback_hosts("web.example");
     CHECK(hosts.find("127.0.0.1\tlocalhost\n") == 0);
     CHECK(hosts.find("\n127.0.1.1\tweb.example\n") != std::string::npos);
+}
+
+TEST_CASE("release: kill, then the OOM counter, then the cgroup's removal, once", "[runtime][release]") {
+    std::vector<std::string> calls;
+    auto hosts = std::make_shared<net::HostsFiles>();
+    hosts->on_error = [](const std::string&, const std::string&) {};  // no file to write here
+    SECTION("an exit: the OOM kill is read into it, a message only if it has none") {
+        InstanceResources held;
+        held.app = "web";
+        held.cgroup = std::make_unique<RecordingCgroup>(calls, 1);
+        hosts->join("web", {*net::Ipv4::parse("10.88.0.7"), "web", "/nonexistent/isolated-test/hosts"});
+        held.hosts = hosts;
+        ExitInfo exit;
+        exit.code = 137;
+        exit.signal = SIGKILL;
+        held.release(&exit);
+        CHECK(calls == std::vector<std::string>{"kill", "oom_kills", "remove"});
+        CHECK(exit.oom_killed);
+        CHECK(exit.message == "killed by the OOM killer (memory limit)");
+        CHECK(hosts->members().count("web") == 0);  // left the others' /etc/hosts despite the failed removal
+        CHECK_FALSE(held.cgroup);
+        CHECK_FALSE(held.hosts);
+        held.release(&exit);  // nothing left to give back
+        CHECK(calls.size() == 3);
+
+        ExitInfo told;
+        told.message = "while the daemon was down";
+        InstanceResources again;
+        again.cgroup = std::make_unique<RecordingCgroup>(calls, 2);
+        again.release(&told);
+        CHECK(told.oom_killed);
+        CHECK(told.message == "while the daemon was down");
+    }
+    SECTION("no OOM kill counted: the exit is left as it was") {
+        InstanceResources held;
+        held.cgroup = std::make_unique<RecordingCgroup>(calls, 0);
+        ExitInfo exit;
+        exit.code = 3;
+        held.release(&exit);
+        CHECK(calls == std::vector<std::string>{"kill", "oom_kills", "remove"});
+        CHECK_FALSE(exit.oom_killed);
+        CHECK(exit.message.empty());
+    }
+    SECTION("a failed launch has no exit to tell: no OOM read") {
+        InstanceResources held;
+        held.cgroup = std::make_unique<RecordingCgroup>(calls, 1);
+        held.release(nullptr);
+        CHECK(calls == std::vector<std::string>{"kill", "remove"});
+    }
 }
