@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "runtime/run_files.hpp"
+#include "sys/file.hpp"
 
 namespace isolated::runtime {
 
@@ -30,24 +30,25 @@ std::string sandbox_resolv_conf(const std::string& host) {
 Status prepare_app_files(const AppSpec& spec, const std::string& app_dir, const std::string& state_dir,
                          const std::string& bridge_hosts) {
     std::string etc = app_dir + "/etc";
-    if (auto st = make_dirs(etc, 0755); !st) return st;
-    if (auto st = make_dirs(app_dir + "/root", 0755); !st) return st;
+    if (auto st = sys::make_dirs(etc, 0755); !st) return st;
+    if (auto st = sys::make_dirs(app_dir + "/root", 0755); !st) return st;
     std::string hostname = spec.effective_hostname();
     std::string hosts;
     if (spec.network.mode == NetworkMode::host) {
-        hosts = read_file("/etc/hosts");
+        hosts = sys::read_file("/etc/hosts").value_or("");
     } else if (!bridge_hosts.empty()) {
         hosts = bridge_hosts;
     } else {
         hosts = loopback_hosts(hostname);
     }
-    if (auto st = write_file(etc + "/hosts", hosts); !st) return st;
-    if (auto st = write_file(etc + "/hostname", hostname + "\n"); !st) return st;
-    if (auto st = write_file(etc + "/resolv.conf", sandbox_resolv_conf(read_file("/etc/resolv.conf"))); !st)
+    if (auto st = sys::update_file(etc + "/hosts", hosts); !st) return st;
+    if (auto st = sys::update_file(etc + "/hostname", hostname + "\n"); !st) return st;
+    std::string resolv = sandbox_resolv_conf(sys::read_file("/etc/resolv.conf").value_or(""));
+    if (auto st = sys::update_file(etc + "/resolv.conf", resolv); !st)
         return st;
     for (const auto& m : spec.mounts)
         if (m.type == MountType::bind && m.create)
-            if (auto st = make_dirs(m.source, 0755); !st) return st;
+            if (auto st = sys::make_dirs(m.source, 0755); !st) return st;
     if (spec.rootfs.type == RootfsType::directory && spec.rootfs.writable == RootfsWritable::overlay) {
         // A throw-away upper layer: every start begins from the rootfs as shipped.
         std::string base = state_dir + "/overlay/" + spec.name;
@@ -55,7 +56,7 @@ Status prepare_app_files(const AppSpec& spec, const std::string& app_dir, const 
         std::filesystem::remove_all(base, ec);
         if (ec) return Error::os(ec.value(), "reset \"" + base + "\"");
         for (const char* d : {"/upper", "/work"}) {
-            if (auto st = make_dirs(base + d, 0755); !st) return st;
+            if (auto st = sys::make_dirs(base + d, 0755); !st) return st;
             // With a user namespace the upper layer's root is the mapped root's, as the
             // idmapped lower's root shows (and what the app's root copies up lands there
             // owned by the mapped uid).

@@ -17,6 +17,7 @@
 #include "sandbox/init_protocol.h"
 #include "sandbox/sandbox_plan.hpp"
 #include "sandbox/spawn.hpp"
+#include "sys/file.hpp"
 #include "sys/process.hpp"
 
 namespace isolated::runtime {
@@ -102,10 +103,10 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     std::string apps_dir = options_.run_dir + "/apps";
     std::string app_dir = apps_dir + "/" + spec.name;
     for (const auto* d : {&apps_dir, &app_dir})
-        if (auto st = make_dir(*d, 0755); !st) return st.error();
-    auto run_dir = open_dir(app_dir);
+        if (auto st = sys::make_dir(*d, 0755); !st) return st.error();
+    auto run_dir = sys::open_dir(app_dir);
     if (!run_dir) return run_dir.error();
-    auto log_dir = open_dir(options_.log_dir);
+    auto log_dir = sys::open_dir(options_.log_dir);
     if (!log_dir) return log_dir.error();
     // Records left by an earlier run must never be read as this one's.
     for (const char* name : {INIT_EXIT_FILE, kInstanceRecord})
@@ -275,11 +276,11 @@ void HostRuntime::remember_stopped(const std::string& app, bool stopped) {
         (void)::unlink(marker.c_str());
         return;
     }
-    if (auto st = make_dirs(dir, 0755); !st) {
+    if (auto st = sys::make_dirs(dir, 0755); !st) {
         host::log_warning(app, st.error().to_string());
         return;
     }
-    if (auto st = write_file(marker, "stopped by the operator\n"); !st) host::log_warning(app, st.error().to_string());
+    if (auto st = sys::update_file(marker, "stopped by the operator\n"); !st) host::log_warning(app, st.error().to_string());
 }
 
 std::set<std::string> HostRuntime::remembered_stopped() { return apps_having(options_.run_dir, "stopped"); }
@@ -291,9 +292,9 @@ std::vector<std::string> HostRuntime::recorded_instances() {
 
 std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) {
     std::string app_dir = options_.run_dir + "/apps/" + app;
-    auto run_dir = open_dir(app_dir);
+    auto run_dir = sys::open_dir(app_dir);
     if (!run_dir) return std::nullopt;
-    std::string text = read_at(run_dir->get(), kInstanceRecord);
+    std::string text = sys::read_file_at(run_dir->get(), kInstanceRecord).value_or("");
     if (text.empty()) return std::nullopt;
     const std::string record_path = app_dir + "/" + kInstanceRecord;
     auto rec = parse_instance_record(app, text, record_path);
@@ -334,7 +335,8 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     if (!pidfd) {
         // Ended while no daemon watched: its init recorded how (unless it was killed
         // itself, or the app ran without the init).
-        ExitInfo exit = exit_while_down(parse_exit_record(read_at(run_dir->get(), INIT_EXIT_FILE), instance),
+        std::string exit_text = sys::read_file_at(run_dir->get(), INIT_EXIT_FILE).value_or("");
+        ExitInfo exit = exit_while_down(parse_exit_record(exit_text, instance),
                                         a.spec.init, std::chrono::system_clock::now());
         InstanceResources left;
         left.app = app;

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "host/log.hpp"
-#include "runtime/run_files.hpp"
+#include "sys/file.hpp"
 #include "sys/process.hpp"
 
 namespace isolated::runtime {
@@ -18,7 +18,7 @@ namespace isolated::runtime {
 namespace asio = boost::asio;
 
 void Watch::write_record() {
-    if (auto st = write_at(run_dir.get(), kInstanceRecord, serialize_instance_record(record)); !st)
+    if (auto st = sys::replace_file_at(run_dir.get(), kInstanceRecord, serialize_instance_record(record)); !st)
         host::log_warning(app, "instance record: " + st.error().to_string() +
                                    " (a restarted daemon could not adopt this instance)");
 }
@@ -157,7 +157,7 @@ void Watch::handle_exit() {
             waited->code = WEXITSTATUS(*st);
         }
     }
-    auto recorded = parse_exit_record(read_at(run_dir.get(), INIT_EXIT_FILE), instance);
+    auto recorded = parse_exit_record(sys::read_file_at(run_dir.get(), INIT_EXIT_FILE).value_or(""), instance);
     if (!recorded && !waited && status_tries-- > 0) {
         // An adopted init is reaped by its new parent (PID 1 or a subreaper) a moment
         // after it ends; only then does the kernel have its status. Ask again shortly.

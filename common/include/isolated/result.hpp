@@ -48,6 +48,9 @@ public:
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
 
+    /// The value, or `fallback` on error: for reads where "nothing" is an answer.
+    T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
+
     const E& error() const { return std::get<1>(v_); }
     E& error() { return std::get<1>(v_); }
 
