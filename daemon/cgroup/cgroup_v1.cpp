@@ -165,6 +165,14 @@ public:
         if (!is_app_name(app)) return Error::msg("\"" + app + "\" is not an app name");
         V1Dirs dirs = dirs_for(app);
         if (auto r = check_controllers(dirs, spec); !r) return r.error();
+        return make_fresh(app, dirs, opts_.root + "/" + app, [&] { return apply_v1_limits(dirs, spec); });
+    }
+
+    // A cgroup made anew in every hierarchy (a leftover of the same name is killed and
+    // removed first), set up by SETUP, opened; on any failure nothing of it is left.
+    template <typename Setup>
+    Result<std::unique_ptr<AppCgroup>> make_fresh(const std::string& name, const V1Dirs& dirs, const std::string& rel,
+                                                  Setup setup) {
         bool leftover = false;
         for (auto& d : unique_dirs(dirs)) leftover = leftover || is_dir(d);
         if (leftover)
@@ -174,9 +182,9 @@ public:
             return e;
         };
         for (auto& m : mounts())
-            if (auto r = make_dirs(m, opts_.root + "/" + app, opts_.after_mkdir); !r) return fail(r.error());
-        if (auto r = apply_v1_limits(dirs, spec); !r) return fail(r.error());
-        auto h = open_v1(app, dirs);
+            if (auto r = make_dirs(m, rel, opts_.after_mkdir); !r) return fail(r.error());
+        if (auto r = setup(); !r) return fail(r.error());
+        auto h = open_v1(name, dirs);
         if (!h) return fail(h.error());
         return h;
     }
@@ -206,22 +214,9 @@ public:
     Result<std::unique_ptr<AppCgroup>> create_hook(const std::string& name) override {
         if (!is_hook_name(name)) return Error::msg("\"" + name + "\" is not a hook cgroup name");
         V1Dirs dirs = hook_dirs_for(name);
-        bool leftover = false;
-        for (auto& d : unique_dirs(dirs)) leftover = leftover || is_dir(d);
-        if (leftover)
-            if (auto r = remove_with_retry(unique_dirs(dirs), [&] { return kill_v1(dirs); }); !r) return r.error();
-        auto fail = [&](Error e) -> Result<std::unique_ptr<AppCgroup>> {
-            for (auto& d : unique_dirs(dirs)) (void)rmdir_recursive(d);
-            return e;
-        };
         // In every hierarchy the apps use, as an app's: the freezer one is what makes
         // the kill race-free against forks; no limits are written.
-        for (auto& m : mounts())
-            if (auto r = make_dirs(m, opts_.root + "/" + kHooksDir + "/" + name, opts_.after_mkdir); !r)
-                return fail(r.error());
-        auto h = open_v1(name, dirs);
-        if (!h) return fail(h.error());
-        return h;
+        return make_fresh(name, dirs, opts_.root + "/" + kHooksDir + "/" + name, [] { return Status{}; });
     }
 
     Result<std::vector<std::string>> remove_hooks() override {

@@ -8,9 +8,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <exception>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace isolated::sys {
 
@@ -84,50 +87,55 @@ void kill_descendants(pid_t root, int max_rounds) {
     }
 }
 
-std::optional<std::uint64_t> process_start_time(pid_t pid) {
+namespace {
+
+// Fields 3.. of /proc/PID/stat (state, ppid, ...): comm (field 2) may contain spaces
+// and parentheses, so they start after the last ')'. nullopt when the process is gone.
+std::optional<std::vector<std::string>> stat_fields(pid_t pid, int through_field) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
     if (!std::getline(f, line)) return std::nullopt;
-    // comm (field 2) may contain spaces and parentheses: parse after the last ')'.
     auto close = line.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
+    if (close == std::string::npos || close + 2 > line.size()) return std::vector<std::string>{};
     std::istringstream rest(line.substr(close + 2));
-    std::string field;
-    // Fields from 3 on; start time is field 22 -> the 20th after ')'.
-    for (int i = 3; i < 22; ++i)
-        if (!(rest >> field)) return std::nullopt;
-    std::uint64_t t;
-    if (!(rest >> t)) return std::nullopt;
-    return t;
+    std::vector<std::string> out;
+    for (std::string field; static_cast<int>(out.size()) + 3 <= through_field && rest >> field;)
+        out.push_back(std::move(field));
+    return out;
+}
+
+// Field N (1-based, as proc(5) numbers them) as an unsigned number.
+template <typename T>
+std::optional<T> stat_number(const std::vector<std::string>& fields, int n) {
+    if (n < 3 || static_cast<std::size_t>(n - 3) >= fields.size()) return std::nullopt;
+    try {
+        std::size_t used = 0;
+        unsigned long long v = std::stoull(fields[n - 3], &used);
+        if (used != fields[n - 3].size()) return std::nullopt;
+        return static_cast<T>(v);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> process_start_time(pid_t pid) {
+    auto f = stat_fields(pid, 22);  // starttime
+    return f ? stat_number<std::uint64_t>(*f, 22) : std::nullopt;
 }
 
 bool process_exiting(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return true;
-    auto close = line.rfind(')');
-    if (close == std::string::npos) return false;
-    std::istringstream rest(line.substr(close + 2));
-    std::string field;
-    for (int i = 3; i < 9; ++i)
-        if (!(rest >> field)) return false;
-    unsigned long flags = 0;
-    if (!(rest >> flags)) return false;
+    auto f = stat_fields(pid, 9);  // flags
+    if (!f) return true;
+    auto flags = stat_number<unsigned long>(*f, 9);
     constexpr unsigned long kPfExiting = 0x00000004;  // include/linux/sched.h
-    return (flags & kPfExiting) != 0;
+    return flags && (*flags & kPfExiting) != 0;
 }
 
 std::optional<pid_t> parent_pid(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return std::nullopt;
-    auto close = line.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
-    std::istringstream rest(line.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    if (!(rest >> state >> ppid)) return std::nullopt;
-    return ppid;
+    auto f = stat_fields(pid, 4);  // ppid
+    return f ? stat_number<pid_t>(*f, 4) : std::nullopt;
 }
 
 std::string exe_path(pid_t pid) {

@@ -59,17 +59,6 @@
 
 static size_t str_len(const char *s) { return strlen(s); }
 
-/* Appends the decimal form of v to buf at *pos, zero-padded to `width` digits. */
-static void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width) tmp[n++] = '0';
-    while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
-}
 
 /* ---- the plan --------------------------------------------------------------------- */
 

@@ -54,15 +54,18 @@ int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v) {
+void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width) {
     char tmp[24];
     int n = 0;
     do {
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
+    while (n < width && n < (int)sizeof tmp) tmp[n++] = '0';
     while (n && *pos < cap) buf[(*pos)++] = tmp[--n];
 }
+
+void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v) { put_pad(buf, cap, pos, v, 0); }
 
 void put_str(char *buf, size_t cap, size_t *pos, const char *s) {
     while (*s && *pos < cap) buf[(*pos)++] = *s++;

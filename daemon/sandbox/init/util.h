@@ -44,6 +44,8 @@ int safe_close(int fd);
 int write_all(int fd, const char *p, size_t n);
 /* Appends a decimal / a string at buf[*pos], never past cap (no NUL). */
 void put_u64(char *buf, size_t cap, size_t *pos, uint64_t v);
+/* Appends the decimal form of v to buf at *pos, zero-padded to `width` digits. */
+void put_pad(char *buf, size_t cap, size_t *pos, uint64_t v, int width);
 void put_str(char *buf, size_t cap, size_t *pos, const char *s);
 /* strlcpy: at most cap-1 bytes, always NUL-terminated. */
 void copy_str(char *dst, size_t cap, const char *src);
