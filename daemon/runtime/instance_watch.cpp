@@ -18,7 +18,9 @@ namespace isolated::runtime {
 namespace asio = boost::asio;
 
 void Watch::write_record() {
-    if (auto st = sys::replace_file_at(run_dir.get(), kInstanceRecord, serialize_instance_record(record)); !st)
+    // Root's only: the record holds the app's definition, env values and arguments
+    // included, and the run dir is world-traversable (the read-only socket is in it).
+    if (auto st = sys::replace_file_at(run_dir.get(), kInstanceRecord, serialize_instance_record(record), 0600); !st)
         host::log_warning(app, "instance record: " + st.error().to_string() +
                                    " (a restarted daemon could not adopt this instance)");
 }

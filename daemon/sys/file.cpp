@@ -40,15 +40,18 @@ std::string parent_of(const std::string& path) {
 /// Writes NAME.tmp under dirfd, optionally fsynced, and renames it over NAME. The temp
 /// file goes on every failure. `rename_error` builds the rename's message.
 Status replace(int dirfd, const std::string& name, std::string_view content, bool durable,
-               const std::string& rename_what) {
+               const std::string& rename_what, mode_t mode = 0644) {
     const std::string tmp = name + ".tmp";
-    unique_fd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    unique_fd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
     if (!fd) return os_error("create " + quoted(tmp));
     auto fail = [&](const std::string& what) {
         Error err = os_error(what);
         ::unlinkat(dirfd, tmp.c_str(), 0);
         return err;
     };
+    // Exactly MODE, whatever the umask or a temp file left by a crash had, before any
+    // byte is written (a 0600 file's content must never be readable by others).
+    if (::fchmod(fd.get(), mode) != 0) return fail("chmod " + quoted(tmp));
     if (!write_all(fd.get(), content)) return fail("write " + quoted(tmp));
     if (durable && ::fsync(fd.get()) != 0) return fail("fsync " + quoted(tmp));
     fd.reset();
@@ -100,8 +103,8 @@ Status write_existing(const std::string& path, std::string_view data) {
     return {};
 }
 
-Status replace_file_at(int dirfd, const std::string& name, std::string_view content) {
-    return replace(dirfd, name, content, /*durable=*/false, "rename " + quoted(name + ".tmp"));
+Status replace_file_at(int dirfd, const std::string& name, std::string_view content, mode_t mode) {
+    return replace(dirfd, name, content, /*durable=*/false, "rename " + quoted(name + ".tmp"), mode);
 }
 
 Status replace_file_durably(const std::string& path, std::string_view content) {

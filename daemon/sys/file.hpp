@@ -43,10 +43,11 @@ Result<std::string> read_file_at(int dirfd, const std::string& name);
 /// "PATH"` (so never give it a secret).
 Status write_existing(const std::string& path, std::string_view data);
 
-/// Replaces `name` under `dirfd` (AT_FDCWD: a path) by a file of mode 0644 holding
+/// Replaces `name` under `dirfd` (AT_FDCWD: a path) by a file of exactly `mode` holding
 /// `content`: writes NAME.tmp (O_NOFOLLOW) and renames it over NAME. The temp file is
-/// removed when a step fails. Errors: `create "TMP"`, `write "TMP"`, `rename "TMP"`.
-Status replace_file_at(int dirfd, const std::string& name, std::string_view content);
+/// removed when a step fails. Errors: `create "TMP"`, `chmod "TMP"`, `write "TMP"`,
+/// `rename "TMP"`.
+Status replace_file_at(int dirfd, const std::string& name, std::string_view content, mode_t mode = 0644);
 
 /// replace_file_at(AT_FDCWD, path) made durable: fsyncs the temp file before the rename
 /// and the directory after it (the rename is durable only once the directory entry is).

@@ -301,6 +301,7 @@ TEST_CASE("envFile and secrets: no value reaches an unprivileged peer, the run a
         "    c.sendall(banner)\n"
         "    c.close()\n";
     json app = {{"command", {"/usr/bin/python3", "-c", server, d.dir()}},
+                {"env", {{"APP_TOKEN", "envvalue-Kp93m"}}},
                 {"envFile", d.dir() + "/app.env"},
                 {"secrets", {{{"source", sdir + "/db-password"}}}},
                 {"network", {{"mode", "none"}}},
@@ -355,6 +356,15 @@ TEST_CASE("envFile and secrets: no value reaches an unprivileged peer, the run a
     }
     // Nor the daemon's own output.
     for (const auto& v : values) CHECK(d.daemon_log().find(v) == std::string::npos);
+    // The app file's own env values are in instance.json (a new daemon adopts by it),
+    // which is root's alone: nobody finds them anywhere under the run or state dirs.
+    auto env_value = [&](bool nobody) {
+        std::vector<std::string> argv = {"grep", "-r", "-l", "-s", "-F", "-D", "skip", "-e", "envvalue-Kp93m",
+                                         d.run_dir(), d.state_dir()};
+        return nobody ? as_nobody(argv) : run(argv);
+    };
+    CHECK(env_value(false).out.find("instance.json") != std::string::npos);
+    CHECK(env_value(true).out.empty());
 
     // A new daemon adopts the app: it reads the files again, so its redaction knows them.
     d.kill9();
