@@ -14,6 +14,9 @@ PACKAGES=(
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
   # the Prometheus project's own text-format parser (python3 prometheus_client), for /v1/metrics
   python3 python3-prometheus-client
+  # promtool (Debian ships it in prometheus, whose server is kept from starting as the
+  # scenario's are, below), for the alerting rules in conf/monitoring
+  prometheus
   # the seed scenario (conf/apps: nginx, vsftpd with PAM virtual users, PostgreSQL) and
   # its clients (curl above, lftp, psql and pgbench from postgresql-client)
   nginx vsftpd libpam-pwdfile postgresql postgresql-contrib postgresql-client lftp openssl
@@ -47,7 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$rc" = 0 ] || exit "$rc"
   # ... nor at the next boot, where systemd runs the host's services.
   if [ -d /run/systemd/system ]; then
-    for unit in nginx vsftpd postgresql; do
+    for unit in nginx vsftpd postgresql prometheus; do
       if printf '%s\n' "${missing[@]}" | grep -qx "$unit"; then systemctl disable -q "$unit" 2>/dev/null || true; fi
     done
   fi
