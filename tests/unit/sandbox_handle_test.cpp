@@ -19,6 +19,7 @@
 #include "fakes/manual_clock.hpp"
 #include "logs/log_store.hpp"
 #include "probe/probe_manager.hpp"
+#include "fakes/supervisor_rig.hpp"
 #include "supervisor/supervisor.hpp"
 #include "sys/netns.hpp"
 #include "sys/process.hpp"
@@ -30,26 +31,9 @@ using isolated::test::ManualClock;
 
 namespace {
 
-AppSpec make_spec(const std::string& name) {
-    AppSpec s;
-    s.name = name;
-    s.command = {"/bin/" + name};
-    return s;
-}
+using isolated::test::make_spec;
 
-struct Rig {
-    ManualClock clock;
-    FakeRuntime runtime;
-    EventLog events;
-    Supervisor sup{clock, runtime, events, [] { return 0.5; }};
-    Rig() { sup.settle = Duration(0); }
-
-    void load(std::vector<AppSpec> specs) {
-        std::map<std::string, AppSpec> m;
-        for (auto& s : specs) m.emplace(s.name, s);
-        sup.load(m);
-    }
-};
+using Rig = isolated::test::SupervisorRig;
 
 bool same_handle(const SandboxHandle& a, const SandboxHandle& b) {
     return a.pidfd == b.pidfd && a.pid == b.pid && a.start_time == b.start_time;

@@ -13,6 +13,7 @@
 #include "fakes/fake_probe_host.hpp"
 #include "fakes/fake_runtime.hpp"
 #include "fakes/manual_clock.hpp"
+#include "fakes/supervisor_rig.hpp"
 #include "supervisor/supervisor.hpp"
 
 using namespace isolated;

@@ -8,6 +8,7 @@
 #include "fakes/fake_probe_host.hpp"
 #include "fakes/fake_runtime.hpp"
 #include "fakes/manual_clock.hpp"
+#include "fakes/supervisor_rig.hpp"
 #include "supervisor/supervisor.hpp"
 
 using namespace isolated;
@@ -62,11 +63,7 @@ struct Rig {
     Rig() { sup.settle = Duration(0); }
 
     AppState state(const std::string& n) const { return sup.detail(n)->status.state; }
-    void load(std::vector<AppSpec> specs) {
-        std::map<std::string, AppSpec> m;
-        for (auto& s : specs) m.emplace(s.name, s);
-        sup.load(m);
-    }
+    void load(const std::vector<AppSpec>& specs) { isolated::test::load_specs(sup, specs); }
     std::size_t count(const std::string& app, HookKind k) const { return hooks.of(app, k).size(); }
     /// The stored event with `seq` (the hook must get the very event that was published).
     AppEvent stored(std::uint64_t seq) const {

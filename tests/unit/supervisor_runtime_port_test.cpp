@@ -6,6 +6,7 @@
 
 #include "fakes/fake_runtime.hpp"
 #include "fakes/manual_clock.hpp"
+#include "fakes/supervisor_rig.hpp"
 #include "supervisor/supervisor.hpp"
 
 using namespace isolated;
@@ -16,26 +17,9 @@ using isolated::test::ManualClock;
 
 namespace {
 
-AppSpec make_spec(const std::string& name) {
-    AppSpec s;
-    s.name = name;
-    s.command = {"/bin/" + name};
-    return s;
-}
+using isolated::test::make_spec;
 
-struct Rig {
-    ManualClock clock;
-    FakeRuntime runtime;
-    EventLog events;
-    Supervisor sup{clock, runtime, events, [] { return 0.5; }};
-
-    AppStatus status(const std::string& n) const { return sup.detail(n)->status; }
-    void load(std::vector<AppSpec> specs) {
-        std::map<std::string, AppSpec> m;
-        for (auto& s : specs) m.emplace(s.name, s);
-        sup.load(m);
-    }
-};
+using Rig = isolated::test::SupervisorRig;
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include "fakes/fake_runtime.hpp"
 #include "fakes/manual_clock.hpp"
 #include "supervisor/backoff.hpp"
+#include "fakes/supervisor_rig.hpp"
 #include "supervisor/supervisor.hpp"
 
 using namespace isolated;
@@ -18,34 +19,14 @@ using isolated::test::ManualClock;
 
 namespace {
 
-AppSpec make_spec(const std::string& name, std::vector<std::string> deps = {}) {
-    AppSpec s;
-    s.name = name;
-    s.command = {"/bin/" + name};
-    s.depends_on = std::move(deps);
-    return s;
-}
+using isolated::test::make_spec;
 
-struct Rig {
-    ManualClock clock;
-    FakeRuntime runtime;
-    EventLog events;
-    Supervisor sup{clock, runtime, events, [] { return 0.5; }};  // no jitter
-    // Most tests answer a start as soon as the app runs; the settle window has tests of its own.
-    Rig() { sup.settle = Duration(0); }
-
+struct Rig : isolated::test::SupervisorRig {
     AppState state(const std::string& n) const {
         for (auto& s : sup.list())
             if (s.name == n) return s.state;
         FAIL("no app " << n);
         return AppState::failed;
-    }
-    AppStatus status(const std::string& n) const { return sup.detail(n)->status; }
-
-    void load(std::vector<AppSpec> specs) {
-        std::map<std::string, AppSpec> m;
-        for (auto& s : specs) m.emplace(s.name, s);
-        sup.load(m);
     }
 };
 
@@ -60,11 +41,7 @@ struct ProbeRig {
 
     AppState state(const std::string& n) const { return sup.detail(n)->status.state; }
     AppStatus status(const std::string& n) const { return sup.detail(n)->status; }
-    void load(std::vector<AppSpec> specs) {
-        std::map<std::string, AppSpec> m;
-        for (auto& s : specs) m.emplace(s.name, s);
-        sup.load(m);
-    }
+    void load(const std::vector<AppSpec>& specs) { isolated::test::load_specs(sup, specs); }
     /// Messages of the app's events of `type`.
     std::vector<std::string> messages(const std::string& app, const std::string& type) const {
         std::vector<std::string> out;
