@@ -25,6 +25,9 @@ PACKAGES=(
   # the Debian package (packaging/build-deb.sh) and its test (packaging/test-deb.sh:
   # lintian, bash completion with bash-completion's framework)
   dpkg-dev debhelper lintian bash-completion
+  # the Cockpit page's test (tests/cockpit): Cockpit's web server and bridge, and a
+  # headless browser driven over the DevTools protocol
+  cockpit-ws cockpit-bridge chromium
   # tests on a real cgroup v2 with controllers (tests/vm/qemu-cgroup2.sh boots a guest)
   qemu-system-x86 busybox-static cpio kmod
 )
@@ -54,4 +57,17 @@ if [ ${#missing[@]} -gt 0 ]; then
       if printf '%s\n' "${missing[@]}" | grep -qx "$unit"; then systemctl disable -q "$unit" 2>/dev/null || true; fi
     done
   fi
+fi
+
+# Node.js runs test tooling only (tests/js: a PromQL parser, a DevTools client), pinned
+# by tests/js/package-lock.json. Debian's nodejs and npm unless the machine has its own.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+# npm ci again only when the lockfile changed since the last install (the stamp is its copy).
+if ! cmp -s tests/js/package-lock.json tests/js/node_modules/.isolated-lock 2>/dev/null; then
+  echo "install-deps.sh: npm ci in tests/js"
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.isolated-lock)
 fi
