@@ -42,6 +42,27 @@ void Client::stream(const std::string& target, const std::function<void(std::str
     if (!r.ok()) throw_api_error(r, app);
 }
 
+Response Client::raw(const Request& req) {
+    try {
+        return transport_.request(req);
+    } catch (const TransportError& e) {
+        throw Failure(exit_code::unreachable, e.what());
+    }
+}
+
+void Client::upload(const std::string& target, std::function<std::size_t(char*, std::size_t)> source,
+                    const std::function<void(std::string_view)>& on_data) {
+    Request req{"POST", target, {}, std::chrono::milliseconds(0)};
+    req.body_source = std::move(source);
+    Response r;
+    try {
+        r = transport_.stream(req, on_data);
+    } catch (const TransportError& e) {
+        throw Failure(exit_code::unreachable, e.what());
+    }
+    if (!r.ok()) throw_api_error(r, {});
+}
+
 void throw_api_error(const Response& r, const std::string& app) {
     std::string message;
     try {

@@ -39,6 +39,12 @@ public:
     void stream(const std::string& target, const std::function<void(std::string_view)>& on_data,
                 std::chrono::milliseconds header_timeout, const std::string& app = {});
 
+    /// Any request; the answer whatever its status (only an unreachable daemon throws).
+    Response raw(const Request& req);
+    /// POST with a streamed body (an image archive) and a streamed answer (NDJSON).
+    void upload(const std::string& target, std::function<std::size_t(char*, std::size_t)> source,
+                const std::function<void(std::string_view)>& on_data);
+
 private:
     Response call(const Request& req, const std::string& app);
     Transport& transport_;

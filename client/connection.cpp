@@ -1,12 +1,15 @@
 #include "connection.hpp"
 
 #include <csignal>
+#include <cstdio>
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -96,7 +99,59 @@ struct UnixSocketTransport::Impl {
         if (ec) throw TransportError(connect_message(path, ec));
     }
 
+    /// The header, then the body as HTTP/1.1 chunks from `r.body_source`; each write
+    /// has its own deadline (a large archive takes as long as it takes).
+    void send_chunked(local::socket& sock, const Request& r) {
+        http::request<http::empty_body> req;
+        req.method_string(r.method);
+        req.target(r.target);
+        req.version(11);
+        req.set(http::field::host, "isolated");
+        req.set(http::field::user_agent, std::string("isoctl/") + ISOLATED_VERSION);
+        req.set(http::field::content_type, r.body_type);
+        req.keep_alive(false);
+        req.chunked(true);
+        http::request_serializer<http::empty_body> sr(req);
+        bool done = false;
+        error_code ec;
+        http::async_write_header(sock, sr, [&](const error_code& e, std::size_t) {
+            ec = e;
+            done = true;
+        });
+        wait(sock, done, Clock::now() + kConnectTimeout);
+        if (ec) throw io_failure(ec);
+        std::vector<char> buf(256 * 1024);
+        while (true) {
+            std::size_t n = r.body_source(buf.data() + 16, buf.size() - 18);
+            std::string frame;
+            if (n == 0) {
+                frame = "0\r\n\r\n";
+            } else {
+                char head[16];
+                int h = std::snprintf(head, sizeof head, "%zx\r\n", n);
+                frame.reserve(static_cast<std::size_t>(h) + n + 2);
+                frame.append(head, static_cast<std::size_t>(h));
+                frame.append(buf.data() + 16, n);
+                frame += "\r\n";
+            }
+            done = false;
+            asio::async_write(sock, asio::buffer(frame), [&](const error_code& e, std::size_t) {
+                ec = e;
+                done = true;
+            });
+            wait(sock, done, Clock::now() + std::chrono::seconds(60));
+            // The daemon may have answered and closed already (a refusal, a size
+            // limit): stop sending and read its answer.
+            if (ec) return;
+            if (n == 0) break;
+        }
+    }
+
     void send(local::socket& sock, const Request& r, Clock::time_point deadline) {
+        if (r.body_source) {
+            send_chunked(sock, r);
+            return;
+        }
         http::request<http::string_body> req;
         req.method_string(r.method);
         req.target(r.target);

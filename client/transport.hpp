@@ -16,6 +16,11 @@ struct Request {
     std::string target;                            ///< "/v1/apps?x=1"
     std::string body;                              ///< sent as application/json when not empty
     std::chrono::milliseconds timeout{30'000};     ///< whole exchange; ignored by stream()
+    /// A body too large to hold (an image archive): read piece by piece (returns the
+    /// bytes put in `buf`, 0 at the end; throws on a read error) and sent chunked as
+    /// `body_type`. stream() only.
+    std::function<std::size_t(char* buf, std::size_t cap)> body_source{};
+    std::string body_type = "application/x-tar";
 };
 
 struct Response {

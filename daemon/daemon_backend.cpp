@@ -1,8 +1,11 @@
 #include "daemon_backend.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "host/log.hpp"
+#include "image/loader.hpp"
 #include "isolated/app_parser.hpp"
 #include "metrics/metrics.hpp"
 
@@ -115,6 +118,11 @@ std::string DaemonBackend::metrics() {
     d.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     // Seqs start at 1 and grow by one per event, so the last one is the count.
     if (auto last = events_.recent({}, 1); !last.empty()) d.events_total = last.back().seq;
+    if (images_) {
+        auto u = images_->usage();
+        d.images = u.images;
+        d.image_store_bytes = u.bytes;
+    }
     return metrics::render(sup_.list(), d);
 }
 
@@ -161,6 +169,161 @@ api::ApiResult<api::SignalResult> DaemonBackend::signal_app(const std::string& a
     out.main_pid = d->main_pid;
     out.pids = d->pids;
     return out;
+}
+
+}  // namespace isolated
+
+// ---- images ---------------------------------------------------------------------------
+
+namespace isolated {
+
+namespace {
+
+api::ApiError no_images() { return api::ApiError{501, api_error::internal, "this daemon has no image store"}; }
+
+/// The store's errors in HTTP terms: EINVAL a bad ref (400), ENOENT not stored (404),
+/// EBUSY used by an app (409); an error without errno is a refused archive (400).
+api::ApiError image_error(const Error& e) {
+    switch (e.errno_value) {
+        case EINVAL: return api::ApiError{400, api_error::bad_request, e.message};
+        case ENOENT: return api::ApiError{404, api_error::not_found, e.message};
+        case EBUSY: return api::ApiError{409, api_error::conflict, e.message};
+        case 0: return api::ApiError{400, api_error::invalid_image, e.message};
+        default: return api::ApiError{500, api_error::internal, e.to_string()};
+    }
+}
+
+ImageInfo to_info(const image::ImageRecord& r) {
+    ImageInfo i;
+    i.id = r.id.str();
+    i.manifest = r.manifest.str();
+    i.refs = r.refs;
+    i.size = r.size;
+    i.rootfs_size = r.rootfs_size;
+    i.layers = r.layers.size();
+    i.created = r.created;
+    i.loaded = r.loaded;
+    return i;
+}
+
+class StoreUpload : public api::Upload {
+public:
+    explicit StoreUpload(image::TempFile f) : file_(std::move(f)) {}
+    const std::string& path() const override { return file_.path(); }
+    int fd() const override { return file_.fd(); }
+
+private:
+    image::TempFile file_;
+};
+
+}  // namespace
+
+api::ApiResult<std::shared_ptr<api::Upload>> DaemonBackend::begin_upload() {
+    if (!images_) return no_images();
+    auto f = images_->temp_file("upload");
+    if (!f) return api::ApiError{500, api_error::internal, f.error().to_string()};
+    return std::shared_ptr<api::Upload>(std::make_shared<StoreUpload>(std::move(*f)));
+}
+
+api::ApiResult<void> DaemonBackend::load_image(std::shared_ptr<api::Upload> upload, const std::string& name,
+                                               ImageEvents on_event) {
+    if (!images_ || !image_worker_) return no_images();
+    image::LoadOptions options;
+    if (!name.empty()) {
+        auto ref = image::parse_reference(name);
+        if (!ref) return api::ApiError{400, api_error::bad_request, "name: " + ref.error().message};
+        if (ref->digest) return api::ApiError{400, api_error::bad_request, "name: a name:tag, not a digest"};
+        options.name = *ref;
+    }
+    // The job holds the upload (its file goes when the job is done) and posts every
+    // event back to the loop, where the API's stream lives.
+    image_worker_->submit([store = images_, post = post_, upload = std::move(upload), options,
+                           on_event = std::move(on_event)] {
+        auto emit = [&](api::ImageLoadEvent e) {
+            post([on_event, e = std::move(e)]() mutable { on_event(std::move(e)); });
+        };
+        ::lseek(upload->fd(), 0, SEEK_SET);
+        auto loaded = image::load_archive(*store, upload->fd(), options, [&](const std::string& line) {
+            emit(api::ImageLoadEvent{api::ImageLoadEvent::Kind::progress, line, {}, {}});
+        });
+        api::ImageLoadEvent last;
+        if (loaded) {
+            last.kind = api::ImageLoadEvent::Kind::result;
+            for (const auto& r : *loaded) last.images.push_back(to_info(r));
+        } else {
+            last.kind = api::ImageLoadEvent::Kind::error;
+            last.error = image_error(loaded.error());
+        }
+        emit(std::move(last));
+    });
+    return {};
+}
+
+api::ApiResult<std::vector<ImageInfo>> DaemonBackend::list_images() {
+    if (!images_) return no_images();
+    std::vector<ImageInfo> out;
+    for (const auto& r : images_->list()) out.push_back(to_info(r));
+    return out;
+}
+
+api::ApiResult<ImageInfo> DaemonBackend::inspect_image(const std::string& ref) {
+    if (!images_) return no_images();
+    auto r = images_->resolve(ref);
+    if (!r) return image_error(r.error());
+    ImageInfo info = to_info(*r);
+    auto c = images_->config(*r);
+    if (!c) return api::ApiError{500, api_error::internal, c.error().to_string()};
+    ImageConfigInfo ci;
+    ci.architecture = c->architecture;
+    ci.os = c->os;
+    ci.variant = c->variant;
+    ci.entrypoint = c->entrypoint;
+    ci.cmd = c->cmd;
+    ci.env = c->env;
+    ci.working_dir = c->working_dir;
+    ci.user = c->user;
+    ci.stop_signal = c->stop_signal;
+    ci.labels = c->labels;
+    ci.exposed_ports = c->exposed_ports;
+    ci.volumes = c->volumes;
+    info.config = std::move(ci);
+    return info;
+}
+
+void DaemonBackend::remove_image(const std::string& ref, Then<ImageRemoveReport> done) {
+    if (!images_ || !image_worker_) return done(no_images());
+    image_worker_->submit([store = images_, post = post_, ref, done = std::move(done)] {
+        auto r = store->remove(ref);
+        api::ApiResult<ImageRemoveReport> out = image_error(Error::msg(""));
+        if (r) {
+            ImageRemoveReport rep;
+            rep.untagged = r->untagged;
+            for (const auto& d : r->deleted) rep.deleted.push_back(d.str());
+            out = rep;
+        } else {
+            out = image_error(r.error());
+        }
+        post([done, out = std::move(out)] { done(out); });
+    });
+}
+
+void DaemonBackend::prune_images(Then<ImagePruneReport> done) {
+    if (!images_ || !image_worker_) return done(no_images());
+    image_worker_->submit([store = images_, post = post_, done = std::move(done)] {
+        auto r = store->prune();
+        api::ApiResult<ImagePruneReport> out = image_error(Error::msg(""));
+        if (r) {
+            ImagePruneReport rep;
+            for (const auto& d : r->images) rep.images.push_back(d.str());
+            rep.blobs = r->blobs;
+            rep.rootfs = r->rootfs;
+            rep.bytes = r->bytes;
+            out = rep;
+        } else {
+            out = api::ApiError{500, api_error::internal, r.error().to_string()};
+        }
+        post([done, out = std::move(out)] { done(out); });
+    });
 }
 
 }  // namespace isolated

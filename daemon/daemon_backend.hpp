@@ -9,6 +9,8 @@
 #include <string>
 
 #include "api/backend.hpp"
+#include "image/store.hpp"
+#include "image/worker.hpp"
 #include "isolated/app_parser.hpp"
 #include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
@@ -42,6 +44,25 @@ public:
                                                 bool tty) override;
     api::ApiResult<api::SignalResult> signal_app(const std::string& app, int sig, bool all) override;
 
+    api::ApiResult<std::shared_ptr<api::Upload>> begin_upload() override;
+    std::uint64_t max_upload_bytes() override { return max_upload_; }
+    api::ApiResult<void> load_image(std::shared_ptr<api::Upload> upload, const std::string& name,
+                                    ImageEvents on_event) override;
+    api::ApiResult<std::vector<ImageInfo>> list_images() override;
+    api::ApiResult<ImageInfo> inspect_image(const std::string& ref) override;
+    void remove_image(const std::string& ref, Then<ImageRemoveReport> done) override;
+    void prune_images(Then<ImagePruneReport> done) override;
+
+    /// Runs `fn` on the daemon's loop (from the image worker's thread).
+    using Post = std::function<void(std::function<void()>)>;
+    /// The image store, the thread its slow work runs on, and the upload limit.
+    void set_images(image::Store* store, image::Worker* worker, Post post, std::uint64_t max_upload) {
+        images_ = store;
+        image_worker_ = worker;
+        post_ = std::move(post);
+        max_upload_ = max_upload;
+    }
+
     /// Builds the exec plan for an app's spec (the runtime's job).
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;
     /// The bridge's subnet (--subnet), against which pinned addresses are checked.
@@ -72,6 +93,10 @@ private:
     std::string apps_dir_;
     std::string cgroup_driver_;
     std::string subnet_;
+    image::Store* images_ = nullptr;
+    image::Worker* image_worker_ = nullptr;
+    Post post_;
+    std::uint64_t max_upload_ = 0;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

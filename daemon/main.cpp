@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
@@ -20,6 +21,8 @@
 #include "host/asio_clock.hpp"
 #include "host/log.hpp"
 #include "host/notify.hpp"
+#include "image/store.hpp"
+#include "image/worker.hpp"
 #include "isolated/app_parser.hpp"
 #include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
@@ -179,7 +182,20 @@ int main(int argc, char** argv) {
         host::log_info("", "removed " + std::to_string(n) + " leftover hook cgroups (their hooks killed)");
     supervisor::Supervisor sup(clock, runtime, events, random, &probes, &hook_runner);
     logs::LogStore logs(io, s.log_dir);
+    // The image store (issue 14) and the thread its slow work runs on; the worker is
+    // declared after the store, so it is gone (its job finished) before the store is.
+    std::vector<std::string> store_warnings;
+    auto image_store = image::Store::open(s.state_dir + "/images", &store_warnings);
+    if (!image_store) {
+        host::log_error("", "image store: " + image_store.error().to_string());
+        return 1;
+    }
+    for (const auto& w : store_warnings) host::log_warning("", w);
+    image::Worker image_worker;
     DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
+    backend.set_images(
+        image_store->get(), &image_worker, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
+        s.image_load_max_size);
     logs::JournalLog journal(io);
     if (use_journal) backend.set_journal(&journal);
     backend.set_learned_secrets(&learned_secrets);

@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config musl-tools
   libboost-dev libboost-program-options-dev nlohmann-json3-dev catch2 libsystemd-dev
   libnl-route-3-dev libmnl-dev libnftables-dev libseccomp-dev libcap-dev
-  libssl-dev
+  libssl-dev libarchive-dev
   # tests: real programs and tools the integration tests drive
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
   # the Prometheus project's own text-format parser (python3 prometheus_client), for /v1/metrics
@@ -17,6 +17,9 @@ PACKAGES=(
   # promtool (Debian ships it in prometheus, whose server is kept from starting as the
   # scenario's are, below), for the alerting rules in conf/monitoring
   prometheus
+  # image fixtures and oracles (tests/integration/images_test.cpp): umoci builds and
+  # unpacks OCI images, skopeo converts them between formats
+  umoci skopeo
   # the seed scenario (conf/apps: nginx, vsftpd with PAM virtual users, PostgreSQL) and
   # its clients (curl above, lftp, psql and pgbench from postgresql-client)
   nginx vsftpd libpam-pwdfile postgresql postgresql-contrib postgresql-client lftp openssl

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "isolated/api_types.hpp"
+#include "isolated/image_types.hpp"
 #include "isolated/redact.hpp"
 #include "isolated/result.hpp"
 #include "isolated/units.hpp"
@@ -65,6 +66,23 @@ struct SignalResult {
     bool all = false;
     pid_t main_pid = 0;        ///< the app's main process, 0 when it was not among them
     std::vector<pid_t> pids;   ///< every process signalled, host view, main first
+};
+
+/// A request body the session streamed to a file instead of holding it in memory
+/// (POST /v1/images/load): the file goes when the last holder lets go of this.
+class Upload {
+public:
+    virtual ~Upload() = default;
+    virtual const std::string& path() const = 0;
+    virtual int fd() const = 0;
+};
+
+/// One line of an image load's NDJSON answer: progress, then one result or error.
+struct ImageLoadEvent {
+    enum class Kind { progress, result, error } kind = Kind::progress;
+    std::string message;             ///< progress
+    std::vector<ImageInfo> images;   ///< result
+    ApiError error;                  ///< error
 };
 
 enum class AppAction { start, stop, restart };
@@ -128,6 +146,42 @@ public:
     virtual ApiResult<SignalResult> signal_app(const std::string& app, int sig, bool all) {
         (void)app, (void)sig, (void)all;
         return ApiError{501, api_error::internal, "signals are not available in this daemon"};
+    }
+
+    // ---- images (issue 14) ----
+    // The calls that change the store take time (unpacking, deleting trees): they run
+    // off the loop and call back on it. 501 when the daemon has no image store.
+
+    /// A file in the store's tmp dir for an upload, and the most it may hold.
+    virtual ApiResult<std::shared_ptr<Upload>> begin_upload() {
+        return ApiError{501, api_error::internal, "images are not available in this daemon"};
+    }
+    virtual std::uint64_t max_upload_bytes() { return 0; }
+    /// Loads the uploaded archive; `on_event` gets progress lines, then exactly one
+    /// result or error. `name`: a reference for an image without one ("" = none);
+    /// checked before anything runs (400).
+    using ImageEvents = std::function<void(ImageLoadEvent)>;
+    virtual ApiResult<void> load_image(std::shared_ptr<Upload> upload, const std::string& name, ImageEvents on_event) {
+        (void)upload, (void)name, (void)on_event;
+        return ApiError{501, api_error::internal, "images are not available in this daemon"};
+    }
+    virtual ApiResult<std::vector<ImageInfo>> list_images() {
+        return ApiError{501, api_error::internal, "images are not available in this daemon"};
+    }
+    /// 400 for a malformed ref, 404 when it is not in the store.
+    virtual ApiResult<ImageInfo> inspect_image(const std::string& ref) {
+        (void)ref;
+        return ApiError{501, api_error::internal, "images are not available in this daemon"};
+    }
+    template <typename T>
+    using Then = std::function<void(ApiResult<T>)>;
+    /// 400 malformed, 404 not stored, 409 an app uses it.
+    virtual void remove_image(const std::string& ref, Then<ImageRemoveReport> done) {
+        (void)ref;
+        done(ApiError{501, api_error::internal, "images are not available in this daemon"});
+    }
+    virtual void prune_images(Then<ImagePruneReport> done) {
+        done(ApiError{501, api_error::internal, "images are not available in this daemon"});
     }
 };
 

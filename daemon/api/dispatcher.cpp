@@ -20,7 +20,10 @@ constexpr const char* ndjson_type = "application/x-ndjson";
 // What Prometheus' own client libraries send for the text exposition format 0.0.4.
 constexpr const char* metrics_type = "text/plain; version=0.0.4; charset=utf-8";
 
-enum class RouteKind { apps, app, action, logs, reload, events, metrics, version, health, exec, signal };
+enum class RouteKind {
+    apps, app, action, logs, reload, events, metrics, version, health, exec, signal,
+    images, image, image_rm, image_load, image_prune
+};
 
 /// Event messages and app names can hold any bytes; invalid UTF-8 must not make
 /// dump() throw, so it is replaced (U+FFFD) instead.
@@ -154,9 +157,25 @@ struct Route {
     AppAction action = AppAction::start;
 };
 
-std::optional<Route> match_route(const std::vector<std::string>& seg) {
+std::optional<Route> match_route(const std::vector<std::string>& seg, std::string_view method) {
     if (seg.size() < 2 || seg[0] != "v1") return std::nullopt;
     const std::string& top = seg[1];
+    if (top == "images") {
+        if (seg.size() == 2) return Route{RouteKind::images, "GET", {}, {}};
+        // POST load and prune; GET and DELETE a ref, whose slashes ("docker.io/library/
+        // busybox:1") make more segments.
+        if (seg.size() == 3 && method == "POST" && seg[2] == "load")
+            return Route{RouteKind::image_load, "POST", {"name"}, {}};
+        if (seg.size() == 3 && method == "POST" && seg[2] == "prune")
+            return Route{RouteKind::image_prune, "POST", {}, {}};
+        std::string ref;
+        for (std::size_t i = 2; i < seg.size(); ++i) {
+            if (seg[i].empty()) return std::nullopt;
+            ref += (ref.empty() ? "" : "/") + seg[i];
+        }
+        if (method == "DELETE") return Route{RouteKind::image_rm, "DELETE", {}, ref};
+        return Route{RouteKind::image, "GET", {}, ref};
+    }
     if (seg.size() == 2) {
         if (top == "apps") return Route{RouteKind::apps, "GET", {}, {}};
         if (top == "reload") return Route{RouteKind::reload, "POST", {}, {}};
@@ -501,11 +520,77 @@ Response signal_app(Backend& backend, const DispatcherOptions& options, const Re
                                    {"processes", result.pids.size()}});
 }
 
+// ---- images (docs/API.md, "Images") -----------------------------------------------------
+
+Response list_images(Backend& backend) {
+    auto images = backend.list_images();
+    if (!images) return error_response(images.error());
+    return json_response(200, json{{"images", *images}});
+}
+
+Response inspect_image(Backend& backend, const std::string& ref) {
+    auto image = backend.inspect_image(ref);
+    if (!image) return error_response(image.error());
+    return json_response(200, json(*image));
+}
+
+std::optional<Response> remove_image(Backend& backend, const DispatcherOptions& options, const Request& request,
+                                     const std::string& ref, const Dispatcher::Respond& respond) {
+    if (auto err = check_empty_body(request.body)) return bad_request(*err);
+    if (options.log) options.log("api: image rm " + ref + " (" + describe(request.peer) + ")");
+    backend.remove_image(ref, [respond](ApiResult<ImageRemoveReport> r) {
+        respond(r ? json_response(200, json(*r)) : error_response(r.error()));
+    });
+    return std::nullopt;
+}
+
+std::optional<Response> prune_images(Backend& backend, const DispatcherOptions& options, const Request& request,
+                                     const Dispatcher::Respond& respond) {
+    if (auto err = check_empty_body(request.body)) return bad_request(*err);
+    if (options.log) options.log("api: image prune (" + describe(request.peer) + ")");
+    backend.prune_images([respond](ApiResult<ImagePruneReport> r) {
+        respond(r ? json_response(200, json(*r)) : error_response(r.error()));
+    });
+    return std::nullopt;
+}
+
+std::string ndjson_line(const ImageLoadEvent& e) {
+    switch (e.kind) {
+        case ImageLoadEvent::Kind::progress: return to_body(json{{"status", e.message}});
+        case ImageLoadEvent::Kind::result: return to_body(json{{"result", {{"images", e.images}}}});
+        case ImageLoadEvent::Kind::error: return to_body(error_json(e.error.code, e.error.message));
+    }
+    return {};
+}
+
+// POST /v1/images/load[?name=REF]: the body (the archive) is already in a file
+// (Session streamed it there); the answer is NDJSON progress ending in a result or an
+// error line.
+Response load_image(Backend& backend, const DispatcherOptions& options, const Request& request, const Query& query) {
+    if (!request.upload)
+        return bad_request("the archive must be the request body (Content-Type: application/x-tar)");
+    std::string name = query.text("name");
+    if (options.log)
+        options.log("api: image load" + (name.empty() ? std::string() : " --name " + name) + " (" +
+                    std::to_string(request.upload_bytes) + " bytes, " + describe(request.peer) + ")");
+    auto stream = std::make_shared<Stream>(options.max_stream_buffer);
+    stream->mark_finite();
+    std::weak_ptr<Stream> weak = stream;
+    auto started = backend.load_image(request.upload, name, [weak](ImageLoadEvent e) {
+        auto s = weak.lock();
+        if (!s) return;  // the client went away; the load goes on
+        s->push(ndjson_line(e));
+        if (e.kind != ImageLoadEvent::Kind::progress) s->close();
+    });
+    if (!started) return error_response(started.error());
+    return stream_response(ndjson_type, std::move(stream));
+}
+
 std::optional<Response> route(Backend& backend, const DispatcherOptions& options, const Request& request,
                               const Dispatcher::Respond& respond) {
     auto target = parse_target(request.target);
     if (!target) return bad_request(target.error().message);
-    auto route = match_route(target->segments);
+    auto route = match_route(target->segments, request.method);
     if (!route) {
         std::string path = request.target.substr(0, std::min<std::size_t>(request.target.find('?'), 200));
         return error_response(404, api_error::not_found, "no such endpoint: " + request.method + " " + path);
@@ -519,7 +604,7 @@ std::optional<Response> route(Backend& backend, const DispatcherOptions& options
     // The socket's mode already keeps others out; this is the second check.
     if (!request.read_only && !request.peer_is_privileged)
         return error_response(403, api_error::forbidden, "the control socket is for root and group isolated");
-    const bool mutating = std::string_view(route->method) == "POST";
+    const bool mutating = std::string_view(route->method) != "GET";
     if (request.read_only && mutating)
         return error_response(403, api_error::forbidden,
                               "the read-only socket answers GET only; use the control socket (isolated.sock)");
@@ -542,6 +627,11 @@ std::optional<Response> route(Backend& backend, const DispatcherOptions& options
         case RouteKind::health: return json_response(200, json{{"status", "ok"}});
         case RouteKind::exec: return exec_ticket(backend, request, route->app);
         case RouteKind::signal: return signal_app(backend, options, request, route->app);
+        case RouteKind::images: return list_images(backend);
+        case RouteKind::image: return inspect_image(backend, route->app);
+        case RouteKind::image_rm: return remove_image(backend, options, request, route->app, respond);
+        case RouteKind::image_load: return load_image(backend, options, request, query);
+        case RouteKind::image_prune: return prune_images(backend, options, request, respond);
     }
     return error_response(500, api_error::internal, "unhandled route");
 }
@@ -565,6 +655,27 @@ bool is_privileged(const PeerCredentials& peer, gid_t group) {
 // ---- the dispatcher -------------------------------------------------------------------
 
 Dispatcher::Dispatcher(Backend& backend, DispatcherOptions options) : backend_(backend), options_(std::move(options)) {}
+
+bool Dispatcher::is_upload(std::string_view method, std::string_view target) {
+    if (method != "POST") return false;
+    auto t = parse_target(target);
+    if (!t) return false;
+    auto r = match_route(t->segments, method);
+    return r && r->kind == RouteKind::image_load;
+}
+
+Result<std::shared_ptr<Upload>, Response> Dispatcher::begin_upload(const Request& head) {
+    if (head.read_only)
+        return error_response(403, api_error::forbidden,
+                              "the read-only socket answers GET only; use the control socket (isolated.sock)");
+    if (!head.peer_is_privileged)
+        return error_response(403, api_error::forbidden, "the control socket is for root and group isolated");
+    auto up = backend_.begin_upload();
+    if (!up) return error_response(up.error());
+    return std::move(*up);
+}
+
+std::uint64_t Dispatcher::max_upload_bytes() { return backend_.max_upload_bytes(); }
 
 void Dispatcher::dispatch(const Request& request, Respond respond) {
     // Exactly once, whichever of the synchronous path, the backend's Done or the

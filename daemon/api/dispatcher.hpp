@@ -16,6 +16,7 @@
 
 #include "api/backend.hpp"
 #include "api/stream.hpp"
+#include "isolated/result.hpp"
 
 namespace isolated::api {
 
@@ -38,6 +39,9 @@ struct Request {
     PeerCredentials peer;
     bool read_only = false;         ///< arrived on the read-only socket
     bool peer_is_privileged = false;
+    /// A body streamed to a file (POST /v1/images/load), `body` then empty.
+    std::shared_ptr<Upload> upload{};
+    std::uint64_t upload_bytes = 0;
 };
 
 struct Response {
@@ -72,6 +76,14 @@ public:
     Dispatcher& operator=(const Dispatcher&) = delete;
 
     void dispatch(const Request& request, Respond respond);
+
+    /// Routes whose body is streamed to a file rather than read into memory (with
+    /// max_upload_bytes as its limit, not max_body_bytes): POST /v1/images/load.
+    static bool is_upload(std::string_view method, std::string_view target);
+    /// Where to stream such a body, or the refusal to answer at once (403 on the
+    /// read-only socket or for an unprivileged peer, 501 without an image store).
+    Result<std::shared_ptr<Upload>, Response> begin_upload(const Request& head);
+    std::uint64_t max_upload_bytes();
 
 private:
     Backend& backend_;

@@ -1,6 +1,10 @@
 #include "api/session.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -102,6 +106,24 @@ void Session::on_header(error_code ec) {
         on_read_error(ec);
         return;
     }
+    {
+        auto& head = parser_->get();
+        if (Dispatcher::is_upload(std::string(head.method_string()), std::string(head.target()))) {
+            Request req{std::string(head.method_string()), std::string(head.target()), {}, peer_, read_only_, privileged_};
+            auto up = dispatcher_.begin_upload(req);
+            if (!up) {
+                keep_alive_ = false;
+                head_ = false;
+                version_ = head.version();
+                disarm_deadline();
+                phase_ = Phase::dispatching;
+                send(std::move(up.error()));
+                return;
+            }
+            start_upload(std::move(*up));
+            return;
+        }
+    }
     if (parser_->is_done()) {
         on_request();
         return;
@@ -133,6 +155,100 @@ void Session::read_body() {
         }
         self->on_request();
     });
+}
+
+void Session::start_upload(std::shared_ptr<Upload> upload) {
+    upload_ = std::move(upload);
+    upload_bytes_ = 0;
+    upload_limit_ = dispatcher_.max_upload_bytes();
+    // The header is read; the body goes through a buffer_body parser instead.
+    upload_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    upload_parser_->body_limit(upload_limit_);
+    upload_buf_.resize(256 * 1024);
+    if (boost::beast::iequals(upload_parser_->get()[http::field::expect], "100-continue")) {
+        asio::async_write(socket_, asio::buffer(continue_response),
+                         [self = shared_from_this()](error_code ec, std::size_t) {
+                             if (self->stopped_) return;
+                             if (ec) {
+                                 self->close();
+                                 return;
+                             }
+                             self->read_upload();
+                         });
+        return;
+    }
+    read_upload();
+}
+
+void Session::read_upload() {
+    if (upload_parser_->is_done()) {
+        on_upload_read({});
+        return;
+    }
+    auto& body = upload_parser_->get().body();
+    body.data = upload_buf_.data();
+    body.size = upload_buf_.size();
+    // Per read, not per request: a large archive takes as long as it takes, but a
+    // client that stops sending is dropped.
+    arm_deadline(limits_.request_timeout);
+    http::async_read(socket_, buffer_, *upload_parser_,
+                     [self = shared_from_this()](error_code ec, std::size_t) { self->on_upload_read(ec); });
+}
+
+void Session::on_upload_read(error_code ec) {
+    if (stopped_) return;
+    if (ec == http::error::need_buffer) ec = {};
+    auto& body = upload_parser_->get().body();
+    std::size_t n = upload_buf_.size() - body.size;
+    body.data = nullptr;
+    body.size = 0;
+    if (n > 0 && !ec) {
+        const char* p = upload_buf_.data();
+        std::size_t left = n;
+        while (left > 0) {
+            ssize_t w = ::write(upload_->fd(), p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) {
+                int err = errno;
+                upload_.reset();
+                upload_parser_.reset();
+                reply_error(err == ENOSPC ? 507 : 500, api_error::internal,
+                            std::string("storing the upload: ") + std::strerror(err));
+                return;
+            }
+            p += w;
+            left -= static_cast<std::size_t>(w);
+        }
+        upload_bytes_ += n;
+    }
+    if (ec) {
+        upload_.reset();
+        upload_parser_.reset();
+        if (ec == http::error::body_limit) {
+            reply_error(413, api_error::payload_too_large,
+                        "the archive is over " + std::to_string(upload_limit_) + " bytes (imageLoadMaxBytes)");
+            return;
+        }
+        on_read_error(ec);
+        return;
+    }
+    if (!upload_parser_->is_done()) {
+        read_upload();
+        return;
+    }
+    disarm_deadline();
+    phase_ = Phase::dispatching;
+    auto& req = upload_parser_->get();
+    version_ = req.version();
+    head_ = false;
+    chunked_ = version_ >= 11;
+    keep_alive_ = req.keep_alive();
+    Request request{std::string(req.method_string()), std::string(req.target()), {}, peer_, read_only_, privileged_};
+    request.upload = std::move(upload_);
+    request.upload_bytes = upload_bytes_;
+    upload_parser_.reset();
+    dispatch(std::move(request));
 }
 
 void Session::on_read_error(error_code ec) {
@@ -172,6 +288,10 @@ void Session::on_request() {
     Request request{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), peer_,
                     read_only_, privileged_};
     parser_.reset();
+    dispatch(std::move(request));
+}
+
+void Session::dispatch(Request request) {
     // weak: an action's Done may come after the session is gone (client left, server
     // stopped); then it has nobody to answer.
     dispatcher_.dispatch(request, [weak = weak_from_this()](Response response) {
@@ -232,7 +352,8 @@ void Session::start_stream(Response response) {
     for (const auto& [name, value] : response.headers) stream_head_.set(name, value);
     if (chunked_) {
         stream_head_.chunked(true);
-        stream_head_.keep_alive(keep_alive_);
+        // A stream that ends (finite()) ends its connection too: see pump_stream.
+        stream_head_.keep_alive(keep_alive_ && !stream_->finite());
     } else {
         // HTTP/1.0 has no chunks: the body ends when the connection does.
         keep_alive_ = false;
@@ -282,6 +403,22 @@ void Session::pump_stream() {
     }
     if (writing_) return;
     std::string data = stream_->take();
+    if (data.empty() && stream_->closed()) {
+        // The producer is done: the last chunk, then the connection goes (the read
+        // that watches for the client's leaving would eat a next request).
+        if (!chunked_) {
+            close();
+            return;
+        }
+        chunk_ = "0\r\n\r\n";
+        writing_ = true;
+        arm_deadline(limits_.write_timeout);
+        asio::async_write(socket_, asio::buffer(chunk_), [self = shared_from_this()](error_code, std::size_t) {
+            if (self->stopped_) return;
+            self->close();
+        });
+        return;
+    }
     if (data.empty()) return;
     chunk_ = chunked_ ? frame_chunk(data) : std::move(data);
     writing_ = true;

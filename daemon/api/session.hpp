@@ -12,11 +12,13 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <vector>
 #include <string>
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -64,6 +66,12 @@ private:
     void read_body();
     void on_read_error(boost::system::error_code ec);
     void on_request();
+    // An upload route's body (POST /v1/images/load): streamed into a file, one
+    // buffer at a time, each read with its own deadline.
+    void start_upload(std::shared_ptr<Upload> upload);
+    void read_upload();
+    void on_upload_read(boost::system::error_code ec);
+    void dispatch(Request request);
     void send(Response response);
     void on_write(boost::system::error_code ec);
     void reply_error(int status, const char* code, const std::string& message);
@@ -107,6 +115,13 @@ private:
     boost::beast::flat_buffer buffer_;
     std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
     boost::beast::http::response<boost::beast::http::string_body> response_;
+
+    // Uploading.
+    std::optional<boost::beast::http::request_parser<boost::beast::http::buffer_body>> upload_parser_;
+    std::shared_ptr<Upload> upload_;
+    std::vector<char> upload_buf_;
+    std::uint64_t upload_bytes_ = 0;
+    std::uint64_t upload_limit_ = 0;
 
     // Streaming.
     std::shared_ptr<Stream> stream_;

@@ -15,6 +15,12 @@ void Stream::push(std::string_view data) {
     if (wake_) wake_();
 }
 
+void Stream::close() {
+    if (closed_) return;
+    closed_ = true;
+    if (wake_) wake_();
+}
+
 std::string Stream::take() {
     taken_ = true;
     return std::exchange(pending_, {});

@@ -27,6 +27,14 @@ public:
 
     /// Appends data for the client. Ignored once overflowed.
     void push(std::string_view data);
+    /// No more data: the session ends the body (the last chunk) once it has written
+    /// everything, and closes the connection. For answers that end (an image load's
+    /// progress), unlike a follow.
+    void close();
+    /// Set before the response is sent: this stream will close() (its connection is
+    /// then not kept alive).
+    void mark_finite() { finite_ = true; }
+    bool finite() const { return finite_; }
     /// Keeps the producer alive exactly as long as the stream.
     void hold(std::unique_ptr<Subscription> subscription) { subscription_ = std::move(subscription); }
 
@@ -40,12 +48,15 @@ public:
     std::string take();
     bool overflowed() const { return overflowed_; }
     std::size_t buffered() const { return pending_.size(); }
+    bool closed() const { return closed_; }
 
 private:
     std::size_t max_buffered_;
     std::string pending_;
     bool taken_ = false;
     bool overflowed_ = false;
+    bool closed_ = false;
+    bool finite_ = false;
     std::function<void()> wake_;
     // Last member: destroyed first, so no delivery reaches a half-destroyed stream.
     std::unique_ptr<Subscription> subscription_;

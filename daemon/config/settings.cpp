@@ -39,6 +39,7 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
     ParsedArgs out;
     Settings& s = out.settings;
     std::string log_max_size = "10M";
+    std::string image_load_max_size = "64G";
 
     po::options_description files("Paths");
     files.add_options()
@@ -63,7 +64,9 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
         ("log-driver", po::value(&s.log_driver),
          "where app output goes: journald, file (<log-dir>/APP.log), or auto = journald when it runs (default auto)")
         ("log-max-size", po::value(&log_max_size), "rotate an app's log file at this size (default 10M)")
-        ("log-max-files", po::value(&s.log_max_files), "log files kept per app, current included (default 5)");
+        ("log-max-files", po::value(&s.log_max_files), "log files kept per app, current included (default 5)")
+        ("image-load-max-size", po::value(&image_load_max_size),
+         "largest archive `isoctl image load` may send (default 64G)");
     po::options_description generic("Command line only");
     generic.add_options()("help,h", "show this help")("version", "show the version");
 
@@ -109,6 +112,10 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
     auto size = parse_size(log_max_size);
     if (!size || *size < 4096) return Error::msg("--log-max-size: \"" + log_max_size + "\" is not a size of at least 4K");
     s.log_max_size = *size;
+    auto load_max = parse_size(image_load_max_size);
+    if (!load_max || *load_max < 4096)
+        return Error::msg("--image-load-max-size: \"" + image_load_max_size + "\" is not a size of at least 4K");
+    s.image_load_max_size = *load_max;
     if (s.log_max_files < 1 || s.log_max_files > 1000) return Error::msg("--log-max-files: must be between 1 and 1000");
     if (s.cgroup_driver != "auto" && s.cgroup_driver != "systemd" && s.cgroup_driver != "v2" &&
         s.cgroup_driver != "v1" && s.cgroup_driver != "none")

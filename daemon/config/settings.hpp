@@ -27,6 +27,9 @@ struct Settings {
     std::string log_driver = "auto";     ///< auto | journald | file: where app output goes
     std::uint64_t log_max_size = 10u << 20;
     std::uint32_t log_max_files = 5;
+    /// The largest archive POST /v1/images/load takes (the upload is a file in the
+    /// image store's tmp dir until it is loaded).
+    std::uint64_t image_load_max_size = 64ull << 30;
     std::string init_path;               ///< "" = next to the daemon, else the libexec dir
 
     std::string socket_path() const { return run_dir + "/isolated.sock"; }

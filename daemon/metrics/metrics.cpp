@@ -132,6 +132,15 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
     e.sample({}, u64(d.events_total));
     e.family("isolated_apps", "gauge", "Number of defined apps.");
     e.sample({}, u64(apps.size()));
+    if (d.images) {
+        e.family("isolated_images", "gauge", "Number of images in the image store.");
+        e.sample({}, u64(*d.images));
+    }
+    if (d.image_store_bytes) {
+        e.family("isolated_image_store_bytes", "gauge",
+                 "Bytes the image store holds: its blobs and its unpacked trees.");
+        e.sample({}, u64(*d.image_store_bytes));
+    }
 
     // ---- isolated's view of each app ----
     e.family("isolated_app_state", "gauge", "1 for the state the app is in, 0 for the others.");

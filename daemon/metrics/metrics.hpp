@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@ struct DaemonFacts {
     std::string version;
     double uptime_seconds = 0;
     std::uint64_t events_total = 0;  ///< events published since the daemon started
+    /// The image store (issue 14); unset when the daemon has none.
+    std::optional<std::uint64_t> images;
+    std::optional<std::uint64_t> image_store_bytes;
 };
 
 std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& daemon);
