@@ -63,6 +63,17 @@ void Client::upload(const std::string& target, std::function<std::size_t(char*, 
     if (!r.ok()) throw_api_error(r, {});
 }
 
+void Client::post_stream(const std::string& target, const std::string& body,
+                         const std::function<void(std::string_view)>& on_data) {
+    Response r;
+    try {
+        r = transport_.stream(Request{"POST", target, body, kQueryTimeout}, on_data);
+    } catch (const TransportError& e) {
+        throw Failure(exit_code::unreachable, e.what());
+    }
+    if (!r.ok()) throw_api_error(r, {});
+}
+
 void throw_api_error(const Response& r, const std::string& app) {
     std::string message;
     try {

@@ -44,6 +44,10 @@ public:
     /// POST with a streamed body (an image archive) and a streamed answer (NDJSON).
     void upload(const std::string& target, std::function<std::size_t(char*, std::size_t)> source,
                 const std::function<void(std::string_view)>& on_data);
+    /// POST with a JSON body and a streamed answer (NDJSON: an image pull). Errors
+    /// before the stream starts are thrown as by post().
+    void post_stream(const std::string& target, const std::string& body,
+                     const std::function<void(std::string_view)>& on_data);
 
 private:
     Response call(const Request& req, const std::string& app);

@@ -118,18 +118,23 @@ std::vector<Verb> make_verbs() {
          {{"signal", 's', "SIGNAL", "the signal to send (default SIGTERM): HUP, SIGHUP or 1"},
           {"all", 0, "", "every process of each APP, not only its main process"}},
          0, SIZE_MAX, commands::kill, true},
-        {"image", "image load FILE|DIR|- [--name REF] | ls | inspect REF | rm REF... | prune",
+        {"image", "image load FILE|DIR|- [--name REF] | pull REF [--authfile FILE] | ls | inspect REF | rm REF... | prune",
          "manage the image store",
          "load: stores the image(s) of an archive -- an OCI image layout (a directory or a tar of\n"
          "one, as skopeo copy oci: and oci-archive: write it) or a docker save / podman save\n"
          "file; - reads it from stdin. Layers may be tar, tar+gzip or tar+zstd. --name REF tags\n"
          "the image (needed when the archive does not name it). Every digest is verified and the\n"
-         "layers are unpacked before the image appears. ls: the images and their refs. inspect:\n"
+         "layers are unpacked before the image appears. pull: fetches REF (busybox:1.36,\n"
+         "ghcr.io/o/app@sha256:...) from its registry (docker.io by default), this host's\n"
+         "platform of a multi-platform image, with the credentials of the daemon's auth file or\n"
+         "of --authfile FILE (containers-auth.json(5)); a progress bar per layer on a terminal.\n"
+         "ls: the images and their refs. inspect:\n"
          "an image's digests, size and config (entrypoint, cmd, env, workdir, user, stop\n"
          "signal). rm: removes refs; an image whose last ref goes is deleted with its unpacked\n"
          "tree and the blobs no other image uses (an image id removes the image). prune:\n"
          "removes images without refs and every unreferenced tree and blob.",
-         {{"name", 0, "REF", "image load: tag the loaded image as REF (busybox:1, ghcr.io/o/app:2)"}},
+         {{"name", 0, "REF", "image load: tag the loaded image as REF (busybox:1, ghcr.io/o/app:2)"},
+          {"authfile", 0, "FILE", "image pull: registry credentials from FILE instead of the daemon's"}},
          1, SIZE_MAX, commands::image},
         {"help", "help [COMMAND]", "show help for isoctl or one command", "", {}, 0, 1, commands::help},
     };

@@ -259,6 +259,60 @@ api::ApiResult<void> DaemonBackend::load_image(std::shared_ptr<api::Upload> uplo
     return {};
 }
 
+namespace {
+
+/// A failed pull in the API's terms.
+api::ApiError pull_error(const registry::PullError& e) {
+    using Kind = registry::PullError::Kind;
+    switch (e.kind) {
+        case Kind::bad_request: return api::ApiError{400, api_error::bad_request, e.message};
+        case Kind::not_found: return api::ApiError{404, api_error::not_found, e.message};
+        case Kind::invalid: return api::ApiError{502, api_error::invalid_image, e.message};
+        case Kind::store: return api::ApiError{500, api_error::internal, e.message};
+        case Kind::denied:
+        case Kind::registry: break;
+    }
+    return api::ApiError{502, api_error::registry_error, e.message};
+}
+
+}  // namespace
+
+api::ApiResult<void> DaemonBackend::pull_image(const api::ImagePullRequest& request, PullEvents on_event) {
+    if (!images_ || !image_worker_) return no_images();
+    auto ref = image::parse_reference(request.ref);
+    if (!ref) return api::ApiError{400, api_error::bad_request, ref.error().message};
+    registry::PullOptions options = pull_defaults_;
+    if (!request.authfile.empty()) {
+        options.auth_file = request.authfile;
+        options.reader = registry::AuthFile::Reader{request.uid, request.gid, request.groups};
+    }
+    image_worker_->submit([store = images_, post = post_, ref = *ref, options = std::move(options),
+                           stopping = pull_stopping_, on_event = std::move(on_event)]() mutable {
+        auto emit = [&](api::ImagePullEvent e) {
+            post([on_event, e = std::move(e)]() mutable { on_event(std::move(e)); });
+        };
+        options.cancel = stopping.get();
+        auto pulled = registry::pull(*store, ref, options, [&](const registry::PullEvent& p) {
+            api::ImagePullEvent e;
+            e.message = p.message;
+            e.id = p.id;
+            e.current = p.current;
+            e.total = p.total;
+            emit(std::move(e));
+        });
+        api::ImagePullEvent last;
+        if (pulled) {
+            last.kind = api::ImagePullEvent::Kind::result;
+            last.images.push_back(to_info(*pulled));
+        } else {
+            last.kind = api::ImagePullEvent::Kind::error;
+            last.error = pull_error(pulled.error());
+        }
+        emit(std::move(last));
+    });
+    return {};
+}
+
 api::ApiResult<std::vector<ImageInfo>> DaemonBackend::list_images() {
     if (!images_) return no_images();
     std::vector<ImageInfo> out;

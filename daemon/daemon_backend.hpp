@@ -4,8 +4,10 @@
 // Backend port) meets supervisor, logs and metrics, none of which may know the API.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "api/backend.hpp"
@@ -14,6 +16,7 @@
 #include "isolated/app_parser.hpp"
 #include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
+#include "registry/pull.hpp"
 #include "supervisor/event_log.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -52,6 +55,9 @@ public:
     api::ApiResult<ImageInfo> inspect_image(const std::string& ref) override;
     void remove_image(const std::string& ref, Then<ImageRemoveReport> done) override;
     void prune_images(Then<ImagePruneReport> done) override;
+    api::ApiResult<void> pull_image(const api::ImagePullRequest& request, PullEvents on_event) override;
+    /// A pull still running on the image worker stops at its next read.
+    ~DaemonBackend() override { pull_stopping_->store(true); }
 
     /// Runs `fn` on the daemon's loop (from the image worker's thread).
     using Post = std::function<void(std::function<void()>)>;
@@ -62,6 +68,10 @@ public:
         post_ = std::move(post);
         max_upload_ = max_upload;
     }
+
+    /// What every pull starts from: the auth file, certs dir and insecure registries of
+    /// the settings.
+    void set_pull_defaults(registry::PullOptions defaults) { pull_defaults_ = std::move(defaults); }
 
     /// Builds the exec plan for an app's spec (the runtime's job).
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;
@@ -97,6 +107,8 @@ private:
     image::Worker* image_worker_ = nullptr;
     Post post_;
     std::uint64_t max_upload_ = 0;
+    registry::PullOptions pull_defaults_;
+    std::shared_ptr<std::atomic<bool>> pull_stopping_ = std::make_shared<std::atomic<bool>>(false);
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

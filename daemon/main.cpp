@@ -23,6 +23,7 @@
 #include "host/notify.hpp"
 #include "image/store.hpp"
 #include "image/worker.hpp"
+#include "registry/pull.hpp"
 #include "isolated/app_parser.hpp"
 #include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
@@ -196,6 +197,13 @@ int main(int argc, char** argv) {
     backend.set_images(
         image_store->get(), &image_worker, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); },
         s.image_load_max_size);
+    {
+        registry::PullOptions pull;
+        pull.auth_file = s.registry_auth_file;
+        pull.certs_dir = s.registry_certs_dir;
+        pull.insecure = s.insecure_registries;
+        backend.set_pull_defaults(std::move(pull));
+    }
     logs::JournalLog journal(io);
     if (use_journal) backend.set_journal(&journal);
     backend.set_learned_secrets(&learned_secrets);

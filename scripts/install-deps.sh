@@ -20,6 +20,9 @@ PACKAGES=(
   # image fixtures and oracles (tests/integration/images_test.cpp): umoci builds and
   # unpacks OCI images, skopeo converts them between formats
   umoci skopeo
+  # a real registry for the pull tests (tests/integration/registry_pull_test.cpp):
+  # Debian's docker-registry (CNCF distribution 2.8), htpasswd -B for its Basic auth
+  docker-registry apache2-utils
   # the seed scenario (conf/apps: nginx, vsftpd with PAM virtual users, PostgreSQL) and
   # its clients (curl above, lftp, psql and pgbench from postgresql-client)
   nginx vsftpd libpam-pwdfile postgresql postgresql-contrib postgresql-client lftp openssl
@@ -56,7 +59,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$rc" = 0 ] || exit "$rc"
   # ... nor at the next boot, where systemd runs the host's services.
   if [ -d /run/systemd/system ]; then
-    for unit in nginx vsftpd postgresql prometheus; do
+    for unit in nginx vsftpd postgresql prometheus docker-registry; do
       if printf '%s\n' "${missing[@]}" | grep -qx "$unit"; then systemctl disable -q "$unit" 2>/dev/null || true; fi
     done
   fi

@@ -1,4 +1,4 @@
-// isoctl image load|ls|inspect|rm|prune: the daemon's image store (issue 14).
+// isoctl image load|pull|ls|inspect|rm|prune: the daemon's image store (issue 14).
 //
 // `load` streams the archive as the request body, never holding it in memory: a FILE
 // or stdin ("-") as it is, a DIR (an OCI layout or an unpacked docker save) as a tar
@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "commands/commands.hpp"
@@ -207,6 +209,105 @@ int image_load(const Invocation& inv, Context& ctx) {
     return exit_code::ok;
 }
 
+/// Pull progress on stderr: on a terminal, one line per blob redrawn in place as a bar
+/// (bytes so far of the total); otherwise plain lines only.
+class PullView {
+public:
+    PullView(std::ostream& err, bool terminal) : err_(err), terminal_(terminal) {}
+    ~PullView() { finish(); }
+    /// Ends a bar being drawn (its line stays).
+    void finish() { end_bar(); }
+
+    void line(const std::string& text) {
+        end_bar();
+        err_ << text << "\n";
+    }
+    void progress(const std::string& text, const std::string& id, std::uint64_t current, std::uint64_t total) {
+        if (!terminal_) {
+            // The daemon says when each blob is done; say when it starts.
+            if (current == 0 && id != bar_id_) {
+                bar_id_ = id;
+                err_ << text << " (" << human_bytes(total) << ")\n";
+            }
+            return;
+        }
+        if (id != bar_id_) end_bar();
+        bar_id_ = id;
+        bar_open_ = true;
+        constexpr int width = 30;
+        int filled = total ? static_cast<int>(static_cast<double>(current) / static_cast<double>(total) * width) : width;
+        std::string bar(static_cast<std::size_t>(std::clamp(filled, 0, width)), '=');
+        if (filled < width) bar += '>';
+        bar.resize(width, ' ');
+        err_ << "\r\033[K" << text << " [" << bar << "] " << human_bytes(current) << " / " << human_bytes(total)
+             << std::flush;
+    }
+
+private:
+    void end_bar() {
+        if (bar_open_) err_ << "\n";
+        bar_open_ = false;
+    }
+    std::ostream& err_;
+    bool terminal_;
+    bool bar_open_ = false;
+    std::string bar_id_;
+};
+
+int image_pull(const Invocation& inv, Context& ctx) {
+    if (inv.args.size() != 2) throw UsageError("image pull takes one REF", "image");
+    nlohmann::json body{{"ref", inv.args[1]}};
+    if (auto f = inv.value("authfile")) {
+        // The daemon reads it, so it needs the whole path; it reads it only if we may.
+        std::error_code ec;
+        auto abs = std::filesystem::absolute(*f, ec);
+        body["authfile"] = ec ? *f : abs.lexically_normal().string();
+    }
+    std::string pending;
+    std::optional<std::string> error;
+    nlohmann::json result;
+    std::vector<ImageInfo> pulled;
+    PullView view(ctx.err(), !ctx.json() && ::isatty(STDERR_FILENO) == 1);
+    auto on_line = [&](const std::string& line) {
+        if (line.empty()) return;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return;
+        if (j.contains("status") && j["status"].is_string()) {
+            if (ctx.json()) return;
+            std::string text = j["status"].get<std::string>();
+            const auto& p = j.contains("progress") ? j["progress"] : nlohmann::json();
+            if (p.is_object() && p.value("id", "") != "")
+                view.progress(text, p.value("id", ""), p.value("current", std::uint64_t{0}), p.value("total", std::uint64_t{0}));
+            else
+                view.line(text);
+        } else if (j.contains("result")) {
+            result = j["result"];
+            pulled = decode<std::vector<ImageInfo>>(j["result"].value("images", nlohmann::json::array()));
+        } else if (j.contains("error") && j["error"].is_object()) {
+            error = j["error"].value("message", std::string("the pull failed"));
+        }
+    };
+    ctx.client().post_stream("/v1/images/pull", body.dump(), [&](std::string_view data) {
+        pending.append(data);
+        std::size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+            on_line(pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+        }
+    });
+    on_line(pending);
+    view.finish();
+    if (error) throw Failure(exit_code::failed, *error);
+    if (result.is_null()) throw Failure(exit_code::failed, "the daemon ended the pull without a result");
+    if (ctx.json()) {
+        ctx.out() << print_json(nlohmann::ordered_json::parse(result.dump()));
+        return exit_code::ok;
+    }
+    for (const auto& i : pulled)
+        for (const auto& r : i.refs) ctx.out() << "Pulled image: " << familiar(r) << " (" << short_id(i.id) << ")\n";
+    return exit_code::ok;
+}
+
 int image_ls(const Invocation& inv, Context& ctx) {
     if (inv.args.size() != 1) throw UsageError("image ls takes no arguments", "image");
     Response r = ctx.client().get("/v1/images");
@@ -291,15 +392,17 @@ int image_prune(const Invocation& inv, Context& ctx) {
 }  // namespace
 
 int image(const Invocation& inv, Context& ctx) {
-    if (inv.args.empty()) throw UsageError("image needs a command: load, ls, inspect, rm or prune", "image");
+    if (inv.args.empty()) throw UsageError("image needs a command: load, pull, ls, inspect, rm or prune", "image");
     const std::string& sub = inv.args[0];
     if (sub != "load" && inv.value("name")) throw UsageError("--name is an option of image load", "image");
+    if (sub != "pull" && inv.value("authfile")) throw UsageError("--authfile is an option of image pull", "image");
     if (sub == "load") return image_load(inv, ctx);
+    if (sub == "pull") return image_pull(inv, ctx);
     if (sub == "ls" || sub == "list") return image_ls(inv, ctx);
     if (sub == "inspect") return image_inspect(inv, ctx);
     if (sub == "rm" || sub == "remove") return image_rm(inv, ctx);
     if (sub == "prune") return image_prune(inv, ctx);
-    throw UsageError("unknown image command \"" + sub + "\" (load, ls, inspect, rm, prune)", "image");
+    throw UsageError("unknown image command \"" + sub + "\" (load, pull, ls, inspect, rm, prune)", "image");
 }
 
 }  // namespace isoctl::commands

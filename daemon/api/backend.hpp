@@ -85,6 +85,28 @@ struct ImageLoadEvent {
     ApiError error;                  ///< error
 };
 
+/// One line of an image pull's NDJSON answer (POST /v1/images/pull): progress -- a
+/// line, or with `id` the bytes of one blob so far -- then one result or error.
+struct ImagePullEvent {
+    enum class Kind { progress, result, error } kind = Kind::progress;
+    std::string message;
+    std::string id;              ///< "sha256:..." of the blob downloading; "" for a plain line
+    std::uint64_t current = 0;
+    std::uint64_t total = 0;
+    std::vector<ImageInfo> images;  ///< result
+    ApiError error;                 ///< error
+};
+
+/// POST /v1/images/pull's body, and who sent it (an `authfile` is read only if that
+/// caller may read it).
+struct ImagePullRequest {
+    std::string ref;
+    std::string authfile;  ///< "" = the daemon's --registry-auth-file
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
 enum class AppAction { start, stop, restart };
 std::string to_string(AppAction);
 /// "start" | "stop" | "restart"; nullopt for anything else.
@@ -182,6 +204,13 @@ public:
     }
     virtual void prune_images(Then<ImagePruneReport> done) {
         done(ApiError{501, api_error::internal, "images are not available in this daemon"});
+    }
+    /// Pulls an image from its registry; `on_event` gets progress, then exactly one
+    /// result or error. A malformed ref is refused before anything runs (400).
+    using PullEvents = std::function<void(ImagePullEvent)>;
+    virtual ApiResult<void> pull_image(const ImagePullRequest& request, PullEvents on_event) {
+        (void)request, (void)on_event;
+        return ApiError{501, api_error::internal, "images are not available in this daemon"};
     }
 };
 

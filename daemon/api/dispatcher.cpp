@@ -22,7 +22,7 @@ constexpr const char* metrics_type = "text/plain; version=0.0.4; charset=utf-8";
 
 enum class RouteKind {
     apps, app, action, logs, reload, events, metrics, version, health, exec, signal,
-    images, image, image_rm, image_load, image_prune
+    images, image, image_rm, image_load, image_prune, image_pull
 };
 
 /// Event messages and app names can hold any bytes; invalid UTF-8 must not make
@@ -168,6 +168,8 @@ std::optional<Route> match_route(const std::vector<std::string>& seg, std::strin
             return Route{RouteKind::image_load, "POST", {"name"}, {}};
         if (seg.size() == 3 && method == "POST" && seg[2] == "prune")
             return Route{RouteKind::image_prune, "POST", {}, {}};
+        if (seg.size() == 3 && method == "POST" && seg[2] == "pull")
+            return Route{RouteKind::image_pull, "POST", {}, {}};
         std::string ref;
         for (std::size_t i = 2; i < seg.size(); ++i) {
             if (seg[i].empty()) return std::nullopt;
@@ -586,6 +588,55 @@ Response load_image(Backend& backend, const DispatcherOptions& options, const Re
     return stream_response(ndjson_type, std::move(stream));
 }
 
+std::string ndjson_line(const ImagePullEvent& e) {
+    switch (e.kind) {
+        case ImagePullEvent::Kind::progress:
+            if (e.id.empty()) return to_body(json{{"status", e.message}});
+            return to_body(json{{"status", e.message},
+                                {"progress", {{"id", e.id}, {"current", e.current}, {"total", e.total}}}});
+        case ImagePullEvent::Kind::result: return to_body(json{{"result", {{"images", e.images}}}});
+        case ImagePullEvent::Kind::error: return to_body(error_json(e.error.code, e.error.message));
+    }
+    return {};
+}
+
+// POST /v1/images/pull {"ref": "busybox:1", "authfile": "/root/auth.json"}: NDJSON
+// progress as for a load, ending in a result or an error line.
+Response pull_image(Backend& backend, const DispatcherOptions& options, const Request& request) {
+    constexpr const char* example = R"(such as {"ref": "busybox:1.36"})";
+    auto j = json::parse(request.body, nullptr, /* allow_exceptions= */ false);
+    if (is_blank(request.body)) return bad_request(std::string("the body must name the image, ") + example);
+    if (j.is_discarded()) return bad_request("request body is not valid JSON");
+    if (!j.is_object()) return bad_request(std::string("request body must be a JSON object ") + example);
+    ImagePullRequest pull;
+    for (const auto& [key, value] : j.items()) {
+        if (key != "ref" && key != "authfile")
+            return bad_request("unknown field \"" + key + "\" in request body (allowed: ref, authfile)");
+        if (!value.is_string()) return bad_request(key + ": must be a string");
+        (key == "ref" ? pull.ref : pull.authfile) = value.get<std::string>();
+    }
+    if (pull.ref.empty()) return bad_request(std::string("the body must name the image, ") + example);
+    if (!pull.authfile.empty() && pull.authfile.front() != '/')
+        return bad_request("authfile: must be an absolute path");
+    pull.uid = request.peer.uid;
+    pull.gid = request.peer.gid;
+    pull.groups = request.peer.groups;
+    if (options.log)
+        options.log("api: image pull " + pull.ref + (pull.authfile.empty() ? std::string() : " --authfile " + pull.authfile) +
+                    " (" + describe(request.peer) + ")");
+    auto stream = std::make_shared<Stream>(options.max_stream_buffer);
+    stream->mark_finite();
+    std::weak_ptr<Stream> weak = stream;
+    auto started = backend.pull_image(pull, [weak](ImagePullEvent e) {
+        auto s = weak.lock();
+        if (!s) return;  // the client went away; the pull goes on
+        s->push(ndjson_line(e));
+        if (e.kind != ImagePullEvent::Kind::progress) s->close();
+    });
+    if (!started) return error_response(started.error());
+    return stream_response(ndjson_type, std::move(stream));
+}
+
 std::optional<Response> route(Backend& backend, const DispatcherOptions& options, const Request& request,
                               const Dispatcher::Respond& respond) {
     auto target = parse_target(request.target);
@@ -632,6 +683,7 @@ std::optional<Response> route(Backend& backend, const DispatcherOptions& options
         case RouteKind::image_rm: return remove_image(backend, options, request, route->app, respond);
         case RouteKind::image_load: return load_image(backend, options, request, query);
         case RouteKind::image_prune: return prune_images(backend, options, request, respond);
+        case RouteKind::image_pull: return pull_image(backend, options, request);
     }
     return error_response(500, api_error::internal, "unhandled route");
 }

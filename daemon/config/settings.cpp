@@ -66,7 +66,13 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
         ("log-max-size", po::value(&log_max_size), "rotate an app's log file at this size (default 10M)")
         ("log-max-files", po::value(&s.log_max_files), "log files kept per app, current included (default 5)")
         ("image-load-max-size", po::value(&image_load_max_size),
-         "largest archive `isoctl image load` may send (default 64G)");
+         "largest archive `isoctl image load` may send (default 64G)")
+        ("registry-auth-file", po::value(&s.registry_auth_file),
+         "registry credentials for `isoctl image pull`, containers-auth.json(5) (default /etc/isolated/auth.json)")
+        ("registry-certs-dir", po::value(&s.registry_certs_dir),
+         "per-registry CAs and client certificates, <dir>/<host[:port]>/*.crt (default /etc/containers/certs.d)")
+        ("insecure-registry", po::value(&s.insecure_registries)->composing(),
+         "a registry (host[:port]) pulled from without verified TLS; repeatable");
     po::options_description generic("Command line only");
     generic.add_options()("help,h", "show this help")("version", "show the version");
 
@@ -128,6 +134,9 @@ Result<ParsedArgs> parse_settings(int argc, const char* const argv[]) {
         return Error::msg("--log-level: \"" + s.log_level + "\" is not one of debug, info, warning, error");
     if (s.log_driver != "auto" && s.log_driver != "journald" && s.log_driver != "file")
         return Error::msg("--log-driver: \"" + s.log_driver + "\" is not one of auto, journald, file");
+    for (const auto& r : s.insecure_registries)
+        if (r.empty() || r.find_first_of("/ \t") != std::string::npos)
+            return Error::msg("--insecure-registry: \"" + r + "\" is not a registry host[:port]");
     for (auto* p : {&s.apps_dir, &s.run_dir, &s.state_dir, &s.log_dir})
         if (p->empty()) return Error::msg("empty path setting");
     return out;

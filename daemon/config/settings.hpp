@@ -30,6 +30,12 @@ struct Settings {
     /// The largest archive POST /v1/images/load takes (the upload is a file in the
     /// image store's tmp dir until it is loaded).
     std::uint64_t image_load_max_size = 64ull << 30;
+    /// `isoctl image pull` (issue 14): the credentials file (containers-auth.json(5)),
+    /// the per-registry TLS directory (containers-certs.d(5)), and the registries that
+    /// may be reached without verified TLS (host[:port], repeatable).
+    std::string registry_auth_file = "/etc/isolated/auth.json";
+    std::string registry_certs_dir = "/etc/containers/certs.d";
+    std::vector<std::string> insecure_registries;
     std::string init_path;               ///< "" = next to the daemon, else the libexec dir
 
     std::string socket_path() const { return run_dir + "/isolated.sock"; }

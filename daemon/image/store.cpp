@@ -463,7 +463,9 @@ std::optional<std::size_t> Store::find_locked(const ImageRef& ref) const {
             continue;
         }
         if (ref.ref.digest) {
-            // name@digest: the manifest's digest, under that repository name.
+            // name@digest: the manifest's digest, under that repository name; or the
+            // ref as recorded (a pull by an index's digest records name@<index digest>).
+            if (std::find(r.refs.begin(), r.refs.end(), ref.ref.str()) != r.refs.end()) return i;
             if (r.manifest != *ref.ref.digest) continue;
             std::string name = ref.ref.name();
             for (const auto& s : r.refs) {

@@ -136,6 +136,7 @@ inline constexpr const char* conflict = "conflict";                    // 409
 inline constexpr const char* app_failed = "app_failed";                // 409: the action ran, the app did not come up
 inline constexpr const char* payload_too_large = "payload_too_large";  // 413
 inline constexpr const char* invalid_image = "invalid_image";          // 400: an archive or image refused
+inline constexpr const char* registry_error = "registry_error";        // 502: a registry failed or refused a pull
 inline constexpr const char* internal = "internal";                    // 500
 inline constexpr const char* unavailable = "unavailable";              // 503
 }  // namespace api_error
