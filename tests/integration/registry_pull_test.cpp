@@ -520,3 +520,61 @@ http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
     CHECK_THAT(none.err, Catch::Contains("requires authentication"));
     store_is_empty(d);
 }
+
+TEST_CASE("pull: a hostile registry: wrong digests, endless redirects, oversized manifests, lying blobs", "[images][pull]") {
+    require_tools();
+    TempDir dir{"isolated-pull-hostile"};
+    // Serves, whatever is asked: a manifest for any digest (not of that digest), a
+    // redirect to itself, a 5 MiB manifest, and a manifest whose config blob is served
+    // with other bytes of the same length.
+    write_file(dir / "evil.py", R"PY(
+import hashlib, http.server, json, sys
+config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
+    "layers": []}).encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def send(self, status, body=b'', headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        p = self.path
+        if p.startswith('/v2/loop/'):
+            return self.send(302, headers=[('Location', p)])
+        if p.startswith('/v2/big/'):
+            return self.send(200, b' ' * (5 << 20), [('Content-Type', 'application/vnd.oci.image.manifest.v1+json')])
+        if '/manifests/' in p:
+            return self.send(200, manifest, [('Content-Type', 'application/vnd.oci.image.manifest.v1+json')])
+        if '/blobs/' in p:
+            return self.send(200, config.replace(b'amd64', b'AMD64'))
+        self.send(404)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', 5002), H).serve_forever()
+)PY");
+    Daemon d;
+    d.start({"--insecure-registry", "127.0.0.1:5002"});
+    Background evil(d, {"python3", dir / "evil.py"}, dir / "evil.log");
+    REQUIRE(wait_until([&] { return d.in_netns({"curl", "-s", "-o", "/dev/null", "http://127.0.0.1:5002/"}).code == 0; },
+                       20s));
+    const std::string asked = "sha256:" + std::string(64, 'b');
+    auto wrong = d.isoctl({"image", "pull", "127.0.0.1:5002/evil/app@" + asked}, 60s);
+    INFO(wrong.err << evil.log());
+    CHECK(wrong.code == 1);
+    CHECK_THAT(wrong.err, Catch::Contains("not " + asked + " as asked"));
+    auto loop = d.isoctl({"image", "pull", "127.0.0.1:5002/loop/app:1"}, 60s);
+    CHECK(loop.code == 1);
+    CHECK_THAT(loop.err, Catch::Contains("too many redirects"));
+    auto big = d.isoctl({"image", "pull", "127.0.0.1:5002/big/app:1"}, 60s);
+    CHECK(big.code == 1);
+    CHECK_THAT(big.err, Catch::Contains("over 4194304 bytes"));
+    auto lying = d.isoctl({"image", "pull", "127.0.0.1:5002/evil/app:1"}, 60s);
+    CHECK(lying.code == 1);
+    CHECK_THAT(lying.err, Catch::Contains("the registry sent content whose digest is"));
+    store_is_empty(d);
+}
