@@ -300,7 +300,7 @@ export function checkDashboard(dash, metricsText) {
     for (const line of metricsText.split('\n')) {
       const l = line.trim();
       if (!l || l.startsWith('#')) continue;
-      const m = /^([A-Za-z_:][\w:]*)\s*[{ ]/.exec(l);
+      const m = /^([A-Za-z_:][\w:]*)(?=[\s{])/.exec(l);
       if (m) sampled.add(m[1]);
     }
     if (!sampled.size) problems.push('the metrics file has no samples');
@@ -339,7 +339,7 @@ function fixture() {
 }
 const METRICS = `# HELP isolated_up 1
 # TYPE isolated_up gauge
-isolated_up 1
+isolated_up\t1
 # TYPE isolated_app_state gauge
 isolated_app_state{app="a",name="a",state="ready"} 1
 container_cpu_usage_seconds_total{app="a",name="a"} 1.5
