@@ -362,7 +362,7 @@ void leak_everywhere(FakeBackend& b) {
     exit.code = 1;
     exit.message = "exec \"/usr/bin/postgres -c password_encryption=argsecret-1\"";
     db.last_exit = exit;
-    db.health.liveness = ProbeStatus{ProbeResult::failure, 0, 3, "command exited with code 2: envsecret-2 is wrong", {}};
+    db.health.liveness = ProbeStatus{ProbeResult::failure, 0, 3, "command exited with code 2: envsecret-2 is wrong", {}, {}, 0, 0};
     AppEvent e;
     e.app = "db";
     e.type = "probe";
