@@ -757,6 +757,27 @@ TEST_CASE("metrics are Prometheus text", "[api]") {
     CHECK(r.body == f.backend.metrics_text);
 }
 
+TEST_CASE("GET /metrics is /v1/metrics, on both sockets, and nothing else moves out of /v1", "[api][metrics]") {
+    Fixture f;
+    for (bool read_only : {false, true}) {
+        CAPTURE(read_only);
+        // The read-only socket's everyday peer is an unprivileged one (a scraper's proxy).
+        auto r = f.get("/metrics", read_only, /* privileged= */ !read_only);
+        CHECK(r.status == 200);
+        CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+        CHECK(r.body == f.backend.metrics_text);
+    }
+    // The same rules as /v1/metrics: GET only, no query parameters.
+    auto post = f.call({"POST", "/metrics", "", /* read_only= */ false, /* privileged= */ true});
+    REQUIRE(post);
+    CHECK(post->status == 405);
+    CHECK(f.get("/metrics?x=1").status == 400);
+    for (const char* target : {"/apps", "/health", "/version", "/metrics/x", "/v1/metrics/x", "/Metrics"}) {
+        CAPTURE(target);
+        CHECK(f.get(target).status == 404);
+    }
+}
+
 TEST_CASE("POST /v1/reload answers the report", "[api]") {
     Fixture f;
     f.backend.reload_report.added = {"cache"};
