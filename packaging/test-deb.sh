@@ -1,5 +1,6 @@
 #!/bin/bash
-# The Debian package's system test: build the .deb, lint it, check what it ships,
+# The Debian package's system test: build the .debs (isolated and cockpit-isolated),
+# lint them, check what isolated ships,
 # then install it on a booted systemd (systemd-nspawn over a copy-on-write view of
 # this host's /) and check the
 # maintainer scripts' work: group, enabled and started service, control socket,
@@ -86,6 +87,9 @@ if [ -z "$DEB" ]; then
   DEB=$(bash "$HERE/build-deb.sh" "${args[@]}" "$W/out" | tail -n 1) || { bad "build-deb.sh ${args[*]}"; exit 1; }
 fi
 [ -f "$DEB" ] && ok "built $(basename "$DEB") ($(du -k "$DEB" | cut -f1) KiB)" || { bad "no .deb at '$DEB'"; exit 1; }
+# The Cockpit page's package comes out of the same build, next to it.
+COCKPIT_DEB=$(ls "$(dirname "$DEB")"/cockpit-isolated_*_all.deb 2>/dev/null | head -n 1)
+[ -f "$COCKPIT_DEB" ] && ok "built $(basename "$COCKPIT_DEB")" || bad "no cockpit-isolated_*_all.deb next to $DEB"
 
 # ---------------------------------------------------------------------------------
 phase "lintian"
@@ -94,7 +98,7 @@ phase "lintian"
 # than dpkg-buildflags', so the hardening tags only speak for the release build.
 lint_args=(--fail-on error,warning --display-info --tag-display-limit 0)
 [ -n "$PREBUILT" ] && lint_args+=(--suppress-tags hardening-no-bindnow,hardening-no-fortify-functions,hardening-no-relro)
-lintian "${lint_args[@]}" "$DEB" >"$W/lintian.txt" 2>&1
+lintian "${lint_args[@]}" "$DEB" ${COCKPIT_DEB:+"$COCKPIT_DEB"} >"$W/lintian.txt" 2>&1
 rc=$?
 sed 's/^/  lintian: /' "$W/lintian.txt"
 [ $rc = 0 ] && ok "lintian: no errors or warnings" || bad "lintian exit $rc"
@@ -167,6 +171,7 @@ rm -f "$R"/etc/systemd/system/*.wants/* 2>/dev/null
 rm -f "$R/usr/sbin/policy-rc.d"
 ln -sf /lib/systemd/system/multi-user.target "$R/etc/systemd/system/default.target"
 cp "$DEB" "$R/var/tmp/isolated.deb"
+[ -f "$COCKPIT_DEB" ] && cp "$COCKPIT_DEB" "$R/var/tmp/cockpit-isolated.deb"
 cp "$SRC/conf/apps/hello.json" "$W/hello.json"
 
 # nspawn in a cgroup of its own (it makes payload/ and supervisor/ below the one it
@@ -217,6 +222,17 @@ out=$(ct runuser -u outsider -- isoctl --socket /run/isolated/isolated-ro.sock s
 check "isoctl validate on the shipped examples" ct sh -c "isoctl validate /usr/share/doc/isolated/examples >/dev/null"
 check "man -w finds isolated(8), isoctl(1), isolated.app(5)" \
   ct sh -c '{ man -w 8 isolated && man -w 1 isoctl && man -w 5 isolated.app; } >/dev/null'
+
+# ---------------------------------------------------------------------------------
+phase "cockpit-isolated installs the Cockpit page (the page itself: tests/cockpit)"
+if ct dpkg -i /var/tmp/cockpit-isolated.deb >"$W/cockpit.log" 2>&1; then ok "dpkg -i cockpit-isolated"; else bad "dpkg -i cockpit-isolated: $(tail -5 "$W/cockpit.log")"; fi
+for f in manifest.json index.html isolated.js isolated.css; do
+  check "/usr/share/cockpit/isolated/$f is installed" ct test -s "/usr/share/cockpit/isolated/$f"
+done
+check "cockpit-bridge --packages lists isolated from /usr/share/cockpit/isolated" \
+  ct sh -c 'cockpit-bridge --packages | grep -qE "^isolated +isolated +/usr/share/cockpit/isolated\$"'
+if ct dpkg -r cockpit-isolated >"$W/cockpit-remove.log" 2>&1; then ok "dpkg -r cockpit-isolated"; else bad "dpkg -r cockpit-isolated: $(tail -5 "$W/cockpit-remove.log")"; fi
+check "the page is gone after remove" ct test ! -e /usr/share/cockpit/isolated
 
 # ---------------------------------------------------------------------------------
 phase "reload, completion with the daemon, restart"
