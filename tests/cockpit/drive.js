@@ -104,11 +104,16 @@ async function navigate(url) {
     await loaded;
 }
 
-// FULL: the whole page, not only the window.
+// FULL: the whole page, not only the window; or a selector: the window's width down
+// to that element's bottom (no empty space under a short table).
 async function screenshot(name, full = false) {
     await sleep(300);  // let the last paint land
     const opts = { format: "png" };
-    if (full) {
+    if (typeof full === "string") {
+        const bottom = await page(`document.querySelector(${JSON.stringify(full)}).getBoundingClientRect().bottom`);
+        const width = await page(`document.documentElement.clientWidth`);
+        opts.clip = { x: 0, y: 0, width, height: Math.ceil(bottom) + 24, scale: 1 };
+    } else if (full) {
         const { cssContentSize: c } = await client.Page.getLayoutMetrics();
         Object.assign(opts, { captureBeyondViewport: true, clip: { x: 0, y: 0, width: c.width, height: c.height, scale: 1 } });
     }
@@ -184,7 +189,7 @@ async function main() {
          getComputedStyle(document.querySelector('[aria-label="Stop web"]')).display !== "none"`));
     ok("administrative access: the Start/Stop/Restart/Kill buttons are shown");
     await checkAccessibleNames("apps table");
-    await screenshot("apps.png");
+    await screenshot("apps.png", "#view-apps");
 
     // ---- keyboard: a confirmation cancelled with Escape does nothing ------------------
     await page(`document.querySelector('[aria-label="Restart worker"]').focus()`);
@@ -289,7 +294,7 @@ async function main() {
         `document.body.classList.contains("no-admin") && !document.getElementById("admin-notice").hidden &&
          [...document.querySelectorAll("button[data-action]")].every((b) => getComputedStyle(b.closest(".admin-only")).display === "none")`));
     ok("without administrative access: the apps are listed, the actions are hidden and a notice says why");
-    await screenshot("apps-read-only.png");
+    await screenshot("apps-read-only.png", "#view-apps");
     await page(`window.location.hash = "#/app/worker/logs"`);  // in the document: no load event
     const denied = await waitFor("the log view shows the daemon's refusal", () => page(
         `(t => t.startsWith("Cannot show the output") && t)(document.getElementById("log-status").textContent)`));
