@@ -398,8 +398,14 @@ struct Importer {
 
         // securityContext: the container's over the Pod's
         ojson sc = pod_sc.is_object() ? pod_sc : ojson::object();
-        if (auto* csc = get(c, "securityContext"))
+        const std::set<std::string> sc_known = {"runAsUser", "runAsGroup", "capabilities", "seccompProfile",
+                                                "allowPrivilegeEscalation", "readOnlyRootFilesystem", "privileged",
+                                                "runAsNonRoot"};
+        unknown(app, sc, w.base + ".securityContext", sc_known);
+        if (auto* csc = get(c, "securityContext")) {
+            unknown(app, *csc, f + ".securityContext", sc_known);
             for (const auto& [k, v] : csc->items()) sc[k] = v;
+        }
         auto uid = num(sc, "runAsUser");
         auto gid = num(sc, "runAsGroup");
         if (uid || gid) spec.user = std::to_string(uid.value_or(0)) + (gid ? ":" + std::to_string(*gid) : "");
@@ -434,9 +440,6 @@ struct Importer {
             warn(app, f + ".securityContext.privileged", "isolated runs no privileged apps: add the capabilities it needs");
         if (flag(sc, "runAsNonRoot") && !uid)
             warn(app, f + ".securityContext.runAsNonRoot", "without runAsUser the app runs as root: set user");
-        unknown(app, sc, f + ".securityContext",
-                {"runAsUser", "runAsGroup", "capabilities", "seccompProfile", "allowPrivilegeEscalation",
-                 "readOnlyRootFilesystem", "privileged", "runAsNonRoot"});
 
         unknown(app, c, f,
                 {"name", "image", "command", "args", "workingDir", "env", "envFrom", "ports", "resources", "livenessProbe",

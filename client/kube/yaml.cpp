@@ -20,6 +20,8 @@ const std::regex kBool("^(true|True|TRUE|false|False|FALSE)$");
 const std::regex kBool11("^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$");
 const std::regex kInt("^[-+]?[0-9]+$");
 const std::regex kOct("^0o[0-7]+$");
+// YAML 1.1's octal, which Kubernetes' own reader (sigs.k8s.io/yaml) still takes: "mode: 0400".
+const std::regex kOct11("^0[0-7]+$");
 const std::regex kHex("^0x[0-9a-fA-F]+$");
 const std::regex kFloat("^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$");
 const std::regex kInf("^[-+]?\\.(inf|Inf|INF)$");
@@ -82,6 +84,7 @@ ojson scalar(const YAML::Node& n) {
     if (n.Tag() != "?") return s;  // quoted ("!") or explicitly tagged: a string
     if (std::regex_match(s, kNull)) return nullptr;
     if (std::regex_match(s, kBool)) return s[0] == 't' || s[0] == 'T';
+    if (std::regex_match(s, kOct11)) return std::strtoull(s.c_str() + 1, nullptr, 8);
     if (std::regex_match(s, kInt)) {
         errno = 0;
         if (s[0] == '-') {
