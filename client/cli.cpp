@@ -87,6 +87,39 @@ std::vector<Verb> make_verbs() {
          {{"strict", 0, "", "treat warnings as errors: such an app is rejected"},
           {"config", 0, "FILE", "the daemon's settings file, for its subnet (default /etc/isolated/isolated.conf)"}},
          0, 1, commands::validate},
+        {"export", "export kube [APP...|DIR] [--image APP=REF]... [--strict] [OPTIONS]",
+         "write Kubernetes manifests for apps, without the daemon",
+         "Reads app files as isoctl validate does -- every *.json of DIR, or the named APPs of\n"
+         "--apps-dir (default /etc/isolated/apps), or one FILE.json -- and writes their\n"
+         "Kubernetes manifests to stdout as multi-document YAML (-o json: one List). Apps joined\n"
+         "by app:NAME are one Pod; restart always is a Deployment, on-failure and never a Job.\n"
+         "Ports become a Service named after the app, read-only config directories ConfigMaps,\n"
+         "other bind mounts PersistentVolumeClaims, envFile and secrets Secrets (without their\n"
+         "values unless --include-secret-values). Everything that does not carry over is a\n"
+         "warning on stderr, \"warning: APP: FIELD: MESSAGE\"; --strict makes any an error (exit 1,\n"
+         "nothing written). A host or directory app needs --image APP=REF. Needs no daemon.",
+         {{"image", 0, "APP=REF", "the image APP's container runs (repeat for each app)"},
+          {"apps-dir", 0, "DIR", "where named APPs are read from (default /etc/isolated/apps)"},
+          {"service-type", 0, "TYPE", "ClusterIP (default), NodePort or LoadBalancer"},
+          {"host-ports", 0, "", "keep host ports as the containers' hostPort"},
+          {"host-paths", 0, "", "bind mounts as hostPath volumes (one-node clusters) instead of PVCs and ConfigMaps"},
+          {"pvc-size", 0, "SIZE", "the storage each PersistentVolumeClaim requests (default 1Gi)"},
+          {"storage-class", 0, "NAME", "the PersistentVolumeClaims' storageClassName (default: the cluster's)"},
+          {"include-secret-values", 0, "", "put envFile and secrets values into the Secrets (root reads them)"},
+          {"strict", 0, "", "any warning is an error"}},
+         1, SIZE_MAX, commands::export_},
+        {"import", "import kube FILE...|- [-o DIR] [--strict]", "write app files from Kubernetes manifests",
+         "Reads Pods, Deployments, StatefulSets, Jobs, Services, ConfigMaps and Secrets from the\n"
+         "YAML FILEs (- for stdin) and writes one app file per container to DIR (default: the\n"
+         "current directory), with the files ConfigMaps hold under DIR/files/, Secrets' under\n"
+         "DIR/secrets/ (mode 0600) and envFrom variables under DIR/env/. A Pod of several\n"
+         "containers becomes apps joined with app:NAME. What has no place in an app file\n"
+         "(replicas above 1, node selectors, init containers, ...) is a warning on stderr,\n"
+         "\"warning: APP: FIELD: MESSAGE\"; --strict makes any an error. An app file that exists\n"
+         "is not overwritten (exit 1, nothing written). Needs no daemon.",
+         {{"output-dir", 'o', "DIR", "where to write (default: the current directory)"},
+          {"strict", 0, "", "any warning is an error: nothing is written"}},
+         2, SIZE_MAX, commands::import_},
         {"version", "version", "print isoctl's and the daemon's versions",
          "Prints isoctl's version, and the daemon's when it can be reached.", {}, 0, 0, commands::version},
         {"top", "top [APP...] [--interval DUR] [--no-stream]", "live CPU, memory and pids per app",
@@ -228,13 +261,20 @@ Invocation parse_args(const std::vector<std::string>& args, const Environment& e
             }
             return;
         }
-        if (value)
+        if (value) {
             inv.values[o.long_name] = *value;
-        else
+            inv.all_values[o.long_name].push_back(*value);
+        } else
             inv.flags.insert(o.long_name);
     };
 
     auto lookup = [&](std::string_view long_name, char short_name, bool& global) -> const OptionSpec& {
+        // A verb's own short option wins over a global one after the verb: import's -o DIR.
+        if (inv.verb && short_name)
+            if (auto* o = find_option(inv.verb->options, {}, short_name)) {
+                global = false;
+                return *o;
+            }
         if (auto* o = find_option(global_options(), long_name, short_name)) {
             global = true;
             return *o;

@@ -67,6 +67,7 @@ struct Invocation {
     const Verb* verb = nullptr;
     std::vector<std::string> args;            ///< positional arguments after the verb
     std::map<std::string, std::string> values;  ///< verb options with a value, by long name (last wins)
+    std::map<std::string, std::vector<std::string>> all_values;  ///< every value of each, in order (--image A=x --image B=y)
     std::set<std::string> flags;              ///< verb flags given, by long name
 
     bool flag(const std::string& long_name) const { return flags.count(long_name) != 0; }

@@ -14,8 +14,9 @@
 #       carry whatever flags that tree was built with, not Debian's hardening flags.
 #
 # Options: --nocheck (release build without the unit tests), --jobs N.
-# Writes OUTDIR/isolated_VERSION_ARCH.deb (plus .buildinfo and .changes) and prints
-# the .deb's path on the last line.
+# Writes OUTDIR/isolated_VERSION_ARCH.deb and OUTDIR/cockpit-isolated_VERSION_all.deb
+# (the Cockpit page), plus .buildinfo and .changes, and prints the path of
+# isolated's .deb on the last line.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -106,9 +107,11 @@ echo "build-deb.sh: dpkg-buildpackage ${args[*]} in $STAGE${PREBUILT:+ (prebuilt
 }
 
 shopt -s nullglob
-results=("$WORK"/isolated_*.deb "$WORK"/isolated*.buildinfo "$WORK"/isolated*.changes "$WORK"/isolated-dbgsym_*.deb "$WORK"/isolated-dbgsym_*.ddeb)
+results=("$WORK"/isolated_*.deb "$WORK"/cockpit-isolated_*.deb "$WORK"/isolated*.buildinfo "$WORK"/isolated*.changes "$WORK"/isolated-dbgsym_*.deb "$WORK"/isolated-dbgsym_*.ddeb)
 cp "${results[@]}" "$OUT/"
 cp "$WORK/build.log" "$OUT/build.log"
 debs=("$WORK"/isolated_*.deb)
 [ ${#debs[@]} = 1 ] || { echo "build-deb.sh: expected one isolated_*.deb, got ${#debs[@]}" >&2; exit 1; }
+cockpit_debs=("$WORK"/cockpit-isolated_*.deb)
+[ ${#cockpit_debs[@]} = 1 ] || { echo "build-deb.sh: expected one cockpit-isolated_*.deb, got ${#cockpit_debs[@]}" >&2; exit 1; }
 echo "$OUT/$(basename "${debs[0]}")"

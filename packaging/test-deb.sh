@@ -1,8 +1,10 @@
 #!/bin/bash
-# The Debian package's system test: build the .deb, lint it, check what it ships,
+# The Debian package's system test: build the .debs (isolated and cockpit-isolated),
+# lint them, check what isolated ships,
 # then install it on a booted systemd (systemd-nspawn over a copy-on-write view of
 # this host's /) and check the
 # maintainer scripts' work: group, enabled and started service, control socket,
+# the scrape socket (shipped disabled; enabled, it answers through its proxy),
 # reload, restart, reinstall, remove and purge.
 #
 #   packaging/test-deb.sh --prebuilt BUILD_DIR   package an existing build (CI; fast)
@@ -86,6 +88,9 @@ if [ -z "$DEB" ]; then
   DEB=$(bash "$HERE/build-deb.sh" "${args[@]}" "$W/out" | tail -n 1) || { bad "build-deb.sh ${args[*]}"; exit 1; }
 fi
 [ -f "$DEB" ] && ok "built $(basename "$DEB") ($(du -k "$DEB" | cut -f1) KiB)" || { bad "no .deb at '$DEB'"; exit 1; }
+# The Cockpit page's package comes out of the same build, next to it.
+COCKPIT_DEB=$(ls "$(dirname "$DEB")"/cockpit-isolated_*_all.deb 2>/dev/null | head -n 1)
+[ -f "$COCKPIT_DEB" ] && ok "built $(basename "$COCKPIT_DEB")" || bad "no cockpit-isolated_*_all.deb next to $DEB"
 
 # ---------------------------------------------------------------------------------
 phase "lintian"
@@ -94,7 +99,7 @@ phase "lintian"
 # than dpkg-buildflags', so the hardening tags only speak for the release build.
 lint_args=(--fail-on error,warning --display-info --tag-display-limit 0)
 [ -n "$PREBUILT" ] && lint_args+=(--suppress-tags hardening-no-bindnow,hardening-no-fortify-functions,hardening-no-relro)
-lintian "${lint_args[@]}" "$DEB" >"$W/lintian.txt" 2>&1
+lintian "${lint_args[@]}" "$DEB" ${COCKPIT_DEB:+"$COCKPIT_DEB"} >"$W/lintian.txt" 2>&1
 rc=$?
 sed 's/^/  lintian: /' "$W/lintian.txt"
 [ $rc = 0 ] && ok "lintian: no errors or warnings" || bad "lintian exit $rc"
@@ -111,10 +116,15 @@ for p in /usr/sbin/isolated /usr/bin/isoctl /usr/libexec/isolated/isolated-init 
          /usr/share/doc/isolated/README.Debian /usr/share/doc/isolated/examples/hello.json; do
   grep -qxF "$p" "$W/contents.txt" && ok "ships $p" || bad "does not ship $p"
 done
+# The scrape socket's units, and every rules, rule-test and dashboard file of conf/monitoring.
+for p in /lib/systemd/system/isolated-metrics.socket /lib/systemd/system/isolated-metrics.service \
+         $(cd "$SRC/conf/monitoring" && ls *.yml *.json 2>/dev/null | sed 's#^#/usr/share/isolated/monitoring/#'); do
+  grep -qxF "$p" "$W/contents.txt" && ok "ships $p" || bad "does not ship $p"
+done
 dpkg-deb -c "$DEB" | awk '$6 ~ /isolated-init$|sbin\/isolated$|bin\/isoctl$/ && $1 !~ /^-rwxr-xr-x/ { print }' | grep -q . \
   && bad "a binary is not mode 0755" || ok "binaries are mode 0755"
 # Nothing but the listed top directories (no /usr/local, no /usr/etc, no build paths).
-stray=$(grep -vE '^/(etc/isolated|lib/systemd/system|usr/(bin|sbin|libexec/isolated|lib/(tmpfiles|sysusers)\.d|share/(man|doc|bash-completion|lintian/overrides)))(/|$)' "$W/contents.txt" | grep -vxE '/|/etc/|/lib/|/lib/systemd/|/usr/|/usr/lib/|/usr/libexec/|/usr/share/|/usr/share/lintian/')
+stray=$(grep -vE '^/(etc/isolated|lib/systemd/system|usr/(bin|sbin|libexec/isolated|lib/(tmpfiles|sysusers)\.d|share/(man|doc|bash-completion|lintian/overrides|isolated/monitoring)))(/|$)' "$W/contents.txt" | grep -vxE '/|/etc/|/lib/|/lib/systemd/|/usr/|/usr/lib/|/usr/libexec/|/usr/share/|/usr/share/lintian/|/usr/share/isolated/')
 [ -z "$stray" ] && ok "no files outside the expected directories" || bad "unexpected paths: $(echo $stray)"
 
 dpkg-deb -e "$DEB" "$W/control"
@@ -167,6 +177,7 @@ rm -f "$R"/etc/systemd/system/*.wants/* 2>/dev/null
 rm -f "$R/usr/sbin/policy-rc.d"
 ln -sf /lib/systemd/system/multi-user.target "$R/etc/systemd/system/default.target"
 cp "$DEB" "$R/var/tmp/isolated.deb"
+[ -f "$COCKPIT_DEB" ] && cp "$COCKPIT_DEB" "$R/var/tmp/cockpit-isolated.deb"
 cp "$SRC/conf/apps/hello.json" "$W/hello.json"
 
 # nspawn in a cgroup of its own (it makes payload/ and supervisor/ below the one it
@@ -217,6 +228,38 @@ out=$(ct runuser -u outsider -- isoctl --socket /run/isolated/isolated-ro.sock s
 check "isoctl validate on the shipped examples" ct sh -c "isoctl validate /usr/share/doc/isolated/examples >/dev/null"
 check "man -w finds isolated(8), isoctl(1), isolated.app(5)" \
   ct sh -c '{ man -w 8 isolated && man -w 1 isoctl && man -w 5 isolated.app; } >/dev/null'
+
+# ---------------------------------------------------------------------------------
+phase "cockpit-isolated installs the Cockpit page (the page itself: tests/cockpit)"
+if ct dpkg -i /var/tmp/cockpit-isolated.deb >"$W/cockpit.log" 2>&1; then ok "dpkg -i cockpit-isolated"; else bad "dpkg -i cockpit-isolated: $(tail -5 "$W/cockpit.log")"; fi
+for f in manifest.json index.html isolated.js isolated.css; do
+  check "/usr/share/cockpit/isolated/$f is installed" ct test -s "/usr/share/cockpit/isolated/$f"
+done
+check "cockpit-bridge --packages lists isolated from /usr/share/cockpit/isolated" \
+  ct sh -c 'cockpit-bridge --packages | grep -qE "^isolated +isolated +/usr/share/cockpit/isolated\$"'
+if ct dpkg -r cockpit-isolated >"$W/cockpit-remove.log" 2>&1; then ok "dpkg -r cockpit-isolated"; else bad "dpkg -r cockpit-isolated: $(tail -5 "$W/cockpit-remove.log")"; fi
+check "the page is gone after remove" ct test ! -e /usr/share/cockpit/isolated
+
+# ---------------------------------------------------------------------------------
+phase "scrape socket: disabled by default; enabled, Prometheus' GET /metrics goes through the proxy"
+check "isolated-metrics.socket is not enabled by the install" \
+  test "$(ct systemctl is-enabled isolated-metrics.socket 2>&1)" = disabled
+check "... nor listening" sh -c "! nsenter -t $L -a systemctl is-active -q isolated-metrics.socket"
+for f in $(cd "$SRC/conf/monitoring" && ls *.yml *.json 2>/dev/null); do
+  check "/usr/share/isolated/monitoring/$f is installed" ct test -s "/usr/share/isolated/monitoring/$f"
+done
+if ct systemctl enable --now isolated-metrics.socket >"$W/metrics.log" 2>&1; then
+  ok "systemctl enable --now isolated-metrics.socket"
+else
+  bad "enable --now isolated-metrics.socket: $(tail -3 "$W/metrics.log")"
+fi
+out=$(ct curl -fsS --max-time 10 http://127.0.0.1:9739/metrics 2>&1); rc=$?
+[ $rc = 0 ] && grep -qx 'isolated_up 1' <<<"$out" \
+  && ok "curl http://127.0.0.1:9739/metrics answers through the proxy, with isolated_up 1" \
+  || bad "scrape through the proxy: curl exit $rc: $(head -c 300 <<<"$out"); $(ct systemctl status isolated-metrics.service --no-pager 2>&1 | tail -5)"
+proxy=$(ct systemctl show -p MainPID --value isolated-metrics.service)
+uid=$(ct ps -o uid= -p "$proxy" 2>/dev/null | tr -d ' ')
+[ -n "$uid" ] && [ "$uid" != 0 ] && ok "the proxy runs unprivileged (DynamicUser, uid $uid)" || bad "proxy pid '$proxy' uid '$uid'"
 
 # ---------------------------------------------------------------------------------
 phase "reload, completion with the daemon, restart"
@@ -365,16 +408,21 @@ ct sh -c 'echo "log-level = debug" >> /etc/isolated/isolated.conf'
 if ct dpkg -i /var/tmp/isolated.deb >"$W/reinstall.log" 2>&1; then ok "dpkg -i again (upgrade path)"; else bad "reinstall: $(tail -5 "$W/reinstall.log")"; fi
 check "the edited conffile is kept" ct grep -q "log-level = debug" /etc/isolated/isolated.conf
 check "the service is active after the upgrade" test "$(ct systemctl is-active isolated)" = active
+out=$(ct curl -fsS --max-time 10 http://127.0.0.1:9739/metrics 2>&1); rc=$?
+[ $rc = 0 ] && grep -qx 'isolated_up 1' <<<"$out" && ok "the scrape socket enabled before the upgrade still answers" \
+  || bad "scrape after the upgrade: curl exit $rc: $(head -c 300 <<<"$out"); $(ct systemctl status isolated-metrics.socket isolated-metrics.service --no-pager 2>&1 | tail -20)"
 waitfor '[ "$(app probed state)" = ready ]'
 [ "$(app probed pid)" = "$p4" ] && ok "the upgrade left the apps running (pid $p4)" || bad "upgrade restarted apps: pid $(app probed pid), was $p4"
 if ct dpkg -r isolated >"$W/remove.log" 2>&1; then ok "dpkg -r"; else bad "dpkg -r: $(tail -5 "$W/remove.log")"; fi
 check "the service is stopped after remove" sh -c "! nsenter -t $L -a systemctl is-active -q isolated"
+check "the scrape socket is closed after remove" test -z "$(ct ss -Hltn 'sport = :9739' 2>&1)"
 check "the app file stays after remove" ct test -f /etc/isolated/apps/hello.json
 if ct dpkg --purge isolated >"$W/purge.log" 2>&1; then ok "dpkg --purge"; else bad "dpkg --purge: $(tail -5 "$W/purge.log")"; fi
 check "purge removed the conffile" ct test ! -e /etc/isolated/isolated.conf
 check "purge removed /var/log/isolated and /run/isolated" ct test ! -e /var/log/isolated -a ! -e /run/isolated
 check "purge left the operator's app file" ct test -f /etc/isolated/apps/hello.json
-check "no unit left enabled" test ! -e "$R/etc/systemd/system/multi-user.target.wants/isolated.service"
+check "no unit left enabled" test ! -e "$R/etc/systemd/system/multi-user.target.wants/isolated.service" \
+  -a ! -e "$R/etc/systemd/system/sockets.target.wants/isolated-metrics.socket"
 check "no isolated process left" sh -c "! nsenter -t $L -a pgrep -x isolated >/dev/null"
 if ct dpkg -i /var/tmp/isolated.deb >"$W/install2.log" 2>&1 && test "$(ct systemctl is-active isolated)" = active; then
   ok "install after purge (group already there)"

@@ -10,6 +10,8 @@ PACKAGES=(
   libboost-dev libboost-program-options-dev nlohmann-json3-dev catch2 libsystemd-dev
   libnl-route-3-dev libmnl-dev libnftables-dev libseccomp-dev libcap-dev
   libssl-dev libarchive-dev
+  # isoctl export/import kube: YAML
+  libyaml-cpp-dev
   # tests: real programs and tools the integration tests drive
   curl iproute2 nftables procps util-linux systemd-container bubblewrap
   # the Prometheus project's own text-format parser (python3 prometheus_client), for /v1/metrics
@@ -36,6 +38,10 @@ PACKAGES=(
   cockpit-ws cockpit-bridge chromium
   # tests on a real cgroup v2 with controllers (tests/vm/qemu-cgroup2.sh boots a guest)
   qemu-system-x86 busybox-static cpio kmod
+  # isoctl export kube's real consumer (tests/kube/podman-play.sh): podman kube play with
+  # runc (crun refuses hybrid cgroups), catatonit for its locally built pause image, and
+  # umoci/skopeo to build the test's tiny image as an OCI archive
+  podman runc catatonit umoci skopeo
 )
 
 missing=()

@@ -21,6 +21,8 @@ int top(const Invocation& inv, Context& ctx);
 int inspect(const Invocation& inv, Context& ctx);
 int kill(const Invocation& inv, Context& ctx);
 int image(const Invocation& inv, Context& ctx);
+int export_(const Invocation& inv, Context& ctx);
+int import_(const Invocation& inv, Context& ctx);
 
 /// --interval of top and status --watch: a duration ("2s", "500ms") or bare seconds;
 /// `fallback` when not given. Throws UsageError naming `verb`.

@@ -87,7 +87,10 @@ void to_json(json& j, const ProbeStatus& v) {
              {"consecutiveSuccesses", v.consecutive_successes},
              {"consecutiveFailures", v.consecutive_failures},
              {"message", v.message},
-             {"lastProbeAt", time_to_json(v.last_probe_at)}};
+             {"lastProbeAt", time_to_json(v.last_probe_at)},
+             {"lastDurationSeconds", opt(v.last_duration_seconds)},
+             {"totalSuccesses", v.total_successes},
+             {"totalFailures", v.total_failures}};
 }
 
 void from_json(const json& j, ProbeStatus& v) {
@@ -100,6 +103,9 @@ void from_json(const json& j, ProbeStatus& v) {
     v.consecutive_failures = j.value("consecutiveFailures", 0u);
     v.message = j.value("message", "");
     v.last_probe_at = j.contains("lastProbeAt") ? time_from_json(j["lastProbeAt"]) : std::nullopt;
+    get_opt(j, "lastDurationSeconds", v.last_duration_seconds);
+    v.total_successes = j.value("totalSuccesses", std::uint64_t{0});
+    v.total_failures = j.value("totalFailures", std::uint64_t{0});
 }
 
 void to_json(json& j, const HealthStatus& v) {
@@ -118,7 +124,8 @@ void to_json(json& j, const ResourceUsage& v) {
              {"memoryPeakBytes", opt(v.memory_peak_bytes)},
              {"pids", opt(v.pids)},
              {"cpuThrottledPeriods", opt(v.cpu_throttled_periods)},
-             {"cpuThrottledSeconds", opt(v.cpu_throttled_seconds)}};
+             {"cpuThrottledSeconds", opt(v.cpu_throttled_seconds)},
+             {"cpuPeriods", opt(v.cpu_periods)}};
 }
 
 void from_json(const json& j, ResourceUsage& v) {
@@ -128,6 +135,7 @@ void from_json(const json& j, ResourceUsage& v) {
     get_opt(j, "pids", v.pids);
     get_opt(j, "cpuThrottledPeriods", v.cpu_throttled_periods);
     get_opt(j, "cpuThrottledSeconds", v.cpu_throttled_seconds);
+    get_opt(j, "cpuPeriods", v.cpu_periods);
 }
 
 void to_json(json& j, const PortSpec& v) {

@@ -158,6 +158,10 @@ struct Route {
 };
 
 std::optional<Route> match_route(const std::vector<std::string>& seg, std::string_view method) {
+    // /metrics is Prometheus' default metrics_path: a scrape job through a socket proxy
+    // (systemd/isolated-metrics.socket) needs no metrics_path of its own. The one path
+    // outside /v1, so that it never changes with the API's version.
+    if (seg.size() == 1 && seg[0] == "metrics") return Route{RouteKind::metrics, "GET", {}, {}};
     if (seg.size() < 2 || seg[0] != "v1") return std::nullopt;
     const std::string& top = seg[1];
     if (top == "images") {

@@ -83,6 +83,7 @@ public:
         if (auto d = dir_of(dirs_, "cpu")) {
             if (auto t = read_file(*d + "/cpu.stat")) {
                 auto c = parse_flat_keyed(*t);
+                if (c.count("nr_periods")) u.cpu_periods = c["nr_periods"];
                 if (c.count("nr_throttled")) u.cpu_throttled_periods = c["nr_throttled"];
                 if (c.count("throttled_time")) u.cpu_throttled_seconds = c["throttled_time"] / 1e9;
             }

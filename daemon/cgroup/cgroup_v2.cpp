@@ -71,11 +71,12 @@ public:
     Result<ResourceUsage> usage() const override {
         ResourceUsage u;
         // cpu.stat's usage_usec is kept by the core (rstat) even without the cpu
-        // controller; the throttling lines only exist with it.
+        // controller; the period and throttling lines only exist with it.
         auto cpu = read_file(dir_ + "/cpu.stat");
         if (!cpu) return cpu.error();
         auto c = parse_flat_keyed(*cpu);
         if (c.count("usage_usec")) u.cpu_seconds = c["usage_usec"] / 1e6;
+        if (c.count("nr_periods")) u.cpu_periods = c["nr_periods"];
         if (c.count("nr_throttled")) u.cpu_throttled_periods = c["nr_throttled"];
         if (c.count("throttled_usec")) u.cpu_throttled_seconds = c["throttled_usec"] / 1e6;
         if (auto cur = read_u64(dir_ + "/memory.current")) {

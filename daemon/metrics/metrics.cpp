@@ -184,6 +184,27 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
         for (int i = 0; i < 3; ++i)
             if (const auto& p = probe_of(a.health, i))
                 e.sample({{"app", a.name}, {"name", a.name}, {"probe", kProbeNames[i]}}, u64(p->consecutive_failures));
+    // Both results of every defined probe from the start, 0 until counted: a series that
+    // appears only with its first failure makes rate() and increase() miss that failure.
+    e.family("isolated_app_probe_total", "counter",
+             "Probe runs by result since the app was defined in this daemon (a warning counts as success).");
+    for (const auto& a : apps)
+        for (int i = 0; i < 3; ++i)
+            if (const auto& p = probe_of(a.health, i)) {
+                e.sample({{"app", a.name}, {"name", a.name}, {"probe", kProbeNames[i]}, {"result", "success"}},
+                         u64(p->total_successes));
+                e.sample({{"app", a.name}, {"name", a.name}, {"probe", kProbeNames[i]}, {"result", "failure"}},
+                         u64(p->total_failures));
+            }
+    e.family("isolated_app_probe_duration_seconds", "gauge",
+             "How long the probe's last run took, from its start to its result (the timeout when it timed out).");
+    for (const auto& a : apps)
+        for (int i = 0; i < 3; ++i) {
+            const auto& p = probe_of(a.health, i);
+            if (!p || !p->last_duration_seconds) continue;
+            e.sample({{"app", a.name}, {"name", a.name}, {"probe", kProbeNames[i]}},
+                     format_value(*p->last_duration_seconds));
+        }
 
     // ---- cAdvisor's names, from the app's cgroup and limits ----
     e.family("container_start_time_seconds", "gauge", "Start time of the container since unix epoch in seconds.");
@@ -193,6 +214,8 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
     });
     e.family("container_cpu_usage_seconds_total", "counter", "Cumulative cpu time consumed in seconds.");
     per_app(e, apps, [](const AppStatus& a) { return opt_double(a.usage.cpu_seconds); });
+    e.family("container_cpu_cfs_periods_total", "counter", "Number of elapsed enforcement period intervals.");
+    per_app(e, apps, [](const AppStatus& a) { return opt_u64(a.usage.cpu_periods); });
     e.family("container_cpu_cfs_throttled_periods_total", "counter", "Number of throttled period intervals.");
     per_app(e, apps, [](const AppStatus& a) { return opt_u64(a.usage.cpu_throttled_periods); });
     e.family("container_cpu_cfs_throttled_seconds_total", "counter",

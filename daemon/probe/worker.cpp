@@ -57,6 +57,7 @@ void Worker::run() {
     timer_.reset();
     if (stopped_ || in_flight_) return;
     in_flight_ = true;
+    run_started_ = clock_.now();
     prober_->run(spec_.timeout, [this, alive = std::weak_ptr<bool>(alive_)](ProbeOutcome o) {
         if (alive.expired() || !*alive.lock()) return;
         finish(std::move(o));
@@ -67,13 +68,19 @@ void Worker::finish(ProbeOutcome outcome) {
     in_flight_ = false;
     status_.last_probe_at = clock_.wall_now();
     status_.result = outcome.result;
+    // The prober ends a run at its timeout; a result that lands a little after it (the
+    // loop was busy) still says "took the timeout", which is what the run was allowed.
+    auto took = std::min<supervisor::SteadyTime::duration>(clock_.now() - run_started_, spec_.timeout);
+    status_.last_duration_seconds = std::chrono::duration<double>(took).count();
     bool success = outcome.result != ProbeResult::failure;  // a warning is a success (kubelet)
     if (success) {
         ++status_.consecutive_successes;
         status_.consecutive_failures = 0;
+        ++status_.total_successes;
     } else {
         ++status_.consecutive_failures;
         status_.consecutive_successes = 0;
+        ++status_.total_failures;
     }
     // The message says what the last run found: a success clears an earlier failure's
     // message (it would otherwise read as a current problem).

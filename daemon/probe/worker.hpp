@@ -61,6 +61,7 @@ public:
     bool started() const { return started_; }
     /// No more runs: held after a liveness/startup failure, done after a startup success.
     bool stopped() const { return stopped_; }
+    /// The last result, the runs of this worker (totals, last duration) and the current streaks.
     const ProbeStatus& status() const { return status_; }
     /// The thresholded verdict: nullopt = unknown.
     std::optional<bool> verdict() const { return verdict_; }
@@ -84,6 +85,7 @@ private:
     bool stopped_ = false;
     bool in_flight_ = false;
     supervisor::SteadyTime nominal_{};  ///< the current/next run's time before rounding
+    supervisor::SteadyTime run_started_{};  ///< when the run in flight (or the last one) began
     std::unique_ptr<supervisor::Timer> timer_;
     ProbeStatus status_;
     std::optional<bool> verdict_;

@@ -323,6 +323,18 @@ void App::stop_probes() {
     if (!probes_) return;
     last_health_ = probes_->health();
     probes_.reset();
+    // The ended set's run counts move to the app's own (health() adds them back), so
+    // that the totals count since the app was defined, as kubelet's prober_probe_total
+    // counts over a pod's containers, not since this instance started.
+    auto fold = [](std::optional<ProbeStatus>& p, ProbeRuns& runs) {
+        if (!p) return;
+        runs.successes += p->total_successes;
+        runs.failures += p->total_failures;
+        p->total_successes = p->total_failures = 0;
+    };
+    fold(last_health_->startup, earlier_runs_[0]);
+    fold(last_health_->liveness, earlier_runs_[1]);
+    fold(last_health_->readiness, earlier_runs_[2]);
 }
 
 HealthStatus App::health() const {
@@ -330,9 +342,17 @@ HealthStatus App::health() const {
     // instance is gone without ever probing) is `unknown`.
     HealthStatus from = probes_ ? probes_->health() : last_health_.value_or(HealthStatus{});
     HealthStatus h;
-    if (spec_.probes.startup) h.startup = from.startup.value_or(ProbeStatus{});
-    if (spec_.probes.liveness) h.liveness = from.liveness.value_or(ProbeStatus{});
-    if (spec_.probes.readiness) h.readiness = from.readiness.value_or(ProbeStatus{});
+    auto take = [](bool defined, const std::optional<ProbeStatus>& now, const ProbeRuns& earlier) {
+        std::optional<ProbeStatus> p;
+        if (!defined) return p;
+        p = now.value_or(ProbeStatus{});
+        p->total_successes += earlier.successes;
+        p->total_failures += earlier.failures;
+        return p;
+    };
+    h.startup = take(spec_.probes.startup.has_value(), from.startup, earlier_runs_[0]);
+    h.liveness = take(spec_.probes.liveness.has_value(), from.liveness, earlier_runs_[1]);
+    h.readiness = take(spec_.probes.readiness.has_value(), from.readiness, earlier_runs_[2]);
     return h;
 }
 

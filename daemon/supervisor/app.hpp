@@ -187,6 +187,12 @@ private:
 
     std::unique_ptr<ProbeSetHandle> probes_;   // while the instance is up
     std::optional<HealthStatus> last_health_;  // of the last instance, shown while down
+    /// Probe runs of the app's ended instances (startup, liveness, readiness): health()
+    /// adds them to the live counts, so its totals count since the app was defined.
+    struct ProbeRuns {
+        std::uint64_t successes = 0, failures = 0;
+    };
+    ProbeRuns earlier_runs_[3];
     bool startup_passed_ = false;              // no startup probe, or it succeeded
     std::string probe_failure_;                // why a probe stopped the app
 };

@@ -362,7 +362,7 @@ void leak_everywhere(FakeBackend& b) {
     exit.code = 1;
     exit.message = "exec \"/usr/bin/postgres -c password_encryption=argsecret-1\"";
     db.last_exit = exit;
-    db.health.liveness = ProbeStatus{ProbeResult::failure, 0, 3, "command exited with code 2: envsecret-2 is wrong", {}};
+    db.health.liveness = ProbeStatus{ProbeResult::failure, 0, 3, "command exited with code 2: envsecret-2 is wrong", {}, {}, 0, 0};
     AppEvent e;
     e.app = "db";
     e.type = "probe";
@@ -755,6 +755,27 @@ TEST_CASE("metrics are Prometheus text", "[api]") {
     CHECK(r.status == 200);
     CHECK(r.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
     CHECK(r.body == f.backend.metrics_text);
+}
+
+TEST_CASE("GET /metrics is /v1/metrics, on both sockets, and nothing else moves out of /v1", "[api][metrics]") {
+    Fixture f;
+    for (bool read_only : {false, true}) {
+        CAPTURE(read_only);
+        // The read-only socket's everyday peer is an unprivileged one (a scraper's proxy).
+        auto r = f.get("/metrics", read_only, /* privileged= */ !read_only);
+        CHECK(r.status == 200);
+        CHECK(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
+        CHECK(r.body == f.backend.metrics_text);
+    }
+    // The same rules as /v1/metrics: GET only, no query parameters.
+    auto post = f.call({"POST", "/metrics", "", /* read_only= */ false, /* privileged= */ true});
+    REQUIRE(post);
+    CHECK(post->status == 405);
+    CHECK(f.get("/metrics?x=1").status == 400);
+    for (const char* target : {"/apps", "/health", "/version", "/metrics/x", "/v1/metrics/x", "/Metrics"}) {
+        CAPTURE(target);
+        CHECK(f.get(target).status == 404);
+    }
 }
 
 TEST_CASE("POST /v1/reload answers the report", "[api]") {

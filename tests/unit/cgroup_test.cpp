@@ -402,6 +402,7 @@ TEST_CASE("v2: create writes every limit, placement is a cgroup fd, readback mat
     auto u = app->usage();
     REQUIRE(u);
     CHECK(u->cpu_seconds == Approx(1.5));
+    CHECK(u->cpu_periods == 10u);
     CHECK(u->cpu_throttled_periods == 4u);
     CHECK(u->cpu_throttled_seconds == Approx(0.25));
     CHECK(u->memory_bytes == 104857600u - 4194304u);
@@ -415,6 +416,25 @@ TEST_CASE("v2: create writes every limit, placement is a cgroup fd, readback mat
     auto again = must(m->open("web"));
     CHECK(again->describe() == d);
     CHECK_FALSE(m->open("nope"));
+}
+
+TEST_CASE("v2: without the cpu controller cpu.stat has no periods, and usage leaves them unknown", "[cgroup]") {
+    Fixture f;
+    f.pure_v2("/", "memory pids");
+    auto o = f.options();
+    o.after_mkdir = populate_v2;
+    auto m = must(make_manager(o));
+    REQUIRE_OK(m->prepare_daemon());
+    auto app = must(m->create("web", {}));
+    std::string d = f.cg() + "/isolated/web";
+    // What the kernel writes when the cpu controller is not enabled: the core's lines only.
+    write_file(d + "/cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n");
+    auto u = app->usage();
+    REQUIRE(u);
+    CHECK(u->cpu_seconds == Approx(1.5));
+    CHECK_FALSE(u->cpu_periods);
+    CHECK_FALSE(u->cpu_throttled_periods);
+    CHECK_FALSE(u->cpu_throttled_seconds);
 }
 
 TEST_CASE("v2: a limit whose controller is not available is an error naming it", "[cgroup]") {
@@ -482,6 +502,7 @@ TEST_CASE("v1: create writes quota, shares, memory+memsw, pids in each hierarchy
     auto u = app->usage();
     REQUIRE(u);
     CHECK(u->cpu_seconds == Approx(2.5));
+    CHECK(u->cpu_periods == 10u);
     CHECK(u->cpu_throttled_periods == 3u);
     CHECK(u->cpu_throttled_seconds == Approx(0.15));
     CHECK(u->memory_bytes == 104857600u - 4194304u);

@@ -1,7 +1,8 @@
 // GET /v1/metrics: the exact exposition for a fixture of two apps, and the rules of the
-// Prometheus text format 0.0.4 checked by a small parser (promtool is not on the CI
-// machine; this checks what it would reject, plus the rules we add: HELP and TYPE on
-// every family, no family interleaved, no duplicate series).
+// Prometheus text format 0.0.4 checked by a small parser: what promtool would reject, plus
+// the rules we add (HELP and TYPE on every family, no family interleaved, no duplicate
+// series), without a daemon. `promtool check metrics` itself reads a live daemon's
+// exposition in tests/integration/monitoring_test.cpp.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -38,14 +39,21 @@ std::vector<AppStatus> two_apps() {
     web.usage.pids = 3;
     web.usage.cpu_throttled_periods = 7;
     web.usage.cpu_throttled_seconds = 0.125;
+    web.usage.cpu_periods = 20;
     ProbeStatus live;
     live.result = ProbeResult::success;
     live.consecutive_successes = 4;
+    live.last_duration_seconds = 0.0125;
+    live.total_successes = 10;
+    live.total_failures = 1;
     web.health.liveness = live;
     ProbeStatus ready;
     ready.result = ProbeResult::failure;
     ready.consecutive_failures = 2;
     ready.message = "HTTP 503";
+    ready.last_duration_seconds = 1;  // timed out after its 1s
+    ready.total_successes = 12;
+    ready.total_failures = 2;
     web.health.readiness = ready;
 
     AppStatus db;
@@ -311,12 +319,27 @@ isolated_app_probe_success{app="web",name="web",probe="readiness"} 0
 isolated_app_probe_consecutive_failures{app="web",name="web",probe="liveness"} 0
 isolated_app_probe_consecutive_failures{app="web",name="web",probe="readiness"} 2
 isolated_app_probe_consecutive_failures{app="db",name="db",probe="readiness"} 0
+# HELP isolated_app_probe_total Probe runs by result since the app was defined in this daemon (a warning counts as success).
+# TYPE isolated_app_probe_total counter
+isolated_app_probe_total{app="web",name="web",probe="liveness",result="success"} 10
+isolated_app_probe_total{app="web",name="web",probe="liveness",result="failure"} 1
+isolated_app_probe_total{app="web",name="web",probe="readiness",result="success"} 12
+isolated_app_probe_total{app="web",name="web",probe="readiness",result="failure"} 2
+isolated_app_probe_total{app="db",name="db",probe="readiness",result="success"} 0
+isolated_app_probe_total{app="db",name="db",probe="readiness",result="failure"} 0
+# HELP isolated_app_probe_duration_seconds How long the probe's last run took, from its start to its result (the timeout when it timed out).
+# TYPE isolated_app_probe_duration_seconds gauge
+isolated_app_probe_duration_seconds{app="web",name="web",probe="liveness"} 0.0125
+isolated_app_probe_duration_seconds{app="web",name="web",probe="readiness"} 1
 # HELP container_start_time_seconds Start time of the container since unix epoch in seconds.
 # TYPE container_start_time_seconds gauge
 container_start_time_seconds{app="web",name="web"} 1795460400.5
 # HELP container_cpu_usage_seconds_total Cumulative cpu time consumed in seconds.
 # TYPE container_cpu_usage_seconds_total counter
 container_cpu_usage_seconds_total{app="web",name="web"} 3.25
+# HELP container_cpu_cfs_periods_total Number of elapsed enforcement period intervals.
+# TYPE container_cpu_cfs_periods_total counter
+container_cpu_cfs_periods_total{app="web",name="web"} 20
 # HELP container_cpu_cfs_throttled_periods_total Number of throttled period intervals.
 # TYPE container_cpu_cfs_throttled_periods_total counter
 container_cpu_cfs_throttled_periods_total{app="web",name="web"} 7
@@ -387,7 +410,9 @@ TEST_CASE("metrics: unknown values leave their series out", "[metrics]") {
     CHECK_FALSE(value_of(p, "container_memory_working_set_bytes", {{"app", "db"}}));
     CHECK_FALSE(value_of(p, "container_start_time_seconds", {{"app", "db"}}));
     CHECK_FALSE(value_of(p, "isolated_app_probe_success", {{"app", "db"}}));
+    CHECK_FALSE(value_of(p, "isolated_app_probe_duration_seconds", {{"app", "db"}}));
     CHECK(value_of(p, "isolated_app_probe_consecutive_failures", {{"app", "db"}, {"probe", "readiness"}}) == 0);
+    CHECK_FALSE(value_of(p, "container_cpu_cfs_periods_total", {{"app", "db"}}));
     // No cpu or pids limit: no quota, period or max.
     CHECK_FALSE(value_of(p, "container_spec_cpu_quota", {{"app", "db"}}));
     CHECK_FALSE(value_of(p, "container_spec_cpu_period", {{"app", "db"}}));
@@ -415,6 +440,33 @@ TEST_CASE("metrics: a warning probe result counts as success", "[metrics]") {
     apps[0].health.liveness->result = ProbeResult::warning;
     Parsed p = parse_exposition(metrics::render(apps, facts()));
     CHECK(value_of(p, "isolated_app_probe_success", {{"app", "web"}, {"probe", "liveness"}}) == 1);
+}
+
+TEST_CASE("metrics: probe runs are counted by result from 0, and the last run's duration is shown", "[metrics]") {
+    auto apps = two_apps();
+    apps[0].health.liveness->result = ProbeResult::warning;  // counted as a success by the worker
+    apps[1].health.startup = ProbeStatus{};                   // defined, never run
+    Parsed p = parse_exposition(metrics::render(apps, facts()));
+    REQUIRE(p.problems.empty());
+    CHECK(p.types.at("isolated_app_probe_total") == "counter");
+    CHECK(p.types.at("isolated_app_probe_duration_seconds") == "gauge");
+    auto total = [&](const char* app, const char* probe, const char* result) {
+        return value_of(p, "isolated_app_probe_total", {{"app", app}, {"probe", probe}, {"result", result}});
+    };
+    CHECK(total("web", "liveness", "success") == 10);
+    CHECK(total("web", "liveness", "failure") == 1);
+    CHECK(total("web", "readiness", "failure") == 2);
+    // A probe that never ran has both series at 0 and no duration; one not defined has none.
+    CHECK(total("db", "startup", "success") == 0);
+    CHECK(total("db", "startup", "failure") == 0);
+    CHECK_FALSE(value_of(p, "isolated_app_probe_duration_seconds", {{"app", "db"}, {"probe", "startup"}}));
+    CHECK_FALSE(total("db", "liveness", "success"));
+    CHECK_FALSE(total("web", "startup", "success"));
+    CHECK(value_of(p, "isolated_app_probe_duration_seconds", {{"app", "web"}, {"probe", "readiness"}}) == 1.0);
+    // No other result label.
+    for (const auto& s : p.series)
+        if (s.name == "isolated_app_probe_total")
+            CHECK((s.labels.at("result") == "success" || s.labels.at("result") == "failure"));
 }
 
 TEST_CASE("metrics: label values are escaped and read back the same", "[metrics]") {

@@ -302,6 +302,40 @@ TEST_CASE("worker: a warning counts as success and is reported when it first app
     CHECK(r.changes == std::vector<bool>{true});
 }
 
+TEST_CASE("worker: it counts runs by result and times each from its start to its result", "[probe][worker]") {
+    auto s = spec_with(10s, 1, 5);
+    s.timeout = 2s;
+    WorkerRig r(ProbeType::readiness, s);
+    CHECK_FALSE(r.worker->status().last_duration_seconds);  // nothing ran yet
+    r.worker->start();
+
+    auto run_for = [&](Duration took, ProbeOutcome o) {
+        auto due = r.clock.next_due();
+        REQUIRE(due);
+        r.clock.advance(*due);
+        REQUIRE(r.prober->pending);
+        r.clock.advance(took);
+        answer(*r.prober, std::move(o));
+    };
+    run_for(300ms, ok);
+    CHECK(r.worker->status().last_duration_seconds == Approx(0.3));
+    run_for(40ms, ProbeOutcome::warning("redirect to another host"));  // a success
+    CHECK(r.worker->status().last_duration_seconds == Approx(0.04));
+    run_for(1500ms, bad());
+    CHECK(r.worker->status().last_duration_seconds == Approx(1.5));
+    // A result that lands after the timeout (a busy loop) counts as the timeout.
+    run_for(2050ms, bad("timed out"));
+    CHECK(r.worker->status().last_duration_seconds == Approx(2.0));
+    CHECK(r.worker->status().total_successes == 2);
+    CHECK(r.worker->status().total_failures == 2);
+    // The streaks start over; the totals do not.
+    run_for(0ms, ok);
+    CHECK(r.worker->status().consecutive_successes == 1);
+    CHECK(r.worker->status().total_successes == 3);
+    CHECK(r.worker->status().total_failures == 2);
+    CHECK(r.worker->status().last_duration_seconds == 0.0);
+}
+
 TEST_CASE("worker: destroying it mid-run abandons the run", "[probe][worker]") {
     WorkerRig r(ProbeType::readiness, spec_with(10s));
     r.worker->start();

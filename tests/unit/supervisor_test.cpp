@@ -597,6 +597,53 @@ TEST_CASE("a liveness failure stops the app by its stop policy and restarts it, 
     CHECK_THAT(probe_events[0], Catch::Contains("liveness probe failed") && Catch::Contains("restarting"));
 }
 
+TEST_CASE("probe run totals count since the app was defined, across its instances", "[supervisor][probes]") {
+    ProbeRig r;
+    auto s = make_spec("web");
+    s.probes.liveness = http_probe();
+    r.load({s});
+    r.sup.start_all();
+    r.runtime.started("web");
+    auto runs = [&](std::uint64_t ok, std::uint64_t bad) {
+        auto& l = r.probes.last("web")->health.liveness;
+        l->result = bad ? ProbeResult::failure : ProbeResult::success;
+        l->total_successes = ok;
+        l->total_failures = bad;
+        l->last_duration_seconds = 0.25;
+    };
+    runs(3, 1);
+    CHECK(r.status("web").health.liveness->total_successes == 3);
+    CHECK(r.status("web").health.liveness->total_failures == 1);
+
+    r.probes.change("web", ProbeType::liveness, false, "boom");
+    r.runtime.exit("web", 0, SIGTERM);
+    // Down: the last instance's figures, its totals counted once.
+    REQUIRE(r.state("web") == AppState::backoff);
+    auto down = *r.status("web").health.liveness;
+    CHECK(down.total_successes == 3);
+    CHECK(down.total_failures == 1);
+    CHECK(down.last_duration_seconds == 0.25);
+
+    r.clock.advance(1s);
+    r.runtime.started("web");
+    REQUIRE(r.probes.started_count("web") == 2);
+    // The new instance's worker counts from 0; the app's totals go on.
+    auto fresh = *r.status("web").health.liveness;
+    CHECK(fresh.result == ProbeResult::unknown);
+    CHECK_FALSE(fresh.last_duration_seconds);
+    CHECK(fresh.total_successes == 3);
+    CHECK(fresh.total_failures == 1);
+    runs(2, 0);
+    CHECK(r.status("web").health.liveness->total_successes == 5);
+    CHECK(r.status("web").health.liveness->total_failures == 1);
+    // An operator stop and start keeps them too.
+    bool stopped = false;
+    r.sup.stop("web", std::nullopt, [&](std::optional<std::string>) { stopped = true; });
+    r.runtime.exit("web", 0, SIGTERM);
+    REQUIRE(stopped);
+    CHECK(r.status("web").health.liveness->total_successes == 5);
+}
+
 TEST_CASE("a liveness stop the app ignores ends in kill_all, then the restart", "[supervisor][probes]") {
     ProbeRig r;
     auto s = make_spec("web");

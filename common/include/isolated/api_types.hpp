@@ -48,6 +48,14 @@ struct ProbeStatus {
     std::uint32_t consecutive_failures = 0;
     std::string message;                 ///< what the last run found: its failure or warning; "" after a success
     std::optional<WallTime> last_probe_at;
+    /// How long the last run took, from its start to its result (a run that timed out:
+    /// the timeout); absent before the first result.
+    std::optional<double> last_duration_seconds;
+    /// Runs since the app was defined in this daemon (kept across its restarts and
+    /// redefinitions, 0 again after a daemon restart): successes (warnings included, as
+    /// kubelet counts them) and failures.
+    std::uint64_t total_successes = 0;
+    std::uint64_t total_failures = 0;
     bool operator==(const ProbeStatus&) const = default;
 };
 
@@ -64,6 +72,9 @@ struct ResourceUsage {
     std::optional<std::uint64_t> pids;
     std::optional<std::uint64_t> cpu_throttled_periods;
     std::optional<double> cpu_throttled_seconds;
+    /// CFS periods in which the app had runnable tasks under its cpu limit (cpu.stat's
+    /// nr_periods): the denominator of the throttling ratio.
+    std::optional<std::uint64_t> cpu_periods;
     bool operator==(const ResourceUsage&) const = default;
 };
 

@@ -1,0 +1,212 @@
+#include "kube/yaml.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <regex>
+#include <stdexcept>
+
+namespace isoctl::kube {
+
+namespace {
+
+// YAML 1.2 core schema (and the 1.1 words some readers still honour: yes/no/on/off),
+// so that what we emit plain reads back as a string everywhere.
+const std::regex kNull("^(~|null|Null|NULL)$");
+const std::regex kBool("^(true|True|TRUE|false|False|FALSE)$");
+const std::regex kBool11("^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$");
+const std::regex kInt("^[-+]?[0-9]+$");
+const std::regex kOct("^0o[0-7]+$");
+// YAML 1.1's octal, which Kubernetes' own reader (sigs.k8s.io/yaml) still takes: "mode: 0400".
+const std::regex kOct11("^0[0-7]+$");
+const std::regex kHex("^0x[0-9a-fA-F]+$");
+const std::regex kFloat("^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$");
+const std::regex kInf("^[-+]?\\.(inf|Inf|INF)$");
+const std::regex kNan("^\\.(nan|NaN|NAN)$");
+
+bool reads_as_non_string(const std::string& s) {
+    if (s.empty()) return true;
+    for (const auto* re : {&kNull, &kBool, &kBool11, &kInt, &kOct, &kHex, &kFloat, &kInf, &kNan})
+        if (std::regex_match(s, *re)) return true;
+    return false;
+}
+
+void emit(YAML::Emitter& out, const ojson& v) {
+    switch (v.type()) {
+        case ojson::value_t::object:
+            out << YAML::BeginMap;
+            for (const auto& [k, item] : v.items()) {
+                out << YAML::Key;
+                if (reads_as_non_string(k)) out << YAML::DoubleQuoted;
+                out << k << YAML::Value;
+                emit(out, item);
+            }
+            out << YAML::EndMap;
+            break;
+        case ojson::value_t::array:
+            out << YAML::BeginSeq;
+            for (const auto& item : v) emit(out, item);
+            out << YAML::EndSeq;
+            break;
+        case ojson::value_t::string: {
+            const auto& s = v.get_ref<const std::string&>();
+            if (s.find('\n') != std::string::npos)
+                out << YAML::Literal << s;
+            else if (reads_as_non_string(s))
+                out << YAML::DoubleQuoted << s;
+            else
+                out << s;
+            break;
+        }
+        case ojson::value_t::boolean:
+            out << (v.get<bool>() ? "true" : "false");
+            break;
+        case ojson::value_t::number_integer:
+            out << v.get<std::int64_t>();
+            break;
+        case ojson::value_t::number_unsigned:
+            out << v.get<std::uint64_t>();
+            break;
+        case ojson::value_t::number_float:
+            out << v.dump();
+            break;
+        default:
+            out << YAML::Null;
+            break;
+    }
+}
+
+ojson scalar(const YAML::Node& n) {
+    const std::string& s = n.Scalar();
+    if (n.Tag() != "?") return s;  // quoted ("!") or explicitly tagged: a string
+    if (std::regex_match(s, kNull)) return nullptr;
+    if (std::regex_match(s, kBool)) return s[0] == 't' || s[0] == 'T';
+    if (std::regex_match(s, kOct11)) return std::strtoull(s.c_str() + 1, nullptr, 8);
+    if (std::regex_match(s, kInt)) {
+        errno = 0;
+        if (s[0] == '-') {
+            long long x = std::strtoll(s.c_str(), nullptr, 10);
+            if (errno == 0) return x;
+        } else {
+            unsigned long long x = std::strtoull(s.c_str(), nullptr, 10);
+            if (errno == 0) return x;
+        }
+        return s;
+    }
+    if (std::regex_match(s, kOct)) return std::strtoull(s.c_str() + 2, nullptr, 8);
+    if (std::regex_match(s, kHex)) return std::strtoull(s.c_str() + 2, nullptr, 16);
+    if (std::regex_match(s, kFloat)) return std::strtod(s.c_str(), nullptr);
+    return s;
+}
+
+ojson to_json(const YAML::Node& n, int depth) {
+    if (depth > 64) throw std::runtime_error("nested too deeply");
+    switch (n.Type()) {
+        case YAML::NodeType::Map: {
+            ojson o = ojson::object();
+            for (const auto& kv : n) {
+                if (!kv.first.IsScalar()) throw std::runtime_error("a key that is not a string");
+                o[kv.first.Scalar()] = to_json(kv.second, depth + 1);
+            }
+            return o;
+        }
+        case YAML::NodeType::Sequence: {
+            ojson a = ojson::array();
+            for (const auto& item : n) a.push_back(to_json(item, depth + 1));
+            return a;
+        }
+        case YAML::NodeType::Scalar:
+            return scalar(n);
+        default:
+            return nullptr;
+    }
+}
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+}  // namespace
+
+std::string to_yaml(const std::vector<ojson>& documents) {
+    std::string text;
+    for (const auto& doc : documents) {
+        YAML::Emitter out;
+        out.SetIndent(2);
+        out.SetSeqFormat(YAML::Block);
+        emit(out, doc);
+        text += "---\n";
+        text += out.c_str();
+        text += "\n";
+    }
+    return text;
+}
+
+std::vector<ojson> parse_yaml(std::string_view text, const std::string& label) {
+    std::vector<ojson> docs;
+    try {
+        for (const auto& node : YAML::LoadAll(std::string(text))) {
+            if (node.IsNull()) continue;
+            docs.push_back(to_json(node, 0));
+        }
+    } catch (const YAML::Exception& e) {
+        std::string where = e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1);
+        throw std::runtime_error(label + where + ": " + e.msg);
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(label + ": " + e.what());
+    }
+    return docs;
+}
+
+std::string base64_encode(std::string_view bytes) {
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 2 < bytes.size(); i += 3) {
+        unsigned v = (unsigned char)bytes[i] << 16 | (unsigned char)bytes[i + 1] << 8 | (unsigned char)bytes[i + 2];
+        out += kB64[v >> 18 & 63];
+        out += kB64[v >> 12 & 63];
+        out += kB64[v >> 6 & 63];
+        out += kB64[v & 63];
+    }
+    if (i + 1 == bytes.size()) {
+        unsigned v = (unsigned char)bytes[i] << 16;
+        out += kB64[v >> 18 & 63];
+        out += kB64[v >> 12 & 63];
+        out += "==";
+    } else if (i + 2 == bytes.size()) {
+        unsigned v = (unsigned char)bytes[i] << 16 | (unsigned char)bytes[i + 1] << 8;
+        out += kB64[v >> 18 & 63];
+        out += kB64[v >> 12 & 63];
+        out += kB64[v >> 6 & 63];
+        out += '=';
+    }
+    return out;
+}
+
+std::string base64_decode(std::string_view text) {
+    std::string out;
+    unsigned acc = 0;
+    int bits = 0, pad = 0;
+    for (char c : text) {
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (c == '=') {
+            ++pad;
+            continue;
+        }
+        if (pad) throw std::runtime_error("not base64 (data after \"=\")");
+        const char* p = std::strchr(kB64, c);
+        if (!p || !c) throw std::runtime_error("not base64");
+        acc = acc << 6 | unsigned(p - kB64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += char(acc >> bits & 0xff);
+        }
+    }
+    if (pad > 2) throw std::runtime_error("not base64 (too much padding)");
+    return out;
+}
+
+}  // namespace isoctl::kube
