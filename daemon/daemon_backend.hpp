@@ -19,6 +19,8 @@
 
 namespace isolated {
 
+class ImageUsers;
+
 class DaemonBackend : public api::Backend {
 public:
     DaemonBackend(supervisor::Supervisor& sup, supervisor::EventLog& events, logs::LogStore& logs,
@@ -62,6 +64,8 @@ public:
         post_ = std::move(post);
         max_upload_ = max_upload;
     }
+    /// Who uses which image: prune is told the apps' definitions before it runs.
+    void set_image_users(ImageUsers* users) { image_users_ = users; }
 
     /// Builds the exec plan for an app's spec (the runtime's job).
     using ExecPlanner = std::function<Result<std::string>(const AppSpec&, const std::vector<std::string>&, bool)>;
@@ -95,6 +99,7 @@ private:
     std::string subnet_;
     image::Store* images_ = nullptr;
     image::Worker* image_worker_ = nullptr;
+    ImageUsers* image_users_ = nullptr;
     Post post_;
     std::uint64_t max_upload_ = 0;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
