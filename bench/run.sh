@@ -88,6 +88,16 @@ tmp_out=$(mktemp)
   echo
   build/isolated-bench-daemon --build build --cgroup-root "$cgroot" "${DAEMON_ARGS[@]}" || echo "(daemon benchmark failed)"
   echo
+  echo "## Image apps (issue 14)"
+  echo
+  echo "Start -> exit of an image app against a directory-rootfs app over the same tree, alternating"
+  echo "in one loop; load of one oci-archive by isolated, \`skopeo copy\` and \`umoci unpack\`, alternating"
+  echo "in one loop, each followed by sync (bench/image_bench.cpp). Goals: start ratio <= 1.05x; load at"
+  echo "least as fast as the faster of skopeo and umoci."
+  echo
+  build/isolated-bench-image --rounds "$([ "$QUICK" = 1 ] && echo 5 || echo 60)" \
+    --load-rounds "$([ "$QUICK" = 1 ] && echo 1 || echo 5)" || echo "(image benchmark failed)"
+  echo
   echo "## Daemon start -> every app adopted"
   echo
   echo "50 bridged apps run; the daemon is killed with SIGKILL and started again (in the same"

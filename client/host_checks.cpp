@@ -10,6 +10,8 @@
 #include <optional>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 namespace isoctl {
 
 namespace {
@@ -175,6 +177,8 @@ private:
 
     bool rootfs() {
         if (spec_.rootfs.type == RootfsType::host) return true;
+        // An image's tree is the daemon's (image_warnings looks for the image itself).
+        if (spec_.rootfs.type == RootfsType::image) return false;
         struct stat st;
         if (::stat(spec_.rootfs.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
         warn("rootfs.path", quoted(spec_.rootfs.path) + " is not a directory on this host");
@@ -243,6 +247,95 @@ private:
 }  // namespace
 
 std::vector<Diagnostic> host_warnings(const AppSpec& spec) { return Checker(spec).run(); }
+
+namespace {
+
+bool is_hex64(std::string_view s) {
+    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+// How the daemon names the image REF (daemon/image/reference.hpp, the distribution
+// grammar normalized as Docker does), as far as finding it in the index needs:
+// "sha256:<hex>" for an image id, else the name with its domain and "library/", and
+// ":tag" (default latest) and/or "@digest". The daemon's own parser has the last word.
+struct NormalRef {
+    std::string id;      ///< "sha256:<hex>": an image id
+    std::string name;    ///< "docker.io/library/postgres"
+    std::string tag;     ///< "16" ("" when by digest only)
+    std::string digest;  ///< "sha256:..." of the manifest
+};
+
+NormalRef normalize_ref(std::string text) {
+    NormalRef r;
+    if (is_hex64(text)) text = "sha256:" + text;
+    if (text.starts_with("sha256:") && is_hex64(text.substr(7))) {
+        r.id = text;
+        return r;
+    }
+    if (auto at = text.find('@'); at != std::string::npos) {
+        r.digest = text.substr(at + 1);
+        text.resize(at);
+    }
+    auto slash = text.rfind('/');
+    auto colon = text.rfind(':');
+    if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+        r.tag = text.substr(colon + 1);
+        text.resize(colon);
+    }
+    auto first = text.find('/');
+    std::string head = first == std::string::npos ? "" : text.substr(0, first);
+    bool has_domain = !head.empty() && (head.find_first_of(".:") != std::string::npos || head == "localhost");
+    std::string domain = has_domain ? head : "docker.io";
+    std::string path = has_domain ? text.substr(first + 1) : text;
+    if (domain == "index.docker.io") domain = "docker.io";
+    if (domain == "docker.io" && path.find('/') == std::string::npos) path = "library/" + path;
+    r.name = domain + "/" + path;
+    if (r.tag.empty() && r.digest.empty()) r.tag = "latest";
+    return r;
+}
+
+}  // namespace
+
+std::vector<Diagnostic> image_warnings(const AppSpec& spec, const std::string& state_dir) {
+    if (spec.rootfs.type != RootfsType::image) return {};
+    std::ifstream in(state_dir + "/images/index.json");
+    if (!in) return {};  // not ours to see (root's, or another host's): syntax only
+    auto index = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!index.is_object() || !index.contains("images") || !index["images"].is_array()) return {};
+    const NormalRef want = normalize_ref(spec.rootfs.image);
+    for (const auto& img : index["images"]) {
+        if (!img.is_object()) continue;
+        auto str = [&](const char* k) { return img.contains(k) && img[k].is_string() ? img[k].get<std::string>() : ""; };
+        if (!want.id.empty()) {
+            if (str("id") == want.id) return {};
+            continue;
+        }
+        if (!img.contains("refs") || !img["refs"].is_array()) continue;
+        for (const auto& ref : img["refs"]) {
+            if (!ref.is_string()) continue;
+            NormalRef have = normalize_ref(ref.get<std::string>());
+            if (have.name != want.name) continue;
+            if (!want.digest.empty() ? str("manifest") == want.digest : have.tag == want.tag) return {};
+        }
+    }
+    const std::string how =
+        want.id.empty() ? "isoctl image pull " + spec.rootfs.image : std::string("isoctl image load FILE");
+    return {Diagnostic{spec.source_file, spec.source_lines.line_of("rootfs.image"), "rootfs.image",
+                       "image " + quoted(spec.rootfs.image) + " is not in the store: " + how}};
+}
+
+std::string state_dir_of_config(const std::string& config_text) {
+    std::istringstream in(config_text);
+    for (std::string line; std::getline(in, line);) {
+        line = trim(line.substr(0, line.find('#')));
+        auto eq = line.find('=');
+        if (eq == std::string::npos || trim(line.substr(0, eq)) != "state-dir") continue;
+        return trim(line.substr(eq + 1));
+    }
+    return "/var/lib/isolated";
+}
 
 std::string subnet_of_config(const std::string& config_text) {
     std::string subnet = "10.100.0.0/24";

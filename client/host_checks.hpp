@@ -24,6 +24,16 @@ namespace isoctl {
 ///    looked up in its source; under a tmpfs they cannot be known and are not checked.
 std::vector<isolated::Diagnostic> host_warnings(const isolated::AppSpec& spec);
 
+/// An image app whose image is not in the store at STATE_DIR/images (its index.json
+/// read as the daemon keeps it): one warning at rootfs.image, in the words of the
+/// start that would fail. Nothing when the index cannot be read (the store is root's):
+/// the file's syntax is all that is checked then.
+std::vector<isolated::Diagnostic> image_warnings(const isolated::AppSpec& spec, const std::string& state_dir);
+
+/// The state dir a daemon reading CONFIG_TEXT uses: its `state-dir` key, else
+/// /var/lib/isolated.
+std::string state_dir_of_config(const std::string& config_text);
+
 /// The subnet a daemon reading CONFIG_TEXT (isolated.conf, "key = value" lines) uses:
 /// its `subnet` key, else the default 10.100.0.0/24.
 std::string subnet_of_config(const std::string& config_text);

@@ -104,13 +104,15 @@ AppDetailView detail_from_json(const json& j) {
     AppDetailView v;
     v.status = j.get<AppStatus>();
     if (auto spec = j.find("spec"); spec != j.end() && spec->is_object()) {
-        if (auto cmd = spec->find("command"); cmd != spec->end() && cmd->is_array())
-            for (const auto& word : *cmd) {
-                if (word.is_null())
-                    ++v.hidden_args;
-                else
-                    v.command.push_back(word.get<std::string>());
-            }
+        // command + args, as the app runs them (an image app without command: args only).
+        for (const char* key : {"command", "args"})
+            if (auto cmd = spec->find(key); cmd != spec->end() && cmd->is_array())
+                for (const auto& word : *cmd) {
+                    if (word.is_null())
+                        ++v.hidden_args;
+                    else
+                        v.command.push_back(word.get<std::string>());
+                }
     }
     if (auto ev = j.find("events"); ev != j.end() && ev->is_array())
         v.events = ev->get<std::vector<isolated::AppEvent>>();
@@ -207,6 +209,7 @@ std::string render_app_detail(const AppDetailView& v, WallTime now, bool color, 
         line("Last exit", "-");
     }
     if (a.next_restart_at) line("Next restart", relative_time(*a.next_restart_at, now));
+    if (a.image) line("Image", a.image->ref + " (id " + a.image->id + ", manifest " + a.image->manifest + ")");
     line("Address", or_dash(a.address));
     line("Ports", or_dash(format_ports(a.ports)));
     const auto& h = a.health;

@@ -6,6 +6,7 @@
 
 #include "host/log.hpp"
 #include "image/loader.hpp"
+#include "image_users.hpp"
 #include "isolated/app_parser.hpp"
 #include "metrics/metrics.hpp"
 
@@ -327,20 +328,7 @@ api::ApiResult<ImageInfo> DaemonBackend::inspect_image(const std::string& ref) {
     ImageInfo info = to_info(*r);
     auto c = images_->config(*r);
     if (!c) return api::ApiError{500, api_error::internal, c.error().to_string()};
-    ImageConfigInfo ci;
-    ci.architecture = c->architecture;
-    ci.os = c->os;
-    ci.variant = c->variant;
-    ci.entrypoint = c->entrypoint;
-    ci.cmd = c->cmd;
-    ci.env = c->env;
-    ci.working_dir = c->working_dir;
-    ci.user = c->user;
-    ci.stop_signal = c->stop_signal;
-    ci.labels = c->labels;
-    ci.exposed_ports = c->exposed_ports;
-    ci.volumes = c->volumes;
-    info.config = std::move(ci);
+    info.config = config_info(*c);
     return info;
 }
 
@@ -363,6 +351,15 @@ void DaemonBackend::remove_image(const std::string& ref, Then<ImageRemoveReport>
 
 void DaemonBackend::prune_images(Then<ImagePruneReport> done) {
     if (!images_ || !image_worker_) return done(no_images());
+    // Prune keeps what any app's definition names (by id or digest: a ref-less image
+    // can be named no other way), running or not: the definitions as they are now.
+    if (image_users_) {
+        std::map<std::string, std::string> defined;
+        for (const auto& st : sup_.list())
+            if (auto d = sup_.detail(st.name); d && d->has_spec && d->spec.rootfs.type == RootfsType::image)
+                defined[st.name] = d->spec.rootfs.image;
+        image_users_->set_defined(std::move(defined));
+    }
     image_worker_->submit([store = images_, post = post_, done = std::move(done)] {
         auto r = store->prune();
         api::ApiResult<ImagePruneReport> out = image_error(Error::msg(""));

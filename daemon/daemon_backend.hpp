@@ -22,6 +22,8 @@
 
 namespace isolated {
 
+class ImageUsers;
+
 class DaemonBackend : public api::Backend {
 public:
     DaemonBackend(supervisor::Supervisor& sup, supervisor::EventLog& events, logs::LogStore& logs,
@@ -68,6 +70,8 @@ public:
         post_ = std::move(post);
         max_upload_ = max_upload;
     }
+    /// Who uses which image: prune is told the apps' definitions before it runs.
+    void set_image_users(ImageUsers* users) { image_users_ = users; }
 
     /// What every pull starts from: the auth file, certs dir and insecure registries of
     /// the settings.
@@ -105,6 +109,7 @@ private:
     std::string subnet_;
     image::Store* images_ = nullptr;
     image::Worker* image_worker_ = nullptr;
+    ImageUsers* image_users_ = nullptr;
     Post post_;
     std::uint64_t max_upload_ = 0;
     registry::PullOptions pull_defaults_;

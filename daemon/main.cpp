@@ -24,6 +24,7 @@
 #include "image/store.hpp"
 #include "image/worker.hpp"
 #include "registry/pull.hpp"
+#include "image_users.hpp"
 #include "isolated/app_parser.hpp"
 #include "logs/journal_log.hpp"
 #include "logs/log_store.hpp"
@@ -157,6 +158,18 @@ int main(int argc, char** argv) {
     // redaction must know them, and no app file holds them.
     LearnedSecrets learned_secrets;
     rt_options.learned_secrets = &learned_secrets;
+    // The image store (issue 14): image apps resolve their image in it at every start
+    // (image_users.hpp); the thread its slow work runs on comes below, declared after
+    // the store, so it is gone (its job finished) before the store is.
+    std::vector<std::string> store_warnings;
+    auto image_store = image::Store::open(s.state_dir + "/images", &store_warnings);
+    if (!image_store) {
+        host::log_error("", "image store: " + image_store.error().to_string());
+        return 1;
+    }
+    for (const auto& w : store_warnings) host::log_warning("", w);
+    ImageUsers image_users(**image_store);
+    rt_options.images = &image_users;
     runtime::HostRuntime runtime(io, rt_options);
     std::mt19937_64 rng(std::random_device{}());
     auto random = [&rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); };
@@ -183,15 +196,6 @@ int main(int argc, char** argv) {
         host::log_info("", "removed " + std::to_string(n) + " leftover hook cgroups (their hooks killed)");
     supervisor::Supervisor sup(clock, runtime, events, random, &probes, &hook_runner);
     logs::LogStore logs(io, s.log_dir);
-    // The image store (issue 14) and the thread its slow work runs on; the worker is
-    // declared after the store, so it is gone (its job finished) before the store is.
-    std::vector<std::string> store_warnings;
-    auto image_store = image::Store::open(s.state_dir + "/images", &store_warnings);
-    if (!image_store) {
-        host::log_error("", "image store: " + image_store.error().to_string());
-        return 1;
-    }
-    for (const auto& w : store_warnings) host::log_warning("", w);
     image::Worker image_worker;
     DaemonBackend backend(sup, events, logs, s.apps_dir, std::string(cgroup::to_string((*cgroups)->driver())));
     backend.set_images(
@@ -204,6 +208,7 @@ int main(int argc, char** argv) {
         pull.insecure = s.insecure_registries;
         backend.set_pull_defaults(std::move(pull));
     }
+    backend.set_image_users(&image_users);
     logs::JournalLog journal(io);
     if (use_journal) backend.set_journal(&journal);
     backend.set_learned_secrets(&learned_secrets);

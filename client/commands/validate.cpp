@@ -19,20 +19,20 @@ constexpr const char* kDefaultConfig = "/etc/isolated/isolated.conf";
 
 std::string apps_word(std::size_t n) { return std::to_string(n) + (n == 1 ? " app" : " apps"); }
 
-// The subnet pinned addresses are checked against: the daemon's, as its settings file
-// says; the default one when there is no file (validating on another machine). An
-// explicit --config must be readable.
-std::string daemon_subnet(const Invocation& inv) {
+// The daemon's settings file: the subnet pinned addresses are checked against, and the
+// state dir whose image store image apps are looked up in. "" when there is no file
+// (validating on another machine: the defaults). An explicit --config must be readable.
+std::string daemon_config(const Invocation& inv) {
     auto given = inv.value("config");
     std::string path = given.value_or(kDefaultConfig);
     std::ifstream in(path);
     if (!in) {
         if (given) throw Failure(exit_code::failed, "cannot read " + path + ": " + std::strerror(errno));
-        return subnet_of_config("");
+        return "";
     }
     std::ostringstream text;
     text << in.rdbuf();
-    return subnet_of_config(text.str());
+    return text.str();
 }
 
 }  // namespace
@@ -49,7 +49,9 @@ int validate(const Invocation& inv, Context& ctx) {
         throw Failure(exit_code::failed, "cannot read " + path + ": " + why.message());
     }
     isolated::LoadOptions options;
-    options.subnet = daemon_subnet(inv);
+    const std::string config = daemon_config(inv);
+    options.subnet = subnet_of_config(config);
+    const std::string state_dir = state_dir_of_config(config);
 
     std::map<std::string, isolated::AppSpec> accepted;
     std::map<std::string, std::vector<isolated::Diagnostic>> rejected;
@@ -72,6 +74,7 @@ int validate(const Invocation& inv, Context& ctx) {
     std::vector<std::string> valid;
     for (const auto& [name, spec] : accepted) {
         auto w = host_warnings(spec);
+        for (auto& d : image_warnings(spec, state_dir)) w.push_back(std::move(d));
         if (w.empty()) {
             valid.push_back(name);
         } else if (strict) {

@@ -204,6 +204,8 @@ void to_json(json& j, const AppStatus& v) {
              {"message", v.message},
              {"nextRestartAt", time_to_json(v.next_restart_at)},
              {"fileErrors", v.file_errors}};
+    j["image"] = v.image ? json{{"ref", v.image->ref}, {"id", v.image->id}, {"manifest", v.image->manifest}}
+                         : json(nullptr);
 }
 
 void from_json(const json& j, AppStatus& v) {
@@ -228,6 +230,10 @@ void from_json(const json& j, AppStatus& v) {
     v.message = j.value("message", "");
     v.next_restart_at = j.contains("nextRestartAt") ? time_from_json(j["nextRestartAt"]) : std::nullopt;
     v.file_errors = j.value("fileErrors", std::vector<std::string>{});
+    if (auto it = j.find("image"); it != j.end() && it->is_object())
+        v.image = AppImage{it->value("ref", ""), it->value("id", ""), it->value("manifest", "")};
+    else
+        v.image.reset();
 }
 
 void to_json(json& j, const AppDetail& v) {

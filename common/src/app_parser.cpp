@@ -204,7 +204,6 @@ const Alias kAliases[] = {
     {"noNewPrivileges", "security.noNewPrivileges", "", kTop},
     {"cmd", "command", " It holds the program and its arguments in one list.", kTop},
     {"entrypoint", "command", " It holds the program and its arguments in one list.", kTop},
-    {"args", "command", " It holds the program and its arguments in one list.", kTop},
     {"restartPolicy", "restart.policy", "", kTop},
     {"restart_policy", "restart.policy", "", kTop},
     {"ports", "network.ports", "", kTop},
@@ -281,7 +280,7 @@ public:
             if (key == a->from) return alias_hint(*a);
         if (path.empty() && key == "name") return " (an app's name is its file name)";
         if (path.empty() && (key == "image" || key == "volumes"))
-            return key == "image" ? " (use \"rootfs\": {\"type\": \"directory\", \"path\": ...})" : " (use \"mounts\")";
+            return key == "image" ? " (use \"rootfs\": {\"type\": \"image\", \"image\": ...})" : " (use \"mounts\")";
         if (path == "namespaces" && (key == "net" || key == "network"))
             return " (the network namespace is set by network.mode)";
         if (path == "namespaces" && (key == "mnt" || key == "mount")) return " (every app has its own mount namespace)";
@@ -523,14 +522,24 @@ public:
             return;
         }
         check_keys("", root,
-                   {"command", "user", "env", "envFile", "secrets", "workdir", "hostname", "init", "autostart",
+                   {"command", "args", "user", "env", "envFile", "secrets", "workdir", "hostname", "init", "autostart",
                     "rootfs", "mounts", "network", "namespaces", "resources", "restart", "stop", "probes",
                     "dependsOn", "security", "logs", "hooks"});
 
+        // Read first: an image app may leave command, workdir and stop.signal to its image.
+        if (auto* v = field(root, "rootfs")) parse_rootfs(*v, spec.rootfs);
+        const bool image = spec.rootfs.type == RootfsType::image;
         if (auto* v = field(root, "command")) {
             if (auto c = strings_at("command", *v, true)) spec.command = std::move(*c);
-        } else {
+        } else if (!image) {
             error("command", "required field is missing (the program to run and its arguments)");
+        }
+        if (auto* v = field(root, "args")) {
+            if (auto a = strings_at("args", *v, false)) spec.args = std::move(*a);
+        }
+        if (image) {
+            spec.workdir.clear();
+            spec.stop.signal = 0;
         }
         if (auto* v = field(root, "user")) parse_user(*v, spec);
         if (auto* v = field(root, "env")) parse_env(*v, spec);
@@ -555,7 +564,6 @@ public:
         if (auto* v = field(root, "autostart")) {
             if (auto b = bool_at("autostart", *v)) spec.autostart = *b;
         }
-        if (auto* v = field(root, "rootfs")) parse_rootfs(*v, spec.rootfs);
         if (auto* v = field(root, "mounts")) parse_mounts(*v, spec.mounts);
         if (auto* v = field(root, "network")) parse_network(*v, spec.network);
         if (auto* v = field(root, "namespaces")) parse_namespaces(*v, spec.namespaces);
@@ -780,18 +788,21 @@ public:
     }
 
     void parse_rootfs(const json& v, RootfsSpec& out) {
-        if (!expect_object("rootfs", v, "{\"type\": \"host\"} or {\"type\": \"directory\", \"path\": ...}")) return;
-        check_keys("rootfs", v, {"type", "path", "writable"});
+        if (!expect_object("rootfs", v,
+                           "{\"type\": \"host\"}, {\"type\": \"directory\", \"path\": ...} or "
+                           "{\"type\": \"image\", \"image\": ...}"))
+            return;
+        check_keys("rootfs", v, {"type", "path", "image", "writable"});
         std::optional<RootfsType> type;
         if (auto* t = field(v, "type")) {
-            if (auto s = choice_at("rootfs.type", *t, {"host", "directory"}, "a rootfs type"))
+            if (auto s = choice_at("rootfs.type", *t, {"host", "directory", "image"}, "a rootfs type"))
                 type = rootfs_type_from_string(*s);
         } else {
-            error("rootfs.type", "required field is missing (\"host\" or \"directory\")");
+            error("rootfs.type", "required field is missing (\"host\", \"directory\" or \"image\")");
         }
         if (type) out.type = *type;
         if (auto* p = field(v, "path")) {
-            if (type == RootfsType::host) {
+            if (type && type != RootfsType::directory) {
                 error("rootfs.path", "only valid with \"type\": \"directory\"");
             } else if (auto s = string_at("rootfs.path", *p); s && check_path("rootfs.path", *s, false)) {
                 out.path = *s;
@@ -799,13 +810,37 @@ public:
         } else if (type == RootfsType::directory) {
             error("rootfs.path", "required field is missing (the rootfs directory on the host)");
         }
+        if (auto* i = field(v, "image")) {
+            if (type && type != RootfsType::image) {
+                error("rootfs.image", "only valid with \"type\": \"image\"");
+            } else if (auto s = string_at("rootfs.image", *i); s && check_image_ref(*s)) {
+                out.image = *s;
+            }
+        } else if (type == RootfsType::image) {
+            error("rootfs.image",
+                  "required field is missing (an image in the store: \"postgres:16\", "
+                  "\"name@sha256:...\" or an image id \"sha256:...\")");
+        }
         if (auto* w = field(v, "writable")) {
             if (type == RootfsType::host) {
-                error("rootfs.writable", "only valid with \"type\": \"directory\"");
+                error("rootfs.writable", "only valid with \"type\": \"directory\" or \"image\"");
             } else if (auto s = choice_at("rootfs.writable", *w, {"overlay", "readonly"}, "a rootfs mode")) {
                 out.writable = *rootfs_writable_from_string(*s);
             }
         }
+    }
+
+    // The shape of an image reference; its grammar (distribution/reference) is checked
+    // where it is resolved, by the daemon's image store.
+    bool check_image_ref(const std::string& s) {
+        bool ok = !s.empty() && s.size() <= 512 && std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '/' ||
+                   c == ':' || c == '@';
+        });
+        if (!ok)
+            error("rootfs.image", (s.empty() ? std::string("\"\"") : detail::quote(s)) +
+                                      " is not an image reference (name[:tag], name@sha256:... or sha256:<id>)");
+        return ok;
     }
 
     void parse_mounts(const json& v, std::vector<MountSpec>& out) {

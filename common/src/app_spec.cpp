@@ -21,8 +21,8 @@ std::string name_of(const std::array<std::pair<Enum, const char*>, N>& table, En
     return "unknown";
 }
 
-constexpr std::array<std::pair<RootfsType, const char*>, 2> kRootfsTypes{
-    {{RootfsType::host, "host"}, {RootfsType::directory, "directory"}}};
+constexpr std::array<std::pair<RootfsType, const char*>, 3> kRootfsTypes{
+    {{RootfsType::host, "host"}, {RootfsType::directory, "directory"}, {RootfsType::image, "image"}}};
 constexpr std::array<std::pair<RootfsWritable, const char*>, 2> kRootfsWritable{
     {{RootfsWritable::overlay, "overlay"}, {RootfsWritable::readonly, "readonly"}}};
 constexpr std::array<std::pair<MountType, const char*>, 2> kMountTypes{

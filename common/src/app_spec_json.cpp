@@ -54,7 +54,9 @@ json probe_json(const std::optional<ProbeSpec>& p) {
 
 json app_spec_to_json(const AppSpec& s) {
     json j;
-    j["command"] = s.command;
+    // An image app's unset command, workdir and stop signal are null: the image's.
+    j["command"] = s.command.empty() ? json(nullptr) : json(s.command);
+    j["args"] = s.args;
     j["user"] = string_or_null(s.user);
     j["env"] = s.env;
     j["envFile"] = json::array();
@@ -62,16 +64,15 @@ json app_spec_to_json(const AppSpec& s) {
     j["secrets"] = json::array();
     for (const auto& sec : s.secrets)
         j["secrets"].push_back({{"source", sec.source}, {"name", sec.name}, {"mode", octal(sec.mode)}});
-    j["workdir"] = s.workdir;
+    j["workdir"] = string_or_null(s.workdir);
     j["hostname"] = string_or_null(s.hostname);
     j["init"] = s.init;
     j["autostart"] = s.autostart;
 
     j["rootfs"] = {{"type", to_string(s.rootfs.type)}};
-    if (s.rootfs.type == RootfsType::directory) {
-        j["rootfs"]["path"] = s.rootfs.path;
-        j["rootfs"]["writable"] = to_string(s.rootfs.writable);
-    }
+    if (s.rootfs.type == RootfsType::directory) j["rootfs"]["path"] = s.rootfs.path;
+    if (s.rootfs.type == RootfsType::image) j["rootfs"]["image"] = s.rootfs.image;
+    if (s.rootfs.type != RootfsType::host) j["rootfs"]["writable"] = to_string(s.rootfs.writable);
 
     j["mounts"] = json::array();
     for (const auto& m : s.mounts) {
@@ -125,7 +126,9 @@ json app_spec_to_json(const AppSpec& s) {
 
     // A name when it reads back as the same signal ("SIGTERM"); real-time signals as numbers.
     std::string sig = signal_name(s.stop.signal);
-    j["stop"] = {{"signal", parse_signal(sig) == s.stop.signal ? json(sig) : json(s.stop.signal)},
+    j["stop"] = {{"signal", s.stop.signal == 0                  ? json(nullptr)
+                            : parse_signal(sig) == s.stop.signal ? json(sig)
+                                                                 : json(s.stop.signal)},
                  {"timeout", format_duration(s.stop.timeout)}};
 
     j["probes"] = {{"liveness", probe_json(s.probes.liveness)},

@@ -58,6 +58,7 @@ std::vector<std::string> secret_values(const AppSpec& spec) {
     std::vector<std::string> out;
     for (const auto& [key, value] : spec.env) out.push_back(value);
     for (std::size_t i = 1; i < spec.command.size(); ++i) out.push_back(spec.command[i]);
+    for (const auto& a : spec.args) out.push_back(a);  // arguments as much as command's
     add_probe_values(spec.probes.liveness, out);
     add_probe_values(spec.probes.readiness, out);
     add_probe_values(spec.probes.startup, out);
@@ -74,6 +75,7 @@ json redacted_spec_json(const AppSpec& spec) {
     for (auto& [key, value] : j["env"].items()) value = nullptr;
     auto& cmd = j["command"];
     for (std::size_t i = 1; i < cmd.size(); ++i) cmd[i] = nullptr;
+    for (auto& a : j["args"]) a = nullptr;
     for (const char* which : {"liveness", "readiness", "startup"}) redact_probe_json(j["probes"][which]);
     for (auto& [key, hook] : j["hooks"].items()) {
         if (!hook.is_object()) continue;

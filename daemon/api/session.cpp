@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -95,7 +96,9 @@ void Session::do_read() {
     arm_deadline(limits_.request_timeout);
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
-    parser_->body_limit(limits_.max_body_bytes);
+    // No body limit while the header is read: an upload route (image load) has its
+    // own, much larger one; on_header() sets the right limit before the body.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
 }
@@ -124,6 +127,12 @@ void Session::on_header(error_code ec) {
             return;
         }
     }
+    if (auto length = parser_->content_length(); length && *length > limits_.max_body_bytes) {
+        reply_error(413, api_error::payload_too_large,
+                    "request body over " + std::to_string(limits_.max_body_bytes) + " bytes");
+        return;
+    }
+    parser_->body_limit(limits_.max_body_bytes);
     if (parser_->is_done()) {
         on_request();
         return;

@@ -222,6 +222,8 @@ Result<std::vector<Found>> from_docker_manifest(Archive& ar, Store& store, const
         if (!cpath) return Error::msg("manifest.json: " + cpath.error().message);
         Member* cm = ar.find(*cpath);
         if (!cm) return Error::msg("manifest.json: its config \"" + *cpath + "\" is not in the archive");
+        // Found by digest from here on, wherever the archive keeps it.
+        ar.links.emplace("blobs/sha256/" + cm->digest.hex, *cpath);
         if (!cm->content) return Error::msg("manifest.json: its config \"" + *cpath + "\" is too large");
         json manifest{{"schemaVersion", 2},
                       {"mediaType", media_type::oci_manifest},
@@ -233,6 +235,7 @@ Result<std::vector<Found>> from_docker_manifest(Archive& ar, Store& store, const
             if (!lpath) return Error::msg("manifest.json: " + lpath.error().message);
             Member* lm = ar.find(*lpath);
             if (!lm) return Error::msg("manifest.json: layer \"" + *lpath + "\" is not in the archive");
+            ar.links.emplace("blobs/sha256/" + lm->digest.hex, *lpath);
             manifest["layers"].push_back(
                 {{"mediaType", media_type::oci_layer}, {"digest", lm->digest.str()}, {"size", lm->size}});
         }

@@ -519,11 +519,12 @@ Result<RemoveResult> Store::remove(std::string_view text) {
         std::vector<ImageRecord> next = images_;
         ImageRecord& rec = next[*i];
         bool whole = ref->id || ref->ref.digest || rec.refs.size() <= 1;
+        if (in_use_) {
+            Removal what{rec, whole ? rec.refs : std::vector<std::string>{ref->ref.str()}, whole, false};
+            if (auto app = in_use_(what))
+                return Error::os(EBUSY, "image \"" + std::string(text) + "\" is used by app \"" + *app + "\"");
+        }
         if (whole) {
-            if (in_use_) {
-                if (auto app = in_use_(rec))
-                    return Error::os(EBUSY, "image \"" + std::string(text) + "\" is used by app \"" + *app + "\"");
-            }
             out.untagged = rec.refs;
             out.deleted.push_back(rec.id);
             next.erase(next.begin() + static_cast<std::ptrdiff_t>(*i));
@@ -584,7 +585,7 @@ Result<PruneResult> Store::prune() {
         std::lock_guard ilock(index_mu_);
         std::vector<ImageRecord> next;
         for (const auto& r : images_) {
-            if (r.refs.empty() && !(in_use_ && in_use_(r)))
+            if (r.refs.empty() && !(in_use_ && in_use_(Removal{r, {}, true, true})))
                 out.images.push_back(r.id);
             else
                 next.push_back(r);

@@ -165,9 +165,19 @@ public:
     std::string rootfs_path(const Digest& id) const;
     Result<ImageConfig> config(const ImageRecord& image) const;
 
-    /// Who holds an image (the name of an app using it), or nullopt; set by the
-    /// daemon so that removing an image an app runs is refused (EBUSY).
-    using InUse = std::function<std::optional<std::string>(const ImageRecord&)>;
+    /// What a removal would take away: REFS of IMAGE (normalized), and the image itself
+    /// when WHOLE (its id, digest or last ref removed, or a prune).
+    struct Removal {
+        const ImageRecord& image;
+        std::vector<std::string> refs;
+        bool whole = false;
+        bool prune = false;
+    };
+    /// Who holds what a removal takes (the name of an app using it), or nullopt; set by
+    /// the daemon so that removing an image an app uses is refused (EBUSY). Called on
+    /// the thread of the removal (the image worker) with the index lock held: it must
+    /// not call back into the store.
+    using InUse = std::function<std::optional<std::string>(const Removal&)>;
     void set_in_use(InUse fn);
 
     /// Removes a ref (name:tag); an image id removes the image and all its refs. The

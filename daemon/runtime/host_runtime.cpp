@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "host/log.hpp"
+#include "isolated/image_run.hpp"
 #include "isolated/unique_fd.hpp"
 #include "runtime/app_files.hpp"
 #include "runtime/instance_record.hpp"
@@ -92,14 +93,54 @@ Result<sandbox::StartFiles> HostRuntime::read_start_files(const AppSpec& spec) {
     return files;
 }
 
-Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec& spec,
+namespace {
+
+// An image marked used by an app until the launch hands it to the instance's resources.
+struct ImageMark {
+    ImageSource* source = nullptr;
+    std::string app;
+    ImageMark() = default;
+    ImageMark(const ImageMark&) = delete;
+    ImageMark& operator=(const ImageMark&) = delete;
+    ~ImageMark() {
+        if (source) source->release(app);
+    }
+};
+
+}  // namespace
+
+Result<AppSpec> HostRuntime::run_spec(const AppSpec& spec, const std::string& id, std::optional<AppImage>* image) {
+    if (spec.rootfs.type != RootfsType::image) return image_run_spec(spec, {}, "");
+    if (!options_.images)
+        return Error::msg("image \"" + spec.rootfs.image + "\" cannot be used: this daemon has no image store");
+    auto resolved = options_.images->acquire(spec.name, spec.rootfs.image, id);
+    if (!resolved) return resolved.error();
+    auto run = image_run_spec(spec, resolved->config, resolved->rootfs);
+    if (!run) {
+        options_.images->release(spec.name);
+        return run.error();
+    }
+    if (image) *image = resolved->image;
+    return run;
+}
+
+Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec& defined,
                                                                   const supervisor::LaunchContext& ctx,
                                                                   supervisor::InstanceCallbacks callbacks) {
-    if (auto why = cannot_run(spec)) return Error::msg(*why);
+    if (auto why = cannot_run(defined)) return Error::msg(*why);
     // At every start, before anything is made: a changed envFile or secret takes effect
     // now, and one that cannot be read fails the start with nothing to undo.
-    auto files = read_start_files(spec);
+    auto files = read_start_files(defined);
     if (!files) return files.error();
+    // An image app: its image resolved now, once per start (a tag may have moved since
+    // the last one), and held (the store refuses to remove it) until the instance
+    // ends. From here on it is a directory rootfs over the image's tree.
+    std::optional<AppImage> image;
+    auto run = run_spec(defined, "", &image);
+    if (!run) return run.error();
+    ImageMark mark;
+    if (image) mark.source = options_.images, mark.app = defined.name;
+    const AppSpec& spec = *run;
     std::string apps_dir = options_.run_dir + "/apps";
     std::string app_dir = apps_dir + "/" + spec.name;
     for (const auto* d : {&apps_dir, &app_dir})
@@ -184,12 +225,16 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     // (InstanceResources::release, as the instance's exit does).
     InstanceResources& held = w->resources;
     held.app = spec.name;
+    held.images = std::exchange(mark.source, nullptr);
     // The cgroup exists before the init: on v2 the init is born in it, on v1 its first
     // instructions move it there; with systemd it is attached while it waits.
     cgroup::Placement placement;
     if (options_.cgroups) {
         auto c = options_.cgroups->create(spec.name, spec.resources);
-        if (!c) return c.error();
+        if (!c) {
+            held.release(nullptr);
+            return c.error();
+        }
         held.cgroup = std::move(*c);
         placement = held.cgroup->placement();
         req.cgroup_dir_fd = placement.cgroup_dir_fd;
@@ -260,7 +305,14 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     w->record.address = w->info.address;
     w->record.restarts = ctx.restarts;
     w->record.last_exit = ctx.last_exit;
-    w->record.spec = spec;
+    w->record.spec = defined;  // as the app file says: a later daemon compares it with the file
+    if (image) {
+        w->info.image = image;
+        w->info.stop_signal = spec.stop.signal;
+        w->record.image = image;
+        w->record.stop_signal = spec.stop.signal;
+        run_specs_[spec.name] = spec;
+    }
     w->write_record();
     w->pidfd.assign(spawned->pidfd.release());
     w->report.assign(spawned->report.release());
@@ -355,9 +407,29 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
         host::log_warning(app, "adopted, but " + files.error().to_string() +
                                    " (isoctl exec and exec probes run without the envFile variables)");
 
+    // An image app keeps the image it was started with (the recorded id), marked used
+    // again; exec plans need its run spec. Not finding it is no reason to give up a
+    // running app.
+    std::optional<AppSpec> run;
+    if (a.spec.rootfs.type == RootfsType::image) {
+        if (!rec->image) {
+            host::log_warning(app, "adopted, but its instance record names no image (isoctl exec and exec probes "
+                                   "cannot enter it, and the image is not protected from removal)");
+        } else if (auto r = run_spec(a.spec, rec->image->id, nullptr); !r) {
+            host::log_warning(app, "adopted, but its image " + rec->image->id + ": " + r.error().to_string() +
+                                       " (isoctl exec and exec probes cannot enter it)");
+        } else {
+            run = std::move(*r);
+            run_specs_[app] = *run;
+        }
+    }
+
     auto w = std::make_shared<Watch>(io_);
     w->instance = instance;
     w->init_is_app = !a.spec.init;
+    w->info.image = rec->image;
+    w->info.stop_signal = rec->stop_signal;
+    if (run) w->resources.images = options_.images;
     w->init_path = options_.init_path;
     w->started = true;
     w->app = app;
@@ -397,7 +469,16 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     return a;
 }
 
-Result<std::string> HostRuntime::exec_plan(const AppSpec& spec, const std::vector<std::string>& command, bool tty) {
+Result<std::string> HostRuntime::exec_plan(const AppSpec& defined, const std::vector<std::string>& command,
+                                           bool tty) {
+    // An image app is entered as its instance runs: over its image's tree, as its user.
+    const AppSpec* spec_p = &defined;
+    if (defined.rootfs.type == RootfsType::image) {
+        auto it = run_specs_.find(defined.name);
+        if (it == run_specs_.end()) return Error::msg("app \"" + defined.name + "\" has no running instance to enter");
+        spec_p = &it->second;
+    }
+    const AppSpec& spec = *spec_p;
     AppSpec s = spec;
     s.command = command;
     auto env = launched_env_.find(spec.name);

@@ -18,6 +18,7 @@
 #include "isolated/unique_fd.hpp"
 #include "net/discovery.hpp"
 #include "net/network.hpp"
+#include "runtime/image_source.hpp"
 #include "sandbox/launch_plan.hpp"
 #include "sandbox/start_files.hpp"
 #include "supervisor/runtime.hpp"
@@ -36,6 +37,9 @@ struct HostRuntimeOptions {
     /// Told the envFile values and secrets' contents read at each start and adoption,
     /// for the read-only socket's redaction; nullptr: no one.
     LearnedSecrets* learned_secrets = nullptr;
+    /// Image apps (issue 14): the image store, through its port; nullptr: none (an image
+    /// app fails to start).
+    ImageSource* images = nullptr;
     /// After kill_all(), how long the init may take to record the exit and leave
     /// before it is killed as well.
     Duration init_grace = std::chrono::seconds(3);
@@ -73,6 +77,10 @@ public:
 
 private:
     std::string new_instance_id();
+    /// The spec a start runs with: for an image app, its image acquired (by ID when
+    /// given: an adopted instance's) and its defaults applied (image_run.hpp), the
+    /// image put in IMAGE; else the spec with its args appended.
+    Result<AppSpec> run_spec(const AppSpec& spec, const std::string& id, std::optional<AppImage>* image);
     /// Reads SPEC's envFiles and secrets (sandbox/start_files.hpp), remembers the
     /// variables for exec plans and tells learned_secrets every value.
     Result<sandbox::StartFiles> read_start_files(const AppSpec& spec);
@@ -88,6 +96,9 @@ private:
     /// exec probes see the app's environment (Docker's and Kubernetes' exec do), not a
     /// file changed since. Memory only.
     std::map<std::string, EnvList> launched_env_;
+    /// Each image app's run spec as its running instance got it (image_run.hpp): exec
+    /// enters the tree and user the instance runs.
+    std::map<std::string, AppSpec> run_specs_;
 };
 
 }  // namespace isolated::runtime

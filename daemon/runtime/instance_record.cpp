@@ -29,6 +29,9 @@ std::string serialize_instance_record(const InstanceRecord& r) {
                         {"spec", app_spec_to_json(r.spec)}};
     if (r.started_at) j["startedAt"] = to_unix_ns(*r.started_at);
     if (r.pid_start != 0) j["pidStart"] = r.pid_start;
+    if (r.image)
+        j["image"] = {{"ref", r.image->ref}, {"id", r.image->id}, {"manifest", r.image->manifest}};
+    if (r.stop_signal != 0) j["stopSignal"] = r.stop_signal;
     return j.dump() + "\n";
 }
 
@@ -54,6 +57,12 @@ Result<InstanceRecord> parse_instance_record(const std::string& app, const std::
             std::chrono::nanoseconds(rec["startedAt"].get<std::int64_t>())));
     if (has("address", &nlohmann::json::is_string)) r.address = rec["address"].get<std::string>();
     if (has("restarts", &nlohmann::json::is_number_unsigned)) r.restarts = rec["restarts"].get<std::uint32_t>();
+    if (has("image", &nlohmann::json::is_object)) {
+        const auto& i = rec["image"];
+        auto str = [&](const char* k) { return i.contains(k) && i[k].is_string() ? i[k].get<std::string>() : ""; };
+        if (!str("id").empty()) r.image = AppImage{str("ref"), str("id"), str("manifest")};
+    }
+    if (has("stopSignal", &nlohmann::json::is_number_integer)) r.stop_signal = rec["stopSignal"].get<int>();
     if (has("lastExit", &nlohmann::json::is_object)) {
         try {
             r.last_exit = rec["lastExit"].get<ExitInfo>();

@@ -31,6 +31,10 @@ struct InstanceRecord {
     std::uint32_t restarts = 0;       ///< LaunchContext::restarts
     std::optional<ExitInfo> last_exit;   ///< LaunchContext::last_exit
     AppSpec spec;                     ///< the definition it was launched with
+    /// An image app: the image its start resolved, so that a later daemon keeps
+    /// running (and protecting) that same tree whatever the ref names by then.
+    std::optional<AppImage> image;
+    int stop_signal = 0;              ///< an image app's stop signal as resolved; 0: the spec's
 };
 
 /// instance.json's text: one JSON object and a newline. pid is always there (0 until

@@ -35,6 +35,10 @@ void InstanceResources::release(ExitInfo* exit) {
         hosts->leave(app);
         hosts.reset();
     }
+    if (images) {
+        images->release(app);
+        images = nullptr;
+    }
 }
 
 }  // namespace isolated::runtime

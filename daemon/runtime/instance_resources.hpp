@@ -12,6 +12,7 @@
 #include "isolated/api_types.hpp"
 #include "net/discovery.hpp"
 #include "net/network.hpp"
+#include "runtime/image_source.hpp"
 
 namespace isolated::runtime {
 
@@ -20,10 +21,12 @@ struct InstanceResources {
     std::unique_ptr<cgroup::AppCgroup> cgroup;  ///< nullptr: no cgroup driver
     net::Network* network = nullptr;            ///< set once the app is attached to the bridge
     std::shared_ptr<net::HostsFiles> hosts;     ///< set once the app is in the others' hosts files
+    ImageSource* images = nullptr;              ///< set while an image app's image is marked used by it
 
     /// Kills what is left in the cgroup, reads its OOM counter into EXIT (nullptr: no
     /// exit to tell, a launch that failed), removes the cgroup, takes the app's forwards
-    /// out of the nftables table and the app out of the others' /etc/hosts. Every step
+    /// out of the nftables table, the app out of the others' /etc/hosts, and
+    /// unmarks its image. Every step
     /// is tried whatever the one before gave; what fails is left for the next launch
     /// or the reconcile at daemon start. Released once: a second call finds nothing.
     void release(ExitInfo* exit);

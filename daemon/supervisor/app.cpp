@@ -1,5 +1,7 @@
 #include "supervisor/app.hpp"
 
+#include <csignal>
+
 #include "host/log.hpp"
 
 namespace isolated::supervisor {
@@ -48,6 +50,7 @@ AppStatus App::status() const {
         s.pid = info.pid;
         s.init_pid = info.init_pid;
         s.address = info.address;
+        s.image = info.image;
         s.usage = instance_->usage();
     }
     if (instance_ && started_) s.started_at = started_at_;
@@ -400,11 +403,14 @@ void App::enter_stopping(std::optional<Duration> timeout) {
     // kubelet stops probing a container it is terminating.
     stop_probes();
     Duration t = timeout.value_or(spec_.stop.timeout);
-    set_state(AppState::stopping, "sent " + signal_name(spec_.stop.signal) + ", waiting up to " + format_duration(t));
-    instance_->signal(spec_.stop.signal);
-    stop_timer_ = hooks_.clock->schedule(t, [this, t] {
+    // An image app's spec may leave the signal to its image: the instance knows it.
+    int sig = instance_->info().stop_signal;
+    if (sig == 0) sig = spec_.stop.signal != 0 ? spec_.stop.signal : SIGTERM;
+    set_state(AppState::stopping, "sent " + signal_name(sig) + ", waiting up to " + format_duration(t));
+    instance_->signal(sig);
+    stop_timer_ = hooks_.clock->schedule(t, [this, t, sig] {
         if (!instance_) return;
-        publish("kill", "still running " + format_duration(t) + " after " + signal_name(spec_.stop.signal) +
+        publish("kill", "still running " + format_duration(t) + " after " + signal_name(sig) +
                             "; killing everything of the app");
         instance_->kill_all();
     });

@@ -27,6 +27,10 @@ struct InstanceInfo {
     pid_t init_pid = 0;   ///< the sandbox's init
     std::string address;  ///< bridge address, "" if none
     std::optional<WallTime> started_at;  ///< when the app was exec'd
+    /// An image app: the image its start resolved (the same after adoption).
+    std::optional<AppImage> image;
+    /// The signal that stops it when its spec leaves it to the image (stop.signal 0); 0: the spec's.
+    int stop_signal = 0;
 };
 
 /// Who got a signal an operator sent (Instance::send_signal).

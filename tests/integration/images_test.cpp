@@ -188,6 +188,15 @@ TEST_CASE("images: every archive format loads through isoctl and unpacks as umoc
     REQUIRE(manifest["layers"].size() == 2);
     CHECK_THAT(manifest["layers"][0]["mediaType"].get<std::string>(), Catch::Contains("zstd"));
 
+    // The oracle itself keeps what the comparison is about.
+    char cap[64];
+    CHECK(::lgetxattr((fx.reference + "/usr/bin/ping").c_str(), "security.capability", cap, sizeof cap) == 20);
+    struct stat su {};
+    REQUIRE(::lstat((fx.reference + "/usr/bin/su").c_str(), &su) == 0);
+    CHECK((su.st_mode & 07777) == 04755);
+    CHECK_FALSE(fs::exists(fx.reference + "/etc/gone"));
+    CHECK_FALSE(fs::exists(fx.reference + "/etc/olddir"));
+
     Daemon d;
     d.start();
     const std::string store = d.state_dir() + "/images";

@@ -99,7 +99,7 @@ TEST_CASE("the postgres example parses to exactly its values", "[parser]") {
     CHECK(s.workdir == "/");
     CHECK(s.hostname == "postgres");
     CHECK(s.init);
-    CHECK(s.rootfs == RootfsSpec{RootfsType::host, "", RootfsWritable::overlay});
+    CHECK(s.rootfs == RootfsSpec{RootfsType::host, "", RootfsWritable::overlay, ""});
 
     REQUIRE(s.mounts.size() == 3);
     CHECK(s.mounts[0] == MountSpec{MountType::bind, "/var/lib/app-data/postgres", "/var/lib/postgresql/data", false,
@@ -375,7 +375,7 @@ TEST_CASE("unknown fields are errors, with a hint for near misses", "[parser]") 
     CHECK(error_with(R"("xyzzy": 1)") == at3("xyzzy", "unknown field"));
     CHECK(error_with(R"("name": "web")") == at3("name", "unknown field (an app's name is its file name)"));
     CHECK(error_with(R"("image": "debian")") ==
-          at3("image", "unknown field (use \"rootfs\": {\"type\": \"directory\", \"path\": ...})"));
+          at3("image", "unknown field (use \"rootfs\": {\"type\": \"image\", \"image\": ...})"));
     CHECK(error_with(R"("volumes": [])") == at3("volumes", "unknown field (use \"mounts\")"));
     CHECK(error_with(R"("depends_on": [])") == at3("depends_on", "unknown field (did you mean \"dependsOn\"?)"));
     CHECK(error_with(R"("environment": {})") == at3("environment", "unknown field (did you mean \"env\"?)"));
@@ -414,8 +414,6 @@ TEST_CASE("Docker and Kubernetes names point to ours, misspelt or not", "[parser
     CHECK(hint(R"("working_dir": "/")") == at3("working_dir", "unknown field (did you mean \"workdir\"?)"));
     CHECK(hint(R"("cmd": [])") ==
           at3("cmd", "unknown field (did you mean \"command\"? It holds the program and its arguments in one list.)"));
-    CHECK(hint(R"("args": [])") ==
-          at3("args", "unknown field (did you mean \"command\"? It holds the program and its arguments in one list.)"));
     CHECK(hint(R"("ports": [])") == at3("ports", "unknown field (did you mean \"network.ports\"?)"));
     CHECK(hint(R"("memory": "1G")") == at3("memory", "unknown field (did you mean \"resources.memory\"?)"));
     CHECK(hint(R"("livenessProbe": {})") == at3("livenessProbe", "unknown field (did you mean \"probes.liveness\"?)"));
@@ -559,26 +557,28 @@ TEST_CASE("autostart", "[parser]") {
 TEST_CASE("rootfs", "[parser]") {
     CHECK(spec_with(R"("rootfs": {"type": "host"})").rootfs == RootfsSpec{});
     CHECK(spec_with(R"("rootfs": {"type": "directory", "path": "/srv/rootfs/alpine"})").rootfs ==
-          RootfsSpec{RootfsType::directory, "/srv/rootfs/alpine", RootfsWritable::overlay});
+          RootfsSpec{RootfsType::directory, "/srv/rootfs/alpine", RootfsWritable::overlay, ""});
     CHECK(spec_with(R"("rootfs": {"type": "directory", "path": "/srv/r", "writable": "readonly"})").rootfs ==
-          RootfsSpec{RootfsType::directory, "/srv/r", RootfsWritable::readonly});
+          RootfsSpec{RootfsType::directory, "/srv/r", RootfsWritable::readonly, ""});
 
     CHECK(error_with(R"("rootfs": "host")") ==
           at3("rootfs",
-              "expected an object, got a string (\"host\") (write {\"type\": \"host\"} or {\"type\": "
-              "\"directory\", \"path\": ...})"));
-    CHECK(error_with(R"("rootfs": {})") == at3("rootfs.type", "required field is missing (\"host\" or \"directory\")"));
+              "expected an object, got a string (\"host\") (write {\"type\": \"host\"}, {\"type\": "
+              "\"directory\", \"path\": ...} or {\"type\": \"image\", \"image\": ...})"));
+    CHECK(error_with(R"("rootfs": {})") == at3("rootfs.type", "required field is missing (\"host\", \"directory\" or \"image\")"));
     CHECK(error_with(R"("rootfs": {"type": "directroy", "path": "/x"})") ==
           at3("rootfs.type",
-              "\"directroy\" is not a rootfs type (use \"host\" or \"directory\"; did you mean \"directory\"?)"));
+              "\"directroy\" is not a rootfs type (use \"host\", \"directory\", or \"image\"; did you mean "
+              "\"directory\"?)"));
     CHECK(error_with(R"("rootfs": {"type": "image"})") ==
-          at3("rootfs.type", "\"image\" is not a rootfs type (use \"host\" or \"directory\")"));
+          at3("rootfs.image", "required field is missing (an image in the store: \"postgres:16\", "
+                              "\"name@sha256:...\" or an image id \"sha256:...\")"));
     CHECK(error_with(R"("rootfs": {"type": "directory"})") ==
           at3("rootfs.path", "required field is missing (the rootfs directory on the host)"));
     CHECK(error_with(R"("rootfs": {"type": "host", "path": "/srv/r"})") ==
           at3("rootfs.path", "only valid with \"type\": \"directory\""));
     CHECK(error_with(R"("rootfs": {"type": "host", "writable": "overlay"})") ==
-          at3("rootfs.writable", "only valid with \"type\": \"directory\""));
+          at3("rootfs.writable", "only valid with \"type\": \"directory\" or \"image\""));
     CHECK(error_with(R"("rootfs": {"type": "directory", "path": "srv/r"})") ==
           at3("rootfs.path", "\"srv/r\" is not an absolute path"));
     CHECK(error_with(R"("rootfs": {"type": "directory", "path": "/srv/r", "writable": "rw"})") ==

@@ -35,7 +35,7 @@ AppSpec rich() {
     s.hostname = "www.example.org";
     s.init = false;
     s.autostart = false;
-    s.rootfs = {RootfsType::directory, "/srv/rootfs/debian", RootfsWritable::readonly};
+    s.rootfs = {RootfsType::directory, "/srv/rootfs/debian", RootfsWritable::readonly, ""};
     s.mounts = {
         {MountType::bind, "/var/lib/web", "/data", false, true, std::nullopt, std::nullopt},
         {MountType::bind, "/etc/web", "/etc/web", true, false, std::nullopt, std::nullopt},
@@ -100,6 +100,7 @@ TEST_CASE("the canonical JSON of a minimal spec has every field with its default
     json j = app_spec_to_json(minimal());
     json expected = json::parse(R"({
       "command": ["/bin/web"],
+      "args": [],
       "user": null,
       "env": {},
       "envFile": [],

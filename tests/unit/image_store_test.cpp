@@ -287,8 +287,8 @@ TEST_CASE("image store: refs, ids, shared blobs, removal, prune and the in-use h
     auto rm = rig.store->remove("example.com/app:v2");
     REQUIRE(rm);
     CHECK(rm->deleted.empty());
-    rig.store->set_in_use([&](const ImageRecord& r) -> std::optional<std::string> {
-        if (r.id == two->front().id) return std::string("web");
+    rig.store->set_in_use([&](const Store::Removal& r) -> std::optional<std::string> {
+        if (r.whole && r.image.id == two->front().id) return std::string("web");
         return std::nullopt;
     });
     auto busy = rig.store->remove("example.com/app:latest");

@@ -89,6 +89,14 @@ struct AppEvent {
     bool operator==(const AppEvent&) const = default;
 };
 
+/// The image a running image app runs (issue 14): what its start resolved.
+struct AppImage {
+    std::string ref;       ///< the app file's rootfs.image, normalized ("docker.io/library/postgres:16")
+    std::string id;        ///< "sha256:..." (the image config's digest)
+    std::string manifest;  ///< "sha256:..." (the manifest's digest)
+    bool operator==(const AppImage&) const = default;
+};
+
 struct AppStatus {
     std::string name;
     AppState state = AppState::stopped;
@@ -108,6 +116,7 @@ struct AppStatus {
     /// The app file's errors when its last reading was rejected ("fileErrors"): the app
     /// keeps its last good definition, or is `failed` when it never had one.
     std::vector<std::string> file_errors;
+    std::optional<AppImage> image;       ///< an image app's running (or starting) instance's image
     bool operator==(const AppStatus&) const = default;
 };
 

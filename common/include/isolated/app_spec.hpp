@@ -15,13 +15,14 @@
 namespace isolated {
 
 // ---- rootfs ---------------------------------------------------------------------------
-enum class RootfsType { host, directory };
+enum class RootfsType { host, directory, image };
 enum class RootfsWritable { overlay, readonly };
 
 struct RootfsSpec {
     RootfsType type = RootfsType::host;
     std::string path;                                   ///< directory only
-    RootfsWritable writable = RootfsWritable::overlay;  ///< directory only
+    RootfsWritable writable = RootfsWritable::overlay;  ///< directory and image
+    std::string image;                                  ///< image only: a reference or image id, as written
     bool operator==(const RootfsSpec&) const = default;
 };
 
@@ -115,7 +116,9 @@ struct RestartSpec {
 
 // ---- stop -----------------------------------------------------------------------------
 struct StopSpec {
-    int signal = 15;                                  ///< SIGTERM
+    /// SIGTERM; 0 only in an image app's spec that sets none (the image's StopSignal,
+    /// else SIGTERM, decides at each start: see image_run.hpp).
+    int signal = 15;
     Duration timeout = std::chrono::seconds(30);      ///< then SIGKILL to everything of the app
     bool operator==(const StopSpec&) const = default;
 };
@@ -217,12 +220,17 @@ struct SourceLines {
 
 struct AppSpec {
     std::string name;                                 ///< file name without .json
+    /// The program and its arguments. Empty only in an image app's spec: the image's
+    /// Entrypoint + Cmd then (image_run.hpp).
     std::vector<std::string> command;
-    std::string user;                                 ///< "" = root; name or uid[:gid]
+    /// Appended to command; for an image app without command, they replace the image's
+    /// Cmd (Kubernetes' command/args).
+    std::vector<std::string> args;
+    std::string user;                                 ///< "" = root (an image app: the image's User); name or uid[:gid]
     std::map<std::string, std::string> env;
     std::vector<EnvFileSpec> env_files;               ///< "envFile"
     std::vector<SecretSpec> secrets;
-    std::string workdir = "/";
+    std::string workdir = "/";                        ///< "" only in an image app's spec: the image's WorkingDir, else "/"
     std::string hostname;                             ///< "" = the app name
     RootfsSpec rootfs;
     std::vector<MountSpec> mounts;
