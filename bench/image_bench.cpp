@@ -15,9 +15,21 @@
 //     blobs verified and stored, layers applied into the tree: what `isoctl image load`
 //     does once the upload is on disk) against `skopeo copy oci-archive:A oci:DIR` (blobs
 //     only) and `umoci unpack` of the same image from an OCI layout (the tree only),
-//     alternating in one loop. MB/s = the archive's bytes per second, for all three.
-//     Goal: at least as fast as the faster of the two.
+//     alternating in one loop, with `skopeo copy oci-archive:A containers-storage:[vfs@..]`
+//     (what `podman load` does: blobs stored and every layer unpacked into a tree, the
+//     peer that does our work). MB/s = the archive's bytes per second, for all of them.
+//     Goal: at least as fast as the faster of skopeo and umoci.
+//  3. pull throughput of the same image from Debian's docker-registry on 127.0.0.1 (in a
+//     network namespace this program makes for itself at start, so nothing touches the
+//     machine's network; fed by `skopeo copy`): registry::pull into a fresh store (blobs
+//     fetched and verified, the tree unpacked: what `isoctl image pull` does) against
+//     `skopeo copy docker:// oci:DIR` (blobs only) and `skopeo copy docker://
+//     containers-storage:[vfs@..]` (what `podman pull` does: blobs and unpacked layers),
+//     alternating in one loop. MB/s = the image's compressed bytes (manifest, config,
+//     layers) per second.
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,8 +47,10 @@
 #include <vector>
 
 #include "image/loader.hpp"
+#include "image/reference.hpp"
 #include "image/store.hpp"
 #include "image_users.hpp"
+#include "registry/pull.hpp"
 #include "runtime/host_runtime.hpp"
 
 extern char** environ;
@@ -46,17 +60,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int run_quiet(const std::vector<std::string>& argv) {
+/// Starts argv with stdout (and, when `quiet_err`, stderr) on /dev/null; -1 if it cannot.
+pid_t spawn(const std::vector<std::string>& argv, bool quiet_err = false) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (quiet_err) posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid;
     int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return -1;
+    return rc == 0 ? pid : -1;
+}
+
+int run_quiet(const std::vector<std::string>& argv, bool quiet_err = false) {
+    pid_t pid = spawn(argv, quiet_err);
+    if (pid < 0) return -1;
     int st;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -90,6 +111,13 @@ int main(int argc, char** argv) {
         else if (a == "--init" && i + 1 < argc) init = argv[++i];
         else if (a == "--tree" && i + 1 < argc) tree = argv[++i];
     }
+    // A network namespace of our own, for the registry on 127.0.0.1 (and everything the
+    // bench starts): nothing here touches the machine's network.
+    if (::unshare(CLONE_NEWNET) != 0) {
+        std::perror("unshare(CLONE_NEWNET)");
+        return 1;
+    }
+    must({"ip", "link", "set", "lo", "up"});
     char tmpl[] = "/var/tmp/isolated-bench-image.XXXXXX";
     const std::string dir = mkdtemp(tmpl);
     for (auto d : {"/run", "/log", "/state", "/fixture"}) fs::create_directories(dir + d);
@@ -183,7 +211,19 @@ int main(int argc, char** argv) {
     const double m_img = median(t_img), m_dir = median(t_dir);
 
     // ---- 2. load throughput ----
-    std::vector<double> t_ours, t_skopeo, t_umoci;
+    std::vector<double> t_ours, t_skopeo, t_umoci, t_cstore;
+    // Timed from start to durable, like the others; its temp roots removed after.
+    auto cstore = [&](const std::string& src, const std::string& round, std::vector<double>& out) {
+        const std::string spec = "containers-storage:[vfs@" + round + "/cs-root+" + round + "/cs-run]bench.example/image:1";
+        ::sync();
+        auto t0 = Clock::now();
+        if (run_quiet({"skopeo", "copy", "--quiet", "--src-tls-verify=false", src, spec}) == 0) {
+            ::sync();
+            out.push_back(ms_since(t0));
+        } else {
+            std::cerr << "skopeo copy " << src << " containers-storage: failed\n";
+        }
+    };
     for (int i = 0; i < load_rounds; ++i) {
         const std::string round = dir + "/round" + std::to_string(i);
         fs::create_directories(round);
@@ -214,7 +254,68 @@ int main(int argc, char** argv) {
                 t_umoci.push_back(ms_since(t0));
             }
         }
+        cstore("oci-archive:" + archive, round, t_cstore);
         fs::remove_all(round);
+    }
+
+    // ---- 3. pull throughput, from a registry on 127.0.0.1 ----
+    const std::string regdir = dir + "/registry";
+    fs::create_directories(regdir + "/storage");
+    {
+        FILE* f = std::fopen((regdir + "/config.yml").c_str(), "w");
+        std::fprintf(f, "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/storage\n"
+                        "http:\n  addr: 127.0.0.1:5000\n", regdir.c_str());
+        std::fclose(f);
+    }
+    const pid_t registry = spawn({"docker-registry", "serve", regdir + "/config.yml"}, true);
+    bool up = false;
+    for (int i = 0; i < 100 && registry > 0 && !up; ++i) {
+        up = run_quiet({"curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:5000/v2/"}, true) == 0;
+        if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const std::string remote = "127.0.0.1:5000/bench/image:1";
+    std::vector<double> p_ours, p_skopeo, p_cstore;
+    double image_mb = 0;
+    if (up && run_quiet({"skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:" + image, "docker://" + remote}) == 0) {
+        auto ref = isolated::image::parse_reference(remote);
+        isolated::registry::PullOptions popt;
+        popt.auth_file = dir + "/no-auth.json";
+        popt.insecure = {"127.0.0.1:5000"};
+        for (int i = 0; i < load_rounds && ref; ++i) {
+            const std::string round = dir + "/pull" + std::to_string(i);
+            fs::create_directories(round);
+            {
+                auto fresh = isolated::image::Store::open(round + "/images");
+                if (!fresh) return 1;
+                ::sync();
+                auto t0 = Clock::now();
+                auto pulled = isolated::registry::pull(**fresh, *ref, popt);
+                ::sync();
+                if (pulled) {
+                    p_ours.push_back(ms_since(t0));
+                    image_mb = static_cast<double>(pulled->size) / 1e6;
+                } else {
+                    std::cerr << "pull: " << pulled.error().message << "\n";
+                }
+            }
+            {
+                ::sync();
+                auto t0 = Clock::now();
+                if (run_quiet({"skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + remote,
+                               "oci:" + round + "/skopeo:bench"}) == 0) {
+                    ::sync();
+                    p_skopeo.push_back(ms_since(t0));
+                }
+            }
+            cstore("docker://" + remote, round, p_cstore);
+            fs::remove_all(round);
+        }
+    } else {
+        std::cerr << "registry: not up, or skopeo could not push to it: pull not measured\n";
+    }
+    if (registry > 0) {
+        ::kill(registry, SIGTERM);
+        ::waitpid(registry, nullptr, 0);
     }
     fs::remove_all(dir);
 
@@ -231,5 +332,15 @@ int main(int argc, char** argv) {
     row("isolated: load_archive into a fresh store (verify + store blobs + unpack the tree)", t_ours);
     row("`skopeo copy oci-archive: oci:` (blobs only)", t_skopeo);
     row("`umoci unpack` from the OCI layout (tree only)", t_umoci);
+    row("`skopeo copy oci-archive: containers-storage:[vfs@...]` (= `podman load`: blobs + unpacked layers)", t_cstore);
+    std::printf("\n| pull of the same image from docker-registry on 127.0.0.1 (%.1f MB compressed) | runs | median | MB/s |\n"
+                "|---|---:|---:|---:|\n", image_mb);
+    auto prow = [&](const char* name, const std::vector<double>& v) {
+        double m = median(v);
+        std::printf("| %s | %zu | %.0f ms | %.1f |\n", name, v.size(), m, m > 0 ? image_mb / (m / 1000) : 0);
+    };
+    prow("isolated: registry::pull into a fresh store (fetch + verify + store blobs + unpack the tree)", p_ours);
+    prow("`skopeo copy docker:// oci:` (blobs only)", p_skopeo);
+    prow("`skopeo copy docker:// containers-storage:[vfs@...]` (= `podman pull`: blobs + unpacked layers)", p_cstore);
     return 0;
 }
