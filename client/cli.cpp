@@ -87,7 +87,7 @@ std::vector<Verb> make_verbs() {
          {{"strict", 0, "", "treat warnings as errors: such an app is rejected"},
           {"config", 0, "FILE", "the daemon's settings file, for its subnet (default /etc/isolated/isolated.conf)"}},
          0, 1, commands::validate},
-        {"export", "export kube [APP...|DIR] [--image APP=REF]... [--strict] [OPTIONS]",
+        {"export", "export kube [APP...|DIR] [--image APP=REF]... [--pin] [--strict] [OPTIONS]",
          "write Kubernetes manifests for apps, without the daemon",
          "Reads app files as isoctl validate does -- every *.json of DIR, or the named APPs of\n"
          "--apps-dir (default /etc/isolated/apps), or one FILE.json -- and writes their\n"
@@ -97,8 +97,12 @@ std::vector<Verb> make_verbs() {
          "other bind mounts PersistentVolumeClaims, envFile and secrets Secrets (without their\n"
          "values unless --include-secret-values). Everything that does not carry over is a\n"
          "warning on stderr, \"warning: APP: FIELD: MESSAGE\"; --strict makes any an error (exit 1,\n"
-         "nothing written). A host or directory app needs --image APP=REF. Needs no daemon.",
-         {{"image", 0, "APP=REF", "the image APP's container runs (repeat for each app)"},
+         "nothing written). An image app runs its own image (fully qualified, docker.io/library/\n"
+         "for short names; --pin: name@sha256:DIGEST of its manifest, read from the daemon's\n"
+         "image store); a host or directory app needs --image APP=REF. Needs no daemon.",
+         {{"image", 0, "APP=REF", "the image APP's container runs (repeat for each app; written as given)"},
+          {"pin", 0, "", "image apps' images by the manifest digest in the image store (name@sha256:...)"},
+          {"config", 0, "FILE", "the daemon's settings file, for its state-dir's image store (default /etc/isolated/isolated.conf)"},
           {"apps-dir", 0, "DIR", "where named APPs are read from (default /etc/isolated/apps)"},
           {"service-type", 0, "TYPE", "ClusterIP (default), NodePort or LoadBalancer"},
           {"host-ports", 0, "", "keep host ports as the containers' hostPort"},

@@ -256,19 +256,10 @@ bool is_hex64(std::string_view s) {
            });
 }
 
-// How the daemon names the image REF (daemon/image/reference.hpp, the distribution
-// grammar normalized as Docker does), as far as finding it in the index needs:
-// "sha256:<hex>" for an image id, else the name with its domain and "library/", and
-// ":tag" (default latest) and/or "@digest". The daemon's own parser has the last word.
-struct NormalRef {
-    std::string id;      ///< "sha256:<hex>": an image id
-    std::string name;    ///< "docker.io/library/postgres"
-    std::string tag;     ///< "16" ("" when by digest only)
-    std::string digest;  ///< "sha256:..." of the manifest
-};
+}  // namespace
 
-NormalRef normalize_ref(std::string text) {
-    NormalRef r;
+ImageName parse_image_name(std::string text) {
+    ImageName r;
     if (is_hex64(text)) text = "sha256:" + text;
     if (text.starts_with("sha256:") && is_hex64(text.substr(7))) {
         r.id = text;
@@ -296,32 +287,56 @@ NormalRef normalize_ref(std::string text) {
     return r;
 }
 
-}  // namespace
+std::string ImageName::str() const {
+    if (!id.empty()) return id;
+    return name + (tag.empty() ? "" : ":" + tag) + (digest.empty() ? "" : "@" + digest);
+}
 
-std::vector<Diagnostic> image_warnings(const AppSpec& spec, const std::string& state_dir) {
-    if (spec.rootfs.type != RootfsType::image) return {};
-    std::ifstream in(state_dir + "/images/index.json");
-    if (!in) return {};  // not ours to see (root's, or another host's): syntax only
+StoreLookup find_stored_image(const std::string& ref, const std::string& state_dir) {
+    StoreLookup out;
+    const std::string path = state_dir + "/images/index.json";
+    std::ifstream in(path);
+    if (!in) {
+        out.why = "cannot read " + path + ": " + std::strerror(errno);
+        return out;
+    }
     auto index = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!index.is_object() || !index.contains("images") || !index["images"].is_array()) return {};
-    const NormalRef want = normalize_ref(spec.rootfs.image);
+    if (!index.is_object() || !index.contains("images") || !index["images"].is_array()) {
+        out.why = path + " is not an image index";
+        return out;
+    }
+    out.readable = true;
+    const ImageName want = parse_image_name(ref);
     for (const auto& img : index["images"]) {
         if (!img.is_object()) continue;
         auto str = [&](const char* k) { return img.contains(k) && img[k].is_string() ? img[k].get<std::string>() : ""; };
-        if (!want.id.empty()) {
-            if (str("id") == want.id) return {};
-            continue;
+        StoredImage found{str("id"), str("manifest"), {}};
+        if (img.contains("refs") && img["refs"].is_array())
+            for (const auto& r : img["refs"])
+                if (r.is_string()) found.refs.push_back(r.get<std::string>());
+        bool match = !want.id.empty() && found.id == want.id;
+        for (const auto& r : found.refs) {
+            if (!want.id.empty()) break;
+            ImageName have = parse_image_name(r);
+            if (have.name == want.name && (!want.digest.empty() ? found.manifest == want.digest : have.tag == want.tag))
+                match = true;
         }
-        if (!img.contains("refs") || !img["refs"].is_array()) continue;
-        for (const auto& ref : img["refs"]) {
-            if (!ref.is_string()) continue;
-            NormalRef have = normalize_ref(ref.get<std::string>());
-            if (have.name != want.name) continue;
-            if (!want.digest.empty() ? str("manifest") == want.digest : have.tag == want.tag) return {};
+        if (match) {
+            out.image = std::move(found);
+            return out;
         }
     }
-    const std::string how =
-        want.id.empty() ? "isoctl image pull " + spec.rootfs.image : std::string("isoctl image load FILE");
+    out.why = "image " + quoted(ref) + " is not in the store at " + state_dir + "/images";
+    return out;
+}
+
+std::vector<Diagnostic> image_warnings(const AppSpec& spec, const std::string& state_dir) {
+    if (spec.rootfs.type != RootfsType::image) return {};
+    auto found = find_stored_image(spec.rootfs.image, state_dir);
+    // Not ours to see (root's, or another host's): the file's syntax is all that is checked.
+    if (!found.readable || found.image) return {};
+    const std::string how = parse_image_name(spec.rootfs.image).id.empty() ? "isoctl image pull " + spec.rootfs.image
+                                                                           : std::string("isoctl image load FILE");
     return {Diagnostic{spec.source_file, spec.source_lines.line_of("rootfs.image"), "rootfs.image",
                        "image " + quoted(spec.rootfs.image) + " is not in the store: " + how}};
 }

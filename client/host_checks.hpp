@@ -4,6 +4,7 @@
 // reports these when it starts the app).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,36 @@ std::vector<isolated::Diagnostic> host_warnings(const isolated::AppSpec& spec);
 /// start that would fail. Nothing when the index cannot be read (the store is root's):
 /// the file's syntax is all that is checked then.
 std::vector<isolated::Diagnostic> image_warnings(const isolated::AppSpec& spec, const std::string& state_dir);
+
+/// An image reference as the daemon's store names it (daemon/image/reference.hpp, the
+/// distribution grammar normalized as Docker does), as far as finding it in the index
+/// and writing it for another consumer needs: "nginx" -> docker.io/library/nginx:latest.
+struct ImageName {
+    std::string id;      ///< "sha256:<hex>": an image id (then nothing else is set)
+    std::string name;    ///< "docker.io/library/postgres"
+    std::string tag;     ///< "16" ("" when by digest only)
+    std::string digest;  ///< "sha256:..." of the manifest
+    /// "name[:tag][@digest]", or the id.
+    std::string str() const;
+};
+ImageName parse_image_name(std::string text);
+
+/// An image of the store as its index.json records it.
+struct StoredImage {
+    std::string id;                 ///< "sha256:<hex>" of its config
+    std::string manifest;           ///< "sha256:<hex>" of its manifest
+    std::vector<std::string> refs;  ///< normalized references
+};
+
+/// What REF (an app file's rootfs.image: a reference or an image id) names in the store
+/// at STATE_DIR/images. `readable` is false when the index cannot be read (the store is
+/// root's); `why` says so, or that the image is not there.
+struct StoreLookup {
+    bool readable = false;
+    std::optional<StoredImage> image;
+    std::string why;
+};
+StoreLookup find_stored_image(const std::string& ref, const std::string& state_dir);
 
 /// The state dir a daemon reading CONFIG_TEXT uses: its `state-dir` key, else
 /// /var/lib/isolated.

@@ -24,6 +24,11 @@ int image(const Invocation& inv, Context& ctx);
 int export_(const Invocation& inv, Context& ctx);
 int import_(const Invocation& inv, Context& ctx);
 
+/// The text of the daemon's settings file, --config FILE (must be readable) else
+/// /etc/isolated/isolated.conf ("" when missing): validate and export read its
+/// subnet and state dir.
+std::string daemon_config(const Invocation& inv);
+
 /// --interval of top and status --watch: a duration ("2s", "500ms") or bare seconds;
 /// `fallback` when not given. Throws UsageError naming `verb`.
 std::chrono::milliseconds parse_interval(const std::optional<std::string>& text, std::chrono::milliseconds fallback,

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "commands/commands.hpp"
+#include "host_checks.hpp"
 #include "isolated/app_parser.hpp"
 #include "kube/kube.hpp"
 
@@ -54,6 +55,7 @@ int export_(const Invocation& inv, Context& ctx) {
             throw UsageError("--image takes APP=REF, not \"" + v + "\"", "export");
         opt.images[v.substr(0, eq)] = v.substr(eq + 1);
     }
+    opt.pin = inv.flag("pin");
     opt.service_type = inv.value("service-type").value_or("ClusterIP");
     if (opt.service_type != "ClusterIP" && opt.service_type != "NodePort" && opt.service_type != "LoadBalancer")
         throw UsageError("--service-type is ClusterIP, NodePort or LoadBalancer", "export");
@@ -114,7 +116,8 @@ int export_(const Invocation& inv, Context& ctx) {
     }
     if (bad) throw Failure(exit_code::failed, "");
 
-    kube::FsHostView host;
+    // The image store image apps' images (and --pin's digests) are read from.
+    kube::FsHostView host(state_dir_of_config(daemon_config(inv)));
     kube::ExportResult res = kube::export_kube(apps, opt, host);
     if (!report(ctx, res.warnings, res.errors, strict)) return exit_code::failed;
     if (ctx.json()) {

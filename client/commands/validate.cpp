@@ -19,6 +19,8 @@ constexpr const char* kDefaultConfig = "/etc/isolated/isolated.conf";
 
 std::string apps_word(std::size_t n) { return std::to_string(n) + (n == 1 ? " app" : " apps"); }
 
+}  // namespace
+
 // The daemon's settings file: the subnet pinned addresses are checked against, and the
 // state dir whose image store image apps are looked up in. "" when there is no file
 // (validating on another machine: the defaults). An explicit --config must be readable.
@@ -34,8 +36,6 @@ std::string daemon_config(const Invocation& inv) {
     text << in.rdbuf();
     return text.str();
 }
-
-}  // namespace
 
 int validate(const Invocation& inv, Context& ctx) {
     namespace fs = std::filesystem;

@@ -110,22 +110,51 @@ std::string memory_quantity(std::uint64_t bytes) {
 bool default_backoff(const isolated::BackoffSpec& b) { return b == isolated::BackoffSpec{}; }
 
 // ---- the image: THE one place that decides a container's image ----------------------------
-// Issue 14 adds "rootfs": {"type": "image", "image": REF}. When it lands, this is where
-// it maps: return the app's own image (digest-pinned with --pin) before looking at
-// --image. Until then every app is a host or directory app and needs --image APP=REF.
+// --image APP=REF wins, written as given (the user names what the cluster pulls). Else an
+// image app's own rootfs.image, fully qualified as the store normalizes it
+// ("nginx:1.27" -> "docker.io/library/nginx:1.27"), as podman generate kube writes the
+// names of its store: a runtime then resolves no short name (CRI-O and podman ask their
+// search registries; containerd assumes docker.io). With --pin: name@<the manifest digest
+// the store recorded>. An image id names nothing a cluster can pull: the store's name
+// for it is used. host and directory apps have no image: --image is required.
 std::optional<std::string> image_for(Ctx& c, const AppSpec& app) {
     if (auto it = c.opt.images.find(app.name); it != c.opt.images.end()) return it->second;
-    std::string what = app.rootfs.type == isolated::RootfsType::host
-                           ? "the app runs on the host's file system"
-                           : "the app's rootfs is the directory " + app.rootfs.path;
-    c.error(app.name, "rootfs", what + ", which is no image: give --image " + app.name + "=REF");
-    return std::nullopt;
+    if (app.rootfs.type != isolated::RootfsType::image) {
+        std::string what = app.rootfs.type == isolated::RootfsType::host
+                               ? "the app runs on the host's file system"
+                               : "the app's rootfs is the directory " + app.rootfs.path;
+        c.error(app.name, "rootfs", what + ", which is no image: give --image " + app.name + "=REF");
+        return std::nullopt;
+    }
+    const std::string& ref = app.rootfs.image;
+    ImageName name = parse_image_name(ref);
+    if (name.id.empty() && !c.opt.pin) return name.str();
+    std::string why;
+    auto stored = c.host.stored_image(ref, why);
+    if (!stored) {
+        c.error(app.name, "rootfs.image",
+                (c.opt.pin ? "--pin needs the manifest digest from the image store: "
+                           : "an image id is no name a cluster can pull, and the store cannot name it: ") +
+                    why + " (--config names the daemon's state dir; or give --image " + app.name + "=REF)");
+        return std::nullopt;
+    }
+    if (!name.id.empty()) {
+        if (stored->refs.empty()) {
+            c.error(app.name, "rootfs.image",
+                    "the image " + ref + " has no name in the store, and a cluster pulls by name: give --image " +
+                        app.name + "=REF");
+            return std::nullopt;
+        }
+        name = parse_image_name(stored->refs.front());
+    }
+    if (!c.opt.pin) return name.str();
+    return name.name + "@" + stored->manifest;
 }
 
 bool effective_readonly_root(const AppSpec& a) {
     if (a.security.readonly_rootfs) return *a.security.readonly_rootfs;
     if (a.rootfs.type == isolated::RootfsType::host) return true;
-    return a.rootfs.type == isolated::RootfsType::directory && a.rootfs.writable == isolated::RootfsWritable::readonly;
+    return a.rootfs.writable == isolated::RootfsWritable::readonly;  // directory and image
 }
 
 // ---- probes ----------------------------------------------------------------------------------
@@ -249,10 +278,16 @@ ojson container(Ctx& c, PodBuild& pod, const AppSpec& app, const std::string& im
     ojson k = ojson::object();
     k["name"] = app.name;
     k["image"] = image;
-    ojson cmd = ojson::array();
-    for (const auto& a : app.command) cmd.push_back(escape_dollar(a));
-    k["command"] = cmd;
-    k["workingDir"] = app.workdir;
+    // command replaces the image's Entrypoint, args its Cmd, in both: what an image app
+    // leaves unset (command, args, workdir) is the image's in the cluster as well.
+    for (const auto& [key, list] : {std::pair<const char*, const std::vector<std::string>*>{"command", &app.command},
+                                    {"args", &app.args}}) {
+        if (list->empty()) continue;
+        ojson a = ojson::array();
+        for (const auto& arg : *list) a.push_back(escape_dollar(arg));
+        k[key] = a;
+    }
+    if (!app.workdir.empty()) k["workingDir"] = app.workdir;
 
     // env, envFile, secrets
     std::map<std::string, std::string> env;
@@ -449,7 +484,8 @@ ojson container(Ctx& c, PodBuild& pod, const AppSpec& app, const std::string& im
     // what has no Kubernetes field
     if (!default_backoff(app.restart.backoff))
         c.warn(app.name, "restart.backoff", "the kubelet's restart backoff (10s doubling to 5m) is not configurable");
-    if (app.stop.signal != 15)
+    // 0: an image app's unset signal, the image's StopSignal -- which the runtimes honour too.
+    if (app.stop.signal != 15 && app.stop.signal != 0)
         c.warn(app.name, "stop.signal",
                isolated::signal_name(app.stop.signal) +
                    ": a Pod is stopped with SIGTERM (lifecycle.stopSignal needs Kubernetes 1.33+ with ContainerStopSignals)");

@@ -1,5 +1,6 @@
 // FsHostView: what isoctl export kube reads on the machine it runs on -- the rootfs's
-// passwd and group files (runAsUser wants numbers), the files of read-only config
+// passwd and group files (runAsUser wants numbers; an image app's in its image's tree in
+// the store), the image store's index (an image app's image, --pin's digest), the files of read-only config
 // directories (ConfigMaps) and, with --include-secret-values only, envFiles and secrets.
 #include <sys/stat.h>
 
@@ -18,10 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string root_of(const isolated::AppSpec& app) {
-    return app.rootfs.type == isolated::RootfsType::directory ? app.rootfs.path : std::string();
-}
-
 std::optional<std::string> slurp(const std::string& path, std::string& why) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -33,10 +30,32 @@ std::optional<std::string> slurp(const std::string& path, std::string& why) {
     return s.str();
 }
 
+}  // namespace
+
+std::optional<StoredImage> FsHostView::stored_image(const std::string& ref, std::string& why) {
+    auto found = find_stored_image(ref, state_dir_);
+    if (!found.image) why = found.why;
+    return found.image;
+}
+
+std::optional<std::string> FsHostView::root_of(const isolated::AppSpec& app, std::string& why) {
+    switch (app.rootfs.type) {
+        case isolated::RootfsType::host: return std::string();
+        case isolated::RootfsType::directory: return app.rootfs.path;
+        case isolated::RootfsType::image: break;
+    }
+    // The image's tree as the store unpacked it: rootfs/<config hex>.
+    auto image = stored_image(app.rootfs.image, why);
+    if (!image) return std::nullopt;
+    return state_dir_ + "/images/rootfs/" + image->id.substr(image->id.find(':') + 1);
+}
+
 /// Field FIELD (0-based) of the line of FILE (passwd/group syntax) whose first field is NAME.
-std::optional<std::uint32_t> lookup(const isolated::AppSpec& app, const char* file, const std::string& name, int field,
-                                    std::string& why) {
-    std::string path = root_of(app) + file;
+std::optional<std::uint32_t> FsHostView::lookup(const isolated::AppSpec& app, const char* file, const std::string& name,
+                                                int field, std::string& why) {
+    auto root = root_of(app, why);
+    if (!root) return std::nullopt;
+    std::string path = *root + file;
     auto text = slurp(path, why);
     if (!text) return std::nullopt;
     std::istringstream lines(*text);
@@ -57,8 +76,6 @@ std::optional<std::uint32_t> lookup(const isolated::AppSpec& app, const char* fi
     why = "\"" + name + "\" is not in " + path;
     return std::nullopt;
 }
-
-}  // namespace
 
 std::optional<std::uint32_t> FsHostView::user_id(const isolated::AppSpec& app, const std::string& name, std::string& why) {
     return lookup(app, "/etc/passwd", name, 2, why);

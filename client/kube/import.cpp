@@ -246,36 +246,48 @@ struct Importer {
         return s;
     }
 
-    // ---- the command: THE one place that decides it (issue 14) ------------------------------
-    // With images (issue 14) an app gets the image's entrypoint and its own "args"; then a
-    // container without command maps to an image app with args. Until then the manifest
-    // must name the program.
+    // ---- the image and the command: THE one place that decides them ----------------------
+    // A container's image is the app's: "rootfs": {"type": "image", "image": REF}, the
+    // reference as the manifest writes it (the daemon resolves it as a runtime would,
+    // Docker's normalization). What the image leaves to the app file is then the
+    // image's, as in Kubernetes: no workingDir is its WorkingDir, no command its
+    // Entrypoint (args replacing its Cmd), its StopSignal. A container without an image
+    // (not valid Kubernetes, but a Pod template may leave it to a mutating webhook) runs
+    // on the host's file system and must name its program.
+    void image_of(AppSpec& spec, const ojson& c, const std::string& f) {
+        const ojson* img = get(c, "image");
+        if (img && img->is_string() && !img->get<std::string>().empty()) {
+            spec.rootfs.type = isolated::RootfsType::image;
+            spec.rootfs.image = img->get<std::string>();
+            spec.workdir.clear();
+            spec.stop.signal = 0;
+        } else if (img) {
+            warn(spec.name, f + ".image", img->dump() + " is not an image reference: the app runs on the host's file system");
+        }
+    }
+
+    /// command -> command, args -> args: the same meaning in both (command replaces the
+    /// Entrypoint, args the Cmd; an app file without an image appends args to command).
     bool command_of(AppSpec& spec, const ojson& c, const std::string& f) {
         bool ref = false;
-        for (const char* key : {"command", "args"})
-            if (auto* v = get(c, key))
-                for (const auto& a : *v) spec.command.push_back(unescape_dollar(a.is_string() ? a.get<std::string>() : a.dump(), ref));
+        for (const auto& [key, into] : {std::pair<const char*, std::vector<std::string>*>{"command", &spec.command},
+                                        {"args", &spec.args}})
+            if (auto* v = get(c, key); v && v->is_array())
+                for (const auto& a : *v) into->push_back(unescape_dollar(a.is_string() ? a.get<std::string>() : a.dump(), ref));
         if (ref)
             warn(spec.name, f + ".command", "$(VAR) references are not expanded by isolated: they are passed as written");
-        if (!get(c, "command")) {
+        if (spec.rootfs.type != isolated::RootfsType::image && spec.command.empty()) {
             out.errors.push_back({spec.name, f + ".command",
-                                  "not given: isolated does not read an image's entrypoint yet, so the manifest must name the program"});
+                                  "not given, and no image whose entrypoint would run: the manifest must name the program"});
             return false;
         }
         return true;
     }
 
-    void image_of(AppSpec& spec, const ojson& c, const std::string& f) {
-        // Issue 14 maps this to "rootfs": {"type": "image", "image": REF}.
-        if (auto* img = get(c, "image"))
-            warn(spec.name, f + ".image",
-                 qt(img->is_string() ? img->get<std::string>() : img->dump()) +
-                     ": this isolated has no image rootfs yet: the app runs on the host's file system");
-    }
-
     void container(AppSpec& spec, const ojson& c, const std::string& f, const Workload& w, const PodApps& pa,
                    const ojson& pod_sc) {
         const std::string& app = spec.name;
+        image_of(spec, c, f);
         if (auto v = get(c, "workingDir"); v && v->is_string()) spec.workdir = v->get<std::string>();
 
         // volumes first: secrets at /run/secrets decide about CREDENTIALS_DIRECTORY
@@ -342,7 +354,6 @@ struct Importer {
         }
 
         if (!command_of(spec, c, f)) return;
-        image_of(spec, c, f);
 
         if (auto* ports = get(c, "ports")) {
             std::size_t i = 0;
@@ -434,8 +445,11 @@ struct Importer {
         }
         if (auto* ape = get(sc, "allowPrivilegeEscalation"); ape && ape->is_boolean())
             spec.security.no_new_privileges = !ape->get<bool>();
-        if (auto* ro = get(sc, "readOnlyRootFilesystem"); ro && ro->is_boolean() && !ro->get<bool>())
-            spec.security.readonly_rootfs = false;  // true is the host rootfs's default
+        // Read-only is the host rootfs's default, writable an image's (as Kubernetes').
+        if (auto* ro = get(sc, "readOnlyRootFilesystem"); ro && ro->is_boolean()) {
+            bool host = spec.rootfs.type == isolated::RootfsType::host;
+            if (ro->get<bool>() != host) spec.security.readonly_rootfs = ro->get<bool>();
+        }
         if (flag(sc, "privileged"))
             warn(app, f + ".securityContext.privileged", "isolated runs no privileged apps: add the capabilities it needs");
         if (flag(sc, "runAsNonRoot") && !uid)
@@ -741,7 +755,7 @@ struct Importer {
     }
 };
 
-const std::vector<std::string> kKeyOrder = {"command", "user", "env", "envFile", "secrets", "workdir", "hostname",
+const std::vector<std::string> kKeyOrder = {"command", "args", "user", "env", "envFile", "secrets", "workdir", "hostname",
                                             "init", "autostart", "rootfs", "mounts", "network", "namespaces",
                                             "resources", "restart", "stop", "probes", "dependsOn", "security",
                                             "logs", "hooks"};
@@ -770,12 +784,24 @@ ojson minimal_app_json(const AppSpec& spec) {
             p.kind = (*have)->kind;
             *into = p;
         }
+    // An image app leaves command, workdir and the stop signal to its image.
+    const bool image = spec.rootfs.type == isolated::RootfsType::image;
+    if (image) {
+        def.workdir.clear();
+        def.stop.signal = 0;
+    }
     ojson v = ojson::parse(isolated::app_spec_to_json(spec).dump());
     ojson d = ojson::parse(isolated::app_spec_to_json(def).dump());
     ojson o = ojson::object();
     for (const auto& k : kKeyOrder) {
         if (!v.contains(k)) continue;
+        if (k == "command" && image && spec.command.empty()) continue;
         if (k == "command" || !d.contains(k) || v[k] != d[k]) o[k] = d.contains(k) && k != "command" ? diff(v[k], d[k]) : v[k];
+    }
+    // The rootfs whole (its type names the rest), "writable" only when not the default.
+    if (image) {
+        o["rootfs"] = {{"type", "image"}, {"image", spec.rootfs.image}};
+        if (spec.rootfs.writable != isolated::RootfsWritable::overlay) o["rootfs"]["writable"] = "readonly";
     }
     return o;
 }

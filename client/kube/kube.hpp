@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "host_checks.hpp"
 #include "isolated/app_spec.hpp"
 #include "kube/yaml.hpp"
 
@@ -63,20 +64,35 @@ public:
     /// The regular files under PATH (or PATH itself when it is a file).
     virtual std::optional<HostTree> read_tree(const std::string& path, std::string& why) = 0;
     virtual std::optional<std::string> read_file(const std::string& path, std::string& why) = 0;
+    /// What an image app's rootfs.image REF names in the daemon's image store (its
+    /// index.json); nullopt with WHY when the store cannot be read or has no such image.
+    virtual std::optional<StoredImage> stored_image(const std::string& ref, std::string& why) = 0;
 };
 
-/// The machine's own file system.
+/// The machine's own file system, and the image store under STATE_DIR (isoctl export
+/// --config: the daemon's state-dir). An image app's users are looked up in its image's
+/// unpacked tree there.
 class FsHostView : public HostView {
 public:
+    explicit FsHostView(std::string state_dir = "/var/lib/isolated") : state_dir_(std::move(state_dir)) {}
+    std::optional<StoredImage> stored_image(const std::string&, std::string&) override;
     std::optional<std::uint32_t> user_id(const isolated::AppSpec&, const std::string&, std::string&) override;
     std::optional<std::uint32_t> user_gid(const isolated::AppSpec&, const std::string&, std::string&) override;
     std::optional<std::uint32_t> group_id(const isolated::AppSpec&, const std::string&, std::string&) override;
     std::optional<HostTree> read_tree(const std::string&, std::string&) override;
     std::optional<std::string> read_file(const std::string&, std::string&) override;
+
+private:
+    /// The directory the app's /etc/passwd and /etc/group are under ("" = the host's).
+    std::optional<std::string> root_of(const isolated::AppSpec& app, std::string& why);
+    std::optional<std::uint32_t> lookup(const isolated::AppSpec& app, const char* file, const std::string& name,
+                                        int field, std::string& why);
+    std::string state_dir_;
 };
 
 struct ExportOptions {
-    std::map<std::string, std::string> images;     ///< --image APP=REF
+    std::map<std::string, std::string> images;     ///< --image APP=REF (written as given)
+    bool pin = false;                              ///< --pin: an image app's image as name@<manifest digest>
     std::string service_type = "ClusterIP";        ///< --service-type
     bool host_ports = false;                       ///< --host-ports: forwards -> hostPort
     bool host_paths = false;                       ///< --host-paths: bind mounts -> hostPath
@@ -88,7 +104,7 @@ struct ExportOptions {
 struct ExportResult {
     std::vector<ojson> documents;
     std::vector<Warning> warnings;
-    std::vector<Warning> errors;  ///< what stops the export (an app without an image)
+    std::vector<Warning> errors;  ///< what stops the export (an app without an image, --pin without the store)
 };
 
 /// APPS must be a valid set (load_app_dir's accepted apps): every app: reference is in it.

@@ -328,6 +328,93 @@ TEST_CASE("kube export: what does not carry over is a warning naming app and fie
     CHECK(no_image.documents.empty());
 }
 
+TEST_CASE("kube export: an image app runs its own image, fully qualified, with its command and args, the rest the image's") {
+    auto apps = apps_of({{"web", R"({"rootfs": {"type": "image", "image": "nginx:1.27"}, "stop": {"timeout": "30s"}})"},
+                         {"job", R"J({"rootfs": {"type": "image", "image": "localhost/tools/job", "writable": "readonly"},
+                                      "args": ["--queue", "$(q)"], "restart": {"policy": "never"}})J"},
+                         {"sh", R"({"rootfs": {"type": "image", "image": "registry.example:5000/sh@sha256:)" +
+                                    std::string(64, 'a') + R"("}, "command": ["/bin/sh", "-c"], "args": ["echo hi"], "workdir": "/srv"})"},
+                         {"host", R"({"command": ["/bin/h"]})"}});
+    FakeHost host;
+    ExportOptions opt;
+    opt.images["host"] = "registry.example/h:2";
+    auto r = export_kube(apps, opt, host);
+    for (const auto& e : r.errors) INFO(e.to_string());
+    REQUIRE(r.errors.empty());
+    const ojson& web = pod_spec(*find_doc(r, "Deployment", "web"))["containers"][0];
+    CHECK(web["image"] == "docker.io/library/nginx:1.27");
+    // the image's Entrypoint, Cmd, WorkingDir: nothing written
+    CHECK_FALSE(web.contains("command"));
+    CHECK_FALSE(web.contains("args"));
+    CHECK_FALSE(web.contains("workingDir"));
+    CHECK(web["securityContext"]["readOnlyRootFilesystem"] == false);  // an image's root is writable
+    CHECK_FALSE(warned(r, "web", "stop.signal"));  // the image's StopSignal: the runtimes honour it too
+    const ojson& job = pod_spec(*find_doc(r, "Job", "job"))["containers"][0];
+    CHECK(job["image"] == "localhost/tools/job:latest");
+    CHECK_FALSE(job.contains("command"));
+    CHECK(job["args"] == ojson::array({"--queue", "$$(q)"}));  // args replace the image's Cmd
+    CHECK(job["securityContext"]["readOnlyRootFilesystem"] == true);
+    const ojson& sh = pod_spec(*find_doc(r, "Deployment", "sh"))["containers"][0];
+    CHECK(sh["image"] == "registry.example:5000/sh@sha256:" + std::string(64, 'a'));
+    CHECK(sh["command"] == ojson::array({"/bin/sh", "-c"}));
+    CHECK(sh["args"] == ojson::array({"echo hi"}));
+    CHECK(sh["workingDir"] == "/srv");
+    // --image still wins, written as given; a host app's command is still all there is
+    const ojson& h = pod_spec(*find_doc(r, "Deployment", "host"))["containers"][0];
+    CHECK(h["image"] == "registry.example/h:2");
+    CHECK(h["command"] == ojson::array({"/bin/h"}));
+    CHECK(h["workingDir"] == "/");
+    opt.images["web"] = "mirror.example/nginx:1.27";
+    auto over = export_kube(apps, opt, host);
+    CHECK(pod_spec(*find_doc(over, "Deployment", "web"))["containers"][0]["image"] == "mirror.example/nginx:1.27");
+}
+
+TEST_CASE("kube export: --pin writes name@digest of the manifest in the image store, and needs the store") {
+    const std::string manifest = "sha256:" + std::string(64, 'b');
+    const std::string id = "sha256:" + std::string(64, 'c');
+    auto apps = apps_of({{"web", R"({"rootfs": {"type": "image", "image": "nginx:1.27"}})"},
+                         {"byid", R"({"rootfs": {"type": "image", "image": ")" + id + R"("}})"}});
+    FakeHost host;
+    host.images["nginx:1.27"] = {id, manifest, {"docker.io/library/nginx:1.27"}};
+    host.images[id] = {id, manifest, {"docker.io/library/nginx:1.27", "localhost/web:1"}};
+    ExportOptions opt;
+    opt.pin = true;
+    auto r = export_kube(apps, opt, host);
+    for (const auto& e : r.errors) INFO(e.to_string());
+    REQUIRE(r.errors.empty());
+    CHECK(pod_spec(*find_doc(r, "Deployment", "web"))["containers"][0]["image"] == "docker.io/library/nginx@" + manifest);
+    // an image id: the store's first name for it
+    CHECK(pod_spec(*find_doc(r, "Deployment", "byid"))["containers"][0]["image"] == "docker.io/library/nginx@" + manifest);
+    opt.pin = false;
+    auto unpinned = export_kube(apps, opt, host);
+    REQUIRE(unpinned.errors.empty());
+    CHECK(pod_spec(*find_doc(unpinned, "Deployment", "byid"))["containers"][0]["image"] == "docker.io/library/nginx:1.27");
+
+    // without a readable store: an error naming why, nothing written
+    opt.pin = true;
+    host.no_store = "cannot read /var/lib/isolated/images/index.json: Permission denied";
+    auto no_store = export_kube(apps, opt, host);
+    REQUIRE(no_store.errors.size() == 2);
+    CHECK(no_store.errors[0].field == "rootfs.image");
+    CHECK(no_store.errors[0].message.find("--pin") != std::string::npos);
+    CHECK(no_store.errors[0].message.find("Permission denied") != std::string::npos);
+    CHECK(no_store.documents.empty());
+    // ... and an image that is not in it
+    host.no_store.clear();
+    host.images.erase("nginx:1.27");
+    auto missing = export_kube(apps, opt, host);
+    REQUIRE(missing.errors.size() == 1);
+    CHECK(missing.errors[0].app == "web");
+    CHECK(missing.errors[0].message.find("not in the store") != std::string::npos);
+    // an id without a name in the store cannot be pulled by a cluster
+    host.images[id].refs.clear();
+    opt.pin = false;
+    auto unnamed = export_kube(apps, opt, host);
+    REQUIRE(unnamed.errors.size() == 1);
+    CHECK(unnamed.errors[0].app == "byid");
+    CHECK(unnamed.errors[0].message.find("--image byid=REF") != std::string::npos);
+}
+
 TEST_CASE("kube export: YAML quotes strings that would read as numbers or booleans, and reads back the same") {
     std::vector<ojson> docs = {{{"a", "8080"}, {"b", "true"}, {"c", ""}, {"d", "0644"}, {"e", "yes"}, {"f", 8080},
                                 {"g", "multi\nline\n"}, {"h", "plain text"}, {"i", nullptr}, {"j", 1.5}, {"k", ojson::array()}}};

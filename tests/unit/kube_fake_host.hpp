@@ -12,6 +12,8 @@ struct FakeHost : isoctl::kube::HostView {
     std::map<std::string, std::uint32_t> groups;
     std::map<std::string, isoctl::kube::HostTree> trees;
     std::map<std::string, std::string> files;
+    std::map<std::string, isoctl::StoredImage> images;  ///< the store, by rootfs.image as written
+    std::string no_store;                               ///< when set: why the store cannot be read
 
     std::optional<std::uint32_t> user_id(const isolated::AppSpec&, const std::string& n, std::string& why) override {
         if (auto it = users.find(n); it != users.end()) return it->second.first;
@@ -36,6 +38,15 @@ struct FakeHost : isoctl::kube::HostView {
     std::optional<std::string> read_file(const std::string& p, std::string& why) override {
         if (auto it = files.find(p); it != files.end()) return it->second;
         why = p + ": No such file or directory";
+        return std::nullopt;
+    }
+    std::optional<isoctl::StoredImage> stored_image(const std::string& ref, std::string& why) override {
+        if (!no_store.empty()) {
+            why = no_store;
+            return std::nullopt;
+        }
+        if (auto it = images.find(ref); it != images.end()) return it->second;
+        why = "image \"" + ref + "\" is not in the store";
         return std::nullopt;
     }
 };

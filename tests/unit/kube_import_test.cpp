@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "isolated/api_json.hpp"
 #include "isolated/app_parser.hpp"
 #include "kube/kube.hpp"
 
@@ -76,7 +77,7 @@ spec:
     CHECK(proxy.restart.policy == isolated::RestartPolicy::on_failure);
     CHECK(proxy.command == std::vector<std::string>{"/bin/proxy", "$HOME", "$(HOME)"});
     CHECK(warned(r, "proxy", "spec.containers[1].command"));  // $(HOME) is not expanded
-    CHECK(warned(r, "app", "spec.containers[0].image"));      // no image rootfs yet (issue 14)
+    CHECK_FALSE(warned(r, "app", "spec.containers[0].image"));  // the image is the app's rootfs
 }
 
 TEST_CASE("kube import: Deployment, StatefulSet, Job and Pod map to restart policies, replicas and suspend") {
@@ -110,6 +111,11 @@ apiVersion: v1
 kind: Pod
 metadata: {name: nocmd}
 spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: noimage}
+spec: {containers: [{name: c, args: [-v]}]}
 )");
     CHECK_FALSE(r.apps.at("d").autostart);
     CHECK(r.apps.at("d").restart.policy == isolated::RestartPolicy::always);
@@ -119,11 +125,55 @@ spec: {containers: [{name: c, image: nginx}]}
     CHECK_FALSE(r.apps.at("j").autostart);
     CHECK(r.apps.at("never").restart.policy == isolated::RestartPolicy::never);
     CHECK(r.apps.at("dflt").restart.max_retries == 6u);  // Kubernetes' default backoffLimit
-    // no command: isolated cannot know the image's entrypoint yet; the app is not written
-    CHECK_FALSE(r.apps.count("nocmd"));
+    // no command: the image's entrypoint runs
+    CHECK(r.apps.at("nocmd").command.empty());
+    CHECK(r.apps.at("nocmd").rootfs.image == "nginx");
+    // no image and no command: nothing would run; the app is not written
+    CHECK_FALSE(r.apps.count("noimage"));
     REQUIRE(r.errors.size() == 1);
-    CHECK(r.errors[0].app == "nocmd");
+    CHECK(r.errors[0].app == "noimage");
     CHECK(r.errors[0].field == "spec.containers[0].command");
+}
+
+TEST_CASE("kube import: the image is the app's rootfs, command and args are the app's, the rest is the image's") {
+    auto r = import_text(R"Y(
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - {name: plain, image: "nginx:1.27"}
+  - {name: withargs, image: "registry.example/tools/worker@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", args: [--queue, "$$(jobs)"]}
+  - {name: both, image: busybox, command: [/bin/sh, -c], args: [echo hi], workingDir: /srv,
+     securityContext: {readOnlyRootFilesystem: true}}
+)Y");
+    for (const auto& e : r.errors) INFO(e.to_string());
+    REQUIRE(r.errors.empty());
+    const auto& plain = r.apps.at("plain");
+    CHECK(plain.rootfs.type == isolated::RootfsType::image);
+    CHECK(plain.rootfs.image == "nginx:1.27");  // as written: the daemon normalizes as a runtime
+    CHECK(plain.command.empty());
+    CHECK(plain.args.empty());
+    CHECK(plain.workdir.empty());  // the image's WorkingDir
+    CHECK(plain.stop.signal == 0);  // the image's StopSignal
+    CHECK_FALSE(plain.security.readonly_rootfs.has_value());  // an image's root is writable, as in Kubernetes
+    CHECK(r.app_files.at("plain").dump() == R"({"rootfs":{"type":"image","image":"nginx:1.27"}})");
+    const auto& withargs = r.apps.at("withargs");
+    CHECK(withargs.command.empty());
+    CHECK(withargs.args == std::vector<std::string>{"--queue", "$(jobs)"});
+    const auto& both = r.apps.at("both");
+    CHECK(both.command == std::vector<std::string>{"/bin/sh", "-c"});
+    CHECK(both.args == std::vector<std::string>{"echo hi"});
+    CHECK(both.workdir == "/srv");
+    CHECK(both.security.readonly_rootfs == true);
+    CHECK(r.app_files.at("both")["args"] == ojson::array({"echo hi"}));
+    // each app file reads back as its spec
+    for (const auto& [name, j] : r.app_files) {
+        auto parsed = isolated::parse_app_text(name, j.dump(), name + ".json");
+        INFO(name << ": " << j.dump());
+        REQUIRE(parsed.spec);
+        CHECK(isolated::app_spec_to_json(*parsed.spec) == isolated::app_spec_to_json(r.apps.at(name)));
+    }
 }
 
 TEST_CASE("kube import: Services become forwards, ConfigMaps and Secrets files, unknown fields warnings") {
