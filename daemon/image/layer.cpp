@@ -11,10 +11,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -116,6 +118,18 @@ private:
     /// Directory mtimes, set when the layer is done (writing into a directory changes
     /// its mtime).
     std::vector<DirTimes> dir_times_;
+    /// The last entry's parent, resolved: a tar lists a directory's files together, so
+    /// most entries reuse it instead of walking the path again (openat2 + fstatat per
+    /// component, then an open of the directory). Only the exact same parent path hits;
+    /// whiteouts and opaque markers drop it. An entry that replaces something replaces
+    /// a child of this directory, never the directory or its ancestors (those are
+    /// entries with another parent, which re-resolve and take the slot).
+    struct Parent {
+        Components parents;
+        Components real;
+        unique_fd dir;
+    };
+    std::optional<Parent> parent_;
 };
 
 Result<Components> Applier::split(const std::string& entry, const std::string& path, const char* role) const {
@@ -310,6 +324,7 @@ Status Applier::apply(archive* tar, archive_entry* e) {
     Components parents(comps->begin(), comps->end() - 1);
 
     // Whiteouts: only remove what lower layers made.
+    if (name == opaque_marker || name.rfind(whiteout_prefix, 0) == 0) parent_.reset();
     if (name == opaque_marker) {
         auto real = resolve_dirs(entry, parents, true);
         if (!real) return real.error();
@@ -335,25 +350,30 @@ Status Applier::apply(archive* tar, archive_entry* e) {
         return {};
     }
 
-    auto real = resolve_dirs(entry, parents, true);
-    if (!real) return real.error();
-    auto parent_path = open_real(**real);
-    if (!parent_path) return fail(entry, parent_path.error().to_string());
-    // O_PATH fds do not take *at() creation calls on every kernel: a real dir fd.
-    unique_fd dir(::openat(parent_path->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) return fail_os(entry, "open \"" + join(**real) + "\"");
-    Components real_path = **real;
+    if (!parent_ || parent_->parents != parents) {
+        parent_.reset();
+        auto real = resolve_dirs(entry, parents, true);
+        if (!real) return real.error();
+        auto parent_path = open_real(**real);
+        if (!parent_path) return fail(entry, parent_path.error().to_string());
+        // O_PATH fds do not take *at() creation calls on every kernel: a real dir fd.
+        unique_fd pd(::openat(parent_path->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!pd) return fail_os(entry, "open \"" + join(**real) + "\"");
+        parent_ = Parent{parents, std::move(**real), std::move(pd)};
+    }
+    const int dirfd = parent_->dir.get();
+    Components real_path = parent_->real;
     real_path.push_back(name);
     const std::string real_str = join(real_path);
 
     // What is there now goes, unless a directory meets a directory (its content and
     // the new metadata merge).
     struct stat old{};
-    bool exists = ::fstatat(dir.get(), name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
+    bool exists = ::fstatat(dirfd, name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
     if (!exists && errno != ENOENT) return fail_os(entry, "stat");
     const bool want_dir = !hardlink && type == AE_IFDIR;
     if (exists && !(want_dir && S_ISDIR(old.st_mode))) {
-        if (auto r = remove_tree_at(dir.get(), name); !r) return fail(entry, r.error().to_string());
+        if (auto r = remove_tree_at(dirfd, name); !r) return fail(entry, r.error().to_string());
     }
     written_.insert(real_str);
 
@@ -374,22 +394,24 @@ Status Applier::apply(archive* tar, archive_entry* e) {
         if (::fstatat(td.get(), target->back().c_str(), &tst, AT_SYMLINK_NOFOLLOW) != 0)
             return fail(entry, "is a hardlink to \"" + target_name + "\", which is not in the image");
         if (S_ISDIR(tst.st_mode)) return fail(entry, "is a hardlink to a directory (\"" + target_name + "\")");
-        if (::linkat(td.get(), target->back().c_str(), dir.get(), name.c_str(), 0) != 0)
+        if (::linkat(td.get(), target->back().c_str(), dirfd, name.c_str(), 0) != 0)
             return fail_os(entry, "link to \"" + target_name + "\"");
         return {};
     }
 
     switch (type) {
         case AE_IFREG: {
-            unique_fd fd(::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+            unique_fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
             if (!fd) return fail_os(entry, "create");
             const void* buf = nullptr;
             size_t size = 0;
             la_int64_t offset = 0;
+            off_t end = 0;
             int r;
             while ((r = archive_read_data_block(tar, &buf, &size, &offset)) == ARCHIVE_OK) {
                 const char* p = static_cast<const char*>(buf);
                 off_t at = static_cast<off_t>(offset);
+                end = std::max(end, at + static_cast<off_t>(size));
                 while (size > 0) {
                     ssize_t n = ::pwrite(fd.get(), p, size, at);
                     if (n < 0) {
@@ -405,16 +427,18 @@ Status Applier::apply(archive* tar, archive_entry* e) {
                 const char* es = archive_error_string(tar);
                 return fail(entry, std::string("reading its data: ") + (es ? es : "archive error"));
             }
-            // Sparse files: the size is the entry's, whatever the last block was.
-            if (::ftruncate(fd.get(), static_cast<off_t>(archive_entry_size(e))) != 0)
+            // Sparse files: the size is the entry's, whatever the last block was. Only
+            // then: a truncate to the size the file has already is not free on ext4.
+            if (end != static_cast<off_t>(archive_entry_size(e)) &&
+                ::ftruncate(fd.get(), static_cast<off_t>(archive_entry_size(e))) != 0)
                 return fail_os(entry, "truncate");
             return set_meta(entry, fd.get(), e, false);
         }
         case AE_IFDIR: {
             if (!exists || !S_ISDIR(old.st_mode)) {
-                if (::mkdirat(dir.get(), name.c_str(), 0700) != 0) return fail_os(entry, "mkdir");
+                if (::mkdirat(dirfd, name.c_str(), 0700) != 0) return fail_os(entry, "mkdir");
             }
-            unique_fd fd(::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            unique_fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!fd) return fail_os(entry, "open");
             if (auto r = set_meta(entry, fd.get(), e, true); !r) return r;
             DirTimes t{real_path, {}};
@@ -427,14 +451,14 @@ Status Applier::apply(archive* tar, archive_entry* e) {
             const char* target = archive_entry_symlink(e);
             if (!target) return fail(entry, "is a symlink without a target");
             // Kept as written: it is resolved later inside the sandbox's root, never by us.
-            if (::symlinkat(target, dir.get(), name.c_str()) != 0) return fail_os(entry, "symlink");
+            if (::symlinkat(target, dirfd, name.c_str()) != 0) return fail_os(entry, "symlink");
             if (options_.privileged &&
-                ::fchownat(dir.get(), name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
+                ::fchownat(dirfd, name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
                 return fail_os(entry, "chown");
             timespec times[2];
             times[1] = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
             times[0] = times[1];
-            if (::utimensat(dir.get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_os(entry, "set times");
+            if (::utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_os(entry, "set times");
             return {};
         }
         case AE_IFCHR:
@@ -443,17 +467,17 @@ Status Applier::apply(archive* tar, archive_entry* e) {
             if (type != AE_IFIFO && !options_.privileged) return {};  // devices need root
             mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
             dev_t dev = type == AE_IFIFO ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
-            if (::mknodat(dir.get(), name.c_str(), kind | 0600, dev) != 0) return fail_os(entry, "mknod");
+            if (::mknodat(dirfd, name.c_str(), kind | 0600, dev) != 0) return fail_os(entry, "mknod");
             // A device or fifo cannot be opened for its metadata without side effects:
             // O_PATH is enough for fchownat/fchmodat by path under the parent.
             if (options_.privileged &&
-                ::fchownat(dir.get(), name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
+                ::fchownat(dirfd, name.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
                 return fail_os(entry, "chown");
-            if (::fchmodat(dir.get(), name.c_str(), archive_entry_perm(e) & 07777, 0) != 0) return fail_os(entry, "chmod");
+            if (::fchmodat(dirfd, name.c_str(), archive_entry_perm(e) & 07777, 0) != 0) return fail_os(entry, "chmod");
             timespec times[2];
             times[1] = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
             times[0] = times[1];
-            if (::utimensat(dir.get(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_os(entry, "set times");
+            if (::utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_os(entry, "set times");
             return {};
         }
         default:
