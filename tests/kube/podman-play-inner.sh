@@ -1,8 +1,8 @@
 #!/bin/bash
 # The part of podman-play.sh that runs inside its own mount and network namespace.
-# Usage: podman-play-inner.sh WORKDIR (with httpd.tar and web.yaml in it)
+# Usage: podman-play-inner.sh WORKDIR BUILD_DIR CGROUP_ROOT (httpd.tar and apps/ in WORKDIR)
 set -uo pipefail
-W=$1
+W=$1 BUILD=$2 CGROOT=$3
 ip link set lo up
 
 mkdir -p "$W/cni" "$W/tmp"
@@ -38,35 +38,97 @@ P=(podman --root "$W/root" --runroot "$W/run" --storage-driver vfs)
 fail=0
 check() { if "$@"; then echo "ok: ${CHECK_NAME}"; else echo "FAIL: ${CHECK_NAME}"; fail=1; fi; }
 
+DAEMON=
+stop_daemon() {
+  [ -n "$DAEMON" ] && kill -0 "$DAEMON" 2>/dev/null || return 0
+  kill -TERM "$DAEMON"
+  for _ in $(seq 100); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$DAEMON" 2>/dev/null
+  wait "$DAEMON" 2>/dev/null
+  DAEMON=
+}
 down() {
-  "${P[@]}" kube down "$W/web.yaml" >/dev/null 2>&1
+  stop_daemon
+  for y in "$W/web.yaml" "$W/web-pinned.yaml"; do [ -e "$y" ] && "${P[@]}" kube down "$y" >/dev/null 2>&1; done
   "${P[@]}" pod rm -af >/dev/null 2>&1
   "${P[@]}" rm -af >/dev/null 2>&1
   "${P[@]}" system reset -f >/dev/null 2>&1
 }
 trap down EXIT
+trap 'exit 1' TERM INT HUP
 
-"${P[@]}" load -q -i "$W/httpd.tar" || { echo "FAIL: podman load"; exit 1; }
-# No systemd here: podman cannot add the healthcheck's timer (it says so); the test
-# runs the healthcheck itself below.
-if ! out=$("${P[@]}" kube play --network isokube "$W/web.yaml" 2>"$W/play.err"); then
-  echo "FAIL: podman kube play"
-  cat "$W/play.err"
-  "${P[@]}" pod ps; "${P[@]}" ps -a
-  exit 1
-fi
-echo "$out"
-CTR=$(echo "$out" | awk '/^Container:/ { getline; print; exit }')
-[ -n "$CTR" ] || { echo "FAIL: no container in podman kube play's output"; exit 1; }
-
-# The page through the host port (the Pod's hostPort 8080 -> 80), from inside the namespace.
-body=
-for _ in $(seq 50); do
-  body=$(curl -fsS --max-time 2 http://10.89.7.1:8080/ 2>/dev/null) && break
+# ---- the image in isolated's store: a daemon of the test's own loads the archive --------
+mkdir -p "$W/iso/apps" "$W/iso/run" "$W/iso/state" "$W/iso/log"
+echo "state-dir = $W/iso/state" >"$W/isolated.conf"
+"$BUILD/isolated" --config "$W/isolated.conf" --apps-dir "$W/iso/apps" --run-dir "$W/iso/run" \
+  --state-dir "$W/iso/state" --log-dir "$W/iso/log" --cgroup-root "$CGROOT" >"$W/daemon.log" 2>&1 </dev/null &
+DAEMON=$!
+for _ in $(seq 150); do
+  curl -sf --unix-socket "$W/iso/run/isolated.sock" http://x/v1/health >/dev/null 2>&1 && break
   sleep 0.2
 done
-CHECK_NAME="curl http://10.89.7.1:8080/ serves the page (hostPort 8080 -> 80)"
-check test "$body" = "served by an exported isolated app"
+ISOCTL=("$BUILD/isoctl" --socket "$W/iso/run/isolated.sock")
+if ! "${ISOCTL[@]}" image load "$W/httpd.tar"; then
+  echo "FAIL: isoctl image load"; tail -n 25 "$W/daemon.log"; exit 1
+fi
+"${ISOCTL[@]}" image ls
+stop_daemon  # the export reads the store's index itself: no daemon needed
+CHECK_NAME="isoctl validate finds the app's image in the store"
+check bash -c "'$BUILD/isoctl' validate --strict --config '$W/isolated.conf' '$W/apps' >/dev/null"
+
+# ---- the exports: the app's own image, and --pin ----------------------------------------
+if ! "$BUILD/isoctl" export kube "$W/apps" --config "$W/isolated.conf" --host-ports --strict >"$W/web.yaml"; then
+  echo "FAIL: isoctl export kube (an image app, without --image)"; exit 1
+fi
+echo "--- exported:"; cat "$W/web.yaml"
+CHECK_NAME="the export names the app's own image"
+check grep -qx ' *image: localhost/isolated-kube-httpd:1' "$W/web.yaml"
+CHECK_NAME="the export leaves the Entrypoint to the image and passes the args"
+check bash -c "! grep -q '^ *command:' '$W/web.yaml' && grep -q '^ *args:' '$W/web.yaml'"
+if ! "$BUILD/isoctl" export kube "$W/apps" --config "$W/isolated.conf" --host-ports --strict --pin >"$W/web-pinned.yaml"; then
+  echo "FAIL: isoctl export kube --pin"; exit 1
+fi
+pinned=$(sed -n 's/^ *image: localhost\/isolated-kube-httpd@\(sha256:[0-9a-f]\{64\}\)$/\1/p' "$W/web-pinned.yaml")
+echo "pinned: $pinned"
+
+# ---- the same archive in podman's store ----------------------------------------------
+"${P[@]}" load -q -i "$W/httpd.tar" || { echo "FAIL: podman load"; exit 1; }
+CHECK_NAME="--pin writes the manifest digest podman sees for the image"
+check test -n "$pinned" -a "$pinned" = "$("${P[@]}" image inspect -f '{{.Digest}}' localhost/isolated-kube-httpd:1)"
+
+# play YAML: podman kube play of it; sets CTR. No systemd here: podman cannot add the
+# healthcheck's timer (it says so); the test runs the healthcheck itself below.
+play() {
+  if ! out=$("${P[@]}" kube play --network isokube "$1" 2>"$W/play.err"); then
+    echo "FAIL: podman kube play $(basename "$1")"
+    cat "$W/play.err"
+    "${P[@]}" pod ps; "${P[@]}" ps -a
+    exit 1
+  fi
+  echo "$out"
+  CTR=$(echo "$out" | awk '/^Container:/ { getline; print; exit }')
+  [ -n "$CTR" ] || { echo "FAIL: no container in podman kube play's output"; exit 1; }
+}
+# The page through the host port (the Pod's hostPort 8080 -> 80), from inside the namespace.
+page() {
+  local body=
+  for _ in $(seq 50); do
+    body=$(curl -fsS --max-time 2 http://10.89.7.1:8080/ 2>/dev/null) && break
+    sleep 0.2
+  done
+  test "$body" = "served by an exported isolated app"
+}
+
+# The pinned manifest runs the image podman has by that digest.
+play "$W/web-pinned.yaml"
+CHECK_NAME="the --pin export runs and serves the page"
+check page
+CHECK_NAME="podman kube down removes the pinned pod"
+check "${P[@]}" kube down "$W/web-pinned.yaml"
+
+play "$W/web.yaml"
+CHECK_NAME="curl http://10.89.7.1:8080/ serves the page (hostPort 8080 -> 80; the app's args over the image's Cmd)"
+check page
 
 # The liveness probe, which podman made a healthcheck: run it, read its state.
 CHECK_NAME="podman made the livenessProbe a healthcheck"
