@@ -15,39 +15,16 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "commands/commands.hpp"
+#include "isolated/base64.hpp"
 
 namespace isoctl::commands {
 namespace {
-
-std::string base64_decode(const std::string& in) {
-    auto val = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string out;
-    std::uint32_t buf = 0;
-    int bits = 0;
-    for (char c : in) {
-        int v = val(c);
-        if (v < 0) continue;
-        buf = (buf << 6) | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buf >> bits) & 0xff));
-        }
-    }
-    return out;
-}
 
 int sealed_memfd(const char* name, const std::string& data) {
     int fd = ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -120,7 +97,9 @@ int exec(const Invocation& inv, Context& ctx) {
     }
     const int init_pid = ticket.value("initPid", 0);
     const std::uint64_t init_start = ticket.value("initStart", std::uint64_t{0});
-    const std::string plan = base64_decode(ticket.value("plan", ""));
+    const std::optional<std::string> decoded = isolated::base64_decode(ticket.value("plan", ""));
+    if (!decoded) throw Failure(exit_code::failed, "the daemon's exec ticket has a plan that is not base64");
+    const std::string& plan = *decoded;
     const std::string init_path = ticket.value("initPath", "");
 
     // Only a pid can cross the API (an HTTP answer cannot carry the daemon's pidfd), and

@@ -162,11 +162,8 @@ struct Importer {
             for (const auto& [k, v] : d->items()) {
                 if (!v.is_string()) continue;
                 if (kind == "Secret") {
-                    try {
-                        data[k] = base64_decode(v.get<std::string>());
-                    } catch (const std::exception&) {
-                        warn(app, field, "Secret " + name + " key " + k + " is not base64: left out");
-                    }
+                    if (auto bytes = base64_decode(v.get<std::string>(), true)) data[k] = std::move(*bytes);
+                    else warn(app, field, "Secret " + name + " key " + k + " is not base64: left out");
                 } else {
                     data[k] = v.get<std::string>();
                 }
@@ -179,11 +176,8 @@ struct Importer {
                         data[k] = v.get<std::string>();
                         continue;
                     }
-                    try {
-                        data[k] = base64_decode(v.get<std::string>());
-                    } catch (const std::exception&) {
-                        warn(app, field, kind + " " + name + " key " + k + " is not base64: left out");
-                    }
+                    if (auto bytes = base64_decode(v.get<std::string>(), true)) data[k] = std::move(*bytes);
+                    else warn(app, field, kind + " " + name + " key " + k + " is not base64: left out");
                 }
         return data;
     }

@@ -125,7 +125,6 @@ ojson to_json(const YAML::Node& n, int depth) {
     }
 }
 
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 }  // namespace
 
@@ -157,56 +156,6 @@ std::vector<ojson> parse_yaml(std::string_view text, const std::string& label) {
         throw std::runtime_error(label + ": " + e.what());
     }
     return docs;
-}
-
-std::string base64_encode(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        unsigned v = (unsigned char)bytes[i] << 16 | (unsigned char)bytes[i + 1] << 8 | (unsigned char)bytes[i + 2];
-        out += kB64[v >> 18 & 63];
-        out += kB64[v >> 12 & 63];
-        out += kB64[v >> 6 & 63];
-        out += kB64[v & 63];
-    }
-    if (i + 1 == bytes.size()) {
-        unsigned v = (unsigned char)bytes[i] << 16;
-        out += kB64[v >> 18 & 63];
-        out += kB64[v >> 12 & 63];
-        out += "==";
-    } else if (i + 2 == bytes.size()) {
-        unsigned v = (unsigned char)bytes[i] << 16 | (unsigned char)bytes[i + 1] << 8;
-        out += kB64[v >> 18 & 63];
-        out += kB64[v >> 12 & 63];
-        out += kB64[v >> 6 & 63];
-        out += '=';
-    }
-    return out;
-}
-
-std::string base64_decode(std::string_view text) {
-    std::string out;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (char c : text) {
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        if (c == '=') {
-            ++pad;
-            continue;
-        }
-        if (pad) throw std::runtime_error("not base64 (data after \"=\")");
-        const char* p = std::strchr(kB64, c);
-        if (!p || !c) throw std::runtime_error("not base64");
-        acc = acc << 6 | unsigned(p - kB64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += char(acc >> bits & 0xff);
-        }
-    }
-    if (pad > 2) throw std::runtime_error("not base64 (too much padding)");
-    return out;
 }
 
 }  // namespace isoctl::kube

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "isolated/base64.hpp"
+
 namespace isoctl::kube {
 
 using ojson = nlohmann::ordered_json;
@@ -23,9 +25,8 @@ std::string to_yaml(const std::vector<ojson>& documents);
 /// the line on a syntax error.
 std::vector<ojson> parse_yaml(std::string_view text, const std::string& label);
 
-/// RFC 4648 base64, for Secret and ConfigMap binaryData.
-std::string base64_encode(std::string_view bytes);
-/// Throws std::runtime_error on text that is not base64 (blanks and newlines are skipped).
-std::string base64_decode(std::string_view text);
+// base64 for Secret and ConfigMap binaryData: isolated/base64.hpp.
+using isolated::base64_decode;
+using isolated::base64_encode;
 
 }  // namespace isoctl::kube

@@ -8,6 +8,7 @@
 
 #include "api/target.hpp"
 #include "isolated/api_json.hpp"
+#include "isolated/base64.hpp"
 #include "isolated/redact.hpp"
 #include "isolated/since.hpp"
 #include "isolated/units.hpp"
@@ -488,22 +489,10 @@ Response exec_ticket(Backend& backend, const Request& request, const std::string
     auto issued = backend.exec_ticket(app, command, tty);
     if (!issued) return error_response(issued.error());
     const ExecTicket& ticket = *issued;
-    static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string enc;
-    const auto& in = ticket.plan;
-    for (std::size_t i = 0; i < in.size(); i += 3) {
-        std::uint32_t v = static_cast<std::uint8_t>(in[i]) << 16;
-        if (i + 1 < in.size()) v |= static_cast<std::uint8_t>(in[i + 1]) << 8;
-        if (i + 2 < in.size()) v |= static_cast<std::uint8_t>(in[i + 2]);
-        enc += b64[(v >> 18) & 63];
-        enc += b64[(v >> 12) & 63];
-        enc += i + 1 < in.size() ? b64[(v >> 6) & 63] : '=';
-        enc += i + 2 < in.size() ? b64[v & 63] : '=';
-    }
     return json_response(200, json{{"initPid", ticket.init_pid},
                                     {"initStart", ticket.init_start},
                                     {"initPath", ticket.init_path},
-                                    {"plan", enc}});
+                                    {"plan", isolated::base64_encode(ticket.plan)}});
 }
 
 // POST /v1/apps/NAME/signal: an operator's signal to the app's main process, or with

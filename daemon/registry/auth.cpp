@@ -8,7 +8,7 @@
 #include <cctype>
 
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
+#include "isolated/base64.hpp"
 
 #include "isolated/unique_fd.hpp"
 #include "sys/file.hpp"
@@ -156,35 +156,6 @@ std::optional<Credentials> AuthFile::find(std::string_view domain, std::string_v
         if (slash == std::string::npos) return std::nullopt;
         key.resize(slash);
     }
-}
-
-std::string base64_encode(std::string_view data) {
-    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    for (std::size_t k = 0; k < text.size(); ++k) {
-        char c = text[k];
-        bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' ||
-                  (c == '=' && k + 2 >= text.size());
-        if (!ok) return std::nullopt;
-    }
-    if (text.empty()) return std::string();
-    std::string out(text.size() / 4 * 3 + 1, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0) return std::nullopt;
-    // EVP_DecodeBlock counts the padding as zero bytes.
-    std::size_t len = static_cast<std::size_t>(n);
-    if (text.back() == '=') --len;
-    if (text.size() >= 2 && text[text.size() - 2] == '=') --len;
-    out.resize(len);
-    return out;
 }
 
 }  // namespace isolated::registry

@@ -74,8 +74,5 @@ private:
 /// "docker.io" for Docker Hub's other names, else `domain` unchanged.
 std::string normalize_registry(std::string_view domain);
 
-std::string base64_encode(std::string_view data);
-/// Standard alphabet with padding; nullopt for anything else.
-std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace isolated::registry

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/digest.hpp"
+#include "isolated/base64.hpp"
 #include "image/oci.hpp"
 #include "registry/http.hpp"
 

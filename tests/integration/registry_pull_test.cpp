@@ -208,7 +208,7 @@ std::string auth_json(const std::string& key, const std::string& user, const std
 
 }  // namespace
 
-TEST_CASE("pull: by tag and by digest from an insecure plain-HTTP registry; unknown tags and digests refused",
+TEST_CASE("pull: by tag and by digest from an insecure plain-HTTP registry, and unknown tags and digests refused",
           "[images][pull]") {
     require_tools();
     Image img;
@@ -334,7 +334,7 @@ TEST_CASE("pull: a multi-platform index yields this host's manifest", "[images][
     CHECK(d.isoctl({"image", "inspect", by_index}).code == 0);
 }
 
-TEST_CASE("pull: TLS with a private CA from the certs dir; an unknown CA or a wrong name refused", "[images][pull]") {
+TEST_CASE("pull: TLS with a private CA from the certs dir, and an unknown CA or a wrong name refused", "[images][pull]") {
     require_tools();
     Image img;
     TempDir pki{"isolated-pull-pki"};
@@ -380,7 +380,7 @@ TEST_CASE("pull: TLS with a private CA from the certs dir; an unknown CA or a wr
     store_is_empty(d);
 }
 
-TEST_CASE("pull: Basic auth from auth.json or --authfile; a clear error without credentials", "[images][pull]") {
+TEST_CASE("pull: Basic auth from auth.json or --authfile, and a clear error without credentials", "[images][pull]") {
     require_tools();
     Image img;
     TempDir etc{"isolated-pull-auth"};

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "isolated/base64.hpp"
 #include "registry/auth.hpp"
 #include "registry/http.hpp"
 #include "registry/platform.hpp"
