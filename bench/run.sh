@@ -91,9 +91,12 @@ tmp_out=$(mktemp)
   echo "## Image apps (issue 14)"
   echo
   echo "Start -> exit of an image app against a directory-rootfs app over the same tree, alternating"
-  echo "in one loop; load of one oci-archive by isolated, \`skopeo copy\` and \`umoci unpack\`, alternating"
-  echo "in one loop, each followed by sync (bench/image_bench.cpp). Goals: start ratio <= 1.05x; load at"
-  echo "least as fast as the faster of skopeo and umoci."
+  echo "in one loop; load of one oci-archive by isolated, \`skopeo copy\` (to oci: and to containers-storage,"
+  echo "which is podman load's work) and \`umoci unpack\`; pull of the same image from docker-registry on"
+  echo "127.0.0.1 (in the bench's own network namespace) by isolated and \`skopeo copy\` (to oci: and to"
+  echo "containers-storage, podman pull's work); each alternating in one loop, each run followed by sync"
+  echo "(bench/image_bench.cpp). Goals: start ratio <= 1.05x; load and pull at least as fast as the faster"
+  echo "of the peers."
   echo
   build/isolated-bench-image --rounds "$([ "$QUICK" = 1 ] && echo 5 || echo 60)" \
     --load-rounds "$([ "$QUICK" = 1 ] && echo 1 || echo 5)" || echo "(image benchmark failed)"
