@@ -57,6 +57,15 @@ bool process_alive(pid_t pid) {
     return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
 }
 
+RunResult must(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+    RunResult r = run(argv, timeout);
+    INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ": " << r.out << r.err);
+    REQUIRE(r.code == 0);
+    return r;
+}
+
+bool have_tool(const std::string& name) { return run({"sh", "-c", "command -v \"$0\"", name}).code == 0; }
+
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& input,
               const std::map<std::string, std::string>& env) {
     int in[2], out[2], err[2];

@@ -28,6 +28,12 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(30),
               const std::string& input = "", const std::map<std::string, std::string>& env = {});
 
+/// run() that must succeed: a failure stops the test with the command and its output.
+RunResult must(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+/// A program on PATH.
+bool have_tool(const std::string& name);
+
 /// ISOLATED_TEST_SLOW=N (default 1): the daemon's start and wait_state() wait N times longer.
 int slow_factor();
 

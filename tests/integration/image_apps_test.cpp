@@ -17,18 +17,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool have(const std::string& tool) { return run({"sh", "-c", "command -v " + tool}).code == 0; }
-
 void require_tools() {
     require_prerequisite(is_root(), "image app tests need root");
-    require_prerequisite(have("umoci") && have("skopeo"), "image app tests need umoci and skopeo (scripts/install-deps.sh)");
+    require_prerequisite(have_tool("umoci") && have_tool("skopeo"), "image app tests need umoci and skopeo (scripts/install-deps.sh)");
     require_prerequisite(fs::exists("/bin/busybox"), "image app tests need busybox-static (/bin/busybox)");
-}
-
-void must(const std::vector<std::string>& argv) {
-    auto r = run(argv, 120s);
-    INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ": " << r.out << r.err);
-    REQUIRE(r.code == 0);
 }
 
 // The app: reports what it was started with, then waits; its stop signal (the image's

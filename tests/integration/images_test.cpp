@@ -24,18 +24,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool have(const std::string& tool) { return run({"sh", "-c", "command -v " + tool}).code == 0; }
-
 void require_tools() {
     require_prerequisite(is_root(), "image tests need root (owners, devices, capabilities)");
-    require_prerequisite(have("umoci") && have("skopeo"), "image tests need umoci and skopeo (scripts/install-deps.sh)");
+    require_prerequisite(have_tool("umoci") && have_tool("skopeo"), "image tests need umoci and skopeo (scripts/install-deps.sh)");
     require_prerequisite(fs::exists("/bin/busybox"), "image tests need busybox-static (/bin/busybox)");
-}
-
-void must(const std::vector<std::string>& argv) {
-    auto r = run(argv, 120s);
-    INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ": " << r.out << r.err);
-    REQUIRE(r.code == 0);
 }
 
 /// A valid VFS_CAP_REVISION_2 value: cap_net_raw permitted and effective.

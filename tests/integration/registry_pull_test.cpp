@@ -31,19 +31,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool have(const std::string& tool) { return run({"sh", "-c", "command -v " + tool}).code == 0; }
-
 void require_tools() {
     require_prerequisite(is_root(), "pull tests need root (the daemon's network namespace, owners in layers)");
     for (const char* tool : {"umoci", "skopeo", "docker-registry", "htpasswd", "openssl", "python3", "curl"})
-        require_prerequisite(have(tool), std::string("pull tests need ") + tool + " (scripts/install-deps.sh)");
+        require_prerequisite(have_tool(tool), std::string("pull tests need ") + tool + " (scripts/install-deps.sh)");
     require_prerequisite(fs::exists("/bin/busybox"), "pull tests need busybox-static (/bin/busybox)");
-}
-
-void must(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 120s) {
-    auto r = run(argv, timeout);
-    INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ": " << r.out << r.err);
-    REQUIRE(r.code == 0);
 }
 
 std::size_t entries(const std::string& dir) {
