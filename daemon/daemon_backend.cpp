@@ -212,6 +212,7 @@ public:
     explicit StoreUpload(image::TempFile f) : file_(std::move(f)) {}
     const std::string& path() const override { return file_.path(); }
     int fd() const override { return file_.fd(); }
+    void discard() override { file_.remove(); }
 
 private:
     image::TempFile file_;
@@ -255,6 +256,7 @@ api::ApiResult<void> DaemonBackend::load_image(std::shared_ptr<api::Upload> uplo
             last.kind = api::ImageLoadEvent::Kind::error;
             last.error = image_error(loaded.error());
         }
+        upload->discard();
         emit(std::move(last));
     });
     return {};

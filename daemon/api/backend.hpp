@@ -75,6 +75,10 @@ public:
     virtual ~Upload() = default;
     virtual const std::string& path() const = 0;
     virtual int fd() const = 0;
+    /// Removes the file's name now (the open fd still reads it): a load's job calls it
+    /// before its last event, so a client that sees the answer finds the store's tmp/
+    /// already clean, whoever still holds the Upload.
+    virtual void discard() = 0;
 };
 
 /// One line of an image load's NDJSON answer: progress, then one result or error.

@@ -142,8 +142,11 @@ Result<unique_fd> open_dir_at(int dirfd, const std::string& name, const std::str
 
 // ---- TempFile -------------------------------------------------------------------------
 
-TempFile::~TempFile() {
+TempFile::~TempFile() { remove(); }
+
+void TempFile::remove() {
     if (!path_.empty()) ::unlink(path_.c_str());
+    path_.clear();
 }
 
 // ---- BlobWriter -----------------------------------------------------------------------

@@ -97,6 +97,8 @@ public:
     TempFile& operator=(const TempFile&) = delete;
     const std::string& path() const { return path_; }
     int fd() const { return fd_.get(); }
+    /// Unlinks the file now; the fd stays open until this object goes.
+    void remove();
 
 private:
     std::string path_;
