@@ -29,10 +29,19 @@ cleanup() {
   # What they left behind that outlived its parent (the bridge's dbus-daemon and
   # ssh-agent, chromium's crash handler) is in this network namespace, as nothing else
   # is: end it, by PID. (The apps have network namespaces of their own.)
-  local me p
+  local me p sock
+  # Their sockets in /tmp (the dbus-daemon's /tmp/dbus-*, ssh-agent's /tmp/ssh-*/agent.*)
+  # are not removed by a kill: note this namespace's own (Unix sockets belong to a
+  # network namespace, so /proc/net/unix here lists only ours), to remove them after.
+  local socks
+  socks=$(awk 'NR > 1 && ($8 ~ "^/tmp/dbus-" || $8 ~ "^/tmp/ssh-[^/]*/agent[.]") { print $8 }' /proc/$$/net/unix | sort -u)
   me=$(readlink /proc/$$/ns/net)
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" != $$ ] && [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$me" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+  done
+  for sock in $socks; do
+    rm -f "$sock"
+    case $sock in /tmp/ssh-*/agent.*) rmdir "${sock%/*}" 2>/dev/null ;; esac
   done
   mountpoint -q /run/isolated && umount -l /run/isolated
 }
