@@ -306,23 +306,38 @@ Redactor all_secrets(Backend& backend) {
     return r;
 }
 
-Response list_apps(Backend& backend, bool redact) {
-    json apps = json::array();
-    auto list = backend.list_apps();
-    if (redact) {
-        Redactor r = all_secrets(backend);
-        for (const auto& app : list) apps.push_back(r.redact(app));
-    } else {
-        for (const auto& app : list) apps.push_back(app);
+/// A GET answer that pollers revalidate: its strong ETag, "Cache-Control: no-cache" (use
+/// it, but ask first), and a 304 with no body when If-None-Match already names it.
+Response validated(const Request& request, Response r, std::string etag) {
+    if (if_none_match(request.if_none_match, etag)) {
+        r.status = 304;
+        r.body.clear();
+        r.content_type.clear();
     }
-    return json_response(200, json{{"apps", std::move(apps)}});
+    r.headers.emplace_back("ETag", std::move(etag));
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
 }
 
-Response get_app(Backend& backend, const std::string& name, bool redact) {
+// The body comes from the cache, serialized once per change of each app's status.
+Response list_apps(Backend& backend, AppListCache& cache, const Request& request) {
+    auto list = backend.list_apps();
+    std::optional<Redactor> r;
+    if (redacting(request)) r = all_secrets(backend);
+    auto answer = cache.list(list, r ? &*r : nullptr);
+    if (if_none_match(request.if_none_match, answer.etag)) return validated(request, Response{}, answer.etag);
+    Response out;
+    out.body = answer.body;
+    return validated(request, std::move(out), answer.etag);
+}
+
+Response get_app(Backend& backend, const std::string& name, const Request& request) {
     auto detail = backend.get_app(name);
     if (!detail) return unknown_app(name);
-    if (redact) return json_response(200, all_secrets(backend).redact(*detail));
-    return json_response(200, json(*detail));
+    const bool redact = redacting(request);
+    auto r = json_response(200, redact ? all_secrets(backend).redact(*detail) : json(*detail));
+    auto etag = body_etag(redact ? "app-r" : "app-f", r.body);
+    return validated(request, std::move(r), std::move(etag));
 }
 
 std::optional<Response> app_action(Backend& backend, const DispatcherOptions& options, const Request& request,
@@ -630,8 +645,8 @@ Response pull_image(Backend& backend, const DispatcherOptions& options, const Re
     return stream_response(ndjson_type, std::move(stream));
 }
 
-std::optional<Response> route(Backend& backend, const DispatcherOptions& options, const Request& request,
-                              const Dispatcher::Respond& respond) {
+std::optional<Response> route(Backend& backend, AppListCache& app_list, const DispatcherOptions& options,
+                              const Request& request, const Dispatcher::Respond& respond) {
     auto target = parse_target(request.target);
     if (!target) return bad_request(target.error().message);
     auto route = match_route(target->segments, request.method);
@@ -659,14 +674,18 @@ std::optional<Response> route(Backend& backend, const DispatcherOptions& options
     if (auto err = query.check(route->query_keys)) return bad_request(*err);
 
     switch (route->kind) {
-        case RouteKind::apps: return list_apps(backend, redacting(request));
-        case RouteKind::app: return get_app(backend, route->app, redacting(request));
+        case RouteKind::apps: return list_apps(backend, app_list, request);
+        case RouteKind::app: return get_app(backend, route->app, request);
         case RouteKind::action:
             return app_action(backend, options, request, route->app, route->action, query, respond);
         case RouteKind::logs: return logs(backend, options, request, route->app, query);
         case RouteKind::reload: return reload(backend, options, request);
         case RouteKind::events: return events(backend, options, request, query);
-        case RouteKind::metrics: return text_response(metrics_type, backend.metrics());
+        case RouteKind::metrics: {
+            auto r = text_response(metrics_type, backend.metrics());
+            auto etag = body_etag("metrics", r.body);
+            return validated(request, std::move(r), std::move(etag));
+        }
         case RouteKind::version: return json_response(200, json(backend.version()));
         case RouteKind::health: return json_response(200, json{{"status", "ok"}});
         case RouteKind::exec: return exec_ticket(backend, request, route->app);
@@ -733,7 +752,7 @@ void Dispatcher::dispatch(const Request& request, Respond respond) {
     };
     std::optional<Response> response;
     try {
-        response = route(backend_, options_, request, answer);
+        response = route(backend_, app_list_, options_, request, answer);
     } catch (const std::exception& e) {
         if (options_.log) options_.log("api: " + request.method + " " + request.target + ": " + e.what());
         response = error_response(500, api_error::internal, e.what());

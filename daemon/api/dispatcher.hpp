@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/backend.hpp"
+#include "api/status_cache.hpp"
 #include "api/stream.hpp"
 #include "isolated/result.hpp"
 
@@ -42,6 +43,8 @@ struct Request {
     /// A body streamed to a file (POST /v1/images/load), `body` then empty.
     std::shared_ptr<Upload> upload{};
     std::uint64_t upload_bytes = 0;
+    /// The If-None-Match header's value(s), joined by ","; "" when absent.
+    std::string if_none_match{};
 };
 
 struct Response {
@@ -88,6 +91,7 @@ public:
 private:
     Backend& backend_;
     DispatcherOptions options_;
+    AppListCache app_list_;
 };
 
 }  // namespace isolated::api

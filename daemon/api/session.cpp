@@ -296,6 +296,11 @@ void Session::on_request() {
     keep_alive_ = req.keep_alive() && (read_only_ || privileged_);
     Request request{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), peer_,
                     read_only_, privileged_};
+    // Several If-None-Match lines are one list (RFC 9110 5.3).
+    for (auto [it, end] = req.equal_range(http::field::if_none_match); it != end; ++it) {
+        if (!request.if_none_match.empty()) request.if_none_match += ',';
+        request.if_none_match.append(it->value().data(), it->value().size());
+    }
     parser_.reset();
     dispatch(std::move(request));
 }
@@ -320,7 +325,8 @@ void Session::send(Response response) {
     response_ = {};
     response_.version(version_);
     response_.result(static_cast<unsigned>(response.status));
-    response_.set(http::field::content_type, response.content_type);
+    // A 304 has no body and so no type (RFC 9110 15.4.5).
+    if (!response.content_type.empty()) response_.set(http::field::content_type, response.content_type);
     for (const auto& [name, value] : response.headers) response_.set(name, value);
     if (!head_) response_.body() = std::move(response.body);
     response_.keep_alive(keep_alive_);

@@ -35,6 +35,9 @@ struct Fixture {
                                                          log.emplace_back(l);
                                                      }}};
 
+    /// Sent as If-None-Match with every request while set.
+    std::string if_none_match;
+
     /// The response if it came before dispatch() returned; a later one lands in `*slot`.
     std::optional<Response> call(const Call& c, std::shared_ptr<std::optional<Response>> slot = nullptr,
                                  int* answers = nullptr) {
@@ -46,6 +49,7 @@ struct Fixture {
         req.peer = PeerCredentials{4242, c.privileged ? 0u : 1000u, 1000, {}};
         req.read_only = c.read_only;
         req.peer_is_privileged = c.privileged;
+        req.if_none_match = if_none_match;
         dispatcher.dispatch(req, [slot, answers](Response r) {
             *slot = std::move(r);
             if (answers) ++*answers;
@@ -954,4 +958,138 @@ TEST_CASE("POST signal: 404 unknown app, 409 not running, 403 read-only, 405 GET
     CHECK(get.status == 405);
     CHECK(header(get, "Allow") == "POST");
     CHECK(f.post("/v1/apps/web/signal?all=1", R"({"signal": "HUP"})").status == 400);
+}
+
+// ---- caching and validators (issue 19, item 3) -----------------------------------------
+
+namespace {
+
+/// What GET /v1/apps answered before the cache: the statuses through json, dumped.
+std::string uncached_list(const std::vector<AppStatus>& apps, const Redactor* r) {
+    json a = json::array();
+    for (const auto& s : apps) a.push_back(r ? json(r->redact(s)) : json(s));
+    return json{{"apps", std::move(a)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("GET /v1/apps from the cache is byte for byte the uncached JSON, on both views", "[api][etag]") {
+    Fixture f;
+    leak_everywhere(f.backend);
+    f.backend.apps[0].usage.memory_bytes = 12345;
+    f.backend.apps[0].message = std::string("bad \xff utf-8");
+    auto full = f.get("/v1/apps");
+    CHECK(full.body == uncached_list(f.backend.apps, nullptr));
+    Redactor r;
+    r.add(secret_spec());
+    r.add(f.backend.learned);
+    auto red = f.get("/v1/apps", /* read_only= */ true, /* privileged= */ false);
+    CHECK(red.body == uncached_list(f.backend.apps, &r));
+    check_no_secret(red.body);
+    // Asked again, from the cache: the same bytes; then after a change, the new ones.
+    CHECK(f.get("/v1/apps").body == full.body);
+    CHECK(f.get("/v1/apps", true, false).body == red.body);
+    f.backend.apps[1].restarts = 7;
+    f.backend.apps.push_back(f.backend.apps[0]);
+    f.backend.apps.back().name = "third";
+    CHECK(f.get("/v1/apps").body == uncached_list(f.backend.apps, nullptr));
+    CHECK(f.get("/v1/apps", true, false).body == uncached_list(f.backend.apps, &r));
+    std::swap(f.backend.apps[0], f.backend.apps[2]);
+    CHECK(f.get("/v1/apps").body == uncached_list(f.backend.apps, nullptr));
+    f.backend.apps.clear();
+    CHECK(f.get("/v1/apps").body == "{\"apps\":[]}\n");
+}
+
+TEST_CASE("GET /v1/apps: ETag, 200 -> 304 -> change -> 200", "[api][etag]") {
+    Fixture f;
+    auto first = f.get("/v1/apps");
+    REQUIRE(first.status == 200);
+    const auto etag = header(first, "ETag");
+    REQUIRE(etag.size() > 2);
+    CHECK(etag.front() == '"');
+    CHECK(etag.back() == '"');
+    CHECK(header(first, "Cache-Control") == "no-cache");
+    CHECK(f.get("/v1/apps").body == first.body);
+    CHECK(header(f.get("/v1/apps"), "ETag") == etag);  // unchanged: the same tag
+
+    f.if_none_match = etag;
+    auto again = f.get("/v1/apps");
+    CHECK(again.status == 304);
+    CHECK(again.body.empty());
+    CHECK(header(again, "ETag") == etag);
+    CHECK(header(again, "Cache-Control") == "no-cache");
+    for (const std::string& list : std::vector<std::string>{"*", "\"other\", " + etag, "W/" + etag, "\"x\",\t" + etag + " , \"y\""}) {
+        f.if_none_match = list;
+        CAPTURE(list);
+        CHECK(f.get("/v1/apps").status == 304);
+    }
+    f.if_none_match = "\"other\"";
+    CHECK(f.get("/v1/apps").status == 200);
+
+    f.if_none_match = etag;
+    f.backend.apps[0].usage.cpu_seconds = 99.5;
+    auto changed = f.get("/v1/apps");
+    CHECK(changed.status == 200);
+    CHECK(body_of(changed)["apps"][0]["resources"]["usage"]["cpuSeconds"] == 99.5);
+    CHECK(header(changed, "ETag") != etag);
+    f.if_none_match = header(changed, "ETag");
+    CHECK(f.get("/v1/apps").status == 304);
+    // An app gone is a change too.
+    f.backend.apps.pop_back();
+    CHECK(f.get("/v1/apps").status == 200);
+}
+
+TEST_CASE("ETags differ per socket view, and the redacted view never gets a full answer", "[api][etag][secrets]") {
+    Fixture f;
+    leak_everywhere(f.backend);
+    for (const char* target : {"/v1/apps", "/v1/apps/db"}) {
+        CAPTURE(target);
+        f.if_none_match.clear();
+        auto full = f.get(target);
+        auto red = f.get(target, /* read_only= */ true, /* privileged= */ false);
+        auto ro_priv = f.get(target, /* read_only= */ true, /* privileged= */ true);
+        CHECK(header(full, "ETag") != header(red, "ETag"));
+        CHECK(header(ro_priv, "ETag") == header(full, "ETag"));  // a privileged peer sees everything
+        check_no_secret(red.body);
+        CHECK(full.body.find("argsecret-1") != std::string::npos);
+        // The control socket's tag does not validate on the redacted view, nor back.
+        f.if_none_match = header(full, "ETag");
+        auto r2 = f.get(target, true, false);
+        CHECK(r2.status == 200);
+        check_no_secret(r2.body);
+        f.if_none_match = header(red, "ETag");
+        CHECK(f.get(target).status == 200);
+        CHECK(f.get(target, true, false).status == 304);
+    }
+    // A secret learnt later is scrubbed from the cached redacted fragments at once.
+    f.if_none_match.clear();
+    f.backend.apps[0].message = "token learned-secret-9 in use";
+    CHECK(f.get("/v1/apps", true, false).body.find("learned-secret-9") != std::string::npos);
+    f.backend.learned.learn("web", {"learned-secret-9"});
+    auto after = f.get("/v1/apps", true, false);
+    CHECK(after.body.find("learned-secret-9") == std::string::npos);
+}
+
+TEST_CASE("GET /v1/apps/{name} and /v1/metrics: ETag and 304", "[api][etag]") {
+    Fixture f;
+    for (const char* target : {"/v1/apps/web", "/v1/metrics", "/metrics"}) {
+        CAPTURE(target);
+        f.if_none_match.clear();
+        auto first = f.get(target);
+        REQUIRE(first.status == 200);
+        CHECK(header(first, "Cache-Control") == "no-cache");
+        f.if_none_match = header(first, "ETag");
+        auto again = f.get(target);
+        CHECK(again.status == 304);
+        CHECK(again.body.empty());
+    }
+    f.backend.apps[0].restarts = 3;
+    f.backend.metrics_text += "isolated_x 1\n";
+    CHECK(f.get("/v1/apps/web").status == 200);
+    CHECK(f.get("/v1/metrics").status == 200);
+    // Errors carry no validator.
+    f.if_none_match = "*";
+    auto missing = f.get("/v1/apps/nope");
+    CHECK(missing.status == 404);
+    CHECK(header(missing, "ETag").empty());
 }

@@ -72,6 +72,8 @@ public:
     void add(const LearnedSecrets& learned);
     void add_value(std::string value);
     std::size_t size() const { return values_.size(); }
+    /// Same secrets (the API's cached redacted answers are made again when not).
+    bool operator==(const Redactor&) const = default;
 
     /// `text` with every known secret replaced by redacted_marker and an exec probe's
     /// output ("command exited with code 1: <output>") by hidden_output_marker.
