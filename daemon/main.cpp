@@ -143,11 +143,13 @@ int main(int argc, char** argv) {
     }
     net_config.subnet = *subnet;
     net_config.state_dir = s.state_dir;
-    auto network = net::Network::open(net_config);
+    std::string leases_warning;
+    auto network = net::Network::open(net_config, &leases_warning);
     if (!network) {
         host::log_error("", "network: " + network.error().to_string());
         return 1;
     }
+    if (!leases_warning.empty()) host::log_warning("", "network: " + leases_warning);
     if (auto st = (*network)->start(); !st) {
         host::log_error("", "network: " + st.error().to_string());
         return 1;
@@ -225,6 +227,11 @@ int main(int argc, char** argv) {
             if (!d || d->spec.network.mode != NetworkMode::bridge) continue;
             std::optional<net::Ipv4> pin;
             if (auto p = net::parse_pinned_address(d->spec.network.address); p) pin = *p;
+            // A running app keeps the address it has, whatever the leases file says: it
+            // is pinned here, so a lost or damaged leases.json (its instance record
+            // holds the address) never hands it to another app.
+            if (!pin && st.init_pid > 0)
+                if (auto a = net::Ipv4::parse(st.address)) pin = *a;
             bridged[st.name] = pin;
             if (st.init_pid > 0) running.insert(st.name);
         }

@@ -250,9 +250,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, std::vector<s
 Status Store::load_index(std::vector<std::string>* warnings) {
     const std::string path = dir_ + "/" + index_name;
     if (!sys::exists(path)) return {};
-    auto text = sys::read_file(path);
-    if (!text) return text.error();
-    auto j = json::parse(*text, nullptr, /* allow_exceptions= */ false);
+    // Capped: an index over 64 MiB (tens of thousands of images) is damaged, not ours.
+    auto text = sys::read_file(path, std::size_t{64} << 20);
+    if (!text && text.error().errno_value != 0) return text.error();
+    auto j = text ? json::parse(*text, nullptr, /* allow_exceptions= */ false) : json(json::value_t::discarded);
     if (j.is_discarded() || !j.is_object() || !j.contains("images") || !j["images"].is_array()) {
         // Set aside, not deleted: an operator can still read what it held.
         std::string aside = path + ".bad";

@@ -1,5 +1,8 @@
 #include "net/leases.hpp"
 
+#include <cerrno>
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "sys/file.hpp"
@@ -8,21 +11,34 @@ namespace isolated::net {
 
 Leases::Leases(Subnet subnet, std::string path) : subnet_(subnet), path_(std::move(path)) {}
 
-Result<Leases> Leases::load(Subnet subnet, std::string path) {
+Result<Leases> Leases::load(Subnet subnet, std::string path, std::string* warning) {
     Leases leases(subnet, path);
-    auto text = sys::read_file(path);
-    if (!text) {
-        if (text.error().errno_value == ENOENT) return leases;
-        return text.error();
-    }
+    constexpr std::size_t max = std::size_t{16} << 20;
+    auto text = sys::read_file(path, max);
+    if (!text && text.error().errno_value == ENOENT) return leases;
+    std::string damage;
     nlohmann::json doc;
-    try {
-        doc = nlohmann::json::parse(*text);
-    } catch (const std::exception& e) {
-        return Error::msg("leases file \"" + path + "\": not JSON: " + e.what());
+    if (!text && text.error().errno_value != 0) return text.error();
+    if (!text) {
+        damage = text.error().to_string();
+    } else {
+        doc = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+        if (doc.is_discarded())
+            damage = "not JSON";
+        else if (!doc.is_object() || !doc.contains("leases") || !doc["leases"].is_object())
+            damage = "expected {\"leases\": {APP: ADDRESS}}";
     }
-    if (!doc.is_object() || !doc.contains("leases") || !doc["leases"].is_object())
-        return Error::msg("leases file \"" + path + "\": expected {\"leases\": {APP: ADDRESS}}");
+    if (!damage.empty()) {
+        // Written durably by replace (temp + fsync + rename), so damage is a disk fault
+        // or a hand edit. Refusing to start over it would take every app down with the
+        // daemon; the file is set aside (an operator can still read it), not deleted.
+        std::string aside = path + ".bad";
+        std::string note = "leases file \"" + path + "\" is damaged (" + damage + ")";
+        if (::rename(path.c_str(), aside.c_str()) != 0)
+            return Error::os(errno, note + "; cannot move it aside");
+        if (warning) *warning = note + ": moved to " + aside + ", the address pool starts empty";
+        return leases;
+    }
     std::set<Ipv4> seen;
     for (auto& [app, value] : doc["leases"].items()) {
         if (!value.is_string()) continue;

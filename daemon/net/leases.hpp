@@ -21,8 +21,11 @@ public:
 
     /// Reads `path` (a missing file is an empty pool). Leases outside `subnet` (the
     /// daemon was restarted with another --subnet) or on a reserved address of the
-    /// subnet are dropped. A file that is not ours to read is an error naming it.
-    static Result<Leases> load(Subnet subnet, std::string path);
+    /// subnet are dropped. A file that cannot be opened or read is an error naming it;
+    /// one that is damaged (not JSON, not the expected shape, over 16 MiB) is set aside
+    /// as PATH.bad with a `warning`, and the pool starts empty: the leases of apps still
+    /// running come back from their instance records at the daemon's reconcile.
+    static Result<Leases> load(Subnet subnet, std::string path, std::string* warning = nullptr);
 
     /// The app's address: its pinned one (validated: in the subnet, not the network,
     /// gateway or broadcast address, not leased to another app), else its existing

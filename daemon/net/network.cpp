@@ -42,13 +42,13 @@ Network::Network(NetworkConfig config, Leases leases, NlSocket sock, NftContext 
       sock_(std::move(sock)),
       nft_(std::move(nft)) {}
 
-Result<std::unique_ptr<Network>> Network::open(NetworkConfig config) {
+Result<std::unique_ptr<Network>> Network::open(NetworkConfig config, std::string* warning) {
     if (config.bridge.empty() || config.bridge.size() > 15 ||
         config.bridge.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
             std::string::npos)
         return Error::msg("bridge name \"" + config.bridge + "\": 1 to 15 of [A-Za-z0-9_.-]");
     std::string path = config.state_dir.empty() ? "" : config.state_dir + "/leases.json";
-    auto leases = path.empty() ? Result<Leases>(Leases(config.subnet, "")) : Leases::load(config.subnet, path);
+    auto leases = path.empty() ? Result<Leases>(Leases(config.subnet, "")) : Leases::load(config.subnet, path, warning);
     if (!leases) return leases.error();
     auto sock = open_route_socket();
     if (!sock) return sock.error();

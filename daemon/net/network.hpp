@@ -60,8 +60,9 @@ Result<std::vector<Forward>> forwards_for(const std::string& app, Ipv4 app_addre
 class Network {
 public:
     /// Loads the leases and opens the netlink socket and the nftables context in the
-    /// calling thread's network namespace. Changes nothing in the kernel.
-    static Result<std::unique_ptr<Network>> open(NetworkConfig config);
+    /// calling thread's network namespace. Changes nothing in the kernel. A damaged
+    /// leases file is not an error: `warning` (if given) says it was set aside.
+    static Result<std::unique_ptr<Network>> open(NetworkConfig config, std::string* warning = nullptr);
 
     /// Daemon start: the bridge (created if missing, gateway address, up), ip_forward=1,
     /// route_localnet=1 on the bridge (forwards reached via 127.0.0.1), and the nftables

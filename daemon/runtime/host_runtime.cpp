@@ -346,10 +346,20 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     std::string app_dir = options_.run_dir + "/apps/" + app;
     auto run_dir = sys::open_dir(app_dir);
     if (!run_dir) return std::nullopt;
-    std::string text = sys::read_file_at(run_dir->get(), kInstanceRecord).value_or("");
-    if (text.empty()) return std::nullopt;
     const std::string record_path = app_dir + "/" + kInstanceRecord;
-    auto rec = parse_instance_record(app, text, record_path);
+    // Written by replace (temp + rename), so a damaged record is a disk fault, a crash
+    // of the host before the data reached the disk, or a hand edit. Whatever it is, it
+    // says nothing trustworthy about which process is ours: a warning, the record goes,
+    // and nothing is adopted. The app's old cgroup, if any, is killed by the cgroup
+    // reconcile (no live instance names it) before the app starts again, so the
+    // instance the record described does not run twice.
+    auto text = sys::read_file_at(run_dir->get(), kInstanceRecord, kInstanceRecordMax);
+    if (!text && text.error().errno_value == ENOENT) return std::nullopt;
+    Result<InstanceRecord> rec = Error::msg("is empty");
+    if (!text)
+        rec = Error::msg("cannot be read: " + text.error().to_string());
+    else if (!text->empty())
+        rec = parse_instance_record(app, *text, record_path);
     if (!rec) {
         host::log_warning(app, "instance record " + record_path + " " + rec.error().to_string() + "; not adopted");
         (void)::unlinkat(run_dir->get(), kInstanceRecord, 0);
@@ -387,9 +397,15 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     if (!pidfd) {
         // Ended while no daemon watched: its init recorded how (unless it was killed
         // itself, or the app ran without the init).
-        std::string exit_text = sys::read_file_at(run_dir->get(), INIT_EXIT_FILE).value_or("");
-        ExitInfo exit = exit_while_down(parse_exit_record(exit_text, instance),
-                                        a.spec.init, std::chrono::system_clock::now());
+        auto exit_text = sys::read_file_at(run_dir->get(), INIT_EXIT_FILE, kExitRecordMax);
+        auto recorded = parse_exit_record(exit_text.value_or(""), instance);
+        // No record is normal (the init was killed, or the app ran without it); one that
+        // is there but unreadable, or another instance's, is worth a word: the exit is
+        // then told as unknown.
+        if (!recorded && (exit_text || exit_text.error().errno_value != ENOENT))
+            host::log_warning(app, "exit record " + app_dir + "/" + INIT_EXIT_FILE +
+                                       " is damaged or not this instance's; its exit is unknown");
+        ExitInfo exit = exit_while_down(recorded, a.spec.init, std::chrono::system_clock::now());
         InstanceResources left;
         left.app = app;
         left.cgroup = std::move(cg);

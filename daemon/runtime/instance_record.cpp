@@ -77,7 +77,7 @@ std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::st
     std::istringstream in(text);
     std::string line;
     ExitInfo e;
-    bool have_code = false, have_instance = false;
+    bool have_code = false, have_instance = false, have_message = false;
     while (std::getline(in, line)) {
         auto eq = line.find('=');
         if (eq == std::string::npos) continue;
@@ -99,12 +99,16 @@ std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::st
                        std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(nanos));
             } else if (key == "message") {
                 e.message = val;
+                have_message = true;
             }
         } catch (const std::exception&) {
             return std::nullopt;
         }
     }
-    if (!have_code || !have_instance) return std::nullopt;
+    // The init writes every key, message last, and ends with a newline: a record cut
+    // short anywhere lacks one or the other -- even one cut inside the code ("code=13"
+    // of "code=137\n..."), which would otherwise parse as another exit.
+    if (!have_code || !have_instance || !have_message || text.empty() || text.back() != '\n') return std::nullopt;
     return e;
 }
 

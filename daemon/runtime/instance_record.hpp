@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,10 @@
 namespace isolated::runtime {
 
 constexpr const char* kInstanceRecord = "instance.json";
+/// Read caps: a record the daemon wrote never comes close (the spec is an app file;
+/// the init's exit record is under 1 KiB); one over is damaged or planted, not adopted.
+constexpr std::size_t kInstanceRecordMax = std::size_t{16} << 20;
+constexpr std::size_t kExitRecordMax = std::size_t{64} << 10;
 
 struct InstanceRecord {
     std::string instance;             ///< the launch's instance id (the exit record names it)
@@ -50,7 +55,8 @@ Result<InstanceRecord> parse_instance_record(const std::string& app, const std::
                                              const std::string& source);
 
 /// Parses an exit record (init_protocol.h) into ExitInfo; nullopt when the record is
-/// malformed or belongs to another instance.
+/// malformed, incomplete (it needs instance, code and message, and its final newline:
+/// a record cut short is never read as another exit) or belongs to another instance.
 std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::string& instance);
 
 /// How an instance that ended while no daemon watched it ended: the exit its init

@@ -159,7 +159,7 @@ void Watch::handle_exit() {
             waited->code = WEXITSTATUS(*st);
         }
     }
-    auto recorded = parse_exit_record(sys::read_file_at(run_dir.get(), INIT_EXIT_FILE).value_or(""), instance);
+    auto recorded = parse_exit_record(sys::read_file_at(run_dir.get(), INIT_EXIT_FILE, kExitRecordMax).value_or(""), instance);
     if (!recorded && !waited && status_tries-- > 0) {
         // An adopted init is reaped by its new parent (PID 1 or a subreaper) a moment
         // after it ends; only then does the kernel have its status. Ask again shortly.

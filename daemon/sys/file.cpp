@@ -74,18 +74,18 @@ Result<std::string> read_all(int fd, std::size_t max) {
     }
 }
 
-Result<std::string> read_file(const std::string& path) {
+Result<std::string> read_file(const std::string& path, std::size_t max) {
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return os_error("open " + quoted(path));
-    auto text = read_all(fd.get());
+    auto text = read_all(fd.get(), max);
     if (!text) return Error{text.error().errno_value, "read " + quoted(path)};
     return text;
 }
 
-Result<std::string> read_file_at(int dirfd, const std::string& name) {
+Result<std::string> read_file_at(int dirfd, const std::string& name, std::size_t max) {
     unique_fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) return os_error("open " + quoted(name));
-    auto text = read_all(fd.get());
+    auto text = read_all(fd.get(), max);
     if (!text) return Error{text.error().errno_value, "read " + quoted(name)};
     return text;
 }

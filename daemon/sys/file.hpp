@@ -28,13 +28,15 @@ namespace isolated::sys {
 /// `read` with the errno (the caller adds what was read).
 Result<std::string> read_all(int fd, std::size_t max = SIZE_MAX);
 
-/// The whole file. Errors: `open "PATH"`, `read "PATH"`.
-Result<std::string> read_file(const std::string& path);
+/// The whole file. Errors: `open "PATH"`, `read "PATH"` (also a file over `max` bytes:
+/// a record the daemon reads back is capped, so a damaged or planted one cannot make
+/// it allocate without bound).
+Result<std::string> read_file(const std::string& path, std::size_t max = SIZE_MAX);
 
 /// The whole file `name` under `dirfd` (AT_FDCWD: a path), not following a symlink as
 /// its last component (O_NOFOLLOW): for files in directories the daemon owns, where a
-/// link is never ours. Errors: `open "NAME"`, `read "NAME"`.
-Result<std::string> read_file_at(int dirfd, const std::string& name);
+/// link is never ours. Errors: `open "NAME"`, `read "NAME"` (also over `max` bytes).
+Result<std::string> read_file_at(int dirfd, const std::string& name, std::size_t max = SIZE_MAX);
 
 /// One write(2) of `data` to a file that must already exist: O_WRONLY|O_TRUNC without
 /// O_CREAT, so a missing kernel interface file (a cgroup controller that is not there,

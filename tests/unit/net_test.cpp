@@ -120,12 +120,20 @@ TEST_CASE("leases: persisted atomically and reloaded", "[net][leases]") {
     REQUIRE(other);
     CHECK(other->all().empty());
 
-    // Missing file: empty pool. Garbage: an error naming the file.
+    // Missing file: empty pool. Damaged (here: cut short): set aside as .bad with a
+    // warning naming the file, and an empty pool -- never a daemon that cannot start.
     CHECK(Leases::load(subnet("10.100.0.0/24"), dir / "none.json")->all().empty());
-    isolated::test::write_file(dir / "bad.json", "{not json");
-    auto bad = Leases::load(subnet("10.100.0.0/24"), dir / "bad.json");
-    REQUIRE_FALSE(bad);
-    CHECK(bad.error().message.find("bad.json") != std::string::npos);
+    for (const std::string text : {"", "{not json", "{\"leases\": {\"web\": \"10.1", "[1]"}) {
+        INFO(text);
+        isolated::test::write_file(dir / "bad.json", text);
+        std::string warning;
+        auto bad = Leases::load(subnet("10.100.0.0/24"), dir / "bad.json", &warning);
+        REQUIRE(bad);
+        CHECK(bad->all().empty());
+        CHECK(warning.find("bad.json\" is damaged") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(dir / "bad.json"));
+        CHECK(std::filesystem::exists(dir / "bad.json.bad"));
+    }
 }
 
 TEST_CASE("nftables: the table is one fixed set of rules with forwards as map elements", "[net][nft]") {
