@@ -330,7 +330,8 @@ void Session::send(Response response) {
     for (const auto& [name, value] : response.headers) response_.set(name, value);
     if (!head_) response_.body() = std::move(response.body);
     response_.keep_alive(keep_alive_);
-    response_.prepare_payload();
+    // A 304's Content-Length would have to be the 200's (RFC 9110 8.6): none at all.
+    if (response.status != 304) response_.prepare_payload();
     phase_ = Phase::writing;
     arm_deadline(limits_.write_timeout);
     http::async_write(socket_, response_,
