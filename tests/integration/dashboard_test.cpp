@@ -17,17 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-/// The cpu, memory and pids controllers: each a v1 hierarchy, or all on cgroup2.
-bool cgroup_controllers() {
-    namespace fs = std::filesystem;
-    bool v1 = true;
-    for (auto c : {"cpu", "memory", "pids"}) v1 = v1 && fs::exists(std::string("/sys/fs/cgroup/") + c + "/cgroup.procs");
-    if (v1) return true;
-    const std::string v2 = read_file("/sys/fs/cgroup/cgroup.controllers");
-    return v2.find("cpu") != std::string::npos && v2.find("memory") != std::string::npos &&
-           v2.find("pids") != std::string::npos;
-}
-
 bool has_result(const json& health, const char* probe) {
     const json& p = health.value(probe, json());
     return p.is_object() && p.value("result", "") == "success";
@@ -38,7 +27,7 @@ bool has_result(const json& health, const char* probe) {
 TEST_CASE("dashboard: every PromQL expression of the Grafana dashboard parses and every metric it names is in a live daemon's metrics",
           "[integration][monitoring][cgroup]") {
     require_prerequisite(is_root(), "this test needs root");
-    require_prerequisite(cgroup_controllers(), "the cpu, memory and pids cgroup controllers");
+    require_prerequisite(have_limit_controllers(), "the cpu, memory and pids cgroup controllers");
     const std::string check = source_dir() + "/tests/monitoring/check-dashboard.mjs";
     const std::string dashboard = source_dir() + "/conf/monitoring/isolated-dashboard.json";
     require_prerequisite(run({"node", "--version"}).code == 0 &&

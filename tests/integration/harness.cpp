@@ -64,7 +64,36 @@ RunResult must(const std::vector<std::string>& argv, std::chrono::milliseconds t
     return r;
 }
 
+pid_t spawn_logged(std::vector<std::string> argv, const std::string& log) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, fd, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, argv.at(0).c_str(), &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fd);
+    REQUIRE(rc == 0);
+    return pid;
+}
+
 bool have_tool(const std::string& name) { return run({"sh", "-c", "command -v \"$0\"", name}).code == 0; }
+
+bool have_limit_controllers() {
+    namespace fs = std::filesystem;
+    bool v1 = true;
+    for (auto c : {"cpu", "memory", "pids"}) v1 = v1 && fs::exists(std::string("/sys/fs/cgroup/") + c + "/cgroup.procs");
+    if (v1) return true;
+    const std::string v2 = read_file("/sys/fs/cgroup/cgroup.controllers");
+    return v2.find("cpu") != std::string::npos && v2.find("memory") != std::string::npos &&
+           v2.find("pids") != std::string::npos;
+}
 
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& input,
               const std::map<std::string, std::string>& env) {
@@ -257,19 +286,7 @@ void Daemon::start(std::vector<std::string> extra) {
                                      "--log-level", "debug"};
     if (!std::filesystem::exists(dir() + "/isolated.conf")) write_file(dir() + "/isolated.conf", "# test\n");
     argv.insert(argv.end(), extra.begin(), extra.end());
-    int fd = ::open((tmp_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, fd, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, "nsenter", &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fd);
-    REQUIRE(rc == 0);
+    pid_ = spawn_logged(argv, tmp_ / "daemon.log");
     bool up = wait_until([&] { return http("GET", "/v1/health").code == 200 || !running(); },
                          slow_factor() * std::chrono::seconds(20));
     INFO(daemon_log());

@@ -31,8 +31,15 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 /// run() that must succeed: a failure stops the test with the command and its output.
 RunResult must(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
+/// Starts argv (argv[0] looked up on PATH) with stdin /dev/null and stdout and stderr
+/// appended to `log`; the caller ends and reaps it.
+pid_t spawn_logged(std::vector<std::string> argv, const std::string& log);
+
 /// A program on PATH.
 bool have_tool(const std::string& name);
+
+/// The cpu, memory and pids controllers: each a v1 hierarchy, or all on cgroup2.
+bool have_limit_controllers();
 
 /// ISOLATED_TEST_SLOW=N (default 1): the daemon's start and wait_state() wait N times longer.
 int slow_factor();

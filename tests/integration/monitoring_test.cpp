@@ -19,17 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-/// The cpu, memory and pids controllers: each a v1 hierarchy, or all on cgroup2.
-bool cgroup_controllers() {
-    namespace fs = std::filesystem;
-    bool v1 = true;
-    for (auto c : {"cpu", "memory", "pids"}) v1 = v1 && fs::exists(std::string("/sys/fs/cgroup/") + c + "/cgroup.procs");
-    if (v1) return true;
-    const std::string v2 = read_file("/sys/fs/cgroup/cgroup.controllers");
-    return v2.find("cpu") != std::string::npos && v2.find("memory") != std::string::npos &&
-           v2.find("pids") != std::string::npos;
-}
-
 /// The value of the first sample of `name` whose labels include every `labels` pair
 /// (label values here are plain: no escapes to undo).
 std::optional<double> sample(const std::string& text, const std::string& name,
@@ -63,7 +52,7 @@ RunResult promtool_check(const std::string& text) { return run({"promtool", "che
 TEST_CASE("monitoring: promtool check metrics passes a live daemon's metrics, with probe and CPU period series",
           "[integration][monitoring][cgroup]") {
     require_prerequisite(is_root(), "this test needs root");
-    require_prerequisite(cgroup_controllers(), "the cpu, memory and pids cgroup controllers");
+    require_prerequisite(have_limit_controllers(), "the cpu, memory and pids cgroup controllers");
     require_prerequisite(run({"promtool", "--version"}).code == 0,
                          "promtool (Debian's prometheus package; scripts/install-deps.sh installs it)");
 

@@ -11,7 +11,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +21,6 @@
 
 #include "integration/harness.hpp"
 
-extern char** environ;
 
 using namespace isolated::test;
 using namespace std::chrono_literals;
@@ -78,19 +76,7 @@ class Background {
 public:
     Background(const Daemon& d, std::vector<std::string> argv, const std::string& log) : log_(log) {
         argv.insert(argv.begin(), {"nsenter", "--net=" + d.netns(), "--"});
-        int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, fd, 1);
-        posix_spawn_file_actions_adddup2(&fa, fd, 2);
-        std::vector<char*> args;
-        for (auto& a : argv) args.push_back(a.data());
-        args.push_back(nullptr);
-        int rc = posix_spawnp(&pid_, "nsenter", &fa, nullptr, args.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        ::close(fd);
-        REQUIRE(rc == 0);
+        pid_ = spawn_logged(std::move(argv), log);
     }
     ~Background() { stop(); }
     Background(const Background&) = delete;
