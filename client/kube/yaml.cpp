@@ -102,20 +102,27 @@ ojson scalar(const YAML::Node& n) {
     return s;
 }
 
-ojson to_json(const YAML::Node& n, int depth) {
+// A YAML alias is a reference, so a few lines can name a billion values ("billion
+// laughs"); the JSON made from them would be all of them. A file's values are counted
+// as they are made, and a manifest file has nowhere near this many.
+constexpr std::size_t kMaxValues = 1'000'000;
+
+ojson to_json(const YAML::Node& n, int depth, std::size_t& values) {
     if (depth > 64) throw std::runtime_error("nested too deeply");
+    if (++values > kMaxValues)
+        throw std::runtime_error("more than " + std::to_string(kMaxValues) + " values (aliases that expand without end?)");
     switch (n.Type()) {
         case YAML::NodeType::Map: {
             ojson o = ojson::object();
             for (const auto& kv : n) {
                 if (!kv.first.IsScalar()) throw std::runtime_error("a key that is not a string");
-                o[kv.first.Scalar()] = to_json(kv.second, depth + 1);
+                o[kv.first.Scalar()] = to_json(kv.second, depth + 1, values);
             }
             return o;
         }
         case YAML::NodeType::Sequence: {
             ojson a = ojson::array();
-            for (const auto& item : n) a.push_back(to_json(item, depth + 1));
+            for (const auto& item : n) a.push_back(to_json(item, depth + 1, values));
             return a;
         }
         case YAML::NodeType::Scalar:
@@ -144,10 +151,11 @@ std::string to_yaml(const std::vector<ojson>& documents) {
 
 std::vector<ojson> parse_yaml(std::string_view text, const std::string& label) {
     std::vector<ojson> docs;
+    std::size_t values = 0;
     try {
         for (const auto& node : YAML::LoadAll(std::string(text))) {
             if (node.IsNull()) continue;
-            docs.push_back(to_json(node, 0));
+            docs.push_back(to_json(node, 0, values));
         }
     } catch (const YAML::Exception& e) {
         std::string where = e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1);

@@ -296,3 +296,18 @@ TEST_CASE("kube import: the real-world manifests give the golden app files and w
     }
     CHECK(cases == 3);
 }
+
+TEST_CASE("kube import: hostile YAML is refused with the file named, not expanded: aliases without end, deep nesting, non-string keys") {
+    // "Billion laughs": nine levels of ten aliases each name 10^9 values in a few lines.
+    std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i <= 8; ++i) {
+        bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int k = 0; k < 10; ++k) bomb += (k ? ", *a" : "*a") + std::to_string(i - 1);
+        bomb += "]\n";
+    }
+    bomb += "kind: ConfigMap\nmetadata: {name: bomb, x: *a8}\n";
+    CHECK_THROWS_WITH(parse_yaml(bomb, "bomb.yaml"), Catch::Contains("bomb.yaml") && Catch::Contains("aliases"));
+    CHECK_THROWS_WITH(parse_yaml(std::string(100, '[') + std::string(100, ']'), "deep.yaml"),
+                      Catch::Contains("deep.yaml") && Catch::Contains("nested too deeply"));
+    CHECK_THROWS_WITH(parse_yaml("? [a, b]\n: c\n", "keys.yaml"), Catch::Contains("keys.yaml"));
+}
