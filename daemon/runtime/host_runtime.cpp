@@ -18,6 +18,7 @@
 #include "sandbox/init_protocol.h"
 #include "sandbox/sandbox_plan.hpp"
 #include "sandbox/spawn.hpp"
+#include "sys/crash_point.hpp"
 #include "sys/file.hpp"
 #include "sys/process.hpp"
 
@@ -263,6 +264,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         return spawned.error();
     }
     go_r.reset();
+    sys::crash_point("launch.after-clone");
     // A failure now leaves a waiting init: kill it (closing the go pipe makes it give up
     // anyway) and reap it, then release what it held, so that nothing of this launch
     // remains -- its forwards included, once attach_app() placed them.
@@ -281,9 +283,12 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         if (!att) return abandon(att.error());
         w->info.address = att->address.to_string();
         held.network = options_.network;
+        sys::crash_point("launch.after-veth");
     }
+    sys::crash_point("launch.before-go");
     if (go_w && ::write(go_w.get(), "g", 1) != 1) return abandon(os_error("release the init"));
     go_w.reset();
+    sys::crash_point("launch.after-go");
     if (bridged) {
         // The app is on the bridge: every running bridged app (this one included) now
         // finds it by name.

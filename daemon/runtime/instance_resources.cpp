@@ -1,5 +1,7 @@
 #include "runtime/instance_resources.hpp"
 
+#include "sys/crash_point.hpp"
+
 namespace isolated::runtime {
 
 // The order matters:
@@ -24,6 +26,7 @@ void InstanceResources::release(ExitInfo* exit) {
                 exit->oom_killed = true;
                 if (exit->message.empty()) exit->message = "killed by the OOM killer (memory limit)";
             }
+        sys::crash_point("stop.before-cgroup-remove");
         (void)cgroup->remove();
         cgroup.reset();
     }

@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "host/log.hpp"
+#include "sys/crash_point.hpp"
 
 namespace isolated::supervisor {
 
@@ -408,6 +409,7 @@ void App::enter_stopping(std::optional<Duration> timeout) {
     if (sig == 0) sig = spec_.stop.signal != 0 ? spec_.stop.signal : SIGTERM;
     set_state(AppState::stopping, "sent " + signal_name(sig) + ", waiting up to " + format_duration(t));
     instance_->signal(sig);
+    sys::crash_point("stop.after-signal");
     stop_timer_ = hooks_.clock->schedule(t, [this, t, sig] {
         if (!instance_) return;
         publish("kill", "still running " + format_duration(t) + " after " + signal_name(sig) +

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "host/log.hpp"
+#include "sys/crash_point.hpp"
 
 namespace isolated::supervisor {
 
@@ -55,6 +56,7 @@ std::set<std::string> Supervisor::adopt_all() {
         if (it != apps_.end()) {
             if (!it->second->adopt(/*defined=*/true)) continue;
             adopted.insert(name);
+            sys::crash_point("adopt.between-apps");
             // The daemon died while stopping it for the operator: finish that stop.
             if (stopped.count(name) && !it->second->is_down()) it->second->stop(std::nullopt, StopReason::user);
             continue;
@@ -300,6 +302,7 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
         report.changed.push_back(name);
         it->second->redefine(spec);
         if (was_removing) it->second->start();
+        sys::crash_point("reload.between-apps");
     }
     std::set<std::string> removed;
     for (const auto& [name, app] : apps_) {
@@ -312,8 +315,10 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
     for (const auto& name : start_order(specs))
         if (std::find(report.added.begin(), report.added.end(), name) != report.added.end() &&
-            apps_.at(name)->spec().autostart)
+            apps_.at(name)->spec().autostart) {
             apps_.at(name)->start();
+            sys::crash_point("reload.between-apps");
+        }
     set_rejected(fresh.rejected);
     if (!removed.empty()) {
         removing_.insert(removed.begin(), removed.end());
