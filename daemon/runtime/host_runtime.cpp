@@ -340,6 +340,13 @@ void HostRuntime::remember_stopped(const std::string& app, bool stopped) {
     if (auto st = sys::update_file(marker, "stopped by the operator\n"); !st) host::log_warning(app, st.error().to_string());
 }
 
+void HostRuntime::forget(const std::string& app) {
+    // The reload that removed the app released nothing of it yet (it was still
+    // stopping); its lease would otherwise stay until the next reload or daemon start.
+    if (options_.network)
+        if (auto st = options_.network->remove_app(app); !st) host::log_warning(app, "network: " + st.error().to_string());
+}
+
 std::set<std::string> HostRuntime::remembered_stopped() { return apps_having(options_.run_dir, "stopped"); }
 
 std::vector<std::string> HostRuntime::recorded_instances() {

@@ -150,6 +150,10 @@ public:
     }
     /// The apps an operator stopped and has not started since.
     virtual std::set<std::string> remembered_stopped() { return {}; }
+    /// `app` was removed (its file is gone) and its last instance has ended: what the
+    /// runtime keeps for an app between its instances (its address lease) goes now,
+    /// not at the next reload or daemon start.
+    virtual void forget(const std::string& app) { (void)app; }
 
     /// Names of the apps whose instances an earlier daemon recorded (adoption).
     virtual std::vector<std::string> recorded_instances() { return {}; }

@@ -359,6 +359,7 @@ void Supervisor::forget_removed() {
         }
         host::log_info(*it, "removed");
         hooks_.runtime->remember_stopped(*it, false);
+        hooks_.runtime->forget(*it);
         apps_.erase(app);
         it = removing_.erase(it);
     }

@@ -1,0 +1,47 @@
+// Regression tests for daemon bugs the soak runner (tests/soak/, issue 18) found, one
+// TEST_CASE per bug, each reproducing the soak's failing step without the soak.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "integration/harness.hpp"
+
+using namespace isolated::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void require_root() { require_prerequisite(is_root(), "these tests need root"); }
+
+nlohmann::json leases_of(const Daemon& d) {
+    std::ifstream f(d.state_dir() + "/leases.json");
+    return nlohmann::json::parse(f)["leases"];
+}
+
+}  // namespace
+
+TEST_CASE("soak: a bridged app removed by a reload gives its address lease back once it has stopped",
+          "[integration][soak]") {
+    require_root();
+    Daemon d;
+    d.write_app("keep", ticker(d));
+    d.write_app("gone", ticker(d));
+    d.start();
+    d.wait_state("keep", "ready");
+    d.wait_state("gone", "ready");
+    REQUIRE(leases_of(d).contains("gone"));
+    d.remove_app("gone");
+    REQUIRE(d.isoctl({"reload"}).code == 0);
+    // The reload's own reconcile ran while "gone" was still stopping; its lease must go
+    // when it is removed, not at some later reload or daemon start.
+    REQUIRE(wait_until([&] { return d.app("keep").is_object() && d.http("GET", "/v1/apps/gone").code == 404; }));
+    CHECK(wait_until([&] { return !leases_of(d).contains("gone"); }, 5s));
+    CHECK(leases_of(d).contains("keep"));
+    CHECK(d.stop() == 0);
+}
