@@ -1,5 +1,6 @@
 #include "supervisor/app.hpp"
 
+#include <algorithm>
 #include <csignal>
 
 #include "host/log.hpp"
@@ -283,7 +284,43 @@ void App::try_launch() {
         return;
     }
     instance_ = std::move(*r);
+    joined_.clear();
+    peer_kill_sent_ = false;
+    for (const auto& peer : namespace_peers())
+        if (auto it = ctx.peers.find(peer); it != ctx.peers.end() && it->second) {
+            auto h = it->second->sandbox();
+            joined_[peer] = {h.pid, h.start_time};
+        }
     set_state(AppState::starting, "creating the sandbox");
+}
+
+std::vector<std::string> App::namespace_peers() const {
+    std::vector<std::string> out;
+    if (spec_.network.mode == NetworkMode::app) out.push_back(spec_.network.app);
+    for (const auto* ns : {&spec_.namespaces.pid, &spec_.namespaces.ipc, &spec_.namespaces.uts})
+        if (ns->kind == NamespaceKind::app && std::find(out.begin(), out.end(), ns->app) == out.end())
+            out.push_back(ns->app);
+    return out;
+}
+
+void App::check_joined_peers(const std::function<SandboxHandle(const std::string&)>& peer_of) {
+    if (!instance_ || peer_kill_sent_ || state_ == AppState::stopping) return;
+    for (const auto& peer : namespace_peers()) {
+        SandboxHandle now = peer_of(peer);
+        auto it = joined_.find(peer);
+        if (now.pid > 0 && it == joined_.end()) {
+            // An adopted instance: the peer running now is the one it joined (no daemon
+            // ran to restart the peer in between).
+            joined_[peer] = {now.pid, now.start_time};
+            continue;
+        }
+        if (now.pid > 0 && it->second == std::make_pair(now.pid, now.start_time)) continue;
+        peer_kill_sent_ = true;
+        publish("kill", "the namespaces it joined ended with " + peer +
+                            "'s instance; killing it (it restarts by its restart policy)");
+        instance_->kill_all();
+        return;
+    }
 }
 
 void App::handle_started() {

@@ -50,6 +50,7 @@ App& Supervisor::add_app(const AppSpec& spec) {
 
 std::set<std::string> Supervisor::adopt_all() {
     std::set<std::string> adopted, orphans;
+    adopting_ = true;
     auto stopped = hooks_.runtime->remembered_stopped();
     for (const auto& name : hooks_.runtime->recorded_instances()) {
         auto it = apps_.find(name);
@@ -75,6 +76,7 @@ std::set<std::string> Supervisor::adopt_all() {
         removing_.insert(orphans.begin(), orphans.end());
         start_batch(orphans, std::nullopt, StopReason::removed, [](std::optional<std::string>) {});
     }
+    adopting_ = false;
     pump();
     return adopted;
 }
@@ -419,6 +421,10 @@ void Supervisor::pump() {
         change_again_ = false;
         for (auto& [name, app] : apps_)
             if (!removing_.count(name)) app->dependencies_changed();
+        // Not while adopting: a peer not yet adopted has no instance yet.
+        if (!adopting_)
+            for (auto& [name, app] : apps_)
+                app->check_joined_peers([this](const std::string& peer) { return sandbox(peer); });
         settle_waiters();
         advance_batches();
     } while (change_again_);

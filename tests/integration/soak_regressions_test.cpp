@@ -45,3 +45,38 @@ TEST_CASE("soak: a bridged app removed by a reload gives its address lease back 
     CHECK(leases_of(d).contains("keep"));
     CHECK(d.stop() == 0);
 }
+
+namespace {
+
+std::string netns_of(int pid) {
+    char buf[128];
+    ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("soak: an app joined to another's network namespace follows it into its new instance's namespace",
+          "[integration][soak]") {
+    require_root();
+    Daemon d;
+    const std::string fast = R"(, "restart": {"policy": "always", "backoff": {"initial": "100ms"}})";
+    d.write_app("web", ticker(d, fast));
+    d.write_app("side", ticker(d, R"(, "network": {"mode": "app:web"})" + fast));
+    d.start();
+    d.wait_state("web", "ready");
+    d.wait_state("side", "ready");
+    REQUIRE(netns_of(d.app("side")["pid"]) == netns_of(d.app("web")["pid"]));
+    int old_web = d.app("web")["pid"];
+    ::kill(old_web, SIGKILL);
+    // web's new instance has a new namespace (and the veth): side, which alone still
+    // held the old one, cut off from the bridge, is killed and restarts in the new one.
+    REQUIRE(wait_until(
+        [&] {
+            auto w = d.app("web"), s = d.app("side");
+            return w["state"] == "ready" && s["state"] == "ready" && w["pid"] != old_web &&
+                   netns_of(s["pid"]) == netns_of(w["pid"]);
+        },
+        15s));
+    CHECK(d.stop() == 0);
+}
