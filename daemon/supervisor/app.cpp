@@ -34,7 +34,15 @@ std::string to_string(StopReason r) {
     return "user";
 }
 
-App::App(AppSpec spec, const AppHooks& hooks) : spec_(std::move(spec)), hooks_(hooks) {}
+App::App(AppSpec spec, const AppHooks& hooks) : spec_(std::move(spec)), hooks_(hooks) {
+    // A daemon that died while this app had no instance (backoff, mid-launch) left its
+    // count and last exit here; an instance to adopt brings its own (adopt()).
+    if (hooks_.runtime)
+        if (auto h = hooks_.runtime->remembered_history(spec_.name)) {
+            restarts_ = h->restarts;
+            last_exit_ = h->last_exit;
+        }
+}
 
 App::~App() = default;
 
@@ -571,6 +579,8 @@ void App::set_state(AppState s, std::string message) {
     state_ = s;
     message_ = std::move(message);
     if (state_changed) {
+        // Every change of the count or the last exit comes with a change of state.
+        if (hooks_.runtime) hooks_.runtime->remember_history(spec_.name, {restarts_, last_exit_});
         host::log_info(spec_.name, message_.empty() ? to_string(s) : to_string(s) + ": " + message_);
         AppEvent e;
         e.time = hooks_.clock->wall_now();

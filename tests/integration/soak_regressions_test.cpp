@@ -80,3 +80,24 @@ TEST_CASE("soak: an app joined to another's network namespace follows it into it
         15s));
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("soak: a daemon killed while an app waits in backoff keeps its restart count and last exit",
+          "[integration][soak]") {
+    require_root();
+    Daemon d;
+    d.write_app("crasher", R"({"command": ["sh", "-c", "exit 3; : )" + d.dir() +
+                               R"("], "restart": {"policy": "always", "backoff": {"initial": "300ms", "max": "20s"}}})");
+    d.start();
+    // Each backoff doubles: by the third restart it waits seconds, long enough to kill the
+    // daemon in it.
+    REQUIRE(wait_until([&] { return d.app("crasher")["restarts"] >= 3 && d.state("crasher") == "backoff"; }, 20s));
+    int restarts = d.app("crasher")["restarts"];
+    d.kill9();
+    d.start();
+    auto a = d.app("crasher");
+    INFO(a.dump());
+    CHECK(a["restarts"] >= restarts);
+    REQUIRE(a["lastExit"].is_object());
+    CHECK(a["lastExit"]["code"] == 3);
+    CHECK(d.stop() == 0);
+}
