@@ -213,7 +213,7 @@ Result<SignalDelivery> App::send_signal(int sig, bool all) {
     return d;
 }
 
-bool App::adopt(bool defined) {
+bool App::adopt(bool defined, bool keep_recorded) {
     InstanceCallbacks cb;
     cb.on_started = [this] { handle_started(); };
     cb.on_exit = [this](const ExitInfo& e) { handle_exit(e); };
@@ -221,6 +221,7 @@ bool App::adopt(bool defined) {
     if (!a) return false;
     AppSpec current = std::move(spec_);
     spec_ = std::move(a->spec);  // what actually runs
+    if (keep_recorded) current = spec_;
     restarts_ = a->restarts;
     last_exit_ = a->last_exit;  // how the instance before it ended, as that daemon knew
     launched_at_ = hooks_.clock->now();

@@ -127,8 +127,10 @@ public:
     /// the one in force now, it is restarted with the new one. Ended while the daemon
     /// was down: that exit is handled now, by the restart policy. `defined`: false for
     /// an app whose file is gone (the supervisor stops it; its exit is not acted on).
-    /// Returns false when there was nothing to adopt.
-    bool adopt(bool defined);
+    /// `keep_recorded`: the definition the instance was launched with becomes the one
+    /// in force (its file is rejected now: the last good definition, as a reload keeps
+    /// it). Returns false when there was nothing to adopt.
+    bool adopt(bool defined, bool keep_recorded = false);
 
 private:
     /// The init (pid, start time) of each peer the current instance joined.

@@ -65,6 +65,19 @@ std::set<std::string> Supervisor::adopt_all() {
         AppSpec placeholder;
         placeholder.name = name;
         App& app = add_app(placeholder);
+        if (rejected_.count(name)) {
+            // Its file is there but rejected (an edit that does not parse): the instance
+            // keeps the definition it runs with, the last good one, as a reload keeps it
+            // -- a daemon restart must not turn a bad edit into an outage.
+            if (app.adopt(/*defined=*/true, /*keep_recorded=*/true)) {
+                host::log_warning(name, "its app file is rejected; the running instance keeps the definition it was "
+                                        "started with");
+                adopted.insert(name);
+            } else {
+                apps_.erase(name);
+            }
+            continue;
+        }
         if (app.adopt(/*defined=*/false)) {
             host::log_info(name, "its app file is gone; stopping the adopted instance");
             orphans.insert(name);

@@ -101,3 +101,28 @@ TEST_CASE("soak: a daemon killed while an app waits in backoff keeps its restart
     CHECK(a["lastExit"]["code"] == 3);
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("soak: a daemon restarted while a running app's file is broken keeps the app running with its last good definition",
+          "[integration][soak]") {
+    require_root();
+    Daemon d;
+    d.write_app("svc", ticker(d));
+    d.start();
+    d.wait_state("svc", "ready");
+    int pid = d.app("svc")["pid"];
+    write_file(d.apps_dir() + "/svc.json", R"({"command": ["sh", "-c"], "restart": {"policy": 7})");
+    REQUIRE(d.isoctl({"reload"}).code != 2);
+    CHECK(d.app("svc")["pid"] == pid);
+    d.kill9();
+    d.start();
+    auto a = d.app("svc");
+    INFO(a.dump() << "\n" << d.daemon_log());
+    CHECK(a["state"] == "ready");
+    CHECK(a["pid"] == pid);
+    CHECK(!a["fileErrors"].empty());
+    // Fixed, it is the same definition: nothing restarts.
+    d.write_app("svc", ticker(d));
+    REQUIRE(d.isoctl({"reload"}).code == 0);
+    CHECK(d.app("svc")["pid"] == pid);
+    CHECK(d.stop() == 0);
+}
