@@ -328,9 +328,13 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
     // Start the added ones (dependencies first), stop the removed ones (dependents first).
     std::map<std::string, AppSpec> specs;
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
+    // An added app the operator stopped stays stopped, as at a daemon start: a daemon
+    // that started while its file was broken never had it, and a fixed file is no
+    // `isoctl start`.
+    auto stopped = hooks_.runtime->remembered_stopped();
     for (const auto& name : start_order(specs))
         if (std::find(report.added.begin(), report.added.end(), name) != report.added.end() &&
-            apps_.at(name)->spec().autostart) {
+            apps_.at(name)->spec().autostart && !stopped.count(name)) {
             apps_.at(name)->start();
             sys::crash_point("reload.between-apps");
         }

@@ -126,3 +126,28 @@ TEST_CASE("soak: a daemon restarted while a running app's file is broken keeps t
     CHECK(d.app("svc")["pid"] == pid);
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("soak: an app the operator stopped stays stopped when a reload adds it back after a daemon restart rejected its file",
+          "[integration][soak]") {
+    require_root();
+    Daemon d;
+    d.write_app("svc", ticker(d));
+    d.start();
+    d.wait_state("svc", "ready");
+    REQUIRE(d.isoctl({"stop", "svc"}).code == 0);
+    write_file(d.apps_dir() + "/svc.json", R"({"command": ["sh", "-c"], "restart": {"policy": 7})");
+    d.kill9();
+    d.start();
+    CHECK(d.state("svc") == "failed");  // its file rejected before this daemon accepted it
+    d.write_app("svc", ticker(d));
+    REQUIRE(d.isoctl({"reload"}).code == 0);
+    // Added by the reload, but stopped by the operator: no start until `isoctl start`.
+    std::this_thread::sleep_for(1s);
+    auto a = d.app("svc");
+    INFO(a.dump());
+    CHECK(a["state"] == "stopped");
+    CHECK(a["pid"].is_null());
+    REQUIRE(d.isoctl({"start", "svc"}).code == 0);
+    d.wait_state("svc", "ready");
+    CHECK(d.stop() == 0);
+}
