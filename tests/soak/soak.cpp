@@ -1228,6 +1228,15 @@ void Soak::run() {
         }
         settle_and_check(step_);
         ++steps_done_;
+        if (step_ % 250 == 0) {
+            // Progress, also with --quiet: a long run's figures so far.
+            double secs = std::chrono::duration<double>(Clock::now() - t0_).count();
+            char b[256];
+            std::snprintf(b, sizeof b, "progress: step %ld, %ld daemon kills, %ld app kills, %.0f s (%.2f steps/s), %zu recoveries median %.0f ms",
+                          step_, daemon_kills_, app_kills_, secs, step_ / secs, recovery_ms_.size(),
+                          percentile(recovery_ms_, 0.5));
+            std::cout << b << std::endl;
+        }
     }
 }
 
