@@ -52,6 +52,15 @@ std::set<std::string> Supervisor::adopt_all() {
     std::set<std::string> adopted, orphans;
     adopting_ = true;
     auto stopped = hooks_.runtime->remembered_stopped();
+    // Stop markers of apps with neither a file nor an instance (removed while no daemon
+    // ran): nothing of them is left to keep stopped.
+    auto recorded = hooks_.runtime->recorded_instances();
+    for (const auto& name : stopped)
+        if (!apps_.count(name) && !rejected_.count(name) &&
+            std::find(recorded.begin(), recorded.end(), name) == recorded.end()) {
+            hooks_.runtime->remember_stopped(name, false);
+            hooks_.runtime->forget(name);
+        }
     for (const auto& name : hooks_.runtime->recorded_instances()) {
         auto it = apps_.find(name);
         if (it != apps_.end()) {
@@ -337,6 +346,14 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
             apps_.at(name)->spec().autostart && !stopped.count(name)) {
             apps_.at(name)->start();
             sys::crash_point("reload.between-apps");
+        }
+    // A file rejected before it was ever accepted, now gone: the app is gone, and so is
+    // what was kept for it (an operator's stop marker from an earlier daemon, its
+    // history), or a file of that name added later would inherit them.
+    for (const auto& [name, _] : rejected_)
+        if (!apps_.count(name) && !fresh.rejected.count(name)) {
+            hooks_.runtime->remember_stopped(name, false);
+            hooks_.runtime->forget(name);
         }
     set_rejected(fresh.rejected);
     if (!removed.empty()) {

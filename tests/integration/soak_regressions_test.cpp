@@ -151,3 +151,24 @@ TEST_CASE("soak: an app the operator stopped stays stopped when a reload adds it
     d.wait_state("svc", "ready");
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("soak: a file removed while it was rejected takes the operator's stop with it, so a new file of that name starts",
+          "[integration][soak]") {
+    require_root();
+    Daemon d;
+    d.write_app("svc", ticker(d));
+    d.start();
+    d.wait_state("svc", "ready");
+    REQUIRE(d.isoctl({"stop", "svc"}).code == 0);
+    write_file(d.apps_dir() + "/svc.json", R"({"command": ["sh", "-c"], "restart": {"policy": 7})");
+    d.kill9();
+    d.start();
+    CHECK(d.state("svc") == "failed");
+    d.remove_app("svc");
+    REQUIRE(d.isoctl({"reload"}).code == 0);
+    // A new app of the same name: nothing of the old one's stop applies.
+    d.write_app("svc", ticker(d));
+    REQUIRE(d.isoctl({"reload"}).code == 0);
+    d.wait_state("svc", "ready");
+    CHECK(d.stop() == 0);
+}
