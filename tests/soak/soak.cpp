@@ -276,6 +276,7 @@ private:
     // figures
     long daemon_kills_ = 0, app_kills_ = 0, violations_ = 0, leaks_ = 0, steps_done_ = 0;
     std::map<std::string, long> kills_by_kind_;
+    std::map<std::string, long> event_types_;  // the daemons' app events, by type
     std::map<std::string, long> crash_reached_;
     std::vector<double> recovery_ms_;
     std::vector<std::pair<double, double>> rss_, fds_;
@@ -864,6 +865,7 @@ void Soak::check_events(const json& events) {
     for (const auto& e : events) {
         std::string app = e.value("app", ""), type = e.value("type", "");
         if (app.empty()) continue;
+        ++event_types_[type];
         if (type == "exit") {
             ++exits[app];
             if (last_kind_[app] == "exit") fail("app " + app + ": two exits in a row without a start in between");
@@ -1181,6 +1183,9 @@ bool Soak::summary() {
     o << "daemon kills: " << daemon_kills_ << "\n";
     for (auto& [k, n] : kills_by_kind_) o << "  " << n << "  " << k << "\n";
     o << "app kills (SIGKILL, exit codes, OOM, liveness, isoctl kill): " << app_kills_ << "\n";
+    o << "app events seen:";
+    for (auto& [t, n] : event_types_) o << " " << t << "=" << n;
+    o << "\n";
     o << "violations: " << violations_ << "\n";
     o << "leaks: " << leaks_ << "\n";
     char b[256];
