@@ -312,18 +312,20 @@ std::vector<std::string> App::namespace_peers() const {
     return out;
 }
 
-void App::check_joined_peers(const std::function<SandboxHandle(const std::string&)>& peer_of) {
+void App::check_joined_peers(const std::function<std::optional<SandboxHandle>(const std::string&)>& peer_of) {
     if (!instance_ || peer_kill_sent_ || state_ == AppState::stopping) return;
     for (const auto& peer : namespace_peers()) {
-        SandboxHandle now = peer_of(peer);
+        auto now = peer_of(peer);
         auto it = joined_.find(peer);
-        if (now.pid > 0 && it == joined_.end()) {
+        if (now && it == joined_.end()) {
             // An adopted instance: the peer running now is the one it joined (no daemon
             // ran to restart the peer in between).
-            joined_[peer] = {now.pid, now.start_time};
+            joined_[peer] = {now->pid, now->start_time};
             continue;
         }
-        if (now.pid > 0 && it->second == std::make_pair(now.pid, now.start_time)) continue;
+        // Another instance of the peer has another init (pid and start time; a runtime
+        // that gives no handle cannot tell, and only the peer's end counts then).
+        if (now && (now->pid == 0 || it->second == std::make_pair(now->pid, now->start_time))) continue;
         peer_kill_sent_ = true;
         publish("kill", "the namespaces it joined ended with " + peer +
                             "'s instance; killing it (it restarts by its restart policy)");

@@ -109,12 +109,12 @@ public:
     /// The apps whose namespaces this one joins (`app:NAME` in network.mode or
     /// namespaces.pid/ipc/uts).
     std::vector<std::string> namespace_peers() const;
-    /// `peer_of(NAME)` is the sandbox NAME runs now (pid 0: none). When a peer whose
+    /// `peer_of(NAME)` is the sandbox NAME runs now (nullopt: no instance). When a peer whose
     /// namespaces the running instance joined has ended (or runs another instance), the
     /// instance is killed: what it joined is gone, or (a network namespace it alone
     /// still holds) cut off from the bridge. It then follows its restart policy, as
     /// an app whose joined pid namespace ended does.
-    void check_joined_peers(const std::function<SandboxHandle(const std::string&)>& peer_of);
+    void check_joined_peers(const std::function<std::optional<SandboxHandle>(const std::string&)>& peer_of);
     /// An operator's signal (`isoctl kill`) to the app's main process, or with `all` to
     /// every process of it (Instance::send_signal); recorded as a "signal" event. An
     /// error saying why when the app's command is not running. What the app does with

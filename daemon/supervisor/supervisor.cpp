@@ -297,7 +297,13 @@ void Supervisor::shutdown(Done done) {
     shutting_down_ = true;
     std::set<std::string> all;
     for (const auto& [name, app] : apps_) all.insert(name);
-    start_batch(std::move(all), std::nullopt, StopReason::shutdown, std::move(done));
+    start_batch(std::move(all), std::nullopt, StopReason::shutdown, [this, done = std::move(done)](std::optional<std::string> e) {
+        // A clean stop of the daemon stops every app with it: the next daemon starts
+        // them afresh (restart count 0, no last exit), as it did before the history
+        // was kept. Only a daemon that dies leaves counts behind for the next one.
+        for (const auto& [name, app] : apps_) hooks_.runtime->remember_history(name, {});
+        done(std::move(e));
+    });
 }
 
 // ---- reload ------------------------------------------------------------------------------
@@ -458,7 +464,11 @@ void Supervisor::pump() {
         // Not while adopting: a peer not yet adopted has no instance yet.
         if (!adopting_)
             for (auto& [name, app] : apps_)
-                app->check_joined_peers([this](const std::string& peer) { return sandbox(peer); });
+                app->check_joined_peers([this](const std::string& peer) -> std::optional<SandboxHandle> {
+                    auto it = apps_.find(peer);
+                    if (it == apps_.end() || !it->second->instance()) return std::nullopt;
+                    return it->second->instance()->sandbox();
+                });
         settle_waiters();
         advance_batches();
     } while (change_again_);

@@ -172,3 +172,24 @@ TEST_CASE("soak: a file removed while it was rejected takes the operator's stop 
     d.wait_state("svc", "ready");
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("soak: after a clean stop of the daemon its apps start afresh, restart count 0 and no last exit",
+          "[integration][soak]") {
+    require_root();
+    Daemon d;
+    d.write_app("svc", ticker(d, R"(, "restart": {"policy": "always", "backoff": {"initial": "100ms"}})"));
+    d.start();
+    d.wait_state("svc", "ready");
+    int pid = d.app("svc")["pid"];
+    ::kill(pid, SIGKILL);
+    REQUIRE(wait_until([&] { return d.app("svc")["restarts"] == 1 && d.state("svc") == "ready"; }));
+    // The history kept for a daemon that dies is not for one that stopped its apps.
+    REQUIRE(d.stop() == 0);
+    d.start();
+    d.wait_state("svc", "ready");
+    auto a = d.app("svc");
+    INFO(a.dump());
+    CHECK(a["restarts"] == 0);
+    CHECK(a["lastExit"].is_null());
+    CHECK(d.stop() == 0);
+}
