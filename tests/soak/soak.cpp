@@ -373,7 +373,9 @@ std::string Soak::spec_json(const AppDef& a) const {
     j["restart"] = {{"policy", "always"}, {"backoff", {{"initial", "100ms"}, {"max", "400ms"}}}};
     json probes = json::object();
     if (a.liveness)
-        probes["liveness"] = {{"http", {{"port", 80}}}, {"period", "200ms"}, {"failureThreshold", 2}};
+        // The initial delay leaves the runner time to remove the flip file before the
+        // next instance is probed (else it fails too: two exits for one).
+        probes["liveness"] = {{"http", {{"port", 80}}}, {"period", "200ms"}, {"failureThreshold", 2}, {"initialDelay", "1s"}};
     if (a.readiness == "tcp") probes["readiness"] = {{"tcp", {{"port", 80}}}, {"period", "300ms"}};
     if (a.readiness == "http") probes["readiness"] = {{"http", {{"port", 80}}}, {"period", "300ms"}};
     if (a.readiness == "exec")
@@ -574,10 +576,13 @@ std::string Soak::step_liveness() {
     auto restarts = apps["db"].value("restarts", 0);
     write_file(ctl("db") + "/unhealthy", "1\n");
     // The liveness probe (200 ms, 2 failures) restarts it: then it must be healthy again.
+    // Seen as soon as the probe stops it: then the file goes, before the next instance.
     bool seen = wait_until(
         [&] {
             auto m = app_map();
-            return m.count("db") && m["db"].value("restarts", 0) > restarts;
+            if (!m.count("db")) return false;
+            std::string st = m["db"].value("state", "");
+            return st == "stopping" || st == "backoff" || m["db"].value("restarts", 0) > restarts;
         },
         std::chrono::seconds(10));
     fs::remove(ctl("db") + "/unhealthy");
