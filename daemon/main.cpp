@@ -88,6 +88,15 @@ int main(int argc, char** argv) {
         // Ones already there get their mode back too (logs and state are not for all).
         ::chmod(dir.c_str(), static_cast<mode_t>(mode));
     }
+    // A read-only state dir (a file system remounted read-only after errors, a mistake
+    // in a mount unit) does not stop the daemon: the apps it supervises matter more than
+    // what it cannot save, and each write that fails says so where it is needed (as
+    // systemd runs on when /var is read-only and fails only the units that need it).
+    if (::access(s.state_dir.c_str(), W_OK) != 0)
+        host::log_warning("", Error::os(errno, "the state dir \"" + s.state_dir + "\"").to_string() +
+                                  ": it is read-only to the daemon, which runs on without saving: a bridged app "
+                                  "that has no address lease yet, image pulls and loads, and overlay rootfs "
+                                  "apps fail to start until it is writable again");
     std::error_code ec;
     std::string init = config::find_init(s, std::filesystem::read_symlink("/proc/self/exe", ec).string());
     if (::access(init.c_str(), X_OK) != 0) {

@@ -150,7 +150,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     auto log_dir = sys::open_dir(options_.log_dir);
     if (!log_dir) return log_dir.error();
     // Records left by an earlier run must never be read as this one's.
-    for (const char* name : {INIT_EXIT_FILE, kInstanceRecord})
+    for (const char* name : {INIT_EXIT_FILE, kInstanceRecord, INIT_LOG_DROPPED_FILE})
         if (::unlinkat(run_dir->get(), name, 0) < 0 && errno != ENOENT)
             return os_error("remove \"" + app_dir + "/" + name + "\"");
 

@@ -267,12 +267,16 @@ public:
     // Read from the cgroup at most once a second (cAdvisor's housekeeping does the
     // same): a dashboard polling GET /v1/apps with 100 apps would otherwise cost 600
     // file opens per request.
+    // The log lines the init dropped come from its run-dir record, read as often.
     ResourceUsage usage() const override {
-        if (!w_->resources.cgroup) return {};
         auto now = std::chrono::steady_clock::now();
         if (usage_at_ && now - *usage_at_ < std::chrono::seconds(1)) return usage_;
-        auto u = w_->resources.cgroup->usage();
-        usage_ = u ? *u : ResourceUsage{};
+        usage_ = {};
+        if (w_->resources.cgroup)
+            if (auto u = w_->resources.cgroup->usage()) usage_ = *u;
+        if (w_->run_dir)
+            if (auto text = sys::read_file_at(w_->run_dir.get(), INIT_LOG_DROPPED_FILE, 4096))
+                parse_log_dropped(*text, usage_);
         usage_at_ = now;
         return usage_;
     }
