@@ -225,6 +225,53 @@ TEST_CASE("faults: a full state dir fails what must be saved with a clear error,
     CHECK(d.stop() == 0);
 }
 
+TEST_CASE("faults: a full state dir fails an image load cleanly and keeps the image index whole",
+          "[integration][faults]") {
+    require_root();
+    require_prerequisite(have_tool("umoci") && have_tool("skopeo"), "umoci and skopeo build the test image");
+    // A one-layer image of a few KiB, as an OCI archive.
+    TempDir fx("isolated-faults-image");
+    const std::string layout = fx / "layout", image = layout + ":t", bundle = fx / "b", archive = fx / "img.tar";
+    must({"umoci", "init", "--layout", layout});
+    must({"umoci", "new", "--image", image});
+    must({"umoci", "unpack", "--image", image, bundle});
+    write_file(bundle + "/rootfs/hello", "hello\n");
+    must({"umoci", "repack", "--image", image, bundle});
+    must({"umoci", "config", "--image", image, "--config.cmd", "/hello"});
+    must({"skopeo", "copy", "--quiet", "oci:" + image, "oci-archive:" + archive + ":example.com/faults:one"});
+
+    Daemon d;
+    TmpfsGuard tmpfs(d.state_dir(), "256k");
+    d.start();
+    auto first = d.isoctl({"image", "load", archive});
+    INFO(first.out << first.err);
+    REQUIRE(first.code == 0);
+    const std::string index = d.state_dir() + "/images/index.json";
+    const std::string before = read_file(index);
+    REQUIRE(before.find("example.com/faults:one") != std::string::npos);
+
+    // Full: the same image under another name (its blobs are there already) fails with
+    // the reason; the index is the old one, whole; nothing half-made is left.
+    fill(d.state_dir(), 0);
+    auto again = d.isoctl({"image", "load", archive, "--name", "example.com/faults:two"});
+    CHECK(again.code != 0);
+    CHECK((again.out + again.err).find("No space left on device") != std::string::npos);
+    CHECK(read_file(index) == before);
+    CHECK(std::filesystem::is_empty(d.state_dir() + "/images/tmp"));
+    CHECK(d.http("GET", "/v1/images/example.com/faults:one").code == 200);
+    CHECK(d.http("GET", "/v1/health").code == 200);
+
+    // Space back: the same load works.
+    std::filesystem::remove(d.state_dir() + "/filler");
+    auto later = d.isoctl({"image", "load", archive, "--name", "example.com/faults:two"});
+    INFO(later.out << later.err);
+    CHECK(later.code == 0);
+    const std::string after = read_file(index);
+    CHECK(after.find("example.com/faults:one") != std::string::npos);
+    CHECK(after.find("example.com/faults:two") != std::string::npos);
+    CHECK(d.stop() == 0);
+}
+
 TEST_CASE("faults: a read-only state dir degrades the daemon instead of stopping it, at run time and at start",
           "[integration][faults]") {
     require_root();
@@ -506,6 +553,20 @@ ProcUse proc_use(pid_t pid) {
     return u;
 }
 
+// The sandbox inits of DIR's daemon (as the harness finds them: the init binary, its
+// log dir fd into DIR).
+std::size_t inits_of(const std::string& dir) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator("/proc", ec); it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+        const std::string p = it->path().string();
+        if (read_file(p + "/cmdline").rfind("isolated-init", std::string::npos) == std::string::npos) continue;
+        if (std::filesystem::read_symlink(p + "/fd/5", ec).string().rfind(dir, 0) == 0) ++n;
+    }
+    return n;
+}
+
 }  // namespace
 
 TEST_CASE("faults: ten thousand rapid API requests while apps churn get well-formed answers and leak nothing",
@@ -633,8 +694,11 @@ TEST_CASE("faults: ten thousand rapid API requests while apps churn get well-for
         CHECK(app["state"] == "stopped");
         CHECK(app["pid"].is_null());
     }
+    for (const auto& a : crashers) CHECK(d.state(a) == "stopped");
     CHECK(d.app("steady")["pid"] == steady_pid);
     CHECK(d.app("steady")["restarts"] == 0);
+    // One sandbox is left, the steady app's: no instance outlived its app's stop.
+    CHECK(wait_until([&] { return inits_of(d.dir()) == 1; }));
     // Back to the baseline: the same fds and threads once the last connections are
     // gone, and memory within a margin (allocator arenas, the event log's ring).
     ProcUse after;
