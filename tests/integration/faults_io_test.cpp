@@ -92,23 +92,33 @@ TEST_CASE("faults: a full log dir drops log lines with a count, the app runs on 
     d.write_app("chatty", R"({"command": ["sh", "-c", "i=0; while true; do i=$((i+1)); echo seq=$i-)" + pad +
                               R"(; if [ $((i % 20)) = 0 ]; then sleep 0.05; fi; done; : )" + d.dir() +
                               R"("], "stop": {"timeout": "2s"}, "logs": {"maxSize": "32K", "maxFiles": 3}})");
+    // The same with "init": false, where a forked log writer does the init's part.
+    d.write_app("bare", R"({"init": false, "command": ["sh", "-c", "i=0; while true; do i=$((i+1)); echo seq=$i-)" + pad +
+                            R"(; if [ $((i % 20)) = 0 ]; then sleep 0.05; fi; done; : )" + d.dir() +
+                            R"("], "stop": {"timeout": "2s"}, "logs": {"maxSize": "32K", "maxFiles": 3}})");
     // Leave a few K that are not a whole number of records, so a write is cut short
     // when the disk fills under it.
     fill(d.log_dir(), 10000);
     d.start();
     d.wait_state("chatty", "ready");
-    const auto pid = d.app("chatty")["pid"];
+    d.wait_state("bare", "ready");
+    const auto pid = d.app("chatty")["pid"], bare_pid = d.app("bare")["pid"];
 
     // Lines are dropped and counted; the count keeps growing: the init keeps draining
     // the app's output, so the app never blocks on a full pipe.
     std::uint64_t first = 0;
     REQUIRE(wait_until([&] { return (first = usage_u64(d.app("chatty"), "logDroppedLines")) > 0; }, 20s));
     REQUIRE(wait_until([&] { return usage_u64(d.app("chatty"), "logDroppedLines") > first + 100; }, 20s));
+    REQUIRE(wait_until([&] { return usage_u64(d.app("bare"), "logDroppedLines") > 0; }, 20s));
     auto app = d.app("chatty");
     CHECK(app["state"] == "ready");
     CHECK(app["pid"] == pid);
     CHECK(app["restarts"] == 0);
     CHECK(usage_u64(app, "logDroppedBytes") >= usage_u64(app, "logDroppedLines") * 100);
+    // The daemon's own log says so while it happens.
+    CHECK(wait_until([&] { return d.daemon_log().find("[chatty] ") != std::string::npos &&
+                                  d.daemon_log().find("bytes) of this instance dropped so far") != std::string::npos; },
+                     15s));
     auto metrics = d.http("GET", "/v1/metrics").out;
     CHECK(metrics.find("isolated_app_log_dropped_lines_total{app=\"chatty\"") != std::string::npos);
     CHECK(metrics.find("isolated_app_log_dropped_bytes_total{app=\"chatty\"") != std::string::npos);
@@ -126,11 +136,13 @@ TEST_CASE("faults: a full log dir drops log lines with a count, the app runs on 
     REQUIRE(wait_until(has_notice, 20s));
     REQUIRE(wait_until([&] { return std::filesystem::exists(log + ".2"); }, 30s));
     CHECK(d.app("chatty")["pid"] == pid);
+    CHECK(d.app("bare")["pid"] == bare_pid);
 
     // Every record is whole: no partial write left half a record glued to the next.
     const std::regex record(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout F seq=\d+-x{100}|stderr F isolated-init: dropped \d+ log lines \(\d+ bytes\) of this app's output: the log could not be written \(.+\)))");
     std::size_t records = 0, notices = 0;
-    for (const auto& f : {log, log + ".1", log + ".2"})
+    const std::string bare_log = d.log_dir() + "/bare.log";
+    for (const auto& f : {log, log + ".1", log + ".2", bare_log, bare_log + ".1", bare_log + ".2"})
         for (const auto& l : lines_of(f)) {
             INFO(f << ": " << l);
             CHECK(std::regex_match(l, record));
