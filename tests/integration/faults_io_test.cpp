@@ -833,5 +833,45 @@ TEST_CASE("faults: the fd limit reached neither spins the daemon nor leaks, and 
     bool flat = wait_until([&] { return (after = proc_use(d.pid())).fds <= base.fds; });
     INFO("fds " << base.fds << " -> " << after.fds);
     CHECK(flat);
+
+    // A start that runs out at every step of the launch in turn (1, 2, ... fds free):
+    // each fails with the reason or succeeds, and none leaves an fd behind.
+    int failed = 0, started = 0;
+    std::string sweep;
+    for (rlim_t spare = 1; spare <= 24 && started < 2; ++spare) {
+        INFO("spare fds: " << spare);
+        {
+            FdLimit limit(d.pid(), base.fds + spare);
+            (void)control.request("POST", "/v1/apps/late/start?wait=0");
+            std::string outcome;
+            wait_until([&] {
+                auto reply = control.request("GET", "/v1/apps/late");
+                if (reply.status != 200) return false;
+                auto app = json::parse(reply.body, nullptr, false);
+                if (app.is_discarded()) return false;
+                if (app["state"] == "ready") return (outcome = "ready"), true;
+                if (app["state"] == "backoff") return (outcome = last_exit_message(app)), true;
+                return false;
+            }, 20s);
+            INFO("outcome: " << outcome);
+            CHECK(!outcome.empty());
+            sweep += std::to_string(spare) + ": " + outcome + "\n";
+            if (outcome == "ready") {
+                ++started;
+            } else {
+                ++failed;
+                CHECK(outcome.find("Too many open files") != std::string::npos);
+            }
+        }
+        CHECK(control.request("POST", "/v1/apps/late/stop").status == 200);
+        flat = wait_until([&] { return (after = proc_use(d.pid())).fds <= base.fds; });
+        INFO("fds " << base.fds << " -> " << after.fds);
+        CHECK(flat);
+    }
+    WARN("fd sweep, spare fds: outcome\n" << sweep);
+    CHECK(failed > 0);
+    CHECK(started > 0);
+    CHECK(d.app("steady")["pid"] == steady_pid);
+    d.wait_state("steady", "ready");
     CHECK(d.stop() == 0);
 }
