@@ -357,7 +357,14 @@ static size_t write_records(const char *data, size_t n) {
     int err = errno;
     size_t keep = done;
     while (keep > 0 && data[keep - 1] != '\n') keep--;
-    if (keep < done && ftruncate(log_fd, (off_t)(log_size + keep)) < 0) {
+    /* From the file's own size, not log_size: someone may have truncated the file
+     * (logrotate's copytruncate), and cutting to a size it no longer has would pad it
+     * with zeros. */
+    struct stat st;
+    if (keep < done && fstat(log_fd, &st) == 0 && (uint64_t)st.st_size >= done - keep &&
+        ftruncate(log_fd, st.st_size - (off_t)(done - keep)) == 0) {
+        log_size = (uint64_t)st.st_size - (done - keep);
+    } else if (keep < done) {
         /* Cannot happen on a regular file; reopen, so the size is the file's again. */
         close(log_fd);
         (void)log_open();
