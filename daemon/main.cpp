@@ -277,7 +277,10 @@ int main(int argc, char** argv) {
     std::set<std::string> live;
     for (const auto& st : sup.list())
         if (st.init_pid > 0) live.insert(st.name);
-    if (auto gone = (*cgroups)->reconcile(live); gone && !gone->empty())
+    if (auto gone = (*cgroups)->reconcile(live); !gone)
+        host::log_warning("", "cgroups: stale app cgroups left in place (removed at their app's next start): " +
+                                  gone.error().to_string());
+    else if (!gone->empty())
         host::log_info("", "removed " + std::to_string(gone->size()) + " stale app cgroups");
     reconcile_network();
     sup.start_all(adopted);
