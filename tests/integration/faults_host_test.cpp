@@ -25,8 +25,8 @@ namespace {
 void require_root() { require_prerequisite(is_root(), "integration tests need root (namespaces, netns, cgroups)"); }
 
 std::string curl(Daemon& d, int port) {
-    return d.in_netns({"curl", "-s", "--noproxy", "*", "--max-time", "3", "http://127.0.0.1:" + std::to_string(port) + "/"})
-        .out;
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+    return d.in_netns({"curl", "-s", "--noproxy", "*", "--max-time", "3", url}).out;
 }
 
 // From inside `app`, through the gateway address to a forward: the app reaches its
@@ -534,11 +534,17 @@ TEST_CASE("faults: an image index cut at any offset is set aside with a warning,
             d.isoctl({"start", "img"});
             if (whole) {
                 d.wait_state("img", "ready", 30s);
-                REQUIRE(wait_until(
-                    [&] { return d.isoctl({"logs", "img"}).out.substr(logs_at).find("image-a") != std::string::npos; }));
+                REQUIRE(wait_until([&] {
+                    return d.isoctl({"logs", "img"}).out.substr(logs_at).find("image-a") != std::string::npos;
+                }));
             } else {
-                REQUIRE(wait_until([&] { return d.app("img").dump().find(a.ref) != std::string::npos &&
-                                                d.state("img") != "starting"; }));
+                // Fails naming its image as missing from the store.
+                const std::string missing = "image \"" + a.ref + "\" is not in the store";
+                REQUIRE(wait_until([&] {
+                    auto j = d.app("img");
+                    return j["lastExit"].is_object() &&
+                           j["lastExit"].value("message", "").find(missing) != std::string::npos;
+                }));
                 INFO(d.app("img").dump());
                 REQUIRE(d.state("img") != "ready");
             }
