@@ -13,6 +13,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "integration/harness.hpp"
 
@@ -108,11 +109,21 @@ TEST_CASE("faults: an nftables table deleted or edited by hand is rebuilt with e
     REQUIRE(wait_until([&] { return curl(d, 8080) == "hello from web\n"; }));
     REQUIRE(wait_until([&] { return curl(d, 8081) == "hello from api\n"; }));
     auto web0 = running_of(d, "web"), api0 = running_of(d, "api");
+    // Nothing to repair in a table as the daemon made it (address-bound and UDP
+    // forwards included): more than one check period passes without a repair.
+    d.write_app("more", probe_app_json("serve 80", R"(, "network": {"ports": [{"host": 8082, "app": 80, )"
+                                                   R"("hostAddress": "127.0.0.1"}, {"host": 5353, "protocol": "udp"}]})"));
+    REQUIRE(d.isoctl({"reload"}).code == 0);
+    d.wait_state("more", "ready");
+    REQUIRE(wait_until([&] { return curl(d, 8082) == "hello from more\n"; }));
+    std::this_thread::sleep_for(6s);
+    CHECK_THAT(d.daemon_log(), !Catch::Contains("repaired"));
 
     REQUIRE(d.in_netns({"nft", "delete", "table", "ip", "isolated"}).code == 0);
     REQUIRE(wait_until([&] { return curl(d, 8080) == "hello from web\n"; }, 30s));
     CHECK(curl(d, 8081) == "hello from api\n");
-    CHECK_THAT(d.daemon_log(), Catch::Contains("nftables table \"isolated\" was missing: rebuilt with 2 forwards"));
+    CHECK_THAT(d.daemon_log(), Catch::Contains("nftables table \"isolated\" was missing: rebuilt with 4 forwards"));
+    CHECK(curl(d, 8082) == "hello from more\n");
 
     // One forward element deleted: the table is rebuilt with it.
     REQUIRE(d.in_netns({"nft", "delete", "element", "ip", "isolated", "fwd_tcp", "{ 8081 }"}).code == 0);
