@@ -116,7 +116,9 @@ public:
     /// elements other than the ones the daemon added for its apps -> the whole table
     /// rebuilt from those, in one transaction). Returns one line per thing repaired,
     /// empty when all was in place. Cheap when nothing changed: a few netlink and
-    /// nftables round trips. Keeps going past errors and reports the first.
+    /// nftables round trips (above 1,000 forwards the table's contents are compared
+    /// every 12th call, its existence every call). Keeps going past errors and reports
+    /// the first.
     Result<std::vector<std::string>> repair(const std::set<std::string>& running);
 
     /// Clean daemon exit with no app running: the nftables table and the bridge go.
@@ -148,6 +150,9 @@ private:
     std::map<std::string, std::vector<Forward>> wanted_;
     /// Rules of a freshly rendered table (read back once after start()).
     std::size_t table_rules_ = 0;
+    /// Above this many forwards repair() lists the whole table only every 12th call.
+    static constexpr std::size_t kRepairListEvery = 1000;
+    unsigned repair_checks_ = 0;
 };
 
 }  // namespace isolated::net

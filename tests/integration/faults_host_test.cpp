@@ -570,3 +570,25 @@ TEST_CASE("faults: an image index cut at any offset is set aside with a warning,
     CHECK(d.get_json("/v1/images")["images"].size() == 2);
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("faults: with over 1,000 forwards a deleted table is still rebuilt at the next check",
+          "[integration][faults]") {
+    require_root();
+    require_prerequisite(have_tool("nft") && have_tool("curl"), "needs nft and curl");
+    Daemon d;
+    // 1,001 forwards: above the count where the contents are compared once a minute,
+    // the table's existence is still checked every time.
+    std::string ports = R"({"host": 8080, "app": 80})";
+    for (int p = 20000; p < 21000; ++p) ports += R"(, {"host": )" + std::to_string(p) + R"(, "app": 80})";
+    d.write_app("many", probe_app_json("serve 80", R"(, "network": {"ports": [)" + ports + "]}"));
+    d.start();
+    d.wait_state("many", "ready", 30s);
+    REQUIRE(wait_until([&] { return curl(d, 20999) == "hello from many\n"; }));
+    const int pid = d.app("many")["pid"];
+    REQUIRE(d.in_netns({"nft", "delete", "table", "ip", "isolated"}).code == 0);
+    REQUIRE(wait_until([&] { return curl(d, 20999) == "hello from many\n"; }, 30s));
+    CHECK(curl(d, 8080) == "hello from many\n");
+    CHECK_THAT(d.daemon_log(), Catch::Contains("was missing: rebuilt with 1001 forwards"));
+    CHECK(d.app("many")["pid"] == pid);
+    CHECK(d.stop() == 0);
+}
