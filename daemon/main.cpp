@@ -286,7 +286,10 @@ int main(int argc, char** argv) {
     std::set<std::string> live;
     for (const auto& st : sup.list())
         if (st.init_pid > 0) live.insert(st.name);
-    if (auto gone = (*cgroups)->reconcile(live); gone && !gone->empty())
+    if (auto gone = (*cgroups)->reconcile(live); !gone)
+        host::log_warning("", "cgroups: stale app cgroups left in place (removed at their app's next start): " +
+                                  gone.error().to_string());
+    else if (!gone->empty())
         host::log_info("", "removed " + std::to_string(gone->size()) + " stale app cgroups");
     reconcile_network();
     sup.start_all(adopted);
@@ -324,6 +327,37 @@ int main(int argc, char** argv) {
         });
     };
     refresh_status();
+
+    // The network as the daemon made it, checked every few seconds and put back if
+    // someone deleted the bridge or the table, or changed them (kube-proxy resyncs its
+    // rules periodically the same way; docs/DECISIONS.md). A failure is logged once
+    // until it changes, not every tick.
+    boost::asio::steady_timer network_timer(io);
+    std::string last_repair_error;
+    std::function<void()> check_network = [&] {
+        network_timer.expires_after(std::chrono::seconds(5));
+        network_timer.async_wait([&](boost::system::error_code e) {
+            if (e) return;
+            if (!sup.shutting_down()) {
+                std::set<std::string> running;
+                for (const auto& st : sup.list()) {
+                    if (st.init_pid <= 0 || !sup.contains(st.name)) continue;
+                    auto d = sup.detail(st.name);
+                    if (d && d->spec.network.mode == NetworkMode::bridge) running.insert(st.name);
+                }
+                auto r = (*network)->repair(running);
+                if (!r) {
+                    if (r.error().to_string() != last_repair_error)
+                        host::log_warning("", "network: " + (last_repair_error = r.error().to_string()));
+                } else {
+                    last_repair_error.clear();
+                    for (const auto& what : *r) host::log_warning("", "network: repaired: " + what);
+                }
+            }
+            check_network();
+        });
+    };
+    check_network();
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code e, int sig) {
