@@ -33,6 +33,7 @@
 #include "runtime/host_runtime.hpp"
 #include "runtime/sandbox_exec_runner.hpp"
 #include "supervisor/supervisor.hpp"
+#include "sys/crash_point.hpp"
 #include "sys/file.hpp"
 
 using namespace isolated;
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     const config::Settings& s = parsed->settings;
+    sys::arm_crash_points();  // ISOLATED_CRASH_AT, a testing aid (tests/soak/)
     host::LogLevel level;
     host::log_level_from_string(s.log_level, level);
     host::set_log_level(level);

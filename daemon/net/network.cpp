@@ -4,6 +4,7 @@
 
 #include "net/discovery.hpp"
 #include "net/ports.hpp"
+#include "sys/crash_point.hpp"
 
 namespace isolated::net {
 
@@ -180,8 +181,10 @@ Result<Attachment> Network::attach_app(const std::string& app, const NetnsRef& n
     if (auto st = check_ports(app, ports); !st) return st.error();
     auto fwd = forwards_for(app, *address, ports);
     if (!fwd) return Error::msg("app \"" + app + "\": " + fwd.error().to_string());
+    sys::crash_point("launch.before-nft");
     if (auto st = replace_forwards(app, *fwd); !st)
         return Error::msg("app \"" + app + "\": port forwards: " + st.error().to_string());
+    sys::crash_point("launch.after-nft");
 
     VethRequest rq;
     rq.host_name = veth_name_for(app);

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "host/log.hpp"
+#include "isolated/api_json.hpp"
 #include "isolated/image_run.hpp"
 #include "isolated/unique_fd.hpp"
 #include "runtime/app_files.hpp"
@@ -18,6 +20,7 @@
 #include "sandbox/init_protocol.h"
 #include "sandbox/sandbox_plan.hpp"
 #include "sandbox/spawn.hpp"
+#include "sys/crash_point.hpp"
 #include "sys/file.hpp"
 #include "sys/process.hpp"
 
@@ -263,6 +266,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         return spawned.error();
     }
     go_r.reset();
+    sys::crash_point("launch.after-clone");
     // A failure now leaves a waiting init: kill it (closing the go pipe makes it give up
     // anyway) and reap it, then release what it held, so that nothing of this launch
     // remains -- its forwards included, once attach_app() placed them.
@@ -281,9 +285,12 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         if (!att) return abandon(att.error());
         w->info.address = att->address.to_string();
         held.network = options_.network;
+        sys::crash_point("launch.after-veth");
     }
+    sys::crash_point("launch.before-go");
     if (go_w && ::write(go_w.get(), "g", 1) != 1) return abandon(os_error("release the init"));
     go_w.reset();
+    sys::crash_point("launch.after-go");
     if (bridged) {
         // The app is on the bridge: every running bridged app (this one included) now
         // finds it by name.
@@ -333,6 +340,55 @@ void HostRuntime::remember_stopped(const std::string& app, bool stopped) {
         return;
     }
     if (auto st = sys::update_file(marker, "stopped by the operator\n"); !st) host::log_warning(app, st.error().to_string());
+}
+
+namespace {
+constexpr const char* kHistoryFile = "history.json";
+constexpr std::size_t kHistoryMax = 64 * 1024;
+}  // namespace
+
+void HostRuntime::remember_history(const std::string& app, const supervisor::AppHistory& history) {
+    // Only what differs from a fresh app is kept (no file for an app that never ended).
+    std::string dir = options_.run_dir + "/apps/" + app;
+    std::string path = dir + "/" + kHistoryFile;
+    if (history.restarts == 0 && !history.last_exit) {
+        (void)::unlink(path.c_str());
+        return;
+    }
+    nlohmann::json j = {{"restarts", history.restarts},
+                        {"lastExit", history.last_exit ? nlohmann::json(*history.last_exit) : nlohmann::json(nullptr)}};
+    if (auto st = sys::make_dirs(dir, 0755); !st) return host::log_warning(app, st.error().to_string());
+    // update_file: written (temp + rename) only when it changed.
+    if (auto st = sys::update_file(path, j.dump() + "\n"); !st) host::log_warning(app, st.error().to_string());
+}
+
+std::optional<supervisor::AppHistory> HostRuntime::remembered_history(const std::string& app) {
+    std::string path = options_.run_dir + "/apps/" + app + "/" + kHistoryFile;
+    auto text = sys::read_file(path, kHistoryMax);
+    if (!text) return std::nullopt;
+    // Read defensively: anything but what remember_history() writes is ignored.
+    auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("restarts") || !j["restarts"].is_number_unsigned()) {
+        host::log_warning(app, path + " is damaged; its restart count starts over");
+        return std::nullopt;
+    }
+    supervisor::AppHistory h;
+    h.restarts = j["restarts"].get<std::uint32_t>();
+    if (j.contains("lastExit") && j["lastExit"].is_object()) {
+        try {
+            h.last_exit = j["lastExit"].get<ExitInfo>();
+        } catch (const std::exception&) {
+        }
+    }
+    return h;
+}
+
+void HostRuntime::forget(const std::string& app) {
+    (void)::unlink((options_.run_dir + "/apps/" + app + "/" + kHistoryFile).c_str());
+    // The reload that removed the app released nothing of it yet (it was still
+    // stopping); its lease would otherwise stay until the next reload or daemon start.
+    if (options_.network)
+        if (auto st = options_.network->remove_app(app); !st) host::log_warning(app, "network: " + st.error().to_string());
 }
 
 std::set<std::string> HostRuntime::remembered_stopped() { return apps_having(options_.run_dir, "stopped"); }

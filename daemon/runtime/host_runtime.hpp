@@ -60,6 +60,9 @@ public:
 
     /// <run_dir>/apps/<app>/stopped exists while an operator's stop holds.
     void remember_stopped(const std::string& app, bool stopped) override;
+    void forget(const std::string& app) override;
+    void remember_history(const std::string& app, const supervisor::AppHistory& history) override;
+    std::optional<supervisor::AppHistory> remembered_history(const std::string& app) override;
     std::set<std::string> remembered_stopped() override;
     /// Apps with an instance record under <run_dir>/apps/ (left by an earlier daemon).
     std::vector<std::string> recorded_instances() override;

@@ -1,6 +1,7 @@
 #include "runtime/instance_resources.hpp"
 
 #include "host/log.hpp"
+#include "sys/crash_point.hpp"
 
 namespace isolated::runtime {
 
@@ -30,6 +31,7 @@ void InstanceResources::release(ExitInfo* exit) {
         // does not hold the rest up: it is named in a warning and removed at the app's
         // next start (whose launch fails, backing off, while it is still busy) or by the
         // reconcile at the next daemon start (systemd leaves such a cgroup and warns).
+        sys::crash_point("stop.before-cgroup-remove");
         if (auto st = cgroup->remove(); !st)
             host::log_warning(app, "cgroup " + cgroup->describe() + " not removed: " + st.error().to_string());
         cgroup.reset();

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "host/log.hpp"
+#include "sys/crash_point.hpp"
 #include "sys/file.hpp"
 #include "sys/process.hpp"
 
@@ -216,6 +217,7 @@ void Watch::handle_exit() {
     // After the init is gone: what is left of the app is killed, the OOM counter read,
     // the cgroup removed, the forwards and the hosts entry gone.
     resources.release(&exit);
+    sys::crash_point("stop.before-record-remove");
     // Handled: nothing is left for a later daemon to adopt.
     (void)::unlinkat(run_dir.get(), kInstanceRecord, 0);
     boost::system::error_code ignored;

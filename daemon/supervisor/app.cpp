@@ -1,8 +1,10 @@
 #include "supervisor/app.hpp"
 
+#include <algorithm>
 #include <csignal>
 
 #include "host/log.hpp"
+#include "sys/crash_point.hpp"
 
 namespace isolated::supervisor {
 
@@ -32,7 +34,15 @@ std::string to_string(StopReason r) {
     return "user";
 }
 
-App::App(AppSpec spec, const AppHooks& hooks) : spec_(std::move(spec)), hooks_(hooks) {}
+App::App(AppSpec spec, const AppHooks& hooks) : spec_(std::move(spec)), hooks_(hooks) {
+    // A daemon that died while this app had no instance (backoff, mid-launch) left its
+    // count and last exit here; an instance to adopt brings its own (adopt()).
+    if (hooks_.runtime)
+        if (auto h = hooks_.runtime->remembered_history(spec_.name)) {
+            restarts_ = h->restarts;
+            last_exit_ = h->last_exit;
+        }
+}
 
 App::~App() = default;
 
@@ -203,7 +213,7 @@ Result<SignalDelivery> App::send_signal(int sig, bool all) {
     return d;
 }
 
-bool App::adopt(bool defined) {
+bool App::adopt(bool defined, bool keep_recorded) {
     InstanceCallbacks cb;
     cb.on_started = [this] { handle_started(); };
     cb.on_exit = [this](const ExitInfo& e) { handle_exit(e); };
@@ -211,6 +221,7 @@ bool App::adopt(bool defined) {
     if (!a) return false;
     AppSpec current = std::move(spec_);
     spec_ = std::move(a->spec);  // what actually runs
+    if (keep_recorded) current = spec_;
     restarts_ = a->restarts;
     last_exit_ = a->last_exit;  // how the instance before it ended, as that daemon knew
     launched_at_ = hooks_.clock->now();
@@ -282,7 +293,43 @@ void App::try_launch() {
         return;
     }
     instance_ = std::move(*r);
+    joined_.clear();
+    peer_kill_sent_ = false;
+    for (const auto& peer : namespace_peers())
+        if (auto it = ctx.peers.find(peer); it != ctx.peers.end() && it->second) {
+            auto h = it->second->sandbox();
+            joined_[peer] = {h.pid, h.start_time};
+        }
     set_state(AppState::starting, "creating the sandbox");
+}
+
+std::vector<std::string> App::namespace_peers() const {
+    std::vector<std::string> out;
+    if (spec_.network.mode == NetworkMode::app) out.push_back(spec_.network.app);
+    for (const auto* ns : {&spec_.namespaces.pid, &spec_.namespaces.ipc, &spec_.namespaces.uts})
+        if (ns->kind == NamespaceKind::app && std::find(out.begin(), out.end(), ns->app) == out.end())
+            out.push_back(ns->app);
+    return out;
+}
+
+void App::check_joined_peers(const std::function<SandboxHandle(const std::string&)>& peer_of) {
+    if (!instance_ || peer_kill_sent_ || state_ == AppState::stopping) return;
+    for (const auto& peer : namespace_peers()) {
+        SandboxHandle now = peer_of(peer);
+        auto it = joined_.find(peer);
+        if (now.pid > 0 && it == joined_.end()) {
+            // An adopted instance: the peer running now is the one it joined (no daemon
+            // ran to restart the peer in between).
+            joined_[peer] = {now.pid, now.start_time};
+            continue;
+        }
+        if (now.pid > 0 && it->second == std::make_pair(now.pid, now.start_time)) continue;
+        peer_kill_sent_ = true;
+        publish("kill", "the namespaces it joined ended with " + peer +
+                            "'s instance; killing it (it restarts by its restart policy)");
+        instance_->kill_all();
+        return;
+    }
 }
 
 void App::handle_started() {
@@ -408,6 +455,7 @@ void App::enter_stopping(std::optional<Duration> timeout) {
     if (sig == 0) sig = spec_.stop.signal != 0 ? spec_.stop.signal : SIGTERM;
     set_state(AppState::stopping, "sent " + signal_name(sig) + ", waiting up to " + format_duration(t));
     instance_->signal(sig);
+    sys::crash_point("stop.after-signal");
     stop_timer_ = hooks_.clock->schedule(t, [this, t, sig] {
         if (!instance_) return;
         publish("kill", "still running " + format_duration(t) + " after " + signal_name(sig) +
@@ -532,6 +580,8 @@ void App::set_state(AppState s, std::string message) {
     state_ = s;
     message_ = std::move(message);
     if (state_changed) {
+        // Every change of the count or the last exit comes with a change of state.
+        if (hooks_.runtime) hooks_.runtime->remember_history(spec_.name, {restarts_, last_exit_});
         host::log_info(spec_.name, message_.empty() ? to_string(s) : to_string(s) + ": " + message_);
         AppEvent e;
         e.time = hooks_.clock->wall_now();

@@ -106,6 +106,15 @@ public:
     void replace_equivalent_spec(AppSpec spec);
     /// Another app changed: a start waiting for dependencies may go ahead now.
     void dependencies_changed();
+    /// The apps whose namespaces this one joins (`app:NAME` in network.mode or
+    /// namespaces.pid/ipc/uts).
+    std::vector<std::string> namespace_peers() const;
+    /// `peer_of(NAME)` is the sandbox NAME runs now (pid 0: none). When a peer whose
+    /// namespaces the running instance joined has ended (or runs another instance), the
+    /// instance is killed: what it joined is gone, or (a network namespace it alone
+    /// still holds) cut off from the bridge. It then follows its restart policy, as
+    /// an app whose joined pid namespace ended does.
+    void check_joined_peers(const std::function<SandboxHandle(const std::string&)>& peer_of);
     /// An operator's signal (`isoctl kill`) to the app's main process, or with `all` to
     /// every process of it (Instance::send_signal); recorded as a "signal" event. An
     /// error saying why when the app's command is not running. What the app does with
@@ -118,10 +127,15 @@ public:
     /// the one in force now, it is restarted with the new one. Ended while the daemon
     /// was down: that exit is handled now, by the restart policy. `defined`: false for
     /// an app whose file is gone (the supervisor stops it; its exit is not acted on).
-    /// Returns false when there was nothing to adopt.
-    bool adopt(bool defined);
+    /// `keep_recorded`: the definition the instance was launched with becomes the one
+    /// in force (its file is rejected now: the last good definition, as a reload keeps
+    /// it). Returns false when there was nothing to adopt.
+    bool adopt(bool defined, bool keep_recorded = false);
 
 private:
+    /// The init (pid, start time) of each peer the current instance joined.
+    std::map<std::string, std::pair<pid_t, std::uint64_t>> joined_;
+    bool peer_kill_sent_ = false;
     void enter_starting();
     void enter_up();
     void enter_stopping(std::optional<Duration> timeout);

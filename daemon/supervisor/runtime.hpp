@@ -121,6 +121,13 @@ struct Adoption {
     std::optional<ExitInfo> exit;
 };
 
+/// What an app's ended instances leave for its next one: the restart count and how
+/// the last one ended (AppStatus's `restarts` and `lastExit`).
+struct AppHistory {
+    std::uint32_t restarts = 0;
+    std::optional<ExitInfo> last_exit;
+};
+
 class Runtime {
 public:
     virtual ~Runtime() = default;
@@ -150,6 +157,21 @@ public:
     }
     /// The apps an operator stopped and has not started since.
     virtual std::set<std::string> remembered_stopped() { return {}; }
+    /// The app's history, kept (under the run dir) for a daemon that starts while the
+    /// app has no instance to adopt -- one killed in a backoff or in the middle of a
+    /// launch -- so that its restart count and last exit are not lost with it.
+    virtual void remember_history(const std::string& app, const AppHistory& history) {
+        (void)app;
+        (void)history;
+    }
+    virtual std::optional<AppHistory> remembered_history(const std::string& app) {
+        (void)app;
+        return std::nullopt;
+    }
+    /// `app` was removed (its file is gone) and its last instance has ended: what the
+    /// runtime keeps for an app between its instances (its address lease) goes now,
+    /// not at the next reload or daemon start.
+    virtual void forget(const std::string& app) { (void)app; }
 
     /// Names of the apps whose instances an earlier daemon recorded (adoption).
     virtual std::vector<std::string> recorded_instances() { return {}; }

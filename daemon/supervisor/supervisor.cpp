@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "host/log.hpp"
+#include "sys/crash_point.hpp"
 
 namespace isolated::supervisor {
 
@@ -49,12 +50,23 @@ App& Supervisor::add_app(const AppSpec& spec) {
 
 std::set<std::string> Supervisor::adopt_all() {
     std::set<std::string> adopted, orphans;
+    adopting_ = true;
     auto stopped = hooks_.runtime->remembered_stopped();
+    // Stop markers of apps with neither a file nor an instance (removed while no daemon
+    // ran): nothing of them is left to keep stopped.
+    auto recorded = hooks_.runtime->recorded_instances();
+    for (const auto& name : stopped)
+        if (!apps_.count(name) && !rejected_.count(name) &&
+            std::find(recorded.begin(), recorded.end(), name) == recorded.end()) {
+            hooks_.runtime->remember_stopped(name, false);
+            hooks_.runtime->forget(name);
+        }
     for (const auto& name : hooks_.runtime->recorded_instances()) {
         auto it = apps_.find(name);
         if (it != apps_.end()) {
             if (!it->second->adopt(/*defined=*/true)) continue;
             adopted.insert(name);
+            sys::crash_point("adopt.between-apps");
             // The daemon died while stopping it for the operator: finish that stop.
             if (stopped.count(name) && !it->second->is_down()) it->second->stop(std::nullopt, StopReason::user);
             continue;
@@ -62,6 +74,19 @@ std::set<std::string> Supervisor::adopt_all() {
         AppSpec placeholder;
         placeholder.name = name;
         App& app = add_app(placeholder);
+        if (rejected_.count(name)) {
+            // Its file is there but rejected (an edit that does not parse): the instance
+            // keeps the definition it runs with, the last good one, as a reload keeps it
+            // -- a daemon restart must not turn a bad edit into an outage.
+            if (app.adopt(/*defined=*/true, /*keep_recorded=*/true)) {
+                host::log_warning(name, "its app file is rejected; the running instance keeps the definition it was "
+                                        "started with");
+                adopted.insert(name);
+            } else {
+                apps_.erase(name);
+            }
+            continue;
+        }
         if (app.adopt(/*defined=*/false)) {
             host::log_info(name, "its app file is gone; stopping the adopted instance");
             orphans.insert(name);
@@ -73,6 +98,7 @@ std::set<std::string> Supervisor::adopt_all() {
         removing_.insert(orphans.begin(), orphans.end());
         start_batch(orphans, std::nullopt, StopReason::removed, [](std::optional<std::string>) {});
     }
+    adopting_ = false;
     pump();
     return adopted;
 }
@@ -300,6 +326,7 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
         report.changed.push_back(name);
         it->second->redefine(spec);
         if (was_removing) it->second->start();
+        sys::crash_point("reload.between-apps");
     }
     std::set<std::string> removed;
     for (const auto& [name, app] : apps_) {
@@ -310,10 +337,24 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
     // Start the added ones (dependencies first), stop the removed ones (dependents first).
     std::map<std::string, AppSpec> specs;
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
+    // An added app the operator stopped stays stopped, as at a daemon start: a daemon
+    // that started while its file was broken never had it, and a fixed file is no
+    // `isoctl start`.
+    auto stopped = hooks_.runtime->remembered_stopped();
     for (const auto& name : start_order(specs))
         if (std::find(report.added.begin(), report.added.end(), name) != report.added.end() &&
-            apps_.at(name)->spec().autostart)
+            apps_.at(name)->spec().autostart && !stopped.count(name)) {
             apps_.at(name)->start();
+            sys::crash_point("reload.between-apps");
+        }
+    // A file rejected before it was ever accepted, now gone: the app is gone, and so is
+    // what was kept for it (an operator's stop marker from an earlier daemon, its
+    // history), or a file of that name added later would inherit them.
+    for (const auto& [name, _] : rejected_)
+        if (!apps_.count(name) && !fresh.rejected.count(name)) {
+            hooks_.runtime->remember_stopped(name, false);
+            hooks_.runtime->forget(name);
+        }
     set_rejected(fresh.rejected);
     if (!removed.empty()) {
         removing_.insert(removed.begin(), removed.end());
@@ -354,6 +395,7 @@ void Supervisor::forget_removed() {
         }
         host::log_info(*it, "removed");
         hooks_.runtime->remember_stopped(*it, false);
+        hooks_.runtime->forget(*it);
         apps_.erase(app);
         it = removing_.erase(it);
     }
@@ -413,6 +455,10 @@ void Supervisor::pump() {
         change_again_ = false;
         for (auto& [name, app] : apps_)
             if (!removing_.count(name)) app->dependencies_changed();
+        // Not while adopting: a peer not yet adopted has no instance yet.
+        if (!adopting_)
+            for (auto& [name, app] : apps_)
+                app->check_joined_peers([this](const std::string& peer) { return sandbox(peer); });
         settle_waiters();
         advance_batches();
     } while (change_again_);

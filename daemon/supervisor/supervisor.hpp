@@ -147,6 +147,7 @@ private:
     std::vector<std::unique_ptr<StopBatch>> batches_;
     bool shutting_down_ = false;
     bool in_change_ = false;
+    bool adopting_ = false;  ///< adopt_all() runs: peers may not be adopted yet
     bool change_again_ = false;
 };
 

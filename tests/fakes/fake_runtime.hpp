@@ -60,6 +60,9 @@ public:
             stopped_by_operator.erase(app);
     }
     std::set<std::string> remembered_stopped() override { return stopped_by_operator; }
+    /// The apps forget() was told about, in order.
+    std::vector<std::string> forgotten;
+    void forget(const std::string& app) override { forgotten.push_back(app); }
     std::optional<supervisor::Adoption> adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) override;
 
     /// Launches fail with this error while set.

@@ -263,6 +263,12 @@ void Daemon::write_app(const std::string& name, const std::string& json) {
 void Daemon::remove_app(const std::string& name) { std::filesystem::remove(apps_dir() + "/" + name + ".json"); }
 
 void Daemon::start(std::vector<std::string> extra) {
+    bool up = start_may_die(std::move(extra));
+    INFO(daemon_log());
+    REQUIRE(up);
+}
+
+bool Daemon::start_may_die(std::vector<std::string> extra, const std::map<std::string, std::string>& env) {
     // The daemon's own network namespace stands in for the host's: with loopback up,
     // as a host has it.
     // It is a named one that outlives the daemon, so a restarted daemon finds its bridge,
@@ -286,12 +292,16 @@ void Daemon::start(std::vector<std::string> extra) {
                                      "--log-level", "debug"};
     if (!std::filesystem::exists(dir() + "/isolated.conf")) write_file(dir() + "/isolated.conf", "# test\n");
     argv.insert(argv.end(), extra.begin(), extra.end());
+    for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     pid_ = spawn_logged(argv, tmp_ / "daemon.log");
+    for (auto& [k, v] : env) ::unsetenv(k.c_str());
     bool up = wait_until([&] { return http("GET", "/v1/health").code == 200 || !running(); },
                          slow_factor() * std::chrono::seconds(20));
-    INFO(daemon_log());
-    REQUIRE(running());
-    REQUIRE(up);
+    if (!running()) {
+        kill9();  // reaps it
+        return false;
+    }
+    return up;
 }
 
 int Daemon::stop(std::chrono::milliseconds timeout) {

@@ -75,6 +75,10 @@ public:
 
     /// Starts `isolated` with the test's paths plus `extra` flags; waits for its socket.
     void start(std::vector<std::string> extra = {});
+    /// start() for a daemon that may die on its way up (the soak's crash points, which
+    /// can fire during adoption): false, with the daemon reaped, when it exited before
+    /// its socket answered; `env` is added to the daemon's environment.
+    bool start_may_die(std::vector<std::string> extra = {}, const std::map<std::string, std::string>& env = {});
     /// SIGTERM and wait (the daemon stops the apps first); returns its exit code.
     int stop(std::chrono::milliseconds timeout = std::chrono::seconds(60));
     /// SIGKILL the daemon (apps stay) and reap it.
