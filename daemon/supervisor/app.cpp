@@ -67,6 +67,7 @@ AppStatus App::status() const {
 // ---- commands --------------------------------------------------------------------------
 
 void App::start() {
+    Touch touch(*this);
     switch (state_) {
         case AppState::stopped:
         case AppState::failed:
@@ -90,6 +91,7 @@ void App::start() {
 }
 
 void App::stop(std::optional<Duration> timeout, StopReason reason) {
+    Touch touch(*this);
     start_after_stop_ = false;
     switch (state_) {
         case AppState::stopped:
@@ -121,6 +123,7 @@ void App::stop(std::optional<Duration> timeout, StopReason reason) {
 }
 
 void App::restart(std::optional<Duration> timeout) {
+    Touch touch(*this);
     backoff_.reset();
     if (instance_) {
         stop(timeout, StopReason::restart);
@@ -136,6 +139,7 @@ void App::restart(std::optional<Duration> timeout) {
 }
 
 void App::redefine(AppSpec spec) {
+    Touch touch(*this);
     pending_spec_ = std::move(spec);
     switch (state_) {
         case AppState::stopped:
@@ -167,6 +171,7 @@ void App::redefine(AppSpec spec) {
 }
 
 void App::replace_equivalent_spec(AppSpec spec) {
+    Touch touch(*this);
     if (!spec_.same_definition(spec)) return;
     if (pending_spec_) {
         pending_spec_->autostart = spec.autostart;
@@ -177,10 +182,12 @@ void App::replace_equivalent_spec(AppSpec spec) {
 }
 
 void App::dependencies_changed() {
+    Touch touch(*this);
     if (state_ == AppState::starting && !instance_) try_launch();
 }
 
 Result<SignalDelivery> App::send_signal(int sig, bool all) {
+    Touch touch(*this);
     if (!instance_) return Error::msg(name() + " is " + to_string(state_) + ", not running");
     if (!started_) return Error::msg(name() + " is " + to_string(state_) + ": its command has not been started yet");
     auto d = instance_->send_signal(sig, all);
@@ -204,6 +211,7 @@ Result<SignalDelivery> App::send_signal(int sig, bool all) {
 }
 
 bool App::adopt(bool defined) {
+    Touch touch(*this);
     InstanceCallbacks cb;
     cb.on_started = [this] { handle_started(); };
     cb.on_exit = [this](const ExitInfo& e) { handle_exit(e); };
@@ -286,6 +294,7 @@ void App::try_launch() {
 }
 
 void App::handle_started() {
+    Touch touch(*this);
     started_ = true;
     started_at_ = instance_ ? instance_->info().started_at.value_or(hooks_.clock->wall_now()) : hooks_.clock->wall_now();
     if (state_ != AppState::starting) return;
@@ -317,8 +326,11 @@ void App::start_probes() {
     ProbeCallbacks cb;
     cb.on_change = [this](const ProbeChange& c) { handle_probe_change(c); };
     cb.on_warning = [this](ProbeType t, const std::string& m) {
+        Touch touch(*this);
         publish("probe", to_string(t) + " probe warning: " + m);
     };
+    // Every run moves the probe's counts and times (health()), not only a verdict change.
+    cb.on_run = [this] { touch(); };
     probes_ = hooks_.probes->start(spec_, *instance_, std::move(cb));
 }
 
@@ -360,6 +372,7 @@ HealthStatus App::health() const {
 }
 
 void App::handle_probe_change(const ProbeChange& c) {
+    Touch touch(*this);
     if (!is_up() || !probes_) return;  // stopping: verdicts no longer matter
     std::string what = to_string(c.type) + " probe";
     std::string detail = c.message.empty() ? "" : ": " + c.message;
@@ -409,6 +422,7 @@ void App::enter_stopping(std::optional<Duration> timeout) {
     set_state(AppState::stopping, "sent " + signal_name(sig) + ", waiting up to " + format_duration(t));
     instance_->signal(sig);
     stop_timer_ = hooks_.clock->schedule(t, [this, t, sig] {
+        Touch touch(*this);
         if (!instance_) return;
         publish("kill", "still running " + format_duration(t) + " after " + signal_name(sig) +
                             "; killing everything of the app");
@@ -431,6 +445,7 @@ void App::enter_backoff(std::uint32_t attempt, const std::string& why) {
     next_restart_at_ = hooks_.clock->wall_now() + delay;
     set_state(AppState::backoff, why + "; restarting in " + format_duration(delay));
     backoff_timer_ = hooks_.clock->schedule(delay, [this] {
+        Touch touch(*this);
         ++restarts_;
         publish("restart", "restarting (restart " + std::to_string(restarts_) + ")");
         enter_starting();
@@ -438,6 +453,7 @@ void App::enter_backoff(std::uint32_t attempt, const std::string& why) {
 }
 
 void App::handle_exit(const ExitInfo& exit) {
+    Touch touch(*this);
     bool was_stopping = state_ == AppState::stopping;
     stop_probes();
     instance_.reset();
@@ -544,6 +560,7 @@ void App::set_state(AppState s, std::string message) {
         // is not a new failure.
         if (s == AppState::failed) run_hook(HookKind::failure, published);
     }
+    touch();
     if (hooks_.changed) hooks_.changed(*this);
 }
 

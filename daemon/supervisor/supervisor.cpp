@@ -18,6 +18,7 @@ Supervisor::Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomS
     hooks_.unmet_dependency = [this](const App& a) { return unmet_dependency(a); };
     hooks_.launch_context = [this](const App& a) { return launch_context(a); };
     hooks_.changed = [this](App&) { pump(); };
+    hooks_.status_changes = &changes_;
 }
 
 Supervisor::~Supervisor() {
@@ -28,10 +29,12 @@ Supervisor::~Supervisor() {
 }
 
 void Supervisor::load(const std::map<std::string, AppSpec>& apps) {
+    ++changes_;
     for (const auto& [name, spec] : apps) add_app(spec);
 }
 
 void Supervisor::set_rejected(const std::map<std::string, std::vector<Diagnostic>>& rejected) {
+    ++changes_;
     rejected_.clear();
     for (const auto& [name, errors] : rejected) {
         if (name.empty()) continue;  // the directory itself (missing): not an app
@@ -41,6 +44,7 @@ void Supervisor::set_rejected(const std::map<std::string, std::vector<Diagnostic
 }
 
 App& Supervisor::add_app(const AppSpec& spec) {
+    ++changes_;
     auto app = std::make_unique<App>(spec, hooks_);
     App& ref = *app;
     apps_[spec.name] = std::move(app);
@@ -48,6 +52,7 @@ App& Supervisor::add_app(const AppSpec& spec) {
 }
 
 std::set<std::string> Supervisor::adopt_all() {
+    ++changes_;
     std::set<std::string> adopted, orphans;
     auto stopped = hooks_.runtime->remembered_stopped();
     for (const auto& name : hooks_.runtime->recorded_instances()) {
@@ -78,6 +83,7 @@ std::set<std::string> Supervisor::adopt_all() {
 }
 
 void Supervisor::start_all(const std::set<std::string>& skip) {
+    ++changes_;
     std::map<std::string, AppSpec> specs;
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
     // Apps an operator stopped stay stopped across daemon restarts (until a reboot
@@ -230,6 +236,7 @@ void Supervisor::restart(const std::string& name, std::optional<Duration> timeou
 }
 
 Result<SignalDelivery> Supervisor::signal(const std::string& name, int sig, bool all) {
+    ++changes_;
     auto it = apps_.find(name);
     if (it == apps_.end()) return Error::msg(not_defined(name));
     return it->second->send_signal(sig, all);
@@ -268,6 +275,7 @@ void Supervisor::add_waiter(const std::string& name, Done done, std::vector<std:
 }
 
 void Supervisor::shutdown(Done done) {
+    ++changes_;
     shutting_down_ = true;
     std::set<std::string> all;
     for (const auto& [name, app] : apps_) all.insert(name);
@@ -277,6 +285,7 @@ void Supervisor::shutdown(Done done) {
 // ---- reload ------------------------------------------------------------------------------
 
 ReloadReport Supervisor::reload(const AppDir& fresh) {
+    ++changes_;
     ReloadReport report;
     for (const auto& [name, errors] : fresh.rejected) {
         RejectedApp r{name, {}};
@@ -333,6 +342,7 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
 }
 
 void Supervisor::forget_removed() {
+    ++changes_;
     for (auto it = removing_.begin(); it != removing_.end();) {
         auto app = apps_.find(*it);
         if (app == apps_.end()) {
@@ -402,6 +412,7 @@ LaunchContext Supervisor::launch_context(const App& app) const {
 // ---- change propagation ------------------------------------------------------------------
 
 void Supervisor::pump() {
+    ++changes_;
     // State changes cascade (a dependency becomes ready -> a dependent launches ->
     // ...). Handle them iteratively rather than recursively.
     if (in_change_) {

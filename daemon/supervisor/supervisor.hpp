@@ -9,6 +9,7 @@
 // dependents (docker compose's depends_on, not systemd's Requires=).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,7 +57,17 @@ public:
     void start_all(const std::set<std::string>& skip = {});
 
     bool contains(const std::string& name) const { return apps_.count(name) != 0; }
+    /// The definition in force of a defined app (nullptr if none): what detail() has,
+    /// without copying it and the app's recent events.
+    const AppSpec* spec_of(const std::string& name) const {
+        auto it = apps_.find(name);
+        return it == apps_.end() ? nullptr : &it->second->spec();
+    }
     std::vector<AppStatus> list() const;
+    /// Changes whenever list() may answer anything else than before, usage aside (that
+    /// moves at most once a second: see App::status()). Equal generations = equal
+    /// lists, for a cache of the list (api::AppListCache).
+    std::uint64_t status_generation() const { return changes_; }
     std::optional<AppDetail> detail(const std::string& name) const;
     /// The sandbox of the app's current instance (Instance::sandbox()), for work inside
     /// it (`isoctl exec`); empty when the app is not defined or has no instance.
@@ -148,6 +159,7 @@ private:
     bool shutting_down_ = false;
     bool in_change_ = false;
     bool change_again_ = false;
+    std::uint64_t changes_ = 0;  ///< see status_generation(); the apps count through hooks_
 };
 
 }  // namespace isolated::supervisor
