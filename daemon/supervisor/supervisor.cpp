@@ -125,6 +125,14 @@ std::vector<AppStatus> Supervisor::list() const {
     return out;
 }
 
+std::set<std::string> Supervisor::launched_with(NetworkMode mode) const {
+    std::set<std::string> out;
+    for (const auto& [name, app] : apps_)
+        if (app->has_instance() && app->instance()->info().init_pid > 0 && app->spec().network.mode == mode)
+            out.insert(name);
+    return out;
+}
+
 std::optional<AppDetail> Supervisor::detail(const std::string& name) const {
     auto it = apps_.find(name);
     auto rejected = rejected_.find(name);

@@ -57,12 +57,10 @@ public:
     void start_all(const std::set<std::string>& skip = {});
 
     bool contains(const std::string& name) const { return apps_.count(name) != 0; }
-    /// The definition in force of a defined app (nullptr if none): what detail() has,
-    /// without copying it and the app's recent events.
-    const AppSpec* spec_of(const std::string& name) const {
-        auto it = apps_.find(name);
-        return it == apps_.end() ? nullptr : &it->second->spec();
-    }
+    /// The defined apps launched and not yet exited whose definition in force has
+    /// network `mode`: what list() would say through initPid and detail() through the
+    /// spec, without building either (list() reads every app's usage from its cgroup).
+    std::set<std::string> launched_with(NetworkMode mode) const;
     std::vector<AppStatus> list() const;
     /// Changes whenever list() may answer anything else than before, usage aside (that
     /// moves at most once a second: see App::status()). Equal generations = equal

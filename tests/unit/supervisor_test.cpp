@@ -1389,3 +1389,23 @@ TEST_CASE("status_generation moves with every change that list() shows", "[super
     CHECK(moved >= 15);  // the scenario really changed the list, step after step
     CHECK(steps >= 25);
 }
+
+TEST_CASE("launched_with names the launched apps of a network mode, and only while launched",
+          "[supervisor]") {
+    Rig r;
+    auto web = make_spec("web");
+    web.network.mode = NetworkMode::bridge;
+    auto db = make_spec("db");
+    db.network.mode = NetworkMode::bridge;
+    auto plain = make_spec("plain");
+    plain.network.mode = NetworkMode::none;
+    r.load({web, db, plain});
+    CHECK(r.sup.launched_with(NetworkMode::bridge).empty());
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.runtime.started("db");
+    r.runtime.started("plain");
+    CHECK(r.sup.launched_with(NetworkMode::bridge) == std::set<std::string>{"db", "web"});
+    r.runtime.exit("db", 1);
+    CHECK(r.sup.launched_with(NetworkMode::bridge) == std::set<std::string>{"web"});
+}
