@@ -341,13 +341,9 @@ int main(int argc, char** argv) {
         network_timer.async_wait([&](boost::system::error_code e) {
             if (e) return;
             if (!sup.shutting_down()) {
-                std::set<std::string> running;
-                for (const auto& st : sup.list()) {
-                    if (st.init_pid <= 0 || !sup.contains(st.name)) continue;
-                    auto d = sup.detail(st.name);
-                    if (d && d->spec.network.mode == NetworkMode::bridge) running.insert(st.name);
-                }
-                auto r = (*network)->repair(running);
+                // Not sup.list(): that reads every app's usage from its cgroup (six
+                // files an app), which made this check cost ~10 ms with 100 apps.
+                auto r = (*network)->repair(sup.launched_with(NetworkMode::bridge));
                 if (!r) {
                     if (r.error().to_string() != last_repair_error)
                         host::log_warning("", "network: " + (last_repair_error = r.error().to_string()));
