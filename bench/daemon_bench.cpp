@@ -14,7 +14,7 @@
 //
 //   isolated-bench-daemon --build DIR [--cgroup-root NAME] [--quick] [--crash-rounds N]
 //                         [--api-seconds S] [--cpu-window S] [--cpu-rounds N] [--apps N]
-//                         [--only crash|memory|api|probes]
+//                         [--only crash|memory|api|probes] [--probe-modes none,http,tcp,exec]
 //
 // Cleanup even on failure: the daemon is stopped (SIGTERM, then SIGKILL by PID), every
 // process left in our cgroup subtree is killed by PID and the subtree removed; the
@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -484,6 +485,7 @@ int main(int argc, char** argv) {
     double api_seconds = 5, cpu_window = 15;
     int cpu_rounds = 3;
     std::string only;  // crash | memory | api | probes; "" = all (api needs memory's apps)
+    std::string probe_modes;  // none,http,tcp,exec; "" = all
     auto section = [&](const char* name) { return only.empty() || only == name; };
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -497,6 +499,7 @@ int main(int argc, char** argv) {
         else if (a == "--cpu-rounds") cpu_rounds = std::max(1, std::stoi(next()));
         else if (a == "--apps") apps_n = std::stoi(next());
         else if (a == "--only") only = next();
+        else if (a == "--probe-modes") probe_modes = next();
     }
     if (quick) crash_rounds = std::min(crash_rounds, 5), api_seconds = std::min(api_seconds, 1.0),
                cpu_window = std::min(cpu_window, 3.0), cpu_rounds = 1, apps_n = std::min(apps_n, 10);
@@ -721,6 +724,12 @@ int main(int argc, char** argv) {
         };
         double base_self = 0, base_cg = 0, exec_per_probe = -1;
         for (auto& mode : modes) {
+            // --probe-modes none,http: only the rows named (first word, any case).
+            if (!probe_modes.empty()) {
+                std::string first = mode.name.substr(0, mode.name.find(' '));
+                for (auto& c : first) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                if (("," + probe_modes + ",").find("," + first + ",") == std::string::npos) continue;
+            }
             set_apps(d, "probe", apps_n, [&](int) {
                 return R"({"command": ["/opt/probe/sandbox_probe", "serve", "8080"], "network": {"mode": "none"},
                            "mounts": [{"type": "bind", "source": ")" +

@@ -85,6 +85,10 @@ std::string describe_usage(const isolated::ResourceUsage& u, const isolated::Res
         if (u.cpu_throttled_seconds) t += " (" + cpu_seconds(*u.cpu_throttled_seconds) + ")";
         parts.push_back(t);
     }
+    // A full log dir: the app runs on, its output does not all reach the log.
+    if (u.log_dropped_lines && *u.log_dropped_lines)
+        parts.push_back("log lines dropped " + std::to_string(*u.log_dropped_lines) + " (" +
+                        human_bytes(u.log_dropped_bytes.value_or(0)) + ")");
     return parts.empty() ? "-" : join(parts);
 }
 

@@ -38,6 +38,7 @@ DaemonBackend::DaemonBackend(supervisor::Supervisor& sup, supervisor::EventLog& 
     : sup_(sup), events_(events), logs_(logs), apps_dir_(std::move(apps_dir)), cgroup_driver_(std::move(cgroup_driver)) {}
 
 std::vector<AppStatus> DaemonBackend::list_apps() { return sup_.list(); }
+std::optional<std::uint64_t> DaemonBackend::apps_generation() { return sup_.status_generation(); }
 
 std::optional<AppDetail> DaemonBackend::get_app(const std::string& name) { return sup_.detail(name); }
 

@@ -30,6 +30,7 @@ public:
                   std::string apps_dir, std::string cgroup_driver);
 
     std::vector<AppStatus> list_apps() override;
+    std::optional<std::uint64_t> apps_generation() override;
     std::optional<AppDetail> get_app(const std::string& name) override;
     void app_action(const std::string& name, api::AppAction action, std::optional<Duration> timeout,
                     Done done) override;

@@ -90,6 +90,15 @@ int main(int argc, char** argv) {
         // Ones already there get their mode back too (logs and state are not for all).
         ::chmod(dir.c_str(), static_cast<mode_t>(mode));
     }
+    // A read-only state dir (a file system remounted read-only after errors, a mistake
+    // in a mount unit) does not stop the daemon: the apps it supervises matter more than
+    // what it cannot save, and each write that fails says so where it is needed (as
+    // systemd runs on when /var is read-only and fails only the units that need it).
+    if (::access(s.state_dir.c_str(), W_OK) != 0)
+        host::log_warning("", Error::os(errno, "the state dir \"" + s.state_dir + "\"").to_string() +
+                                  ": it is read-only to the daemon, which runs on without saving: a bridged app "
+                                  "that has no address lease yet, image pulls and loads, and overlay rootfs "
+                                  "apps fail to start until it is writable again");
     std::error_code ec;
     std::string init = config::find_init(s, std::filesystem::read_symlink("/proc/self/exe", ec).string());
     if (::access(init.c_str(), X_OK) != 0) {
@@ -279,7 +288,10 @@ int main(int argc, char** argv) {
     std::set<std::string> live;
     for (const auto& st : sup.list())
         if (st.init_pid > 0) live.insert(st.name);
-    if (auto gone = (*cgroups)->reconcile(live); gone && !gone->empty())
+    if (auto gone = (*cgroups)->reconcile(live); !gone)
+        host::log_warning("", "cgroups: stale app cgroups left in place (removed at their app's next start): " +
+                                  gone.error().to_string());
+    else if (!gone->empty())
         host::log_info("", "removed " + std::to_string(gone->size()) + " stale app cgroups");
     reconcile_network();
     sup.start_all(adopted);
@@ -317,6 +329,33 @@ int main(int argc, char** argv) {
         });
     };
     refresh_status();
+
+    // The network as the daemon made it, checked every few seconds and put back if
+    // someone deleted the bridge or the table, or changed them (kube-proxy resyncs its
+    // rules periodically the same way; docs/DECISIONS.md). A failure is logged once
+    // until it changes, not every tick.
+    boost::asio::steady_timer network_timer(io);
+    std::string last_repair_error;
+    std::function<void()> check_network = [&] {
+        network_timer.expires_after(std::chrono::seconds(5));
+        network_timer.async_wait([&](boost::system::error_code e) {
+            if (e) return;
+            if (!sup.shutting_down()) {
+                // Not sup.list(): that reads every app's usage from its cgroup (six
+                // files an app), which made this check cost ~10 ms with 100 apps.
+                auto r = (*network)->repair(sup.launched_with(NetworkMode::bridge));
+                if (!r) {
+                    if (r.error().to_string() != last_repair_error)
+                        host::log_warning("", "network: " + (last_repair_error = r.error().to_string()));
+                } else {
+                    last_repair_error.clear();
+                    for (const auto& what : *r) host::log_warning("", "network: repaired: " + what);
+                }
+            }
+            check_network();
+        });
+    };
+    check_network();
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code e, int sig) {

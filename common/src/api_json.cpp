@@ -125,7 +125,9 @@ void to_json(json& j, const ResourceUsage& v) {
              {"pids", opt(v.pids)},
              {"cpuThrottledPeriods", opt(v.cpu_throttled_periods)},
              {"cpuThrottledSeconds", opt(v.cpu_throttled_seconds)},
-             {"cpuPeriods", opt(v.cpu_periods)}};
+             {"cpuPeriods", opt(v.cpu_periods)},
+             {"logDroppedLines", opt(v.log_dropped_lines)},
+             {"logDroppedBytes", opt(v.log_dropped_bytes)}};
 }
 
 void from_json(const json& j, ResourceUsage& v) {
@@ -136,6 +138,8 @@ void from_json(const json& j, ResourceUsage& v) {
     get_opt(j, "cpuThrottledPeriods", v.cpu_throttled_periods);
     get_opt(j, "cpuThrottledSeconds", v.cpu_throttled_seconds);
     get_opt(j, "cpuPeriods", v.cpu_periods);
+    get_opt(j, "logDroppedLines", v.log_dropped_lines);
+    get_opt(j, "logDroppedBytes", v.log_dropped_bytes);
 }
 
 void to_json(json& j, const PortSpec& v) {

@@ -121,6 +121,10 @@ public:
     virtual ~Backend() = default;
 
     virtual std::vector<AppStatus> list_apps() = 0;
+    /// A number that changes whenever list_apps() may answer anything else than before,
+    /// usage aside (its counters move at most once a second, and the list cache reads
+    /// them again after a second). nullopt = no such number: every list is read.
+    virtual std::optional<std::uint64_t> apps_generation() { return std::nullopt; }
     virtual std::optional<AppDetail> get_app(const std::string& name) = 0;
 
     /// Starts an action and calls `done` once it has settled: for stop when the app is

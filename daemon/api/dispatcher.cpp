@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <set>
@@ -321,10 +322,10 @@ Response validated(const Request& request, Response r, std::string etag) {
 
 // The body comes from the cache, serialized once per change of each app's status.
 Response list_apps(Backend& backend, AppListCache& cache, const Request& request) {
-    auto list = backend.list_apps();
     std::optional<Redactor> r;
     if (redacting(request)) r = all_secrets(backend);
-    auto answer = cache.list(list, r ? &*r : nullptr);
+    auto answer = cache.list(backend.apps_generation(), std::chrono::steady_clock::now(),
+                             [&backend] { return backend.list_apps(); }, r ? &*r : nullptr);
     if (if_none_match(request.if_none_match, answer.etag)) return validated(request, Response{}, answer.etag);
     Response out;
     out.body = answer.body;

@@ -64,10 +64,25 @@ AppListCache::Answer AppListCache::list(const std::vector<AppStatus>& apps, cons
         }
         v.body += "]}\n";
         ++v.generation;
+        v.etag = "\"apps-" + std::string(redactor ? "r" : "f") + "-" + boot_ + "-" + std::to_string(v.generation) + "\"";
         v.built = true;
     }
-    return Answer{v.body, "\"apps-" + std::string(redactor ? "r" : "f") + "-" + boot_ + "-" +
-                              std::to_string(v.generation) + "\""};
+    return Answer{v.body, v.etag};
+}
+
+AppListCache::Answer AppListCache::list(std::optional<std::uint64_t> generation,
+                                        std::chrono::steady_clock::time_point now,
+                                        const std::function<std::vector<AppStatus>()>& load,
+                                        const Redactor* redactor) {
+    View& v = redactor ? redacted_ : full_;
+    bool same_secrets = !redactor || v.secrets == *redactor;
+    if (v.built && generation && v.read_generation == generation && same_secrets && now >= v.read_at &&
+        now - v.read_at < usage_period)
+        return Answer{v.body, v.etag};
+    auto answer = list(load(), redactor);
+    v.read_generation = generation;
+    v.read_at = now;
+    return answer;
 }
 
 std::string body_etag(std::string_view view, std::string_view body) {

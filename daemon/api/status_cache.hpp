@@ -3,7 +3,10 @@
 // dashboard that polls get a 304 instead of the body. docs/API.md, "Caching".
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -31,6 +34,16 @@ public:
     /// `redactor` is null for the full view.
     Answer list(const std::vector<AppStatus>& apps, const Redactor* redactor);
 
+    /// The usage counters' own pace (the runtime reads a cgroup at most once a second).
+    static constexpr std::chrono::seconds usage_period{1};
+    /// As above, but `load` (which reads the apps) is not called at all while
+    /// `generation` is the one the view was last read at and less than usage_period
+    /// has passed since: a poller's request then costs no per-app work. `generation`
+    /// must change whenever the list may (Backend::apps_generation); nullopt = always
+    /// read.
+    Answer list(std::optional<std::uint64_t> generation, std::chrono::steady_clock::time_point now,
+                const std::function<std::vector<AppStatus>()>& load, const Redactor* redactor);
+
 private:
     struct Fragment {
         AppStatus status;
@@ -42,7 +55,10 @@ private:
         Redactor secrets;                ///< what the redacted fragments were scrubbed with
         std::string body;
         std::uint64_t generation = 0;
+        std::string etag;
         bool built = false;
+        std::optional<std::uint64_t> read_generation;  ///< the source's, when last read
+        std::chrono::steady_clock::time_point read_at;
     };
     View full_, redacted_;
     std::string boot_;  ///< random per daemon start: a restarted daemon's generations do not collide

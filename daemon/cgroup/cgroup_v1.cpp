@@ -204,11 +204,18 @@ public:
                 if (is_app_name(n) && !live.count(n)) stray.insert(n);
         }
         std::vector<std::string> removed;
+        std::optional<Error> failed;
         for (auto& n : stray) {
             V1Dirs dirs = dirs_for(n);
-            if (auto r = remove_with_retry(unique_dirs(dirs), [&] { return kill_v1(dirs); }); !r) return r.error();
+            // One busy cgroup does not keep the others: each is tried, the first
+            // failure reported after.
+            if (auto r = remove_with_retry(unique_dirs(dirs), [&] { return kill_v1(dirs); }); !r) {
+                if (!failed) failed = r.error();
+                continue;
+            }
             removed.push_back(n);
         }
+        if (failed) return *failed;
         return removed;
     }
 

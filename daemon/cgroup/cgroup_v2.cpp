@@ -231,14 +231,21 @@ public:
 
     Result<std::vector<std::string>> reconcile(const std::set<std::string>& live) override {
         std::vector<std::string> removed;
+        std::optional<Error> failed;
         auto names = subdirs(root_dir_);
         if (!names) return names.error();
         for (auto& n : *names) {
             if (!is_app_name(n) || live.count(n)) continue;
             std::string dir = root_dir_ + "/" + n;
-            if (auto r = remove_with_retry({dir}, [&] { return kill_v2(dir); }); !r) return r.error();
+            // One busy cgroup does not keep the others: each is tried, the first
+            // failure reported after.
+            if (auto r = remove_with_retry({dir}, [&] { return kill_v2(dir); }); !r) {
+                if (!failed) failed = r.error();
+                continue;
+            }
             removed.push_back(n);
         }
+        if (failed) return *failed;
         return removed;
     }
 

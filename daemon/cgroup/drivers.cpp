@@ -52,7 +52,9 @@ Status remove_with_retry(const std::vector<std::string>& dirs, const std::functi
         timespec ts{0, 10 * 1000000};
         ::nanosleep(&ts, nullptr);
     }
-    return last;
+    // Still busy after ~1 s of kills: a process that cannot die (frozen by someone
+    // else, stuck in the kernel). Say so, naming the cgroup; the caller decides.
+    return Error{EBUSY, "cgroup busy: a process in it did not exit after SIGKILL; " + last.error().message};
 }
 
 }  // namespace isolated::cgroup

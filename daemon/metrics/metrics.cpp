@@ -159,6 +159,12 @@ std::string render(const std::vector<AppStatus>& apps, const DaemonFacts& d) {
              "1 when the app's file was rejected at the last load or reload (the app keeps its last good "
              "definition, or is failed when it never had one).");
     per_app(e, apps, [](const AppStatus& a) { return std::optional<std::string>(a.file_errors.empty() ? "0" : "1"); });
+    e.family("isolated_app_log_dropped_lines_total", "counter",
+             "Log lines of the app's current instance that could not be written (a full or failing log dir).");
+    per_app(e, apps, [](const AppStatus& a) { return opt_u64(a.usage.log_dropped_lines); });
+    e.family("isolated_app_log_dropped_bytes_total", "counter",
+             "Bytes of those lines, as CRI log records.");
+    per_app(e, apps, [](const AppStatus& a) { return opt_u64(a.usage.log_dropped_bytes); });
     e.family("isolated_app_last_exit_code", "gauge", "Exit code of the app's last exit (128+signal when killed).");
     per_app(e, apps, [](const AppStatus& a) -> std::optional<std::string> {
         if (!a.last_exit) return std::nullopt;

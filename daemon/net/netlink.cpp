@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
@@ -224,6 +225,29 @@ Status add_address(nl_sock* sock, int ifindex, Ipv4 address, int prefix, const s
     return {};
 }
 
+Result<bool> has_address(nl_sock* sock, int ifindex, Ipv4 address, int prefix) {
+    nl_cache* raw = nullptr;
+    if (int err = rtnl_addr_alloc_cache(sock, &raw); err < 0) return nl_error(err, "list addresses");
+    Cache cache(raw);
+    std::uint32_t want = htonl(address.value);
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+        auto* a = reinterpret_cast<rtnl_addr*>(o);
+        if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET) continue;
+        if (rtnl_addr_get_prefixlen(a) != prefix) continue;
+        nl_addr* local = rtnl_addr_get_local(a);
+        if (local && nl_addr_get_len(local) == sizeof want &&
+            std::memcmp(nl_addr_get_binary_addr(local), &want, sizeof want) == 0)
+            return true;
+    }
+    return false;
+}
+
+Status attach_to_bridge(nl_sock* sock, int ifindex, int bridge_index, const std::string& name) {
+    if (int err = rtnl_link_enslave_ifindex(sock, bridge_index, ifindex); err < 0)
+        return nl_error(err, "attach \"" + name + "\" to the bridge");
+    return set_hairpin(sock, ifindex, name);
+}
+
 Result<int> ensure_bridge(nl_sock* sock, const std::string& name, Ipv4 gateway, int prefix) {
     auto found = find_link(sock, name);
     if (!found) return found.error();
@@ -232,6 +256,18 @@ Result<int> ensure_bridge(nl_sock* sock, const std::string& name, Ipv4 gateway, 
         if (!br) return Error::os(ENOMEM, "netlink: bridge");
         rtnl_link_set_name(br.get(), name.c_str());
         rtnl_link_set_flags(br.get(), IFF_UP);
+        // A fixed MAC (locally administered, from the gateway address): a bridge made
+        // again after someone deleted it answers the apps' ARP entries for the gateway
+        // at once, instead of after their neighbour cache times out. Set at creation,
+        // it also keeps the bridge from taking on its lowest port's MAC.
+        const unsigned char mac[6] = {0x0a, 0x58,
+                                      static_cast<unsigned char>(gateway.value >> 24),
+                                      static_cast<unsigned char>(gateway.value >> 16),
+                                      static_cast<unsigned char>(gateway.value >> 8),
+                                      static_cast<unsigned char>(gateway.value)};
+        NlAddr lladdr(nl_addr_build(AF_LLC, mac, sizeof mac));
+        if (!lladdr) return Error::os(ENOMEM, "netlink: bridge");
+        rtnl_link_set_addr(br.get(), lladdr.get());
         if (int err = rtnl_link_add(sock, br.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0 && -err != NLE_EXIST)
             return nl_error(err, "create bridge \"" + name + "\"");
         found = find_link(sock, name);
@@ -293,7 +329,16 @@ Status setup_veth(nl_sock* host, const NetnsRef& target, const VethRequest& rq) 
     int err = create();
     if (-err == NLE_EXIST) {
         // Left over by a previous instance (its netns may still be dying: the kernel
-        // cleans namespaces up asynchronously) or by a setup that failed half-way.
+        // cleans namespaces up asynchronously) or by a setup that failed half-way: a
+        // veth on our bridge. Anything else of that name is someone else's (Docker
+        // refuses a clashing name too, CNI's bridge plugin fails on EEXIST): never
+        // deleted, the start fails naming it, and the supervisor backs off.
+        auto clash = find_link(host, rq.host_name);
+        if (!clash) return clash.error();
+        if (*clash && ((*clash)->type != "veth" || (*clash)->master != (*bridge)->index))
+            return Error::os(EEXIST, "netlink: interface \"" + rq.host_name + "\" already exists and is not " +
+                                         "isolated's (type \"" + (*clash)->type + "\", not on bridge \"" +
+                                         rq.bridge + "\"); remove or rename it");
         if (auto st = delete_link(host, rq.host_name); !st) return st.error();
         err = create();
     }

@@ -61,8 +61,16 @@ Status set_link_up(nl_sock* sock, int ifindex, const std::string& name_for_error
 /// Adds `address/prefix` to a link; an address already there is success.
 Status add_address(nl_sock* sock, int ifindex, Ipv4 address, int prefix, const std::string& name_for_errors);
 
+/// Whether the link has `address/prefix`.
+Result<bool> has_address(nl_sock* sock, int ifindex, Ipv4 address, int prefix);
+/// Enslaves the link to the bridge and puts the port in hairpin mode (what setup_veth
+/// does for a new host end).
+Status attach_to_bridge(nl_sock* sock, int ifindex, int bridge_index, const std::string& name_for_errors);
+
 /// Creates the bridge if missing (a link of another type with that name is an error),
-/// gives it `gateway/prefix` and sets it up. Returns its ifindex.
+/// gives it `gateway/prefix` and sets it up. Returns its ifindex. A bridge created here
+/// gets the MAC 0a:58:<gateway> (the apps' scheme): a bridge deleted by hand and made
+/// again keeps the MAC the apps' neighbour caches hold for their gateway.
 Result<int> ensure_bridge(nl_sock* sock, const std::string& name, Ipv4 gateway, int prefix);
 
 struct VethRequest {
@@ -76,8 +84,10 @@ struct VethRequest {
 /// One veth pair: the host end attached to the bridge and up, the peer created directly
 /// inside `target` as eth0 (so it never collides with the host's own eth0), with the
 /// address, up, lo up, default route via the gateway. A host end left over with the same
-/// name (a previous instance whose netns is still being torn down, or a half-done setup)
-/// is deleted and the creation retried once.
+/// name (a previous instance whose netns is still being torn down, or a half-done setup:
+/// a veth on `bridge`) is deleted and the creation retried once; an interface of that
+/// name that is not ours (another type, or not on our bridge) is never touched: the
+/// setup fails with EEXIST and a message naming it.
 Status setup_veth(nl_sock* host, const NetnsRef& target, const VethRequest& request);
 
 /// `network.mode: none`: only lo, up.

@@ -97,7 +97,11 @@ Status Network::start() {
     for (auto& f : listing->forwards)
         if (!f.app.empty() && config_.subnet.assignable(f.app_address)) keep.push_back(f);
     if (auto st = run_nft(render_table(ruleset_, keep)); !st) return st;
-    forwards_ = keep;
+    wanted_.clear();
+    for (auto& f : keep) wanted_[f.app].push_back(f);
+    auto fresh = read_table();
+    if (!fresh) return fresh.error();
+    table_rules_ = fresh->rules;
     return {};
 }
 
@@ -124,6 +128,11 @@ Status Network::replace_forwards(const std::string& app, const std::vector<Forwa
         forwards_.insert(forwards_.end(), next.begin(), next.end());
         return {};
     };
+    // What the daemon means the table to hold changes whether or not the kernel took
+    // it: an app whose forwards could not be removed is not running any more, and one
+    // whose forwards could not be added does not start; repair() rebuilds from this.
+    if (next.empty()) wanted_.erase(app);
+    else wanted_[app] = next;
     auto st = attempt();
     if (st) return st;
     // Our view may be stale (someone edited the table): re-read it and try once more.
@@ -238,6 +247,7 @@ Status Network::reconcile(const std::map<std::string, std::optional<Ipv4>>& brid
                 std::erase_if(forwards_, [&](const Forward& f) { return !running.count(f.app); });
         }
     }
+    std::erase_if(wanted_, [&](const auto& kv) { return !running.count(kv.first); });
 
     // Host-side veths on our bridge whose app is not running (an app still running keeps
     // its veth; a stopped app's veth normally went with its netns).
@@ -262,6 +272,127 @@ Status Network::reconcile(const std::map<std::string, std::optional<Ipv4>>& brid
     return Error::msg(msg);
 }
 
+Result<std::vector<std::string>> Network::repair(const std::set<std::string>& running) {
+    std::vector<std::string> repaired;
+    std::optional<Error> first_error;
+    auto note = [&](const Error& e) {
+        if (!first_error) first_error = e;
+    };
+
+    // The bridge: there, with the gateway address, up.
+    auto br = find_link(sock_.get(), config_.bridge);
+    if (!br) return br.error();
+    bool bridge_new = !*br;
+    if (*br && (*br)->type != "bridge") return Error::msg("\"" + config_.bridge + "\" exists and is not a bridge");
+    if (*br && !bridge_new) {
+        auto has = has_address(sock_.get(), (*br)->index, config_.subnet.gateway(), config_.subnet.prefix);
+        if (!has) return has.error();
+        if (!*has || !(*br)->up)
+            repaired.push_back(std::string("bridge \"") + config_.bridge + "\": " +
+                               (!*has ? "gateway address " + config_.subnet.gateway().to_string() + " restored" : "") +
+                               (!*has && !(*br)->up ? ", " : "") + (!(*br)->up ? "set up again" : ""));
+    } else {
+        repaired.push_back("bridge \"" + config_.bridge + "\" was missing: created again");
+    }
+    auto index = ensure_bridge(sock_.get(), config_.bridge, config_.subnet.gateway(), config_.subnet.prefix);
+    if (!index) return index.error();
+    // A new device has the defaults: route_localnet (localhost forwards) again.
+    auto rl = read_sysctl("net/ipv4/conf/" + config_.bridge + "/route_localnet");
+    if (!rl || *rl != "1") {
+        if (auto st = write_sysctl("net/ipv4/conf/" + config_.bridge + "/route_localnet", "1"); !st) note(st.error());
+        else if (!bridge_new) repaired.push_back("route_localnet on \"" + config_.bridge + "\" set again");
+    }
+    if (auto fw = read_sysctl("net/ipv4/ip_forward"); !fw || *fw != "1") {
+        if (auto st = write_sysctl("net/ipv4/ip_forward", "1"); !st) note(st.error());
+        else repaired.push_back("net.ipv4.ip_forward set to 1 again");
+    }
+
+    // The running apps' host ends on the bridge (a deleted bridge releases its ports;
+    // the veths themselves live on with their peers in the apps' namespaces).
+    if (auto links = list_links(sock_.get()); !links) {
+        note(links.error());
+    } else {
+        std::map<std::string, const LinkInfo*> by_name;
+        for (auto& l : *links) by_name[l.name] = &l;
+        std::vector<std::string> reattached;
+        for (auto& app : running) {
+            auto it = by_name.find(veth_name_for(app));
+            if (it == by_name.end() || it->second->type != "veth" || it->second->master == *index) continue;
+            if (auto st = attach_to_bridge(sock_.get(), it->second->index, *index, it->first); !st) {
+                note(st.error());
+                continue;
+            }
+            if (!it->second->up)
+                if (auto st = set_link_up(sock_.get(), it->second->index, it->first); !st) note(st.error());
+            reattached.push_back(it->first);
+        }
+        if (!reattached.empty()) {
+            std::string list;
+            for (auto& n : reattached) list += (list.empty() ? "" : ", ") + n;
+            repaired.push_back("veth" + std::string(reattached.size() > 1 ? "s " : " ") + list +
+                               " attached to the bridge again");
+        }
+    }
+
+    // The table: what the daemon put there, nothing else. wanted_ is not filtered by
+    // `running`: an app between attach_app() and its first status as running has its
+    // forwards there already, and one that stopped lost them in detach_app().
+    std::vector<Forward> want;
+    for (auto& [app, fs] : wanted_) want.insert(want.end(), fs.begin(), fs.end());
+    // Listing the table costs ~10 ms per 1,000 forwards (JSON out of libnftables and
+    // back): with many, its contents are compared every 12th check (a minute) and only
+    // its existence in between.
+    if (want.size() > kRepairListEvery && ++repair_checks_ % 12 != 0) {
+        auto tables = nft_.run("list tables ip\n", true);
+        if (!tables) {
+            note(tables.error());
+        } else if (auto t = parse_table_listing(*tables, config_.table); t && t->exists) {
+            if (first_error) {
+                Error e = *first_error;
+                e.message = "network repair: " + e.message;
+                return e;
+            }
+            return repaired;
+        }
+    }
+    auto listing = read_table();
+    if (!listing) {
+        note(listing.error());
+    } else {
+        std::string why;
+        if (!listing->exists) {
+            why = "was missing";
+        } else if (table_rules_ && listing->rules != table_rules_) {
+            why = "had " + std::to_string(listing->rules) + " rules instead of " + std::to_string(table_rules_);
+        } else {
+            bool same = listing->forwards.size() == want.size();
+            for (auto& f : want)
+                if (same && std::find(listing->forwards.begin(), listing->forwards.end(), f) == listing->forwards.end())
+                    same = false;
+            if (!same)
+                why = "had " + std::to_string(listing->forwards.size()) + " forwards instead of " +
+                      std::to_string(want.size());
+        }
+        if (!why.empty()) {
+            if (auto st = run_nft(render_table(ruleset_, want)); !st) {
+                note(st.error());
+            } else {
+                forwards_ = want;
+                repaired.push_back("nftables table \"" + config_.table + "\" " + why + ": rebuilt with " +
+                                   std::to_string(want.size()) + " forwards");
+                if (!table_rules_)
+                    if (auto fresh = read_table()) table_rules_ = fresh->rules;
+            }
+        }
+    }
+    if (first_error) {
+        Error e = *first_error;
+        e.message = "network repair: " + e.message;
+        return e;
+    }
+    return repaired;
+}
+
 std::string Network::hosts_file_for(const std::string& app, const std::string& hostname) const {
     return render_hosts(app, hostname, leases_.find(app), leases_.all());
 }
@@ -274,6 +405,7 @@ Status Network::shutdown_cleanup() {
     } else if (listing->exists) {
         if (auto st = run_nft(render_delete_table(ruleset_)); !st) errors.push_back(st.error().to_string());
         else forwards_.clear();
+        wanted_.clear();
     }
     if (auto st = delete_link(sock_.get(), config_.bridge); !st) errors.push_back(st.error().to_string());
     if (errors.empty()) return {};

@@ -109,6 +109,18 @@ public:
     /// /etc/hosts for the app (every leased app by name, its own hostname).
     std::string hosts_file_for(const std::string& app, const std::string& hostname) const;
 
+    /// Puts back what someone changed by hand while apps run (kube-proxy's periodic
+    /// resync): the bridge (re-created with its gateway address and up), the host-side
+    /// veths of the `running` bridged apps re-attached to it, route_localnet and
+    /// ip_forward, and the nftables table (missing, a rule count that differs, or forward
+    /// elements other than the ones the daemon added for its apps -> the whole table
+    /// rebuilt from those, in one transaction). Returns one line per thing repaired,
+    /// empty when all was in place. Cheap when nothing changed: a few netlink and
+    /// nftables round trips (above 1,000 forwards the table's contents are compared
+    /// every 12th call, its existence every call). Keeps going past errors and reports
+    /// the first.
+    Result<std::vector<std::string>> repair(const std::set<std::string>& running);
+
     /// Clean daemon exit with no app running: the nftables table and the bridge go.
     Status shutdown_cleanup();
 
@@ -132,6 +144,15 @@ private:
     NlSocket sock_;
     NftContext nft_;
     std::vector<Forward> forwards_;
+    /// What the daemon put in the table, per app: what repair() restores. forwards_ is
+    /// the kernel's view and follows every re-read; this follows only the daemon's own
+    /// writes (start(), replace_forwards(), reconcile()).
+    std::map<std::string, std::vector<Forward>> wanted_;
+    /// Rules of a freshly rendered table (read back once after start()).
+    std::size_t table_rules_ = 0;
+    /// Above this many forwards repair() lists the whole table only every 12th call.
+    static constexpr std::size_t kRepairListEvery = 1000;
+    unsigned repair_checks_ = 0;
 };
 
 }  // namespace isolated::net

@@ -12,6 +12,9 @@ ProbeSet::ProbeSet(supervisor::Clock& clock, const ProbesSpec& spec, const Probe
         cb.on_warning = [this, t](const std::string& m) {
             if (auto fn = callbacks_.on_warning) fn(t, m);
         };
+        cb.on_run = [this] {
+            if (callbacks_.on_run) callbacks_.on_run();
+        };
         return std::make_unique<Worker>(clock, t, *s, make_prober(t, *s), random ? random() : 0.5, std::move(cb));
     };
     startup_ = make(ProbeType::startup, spec.startup);

@@ -108,6 +108,7 @@ void Worker::finish(ProbeOutcome outcome) {
     // Copies, so that a callback that destroys the worker does not destroy the
     // std::function it is running in.
     std::weak_ptr<bool> alive = alive_;
+    if (callbacks_.on_run) callbacks_.on_run();
     if (warning && callbacks_.on_warning) {
         auto fn = callbacks_.on_warning;
         fn(*warning);

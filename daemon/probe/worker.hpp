@@ -40,6 +40,8 @@ struct WorkerCallbacks {
     std::function<void(bool passing, const std::string& message)> on_change;
     /// A warning appeared or its text changed.
     std::function<void(const std::string& message)> on_warning;
+    /// Every finished run (status() moved); must not destroy the worker.
+    std::function<void()> on_run;
 };
 
 /// The longest first-run jitter.

@@ -153,7 +153,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     auto log_dir = sys::open_dir(options_.log_dir);
     if (!log_dir) return log_dir.error();
     // Records left by an earlier run must never be read as this one's.
-    for (const char* name : {INIT_EXIT_FILE, kInstanceRecord})
+    for (const char* name : {INIT_EXIT_FILE, kInstanceRecord, INIT_LOG_DROPPED_FILE})
         if (::unlinkat(run_dir->get(), name, 0) < 0 && errno != ENOENT)
             return os_error("remove \"" + app_dir + "/" + name + "\"");
 
@@ -513,14 +513,28 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     if (w->info.pid <= 0) w->info.pid = w->host_pid_of_app(0);
     // The main process again, for operators' signals: the same process as recorded
     // (pid and start time, as for the init above), or, for a record without its start
-    // time, the init's child under the recorded pid.
+    // time, the init's child under the recorded pid. Either way it must be the init's
+    // child: a record edited to name another live process with its start time would
+    // otherwise have `isoctl kill` signal that process.
     if (!w->init_is_app && w->info.pid > 0) {
         const auto pid_start = rec->pid_start;
         if (pid_start == 0) {
             w->open_main(w->info.pid, 0);
-        } else if (auto fd = sys::pidfd_open(w->info.pid);
-                   fd && sys::process_start_time(w->info.pid) == pid_start) {
-            w->main_pidfd = std::move(*fd);
+        } else if (auto fd = sys::pidfd_open(w->info.pid); fd) {
+            if (sys::process_start_time(w->info.pid) == pid_start && sys::parent_pid(w->info.pid) == init_pid &&
+                sys::pidfd_alive(fd->get()))
+                w->main_pidfd = std::move(*fd);
+            else {
+                // Not ours: never signalled, and not shown as the app's pid either; the
+                // init's child is the main process, as for a record without a pid.
+                host::log_warning(app, "main process " + std::to_string(w->info.pid) +
+                                           " named by the instance record is not the app's (another start time, "
+                                           "or not its init's child): ignored");
+                w->info.pid = w->host_pid_of_app(0);
+                w->open_main(w->info.pid, 0);
+                rec->pid = w->info.pid;
+                rec->pid_start = w->main_pidfd ? sys::process_start_time(w->info.pid).value_or(0) : 0;
+            }
         }
     }
     w->resources.app = app;

@@ -112,6 +112,25 @@ std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::st
     return e;
 }
 
+void parse_log_dropped(const std::string& text, ResourceUsage& usage) {
+    std::optional<std::uint64_t> lines, bytes;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        auto eq = line.find('=');
+        if (eq == std::string::npos || eq + 1 == line.size() || line.size() - eq > 20) return;
+        std::uint64_t v = 0;
+        for (char c : line.substr(eq + 1)) {
+            if (c < '0' || c > '9') return;
+            v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (line.compare(0, eq, "lines") == 0) lines = v;
+        else if (line.compare(0, eq, "bytes") == 0) bytes = v;
+    }
+    if (!lines || !bytes || text.back() != '\n') return;
+    usage.log_dropped_lines = lines;
+    usage.log_dropped_bytes = bytes;
+}
+
 ExitInfo exit_while_down(const std::optional<ExitInfo>& recorded, bool has_init, WallTime now) {
     ExitInfo exit;
     if (recorded) {

@@ -59,6 +59,11 @@ Result<InstanceRecord> parse_instance_record(const std::string& app, const std::
 /// a record cut short is never read as another exit) or belongs to another instance.
 std::optional<ExitInfo> parse_exit_record(const std::string& text, const std::string& instance);
 
+/// Reads the init's record of dropped log lines (INIT_LOG_DROPPED_FILE) into USAGE's
+/// log_dropped_* fields; a record that is cut or malformed leaves them unset (the init
+/// rewrites it within a second).
+void parse_log_dropped(const std::string& text, ResourceUsage& usage);
+
 /// How an instance that ended while no daemon watched it ended: the exit its init
 /// recorded (RECORDED, parse_exit_record's), or without one what can be known -- an
 /// app with the init (HAS_INIT) lost it only to a SIGKILL of the init; an app without

@@ -1,5 +1,6 @@
 #include "runtime/instance_resources.hpp"
 
+#include "host/log.hpp"
 #include "sys/crash_point.hpp"
 
 namespace isolated::runtime {
@@ -26,8 +27,13 @@ void InstanceResources::release(ExitInfo* exit) {
                 exit->oom_killed = true;
                 if (exit->message.empty()) exit->message = "killed by the OOM killer (memory limit)";
             }
+        // A cgroup that stays busy (a process someone froze, one stuck in the kernel)
+        // does not hold the rest up: it is named in a warning and removed at the app's
+        // next start (whose launch fails, backing off, while it is still busy) or by the
+        // reconcile at the next daemon start (systemd leaves such a cgroup and warns).
         sys::crash_point("stop.before-cgroup-remove");
-        (void)cgroup->remove();
+        if (auto st = cgroup->remove(); !st)
+            host::log_warning(app, "cgroup " + cgroup->describe() + " not removed: " + st.error().to_string());
         cgroup.reset();
     }
     if (network) {

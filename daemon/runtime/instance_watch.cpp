@@ -91,6 +91,29 @@ void Watch::wait_exit() {
                          if (ec || self->detached) return;
                          self->handle_exit();
                      });
+    watch_log_drops();
+}
+
+// The app's own log says what was lost only once it can be written again; the
+// daemon's log says it while it happens (journald logs its "Suppressed" lines itself).
+void Watch::watch_log_drops() {
+    drop_timer.expires_after(std::chrono::seconds(5));
+    drop_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec || self->detached || self->exited) return;
+        if (self->drop_quiet_checks > 0) --self->drop_quiet_checks;
+        ResourceUsage u;
+        if (auto text = sys::read_file_at(self->run_dir.get(), INIT_LOG_DROPPED_FILE, 4096))
+            parse_log_dropped(*text, u);
+        if (u.log_dropped_lines && *u.log_dropped_lines > self->drops_warned && self->drop_quiet_checks == 0) {
+            host::log_warning(self->app, std::to_string(*u.log_dropped_lines) + " log lines (" +
+                                             std::to_string(u.log_dropped_bytes.value_or(0)) +
+                                             " bytes) of this instance dropped so far: its log file cannot be "
+                                             "written (is the log dir full?); the app runs on");
+            self->drops_warned = *u.log_dropped_lines;
+            self->drop_quiet_checks = 12;  // a minute
+        }
+        self->watch_log_drops();
+    });
 }
 
 // A report may still sit unread in the pipe when the pidfd fires first (both are
@@ -175,6 +198,7 @@ void Watch::handle_exit() {
     exited = true;
     main_pidfd.reset();
     grace_timer.cancel();
+    drop_timer.cancel();
     ExitInfo exit;
     if (recorded) {
         exit = *recorded;
@@ -216,6 +240,7 @@ public:
         w_->report.close(ec);
         w_->grace_timer.cancel();
         w_->status_timer.cancel();
+        w_->drop_timer.cancel();
     }
 
     supervisor::InstanceInfo info() const override { return w_->info; }
@@ -269,12 +294,16 @@ public:
     // Read from the cgroup at most once a second (cAdvisor's housekeeping does the
     // same): a dashboard polling GET /v1/apps with 100 apps would otherwise cost 600
     // file opens per request.
+    // The log lines the init dropped come from its run-dir record, read as often.
     ResourceUsage usage() const override {
-        if (!w_->resources.cgroup) return {};
         auto now = std::chrono::steady_clock::now();
         if (usage_at_ && now - *usage_at_ < std::chrono::seconds(1)) return usage_;
-        auto u = w_->resources.cgroup->usage();
-        usage_ = u ? *u : ResourceUsage{};
+        usage_ = {};
+        if (w_->resources.cgroup)
+            if (auto u = w_->resources.cgroup->usage()) usage_ = *u;
+        if (w_->run_dir)
+            if (auto text = sys::read_file_at(w_->run_dir.get(), INIT_LOG_DROPPED_FILE, 4096))
+                parse_log_dropped(*text, usage_);
         usage_at_ = now;
         return usage_;
     }

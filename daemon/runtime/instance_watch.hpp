@@ -27,13 +27,17 @@ namespace isolated::runtime {
 // pending on the loop. The Instance's destructor marks it detached and cancels the
 // handlers; nothing is killed.
 struct Watch : std::enable_shared_from_this<Watch> {
-    explicit Watch(boost::asio::io_context& io) : pidfd(io), report(io), grace_timer(io), status_timer(io) {}
+    explicit Watch(boost::asio::io_context& io)
+        : pidfd(io), report(io), grace_timer(io), status_timer(io), drop_timer(io) {}
 
     boost::asio::posix::stream_descriptor pidfd;
     boost::asio::posix::stream_descriptor report;
     boost::asio::steady_timer grace_timer;
     boost::asio::steady_timer status_timer;  // waiting for the kernel to know the init's status
     int status_tries = 50;                   // of 20 ms each
+    boost::asio::steady_timer drop_timer;    // looks at the init's log-dropped record
+    std::uint64_t drops_warned = 0;          // dropped log lines the last warning counted
+    int drop_quiet_checks = 0;               // checks left before the next warning may go
     /// `namespaces.pid: app:NAME`: NAME and a pidfd of NAME's init at launch, whose
     /// exit takes this sandbox's processes with it (the kernel kills the namespace).
     std::string pid_peer;
@@ -66,6 +70,10 @@ struct Watch : std::enable_shared_from_this<Watch> {
     void read_report();
     /// Starts waiting for the init's pidfd (`pidfd`) to signal its exit.
     void wait_exit();
+    /// Every 5 s until the exit: warns in the daemon's log when the init dropped log
+    /// lines (a full log dir), at once for the first ones, then at most once a minute
+    /// while more are dropped.
+    void watch_log_drops();
 
     /// The app's pid as the host sees it: the init's child that has the pid the report
     /// carries inside the sandbox's pid namespace (`reported`), or, when that is not

@@ -200,6 +200,14 @@ struct init_report {
  * mistaken for another run's -- also by a daemon that adopted the app later. */
 #define INIT_EXIT_FILE "exit"
 
+/* The log lines the init could not write (a full or failing log dir) since the
+ * instance started, <run>/apps/<app>/log-dropped, rewritten atomically at most once a
+ * second while it grows:
+ *   lines=<records dropped>
+ *   bytes=<their bytes, as CRI records>
+ * The daemon removes it before each launch, reads it for status and metrics. */
+#define INIT_LOG_DROPPED_FILE "log-dropped"
+
 /* Exec mode (`isoctl exec`): argv = {"isolated-init", "--exec"}, fd 3 the plan (argv,
  * env, workdir, credentials, capabilities, seccomp; no mounts), fd 4 a pidfd of the
  * app's init. The process enters every namespace of that init, forks the command into

@@ -23,7 +23,10 @@ constexpr int kHighFd = 64;
 
 Result<unique_fd> dup_high(int fd, const char* what) {
     int d = ::fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
-    if (d < 0) return os_error(std::string("dup ") + what);
+    // EINVAL: the fd limit is at most kHighFd (LimitNOFILE=64, a prlimit). Any number
+    // above the init's slots does; below that, it is the limit's fault: say so.
+    if (d < 0 && errno == EINVAL) d = ::fcntl(fd, F_DUPFD_CLOEXEC, INIT_FD_FIRST_FREE);
+    if (d < 0) return Error::os(errno == EINVAL ? EMFILE : errno, std::string("dup ") + what);
     return unique_fd(d);
 }
 

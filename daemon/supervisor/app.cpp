@@ -77,6 +77,7 @@ AppStatus App::status() const {
 // ---- commands --------------------------------------------------------------------------
 
 void App::start() {
+    Touch touch(*this);
     switch (state_) {
         case AppState::stopped:
         case AppState::failed:
@@ -100,6 +101,7 @@ void App::start() {
 }
 
 void App::stop(std::optional<Duration> timeout, StopReason reason) {
+    Touch touch(*this);
     start_after_stop_ = false;
     switch (state_) {
         case AppState::stopped:
@@ -131,6 +133,7 @@ void App::stop(std::optional<Duration> timeout, StopReason reason) {
 }
 
 void App::restart(std::optional<Duration> timeout) {
+    Touch touch(*this);
     backoff_.reset();
     if (instance_) {
         stop(timeout, StopReason::restart);
@@ -146,6 +149,7 @@ void App::restart(std::optional<Duration> timeout) {
 }
 
 void App::redefine(AppSpec spec) {
+    Touch touch(*this);
     pending_spec_ = std::move(spec);
     switch (state_) {
         case AppState::stopped:
@@ -177,6 +181,7 @@ void App::redefine(AppSpec spec) {
 }
 
 void App::replace_equivalent_spec(AppSpec spec) {
+    Touch touch(*this);
     if (!spec_.same_definition(spec)) return;
     if (pending_spec_) {
         pending_spec_->autostart = spec.autostart;
@@ -187,10 +192,12 @@ void App::replace_equivalent_spec(AppSpec spec) {
 }
 
 void App::dependencies_changed() {
+    Touch touch(*this);
     if (state_ == AppState::starting && !instance_) try_launch();
 }
 
 Result<SignalDelivery> App::send_signal(int sig, bool all) {
+    Touch touch(*this);
     if (!instance_) return Error::msg(name() + " is " + to_string(state_) + ", not running");
     if (!started_) return Error::msg(name() + " is " + to_string(state_) + ": its command has not been started yet");
     auto d = instance_->send_signal(sig, all);
@@ -214,6 +221,7 @@ Result<SignalDelivery> App::send_signal(int sig, bool all) {
 }
 
 bool App::adopt(bool defined, bool keep_recorded) {
+    Touch touch(*this);
     InstanceCallbacks cb;
     cb.on_started = [this] { handle_started(); };
     cb.on_exit = [this](const ExitInfo& e) { handle_exit(e); };
@@ -326,6 +334,7 @@ void App::check_joined_peers(const std::function<std::optional<SandboxHandle>(co
         // Another instance of the peer has another init (pid and start time; a runtime
         // that gives no handle cannot tell, and only the peer's end counts then).
         if (now && (now->pid == 0 || it->second == std::make_pair(now->pid, now->start_time))) continue;
+        Touch touch(*this);
         peer_kill_sent_ = true;
         publish("kill", "the namespaces it joined ended with " + peer +
                             "'s instance; killing it (it restarts by its restart policy)");
@@ -335,6 +344,7 @@ void App::check_joined_peers(const std::function<std::optional<SandboxHandle>(co
 }
 
 void App::handle_started() {
+    Touch touch(*this);
     started_ = true;
     started_at_ = instance_ ? instance_->info().started_at.value_or(hooks_.clock->wall_now()) : hooks_.clock->wall_now();
     if (state_ != AppState::starting) return;
@@ -366,8 +376,11 @@ void App::start_probes() {
     ProbeCallbacks cb;
     cb.on_change = [this](const ProbeChange& c) { handle_probe_change(c); };
     cb.on_warning = [this](ProbeType t, const std::string& m) {
+        Touch touch(*this);
         publish("probe", to_string(t) + " probe warning: " + m);
     };
+    // Every run moves the probe's counts and times (health()), not only a verdict change.
+    cb.on_run = [this] { touch(); };
     probes_ = hooks_.probes->start(spec_, *instance_, std::move(cb));
 }
 
@@ -409,6 +422,7 @@ HealthStatus App::health() const {
 }
 
 void App::handle_probe_change(const ProbeChange& c) {
+    Touch touch(*this);
     if (!is_up() || !probes_) return;  // stopping: verdicts no longer matter
     std::string what = to_string(c.type) + " probe";
     std::string detail = c.message.empty() ? "" : ": " + c.message;
@@ -459,6 +473,7 @@ void App::enter_stopping(std::optional<Duration> timeout) {
     instance_->signal(sig);
     sys::crash_point("stop.after-signal");
     stop_timer_ = hooks_.clock->schedule(t, [this, t, sig] {
+        Touch touch(*this);
         if (!instance_) return;
         publish("kill", "still running " + format_duration(t) + " after " + signal_name(sig) +
                             "; killing everything of the app");
@@ -481,6 +496,7 @@ void App::enter_backoff(std::uint32_t attempt, const std::string& why) {
     next_restart_at_ = hooks_.clock->wall_now() + delay;
     set_state(AppState::backoff, why + "; restarting in " + format_duration(delay));
     backoff_timer_ = hooks_.clock->schedule(delay, [this] {
+        Touch touch(*this);
         ++restarts_;
         publish("restart", "restarting (restart " + std::to_string(restarts_) + ")");
         enter_starting();
@@ -488,6 +504,7 @@ void App::enter_backoff(std::uint32_t attempt, const std::string& why) {
 }
 
 void App::handle_exit(const ExitInfo& exit) {
+    Touch touch(*this);
     bool was_stopping = state_ == AppState::stopping;
     stop_probes();
     instance_.reset();
@@ -596,6 +613,7 @@ void App::set_state(AppState s, std::string message) {
         // is not a new failure.
         if (s == AppState::failed) run_hook(HookKind::failure, published);
     }
+    touch();
     if (hooks_.changed) hooks_.changed(*this);
 }
 

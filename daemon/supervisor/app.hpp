@@ -30,6 +30,7 @@
 // each once per such transition, with the event that recorded it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -65,6 +66,11 @@ struct AppHooks {
     std::function<LaunchContext(const App&)> launch_context;
     /// Called after every state change (dependencies, waiters, shutdown progress).
     std::function<void(App&)> changed;
+    /// Counts every change that may show in an app's status() except its usage (read
+    /// from the cgroup at most once a second): bumped on entry to and exit from each
+    /// command and callback, so that a cache of the list can skip it while unchanged
+    /// (Supervisor::status_generation). Null = not counted.
+    std::uint64_t* status_changes = nullptr;
 };
 
 /// liveness, startup: a probe stopped the app; its exit counts as a failure.
@@ -179,6 +185,18 @@ private:
     AppEvent publish(std::string type, std::string message, std::optional<ExitInfo> exit = std::nullopt);
     /// Hands `event` to the app's hook of `kind`, if it has one.
     void run_hook(HookKind kind, const AppEvent& event);
+    void touch() const {
+        if (hooks_.status_changes) ++*hooks_.status_changes;
+    }
+    /// Counts a change on entry and on exit: whatever runs in between (an event
+    /// listener that lists the apps) and whatever comes after sees a new generation.
+    struct Touch {
+        explicit Touch(const App& a) : app(a) { app.touch(); }
+        ~Touch() { app.touch(); }
+        Touch(const Touch&) = delete;
+        Touch& operator=(const Touch&) = delete;
+        const App& app;
+    };
 
     AppSpec spec_;
     std::optional<AppSpec> pending_spec_;

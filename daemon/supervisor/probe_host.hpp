@@ -47,6 +47,9 @@ struct ProbeCallbacks {
     /// counted as success, as kubelet does; called when the warning first appears or
     /// its text changes, not on every run.
     std::function<void(ProbeType, const std::string& message)> on_warning;
+    /// After every finished run (its counts and times in health() moved), before
+    /// on_warning/on_change; must not destroy the probe set.
+    std::function<void()> on_run;
 };
 
 /// The probes of one instance. Destroying it stops every probe at once (timers

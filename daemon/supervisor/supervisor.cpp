@@ -19,6 +19,7 @@ Supervisor::Supervisor(Clock& clock, Runtime& runtime, EventLog& events, RandomS
     hooks_.unmet_dependency = [this](const App& a) { return unmet_dependency(a); };
     hooks_.launch_context = [this](const App& a) { return launch_context(a); };
     hooks_.changed = [this](App&) { pump(); };
+    hooks_.status_changes = &changes_;
 }
 
 Supervisor::~Supervisor() {
@@ -29,10 +30,12 @@ Supervisor::~Supervisor() {
 }
 
 void Supervisor::load(const std::map<std::string, AppSpec>& apps) {
+    ++changes_;
     for (const auto& [name, spec] : apps) add_app(spec);
 }
 
 void Supervisor::set_rejected(const std::map<std::string, std::vector<Diagnostic>>& rejected) {
+    ++changes_;
     rejected_.clear();
     for (const auto& [name, errors] : rejected) {
         if (name.empty()) continue;  // the directory itself (missing): not an app
@@ -42,6 +45,7 @@ void Supervisor::set_rejected(const std::map<std::string, std::vector<Diagnostic
 }
 
 App& Supervisor::add_app(const AppSpec& spec) {
+    ++changes_;
     auto app = std::make_unique<App>(spec, hooks_);
     App& ref = *app;
     apps_[spec.name] = std::move(app);
@@ -49,6 +53,7 @@ App& Supervisor::add_app(const AppSpec& spec) {
 }
 
 std::set<std::string> Supervisor::adopt_all() {
+    ++changes_;
     std::set<std::string> adopted, orphans;
     adopting_ = true;
     auto stopped = hooks_.runtime->remembered_stopped();
@@ -104,6 +109,7 @@ std::set<std::string> Supervisor::adopt_all() {
 }
 
 void Supervisor::start_all(const std::set<std::string>& skip) {
+    ++changes_;
     std::map<std::string, AppSpec> specs;
     for (const auto& [name, app] : apps_) specs.emplace(name, app->spec());
     // Apps an operator stopped stay stopped across daemon restarts (until a reboot
@@ -142,6 +148,14 @@ std::vector<AppStatus> Supervisor::list() const {
         out.push_back(std::move(st));
     }
     std::sort(out.begin(), out.end(), [](const AppStatus& a, const AppStatus& b) { return a.name < b.name; });
+    return out;
+}
+
+std::set<std::string> Supervisor::launched_with(NetworkMode mode) const {
+    std::set<std::string> out;
+    for (const auto& [name, app] : apps_)
+        if (app->has_instance() && app->instance()->info().init_pid > 0 && app->spec().network.mode == mode)
+            out.insert(name);
     return out;
 }
 
@@ -256,6 +270,7 @@ void Supervisor::restart(const std::string& name, std::optional<Duration> timeou
 }
 
 Result<SignalDelivery> Supervisor::signal(const std::string& name, int sig, bool all) {
+    ++changes_;
     auto it = apps_.find(name);
     if (it == apps_.end()) return Error::msg(not_defined(name));
     return it->second->send_signal(sig, all);
@@ -294,6 +309,7 @@ void Supervisor::add_waiter(const std::string& name, Done done, std::vector<std:
 }
 
 void Supervisor::shutdown(Done done) {
+    ++changes_;
     shutting_down_ = true;
     std::set<std::string> all;
     for (const auto& [name, app] : apps_) all.insert(name);
@@ -309,6 +325,7 @@ void Supervisor::shutdown(Done done) {
 // ---- reload ------------------------------------------------------------------------------
 
 ReloadReport Supervisor::reload(const AppDir& fresh) {
+    ++changes_;
     ReloadReport report;
     for (const auto& [name, errors] : fresh.rejected) {
         RejectedApp r{name, {}};
@@ -380,6 +397,7 @@ ReloadReport Supervisor::reload(const AppDir& fresh) {
 }
 
 void Supervisor::forget_removed() {
+    ++changes_;
     for (auto it = removing_.begin(); it != removing_.end();) {
         auto app = apps_.find(*it);
         if (app == apps_.end()) {
@@ -450,6 +468,7 @@ LaunchContext Supervisor::launch_context(const App& app) const {
 // ---- change propagation ------------------------------------------------------------------
 
 void Supervisor::pump() {
+    ++changes_;
     // State changes cascade (a dependency becomes ready -> a dependent launches ->
     // ...). Handle them iteratively rather than recursively.
     if (in_change_) {

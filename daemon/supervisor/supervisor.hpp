@@ -9,6 +9,7 @@
 // dependents (docker compose's depends_on, not systemd's Requires=).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,7 +57,15 @@ public:
     void start_all(const std::set<std::string>& skip = {});
 
     bool contains(const std::string& name) const { return apps_.count(name) != 0; }
+    /// The defined apps launched and not yet exited whose definition in force has
+    /// network `mode`: what list() would say through initPid and detail() through the
+    /// spec, without building either (list() reads every app's usage from its cgroup).
+    std::set<std::string> launched_with(NetworkMode mode) const;
     std::vector<AppStatus> list() const;
+    /// Changes whenever list() may answer anything else than before, usage aside (that
+    /// moves at most once a second: see App::status()). Equal generations = equal
+    /// lists, for a cache of the list (api::AppListCache).
+    std::uint64_t status_generation() const { return changes_; }
     std::optional<AppDetail> detail(const std::string& name) const;
     /// The sandbox of the app's current instance (Instance::sandbox()), for work inside
     /// it (`isoctl exec`); empty when the app is not defined or has no instance.
@@ -149,6 +158,7 @@ private:
     bool in_change_ = false;
     bool adopting_ = false;  ///< adopt_all() runs: peers may not be adopted yet
     bool change_again_ = false;
+    std::uint64_t changes_ = 0;  ///< see status_generation(); the apps count through hooks_
 };
 
 }  // namespace isolated::supervisor

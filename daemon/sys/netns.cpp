@@ -31,9 +31,35 @@ Result<unique_fd> current_netns() {
     return fd;
 }
 
+namespace {
+
+// Switches this thread is inside (nested ones included).
+thread_local int switch_depth = 0;
+// The thread's own network namespace, opened at its first switch and kept: outside any
+// switch a daemon thread is always in it (only NetnsSwitch moves a thread's netns), so
+// the way back need not be looked up again at every switch -- an HTTP or TCP probe
+// switches twice per run, and the /proc/thread-self open and close cost as much as
+// the two setns calls.
+thread_local unique_fd home_netns;
+
+}  // namespace
+
 Result<NetnsSwitch> NetnsSwitch::enter(const NetnsRef& target) {
-    auto saved = current_netns();
-    if (!saved) return saved.error();
+    unique_fd owned;
+    int back = -1;
+    if (switch_depth == 0) {
+        if (!home_netns) {
+            auto h = current_netns();
+            if (!h) return h.error();
+            home_netns = std::move(*h);
+        }
+        back = home_netns.get();
+    } else {
+        auto saved = current_netns();
+        if (!saved) return saved.error();
+        owned = std::move(*saved);
+        back = owned.get();
+    }
     unique_fd by_pid;
     int fd = target.fd;
     if (fd < 0) {
@@ -43,16 +69,18 @@ Result<NetnsSwitch> NetnsSwitch::enter(const NetnsRef& target) {
         fd = by_pid.get();
     }
     if (::setns(fd, CLONE_NEWNET) != 0) return os_error("setns into " + target.describe());
-    return NetnsSwitch(std::move(*saved));
+    ++switch_depth;
+    return NetnsSwitch(std::move(owned), back);
 }
 
 NetnsSwitch::~NetnsSwitch() {
-    if (!saved_) return;  // moved from
-    if (::setns(saved_.get(), CLONE_NEWNET) != 0) {
+    if (back_ < 0) return;  // moved from
+    if (::setns(back_, CLONE_NEWNET) != 0) {
         // Every later socket of the daemon would land in the app's namespace.
         std::fprintf(stderr, "isolated: cannot return to the daemon's network namespace: errno %d\n", errno);
         std::abort();
     }
+    --switch_depth;
 }
 
 Result<unique_fd> socket_in_netns(int netns_fd, int domain, int type, int protocol) {

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 
 #include "isolated/result.hpp"
 #include "isolated/unique_fd.hpp"
@@ -34,13 +35,14 @@ struct NetnsRef {
 class NetnsSwitch {
 public:
     [[nodiscard]] static Result<NetnsSwitch> enter(const NetnsRef& target);
-    NetnsSwitch(NetnsSwitch&&) noexcept = default;
+    NetnsSwitch(NetnsSwitch&& o) noexcept : owned_(std::move(o.owned_)), back_(std::exchange(o.back_, -1)) {}
     NetnsSwitch& operator=(NetnsSwitch&&) = delete;
     ~NetnsSwitch();
 
 private:
-    explicit NetnsSwitch(unique_fd saved) : saved_(std::move(saved)) {}
-    unique_fd saved_;
+    NetnsSwitch(unique_fd owned, int back) : owned_(std::move(owned)), back_(back) {}
+    unique_fd owned_;  ///< the namespace to go back to, when it is not the thread's home one
+    int back_ = -1;    ///< what the destructor setns()es back into; -1 = moved from
 };
 
 /// Runs `f` (returning a Result or a Status) with the calling thread inside `target`,

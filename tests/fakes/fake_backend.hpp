@@ -72,6 +72,11 @@ public:
 
     // ---- api::Backend ----
     std::vector<AppStatus> list_apps() override;
+    /// What apps_generation() answers (nullopt: none, every list is read); list_calls
+    /// counts the reads.
+    std::optional<std::uint64_t> generation;
+    int list_calls = 0;
+    std::optional<std::uint64_t> apps_generation() override { return generation; }
     std::optional<AppDetail> get_app(const std::string& name) override;
     void app_action(const std::string& name, api::AppAction action, std::optional<Duration> timeout,
                     Done done) override;
@@ -227,7 +232,10 @@ inline void FakeBackend::run_deferred() {
     for (auto& fn : work) fn();
 }
 
-inline std::vector<AppStatus> FakeBackend::list_apps() { return apps; }
+inline std::vector<AppStatus> FakeBackend::list_apps() {
+    ++list_calls;
+    return apps;
+}
 
 inline std::optional<AppDetail> FakeBackend::get_app(const std::string& name) {
     AppStatus* a = find(name);

@@ -61,6 +61,13 @@ public:
         auto fn = s->callbacks.on_change;
         fn(supervisor::ProbeChange{type, passing, std::move(message)});
     }
+    /// A run of the live probe set of `app` finished: its health now reads `health`
+    /// (counts, times), as the real probe workers' do after every run.
+    void ran(const std::string& app, const HealthStatus& health) {
+        auto s = live(app);
+        s->health = health;
+        if (auto fn = s->callbacks.on_run) fn();
+    }
     void warn(const std::string& app, supervisor::ProbeType type, const std::string& message) {
         auto s = live(app);
         auto fn = s->callbacks.on_warning;

@@ -150,3 +150,45 @@ TEST_CASE("sys netns: socket_in_netns makes the socket in that namespace", "[net
     CHECK(bad.error().message == "socket in netns fd " + std::to_string(ns.get()));
     CHECK(current() == home);
 }
+
+// The way home is opened once per thread and kept (NetnsSwitch); a switch inside a
+// switch must still come back to where it was, not to the thread's home, and each
+// thread has its own home.
+TEST_CASE("sys netns: nested switches come back level by level, and each thread to its own home",
+          "[net][sys]") {
+    test::require_prerequisite(test::is_root(), "entering a network namespace needs root");
+    const ino_t home = current();
+    unique_fd a = new_netns(), b = new_netns();
+    const ino_t in_a = inode_of(a.get()), in_b = inode_of(b.get());
+    for (int round = 0; round < 2; ++round) {  // the second round uses the kept fd
+        auto outer = sys::NetnsSwitch::enter(sys::NetnsRef::of_fd(a.get()));
+        REQUIRE(outer);
+        CHECK(current() == in_a);
+        {
+            auto inner = sys::NetnsSwitch::enter(sys::NetnsRef::of_fd(b.get()));
+            REQUIRE(inner);
+            CHECK(current() == in_b);
+            auto moved = std::move(*inner);  // a moved-from switch does not switch back
+        }
+        CHECK(current() == in_a);
+        auto s = sys::socket_in_netns(b.get(), AF_INET, SOCK_STREAM);
+        REQUIRE(s);
+        CHECK(current() == in_a);  // a switch from inside a switch returns there
+    }
+    CHECK(current() == home);
+
+    // Another thread whose own namespace is `a`: its switches come back to `a`, never
+    // to this thread's home.
+    ino_t after = 0, during = 0;
+    std::thread([&] {
+        if (::setns(a.get(), CLONE_NEWNET) != 0) return;
+        auto s = sys::NetnsSwitch::enter(sys::NetnsRef::of_fd(b.get()));
+        if (!s) return;
+        during = current();
+        { auto gone = std::move(*s); }
+        after = current();
+    }).join();
+    CHECK(during == in_b);
+    CHECK(after == in_a);
+    CHECK(current() == home);
+}

@@ -65,6 +65,9 @@ const std::vector<std::string> kCrashPoints = {
     "stop.before-record-remove", "reload.between-apps", "adopt.between-apps",
 };
 
+// The image app's image: the probe helper in a one-layer OCI image (umoci, skopeo).
+const std::string kImageRef = "localhost/soak-probe:1";
+
 std::string now_ms_string(Clock::time_point t0) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     char b[32];
@@ -154,6 +157,7 @@ struct AppDef {
     std::vector<int> ports;          // host ports forwarded (tcp) to 80
     std::vector<std::string> depends;
     bool directory = false;  // directory rootfs
+    bool image = false;      // image rootfs (kImageRef, loaded into the store by the first daemon)
     bool userns = false;
     bool memory_limit = false;
     bool liveness = false;  // an http liveness probe flipped by /opt/ctl/unhealthy
@@ -250,6 +254,8 @@ private:
         uncertain_.clear();
     }
     std::vector<std::string> dependents(const std::string& app) const;
+    void make_image();
+    void load_image();
 
     Daemon d_;
     std::mt19937_64 rng_;
@@ -318,6 +324,9 @@ void Soak::make_tree() {
     AppDef oom;
     oom.name = "oom", oom.memory_limit = true, oom.network = "none";
     add(oom);
+    AppDef img;
+    img.name = "img", img.kind = Kind::serve, img.image = true, img.ports = {18082}, img.readiness = "http";
+    add(img);
     AppDef chain;
     chain.name = "chain", chain.depends = {"web"}, chain.network = "none";
     add(chain);
@@ -331,6 +340,7 @@ void Soak::make_tree() {
     for (auto& [name, a] : pool_) {
         fs::create_directories(ctl(name));
         if (name.rfind("dyn", 0) == 0 && (name == "dyn2" || name == "dyn3")) continue;  // added by reloads
+        if (a.image) continue;  // defined once its image is in the store (load_image)
         defs_[name] = a;
         write(a);
     }
@@ -355,11 +365,12 @@ std::string Soak::spec_json(const AppDef& a) const {
     }
     j["stop"] = {{"timeout", "2s"}};
     json mounts = json::array();
-    if (!a.directory)
+    if (!a.directory && !a.image)
         mounts.push_back({{"type", "bind"}, {"source", build_dir() + "/sandbox_probe"}, {"target", probe}, {"readonly", true}});
     mounts.push_back({{"type", "bind"}, {"source", ctl(a.name)}, {"target", "/opt/ctl"}});
     j["mounts"] = mounts;
     if (a.directory) j["rootfs"] = {{"type", "directory"}, {"path", d_.dir() + "/rootfs"}};
+    if (a.image) j["rootfs"] = {{"type", "image"}, {"image", kImageRef}};
     if (a.userns) j["namespaces"] = {{"user", {{"uid", 200000}}}};
     json net = {{"mode", a.network}};
     if (!a.ports.empty()) {
@@ -383,6 +394,29 @@ std::string Soak::spec_json(const AppDef& a) const {
     if (!probes.empty()) j["probes"] = probes;
     j["env"] = {{"GENERATION", std::to_string(a.generation)}};
     return j.dump(2);
+}
+
+// The same tree as the directory rootfs, as an OCI archive made with umoci and skopeo.
+void Soak::make_image() {
+    const std::string dir = d_.dir() + "/image";
+    const std::string layout = dir + "/layout", image = layout + ":1", bundle = dir + "/bundle";
+    must({"umoci", "init", "--layout", layout});
+    must({"umoci", "new", "--image", image});
+    must({"umoci", "unpack", "--image", image, bundle});
+    fs::copy(d_.dir() + "/rootfs", bundle + "/rootfs", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    must({"umoci", "repack", "--image", image, bundle});
+    must({"skopeo", "copy", "--quiet", "oci:" + image, "oci-archive:" + dir + "/soak-probe.tar:" + kImageRef});
+    fs::remove_all(bundle);
+}
+
+// Loads the image (kept in the state dir by every later daemon) and defines its app.
+void Soak::load_image() {
+    auto r = d_.isoctl({"image", "load", d_.dir() + "/image/soak-probe.tar"});
+    if (r.code != 0) fail("image load: " + r.out + r.err);
+    defs_["img"] = pool_["img"];
+    write(defs_["img"]);
+    auto rl = d_.isoctl({"reload"});
+    if (rl.code != 0) fail("reload after the image load: " + rl.out + rl.err);
 }
 
 // ---- daemon ---------------------------------------------------------------------------
@@ -1218,11 +1252,14 @@ bool Soak::summary() {
 void Soak::run() {
     require_prerequisite(is_root(), "needs root");
     require_prerequisite(have_tool("nft") && have_tool("ip") && have_tool("curl"), "needs nft, ip and curl");
+    require_prerequisite(have_tool("umoci") && have_tool("skopeo"), "the image app needs umoci and skopeo");
     make_tree();
+    make_image();
     std::cout << "isolated-soak: seed " << opt.seed << ", " << opt.steps << " steps, at most " << opt.max_seconds
               << " s, a daemon kill every " << opt.kill_every << " steps; dir " << d_.dir() << std::endl;
     measure_recovery_ = false;
     if (!start_daemon()) fail("the first daemon did not start");
+    load_image();
     step_desc_ = "start";
     settle_and_check(0);
     const auto deadline = t0_ + std::chrono::seconds(opt.max_seconds);

@@ -3,12 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 
 #include "api/dispatcher.hpp"
+#include "api/status_cache.hpp"
 #include "api/target.hpp"
 #include "fakes/fake_backend.hpp"
 #include "isolated/api_json.hpp"
@@ -1037,6 +1039,60 @@ TEST_CASE("GET /v1/apps: ETag, 200 -> 304 -> change -> 200", "[api][etag]") {
     // An app gone is a change too.
     f.backend.apps.pop_back();
     CHECK(f.get("/v1/apps").status == 200);
+}
+
+TEST_CASE("GET /v1/apps with a generation reads the apps only when it moves or usage is due", "[api][etag]") {
+    Fixture f;
+    f.backend.generation = 7;
+    auto first = f.get("/v1/apps");
+    REQUIRE(f.backend.list_calls == 1);
+    for (int i = 0; i < 5; ++i) CHECK(f.get("/v1/apps").body == first.body);
+    CHECK(f.backend.list_calls == 1);  // the same generation within a second: no per-app work
+    // A change the backend counts is seen at once, with a new tag.
+    f.backend.apps[0].state = AppState::failed;
+    f.backend.generation = 8;
+    auto changed = f.get("/v1/apps");
+    CHECK(f.backend.list_calls == 2);
+    CHECK(changed.body != first.body);
+    CHECK(body_of(changed)["apps"][0]["state"] == "failed");
+    CHECK(header(changed, "ETag") != header(first, "ETag"));
+    // Without a generation every request reads the list (and sees every change).
+    f.backend.generation.reset();
+    f.backend.apps[0].restarts = 41;
+    CHECK(body_of(f.get("/v1/apps"))["apps"][0]["restarts"] == 41);
+    CHECK(f.backend.list_calls == 3);
+}
+
+TEST_CASE("AppListCache: usage is read again after a second even with the same generation", "[api][etag]") {
+    api::AppListCache cache;
+    std::vector<AppStatus> apps(2);
+    apps[0].name = "a";
+    apps[1].name = "b";
+    int loads = 0;
+    auto load = [&] {
+        ++loads;
+        return apps;
+    };
+    auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    std::string body = cache.list(1, t0, load, nullptr).body;
+    std::string etag = cache.list(1, t0, load, nullptr).etag;
+    CHECK(loads == 1);
+    apps[1].usage.cpu_seconds = 3.25;  // what the runtime's once-a-second read brings
+    CHECK(cache.list(1, t0 + std::chrono::milliseconds(999), load, nullptr).body == body);
+    CHECK(loads == 1);
+    auto later = cache.list(1, t0 + api::AppListCache::usage_period, load, nullptr);
+    CHECK(loads == 2);
+    CHECK(later.body != body);
+    CHECK(later.body.find("3.25") != std::string::npos);
+    CHECK(later.etag != etag);
+    // The same list again: read (a second on), but the same body and tag.
+    std::string later_etag = later.etag;
+    auto same = cache.list(1, t0 + std::chrono::seconds(5), load, nullptr);
+    CHECK(loads == 3);
+    CHECK(same.etag == later_etag);
+    // A clock that went back (it is steady, but a stored time may be from a test) reads.
+    cache.list(1, t0, load, nullptr);
+    CHECK(loads == 4);
 }
 
 TEST_CASE("ETags differ per socket view, and the redacted view never gets a full answer", "[api][etag][secrets]") {

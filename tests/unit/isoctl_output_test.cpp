@@ -253,6 +253,13 @@ TEST_CASE("the detail view shows health, limits, usage and recent events", "[iso
         "  2026-11-23 16:50:01  probe     readiness probe succeeded\n";
     CHECK(view == expected);
     CHECK_FALSE(has_trailing_space(view));
+
+    // Log lines the init dropped (a full log dir) are shown when there are any.
+    doc["resources"]["usage"]["logDroppedLines"] = 12;
+    doc["resources"]["usage"]["logDroppedBytes"] = 3 * 1024 * 1024;
+    view = render_app_detail(detail_from_json(doc), at("2026-11-23T19:00:00Z"), false);
+    CHECK(view.find("Usage:        cpu 12.50s, memory 45MiB / 512MiB, pids 3 / 512, log lines dropped 12 (3MiB)\n") !=
+          std::string::npos);
 }
 
 TEST_CASE("the detail view of an app in backoff shows its last exit and next restart", "[isoctl]") {

@@ -40,6 +40,8 @@ std::vector<AppStatus> two_apps() {
     web.usage.cpu_throttled_periods = 7;
     web.usage.cpu_throttled_seconds = 0.125;
     web.usage.cpu_periods = 20;
+    web.usage.log_dropped_lines = 4;
+    web.usage.log_dropped_bytes = 480;
     ProbeStatus live;
     live.result = ProbeResult::success;
     live.consecutive_successes = 4;
@@ -302,6 +304,12 @@ isolated_app_restarts_total{app="db",name="db"} 3
 # TYPE isolated_app_file_rejected gauge
 isolated_app_file_rejected{app="web",name="web"} 0
 isolated_app_file_rejected{app="db",name="db"} 0
+# HELP isolated_app_log_dropped_lines_total Log lines of the app's current instance that could not be written (a full or failing log dir).
+# TYPE isolated_app_log_dropped_lines_total counter
+isolated_app_log_dropped_lines_total{app="web",name="web"} 4
+# HELP isolated_app_log_dropped_bytes_total Bytes of those lines, as CRI log records.
+# TYPE isolated_app_log_dropped_bytes_total counter
+isolated_app_log_dropped_bytes_total{app="web",name="web"} 480
 # HELP isolated_app_last_exit_code Exit code of the app's last exit (128+signal when killed).
 # TYPE isolated_app_last_exit_code gauge
 isolated_app_last_exit_code{app="web",name="web"} 137
@@ -413,6 +421,10 @@ TEST_CASE("metrics: unknown values leave their series out", "[metrics]") {
     CHECK_FALSE(value_of(p, "isolated_app_probe_duration_seconds", {{"app", "db"}}));
     CHECK(value_of(p, "isolated_app_probe_consecutive_failures", {{"app", "db"}, {"probe", "readiness"}}) == 0);
     CHECK_FALSE(value_of(p, "container_cpu_cfs_periods_total", {{"app", "db"}}));
+    // Log lines dropped: only where some were.
+    CHECK(value_of(p, "isolated_app_log_dropped_lines_total", {{"app", "web"}}) == 4);
+    CHECK(value_of(p, "isolated_app_log_dropped_bytes_total", {{"app", "web"}}) == 480);
+    CHECK_FALSE(value_of(p, "isolated_app_log_dropped_lines_total", {{"app", "db"}}));
     // No cpu or pids limit: no quota, period or max.
     CHECK_FALSE(value_of(p, "container_spec_cpu_quota", {{"app", "db"}}));
     CHECK_FALSE(value_of(p, "container_spec_cpu_period", {{"app", "db"}}));

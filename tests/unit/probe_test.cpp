@@ -64,6 +64,7 @@ struct WorkerRig {
     std::shared_ptr<FakeProberState> prober = std::make_shared<FakeProberState>();
     std::vector<bool> changes;
     std::vector<std::string> messages, warnings;
+    int runs = 0;  ///< on_run calls
     std::unique_ptr<Worker> worker;
 
     WorkerRig(ProbeType type, ProbeSpec spec, double jitter = 0.0) {
@@ -73,6 +74,7 @@ struct WorkerRig {
             messages.push_back(m);
         };
         cb.on_warning = [this](const std::string& m) { warnings.push_back(m); };
+        cb.on_run = [this] { ++runs; };
         worker = std::make_unique<Worker>(clock, type, spec, std::make_unique<FakeProber>(clock, prober), jitter,
                                           std::move(cb));
     }
@@ -334,6 +336,18 @@ TEST_CASE("worker: it counts runs by result and times each from its start to its
     CHECK(r.worker->status().total_successes == 3);
     CHECK(r.worker->status().total_failures == 2);
     CHECK(r.worker->status().last_duration_seconds == 0.0);
+}
+
+TEST_CASE("worker: every finished run is reported (the status it shows moved), not only changes",
+          "[probe][worker]") {
+    WorkerRig r(ProbeType::readiness, spec_with(1s, 1, 3));
+    r.worker->start();
+    r.next(ok);
+    r.next(ok);
+    r.next(bad());
+    CHECK(r.runs == 3);
+    CHECK(r.changes.size() == 1);  // ready once; the runs after it changed only the counts
+    CHECK(r.worker->status().total_successes == 2);
 }
 
 TEST_CASE("worker: destroying it mid-run abandons the run", "[probe][worker]") {

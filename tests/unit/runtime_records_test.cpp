@@ -314,3 +314,18 @@ TEST_CASE("release: kill, then the OOM counter, then the cgroup's removal, once"
         CHECK(calls == std::vector<std::string>{"kill", "remove"});
     }
 }
+
+TEST_CASE("log-dropped record: whole records only", "[runtime][records]") {
+    ResourceUsage u;
+    parse_log_dropped("lines=3\nbytes=120\n", u);
+    CHECK(u.log_dropped_lines == 3u);
+    CHECK(u.log_dropped_bytes == 120u);
+    for (std::string bad : {"", "lines=3\n", "lines=3\nbytes=12", "lines=x\nbytes=1\n", "lines=\nbytes=1\n",
+                            "lines=3\nbytes=-1\n", "lines=99999999999999999999999\nbytes=1\n"}) {
+        ResourceUsage v;
+        parse_log_dropped(bad, v);
+        INFO(bad);
+        CHECK(!v.log_dropped_lines);
+        CHECK(!v.log_dropped_bytes);
+    }
+}

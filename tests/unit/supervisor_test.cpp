@@ -1285,3 +1285,127 @@ TEST_CASE("signal: an adopted instance can be signalled, also while it is stoppi
     r.runtime.exit("web", 137, SIGKILL);
     CHECK(r.state("web") == AppState::stopped);
 }
+
+// The API's list cache skips Supervisor::list() while status_generation() stays put
+// (api::AppListCache): a change that does not move it would be served stale. Every
+// kind of change the supervisor knows is made here, and after each one an unchanged
+// generation must mean an unchanged list (usage aside: the cache reads that by time).
+TEST_CASE("status_generation moves with every change that list() shows", "[supervisor][cache]") {
+    ProbeRig r;
+    auto web = make_spec("web");
+    web.probes.liveness = http_probe();
+    web.probes.readiness = http_probe();
+    web.restart.policy = RestartPolicy::always;
+    r.load({web, make_spec("db"), make_spec("cron")});
+
+    auto last_list = r.sup.list();
+    auto last_gen = r.sup.status_generation();
+    int steps = 0, moved = 0;
+    auto step = [&](const char* what) {
+        ++steps;
+        auto now = r.sup.list();
+        auto gen = r.sup.status_generation();
+        CAPTURE(what);
+        if (gen == last_gen) CHECK(now == last_list);  // else the cache would be stale
+        if (!(now == last_list)) ++moved;
+        last_list = std::move(now);
+        last_gen = gen;
+    };
+
+    r.sup.start_all();
+    step("start_all");
+    r.runtime.started("web");
+    step("web started");
+    r.runtime.started("db");
+    step("db started");
+    HealthStatus h;
+    h.liveness = ProbeStatus{};
+    h.liveness->total_successes = 1;
+    h.readiness = ProbeStatus{};
+    h.readiness->total_successes = 1;
+    r.probes.ran("web", h);
+    step("a probe run (counts only)");
+    r.probes.change("web", ProbeType::readiness, true);
+    step("ready");
+    h.readiness->total_failures = 1;
+    h.readiness->message = "connection refused";
+    r.probes.ran("web", h);
+    step("a failed run");
+    r.probes.change("web", ProbeType::readiness, false, "connection refused");
+    step("not ready");
+    r.probes.warn("web", ProbeType::liveness, "redirect to another host");
+    step("a warning");
+    r.runtime.exit("web", 1);
+    step("web crashed");
+    r.clock.advance(std::chrono::seconds(30));
+    step("backoff over");
+    r.runtime.started("web");
+    step("web started again");
+    Outcome stopped;
+    r.sup.stop("db", std::nullopt, stopped.fn());
+    step("db stopping");
+    r.runtime.exit("db", 0, SIGTERM);
+    step("db stopped");
+    r.clock.advance(std::chrono::seconds(60));
+    step("timers");
+    (void)r.sup.signal("web", SIGHUP, false);
+    step("signal");
+    Outcome started;
+    r.sup.start("db", started.fn());
+    step("db start");
+    r.runtime.started("db");
+    step("db up");
+    Outcome restarted;
+    r.sup.restart("cron", std::nullopt, restarted.fn());
+    step("cron restart");
+    r.runtime.started("cron");
+    step("cron up");
+
+    AppDir fresh;
+    auto web2 = web;
+    web2.env["X"] = "1";
+    fresh.apps.emplace("web", web2);
+    fresh.apps.emplace("db", make_spec("db"));
+    fresh.apps.emplace("new", make_spec("new"));
+    fresh.rejected["bad"] = {Diagnostic{"apps/bad.json", 3, "command", "expected an array"}};
+    r.sup.reload(fresh);
+    step("reload: changed, added, removed, rejected");
+    r.runtime.exit("web", 0, SIGTERM);
+    step("web down for its new definition");
+    r.runtime.started("web");
+    step("web up with it");
+    r.runtime.exit("cron", 0, SIGTERM);
+    step("cron gone");
+    r.clock.run_posted();
+    step("posted");
+    r.clock.advance(std::chrono::seconds(60));
+    step("timers again");
+    Outcome down;
+    r.sup.shutdown(down.fn());
+    step("shutdown");
+    for (auto n : {"web", "db", "new"})
+        if (r.runtime.last(n) && !r.runtime.last(n)->exited) r.runtime.exit(n, 0, SIGTERM);
+    step("all down");
+    CHECK(moved >= 15);  // the scenario really changed the list, step after step
+    CHECK(steps >= 25);
+}
+
+TEST_CASE("launched_with names the launched apps of a network mode, and only while launched",
+          "[supervisor]") {
+    Rig r;
+    auto web = make_spec("web");
+    web.network.mode = NetworkMode::bridge;
+    auto db = make_spec("db");
+    db.network.mode = NetworkMode::bridge;
+    auto plain = make_spec("plain");
+    plain.network.mode = NetworkMode::none;
+    r.load({web, db, plain});
+    CHECK(r.sup.launched_with(NetworkMode::bridge).empty());
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.runtime.started("db");
+    r.runtime.started("plain");
+    CHECK(r.sup.launched_with(NetworkMode::bridge) == std::set<std::string>{"db", "web"});
+    r.runtime.exit("db", 1);
+    CHECK(r.sup.launched_with(NetworkMode::bridge) == std::set<std::string>{"web"});
+}

@@ -75,6 +75,10 @@ struct ResourceUsage {
     /// CFS periods in which the app had runnable tasks under its cpu limit (cpu.stat's
     /// nr_periods): the denominator of the throttling ratio.
     std::optional<std::uint64_t> cpu_periods;
+    /// Log records the init could not write (a full or failing log dir) since the
+    /// instance started, and their bytes; unset while none was dropped.
+    std::optional<std::uint64_t> log_dropped_lines;
+    std::optional<std::uint64_t> log_dropped_bytes;
     bool operator==(const ResourceUsage&) const = default;
 };
 

@@ -237,10 +237,21 @@ static void report(uint32_t kind, int step, int err, int pid, const char *detail
     report_fd = -1;
 }
 
-/* ---- the log file ---------------------------------------------------------------- */
+/* ---- the log file ----------------------------------------------------------------
+ * A full or failing log dir never stops the app: the init keeps draining its pipes
+ * and drops the records it cannot write, counting them. A write cut short keeps the
+ * whole records it got out and truncates the partial one, so a record is never glued
+ * to the next. When writing works again, one record says how much was lost and why
+ * (journald's "Suppressed N messages"); the running total is in the run dir
+ * (INIT_LOG_DROPPED_FILE) for the daemon's status and metrics. */
 
 static int log_fd = -1;
 static uint64_t log_size;
+static uint64_t dropped_lines, dropped_bytes;   /* since the instance started */
+static uint64_t unsaid_lines, unsaid_bytes;     /* dropped since the last notice */
+static int unsaid_errno;
+static int dropped_dirty;                       /* the run-dir record is behind */
+static struct timespec dropped_saved_at;
 
 static int log_open(void) {
     if (!P.log_name) return 0;
@@ -278,11 +289,132 @@ static void log_rotate(void) {
     (void)log_open();
 }
 
+static long ms_since(const struct timespec *t) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* The run-dir record of the drops ("lines=N\nbytes=M\n"), tmp + rename like the exit
+ * record; at most once a second unless `force` (the poll loops come back within a
+ * second while it is behind: dropped_wait_ms). */
+static void dropped_save(int force) {
+    if (!dropped_dirty) return;
+    if (!force && dropped_saved_at.tv_sec && ms_since(&dropped_saved_at) < 1000) return;
+    char buf[96];
+    size_t pos = 0;
+    put_str(buf, sizeof buf, &pos, "lines=");
+    put_u64(buf, sizeof buf, &pos, dropped_lines);
+    put_str(buf, sizeof buf, &pos, "\nbytes=");
+    put_u64(buf, sizeof buf, &pos, dropped_bytes);
+    put_str(buf, sizeof buf, &pos, "\n");
+    clock_gettime(CLOCK_MONOTONIC, &dropped_saved_at);
+    int fd = openat(INIT_FD_RUNDIR, INIT_LOG_DROPPED_FILE ".tmp",
+                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return;
+    int ok = write_all(fd, buf, pos) == 0;
+    close(fd);
+    if (ok && renameat(INIT_FD_RUNDIR, INIT_LOG_DROPPED_FILE ".tmp", INIT_FD_RUNDIR, INIT_LOG_DROPPED_FILE) == 0)
+        dropped_dirty = 0;
+}
+
+/* How long a poll loop may sleep before the drop record must be saved; -1: no need. */
+static int dropped_wait_ms(void) {
+    if (!dropped_dirty) return -1;
+    long left = 1000 - ms_since(&dropped_saved_at);
+    return left < 0 ? 0 : (int)left;
+}
+
+static void count_dropped(const char *data, size_t n, int err) {
+    uint64_t lines = 0;
+    for (size_t i = 0; i < n; i++) lines += data[i] == '\n';
+    dropped_lines += lines;
+    dropped_bytes += n;
+    unsaid_lines += lines;
+    unsaid_bytes += n;
+    unsaid_errno = err;
+    dropped_dirty = 1;
+    dropped_save(0);
+}
+
+/* Writes whole records: on a short write the records that got out stay, the partial
+ * one is cut off again. Returns how many bytes are in the file (errno set when < n). */
+static size_t write_records(const char *data, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(log_fd, data + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = ENOSPC;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (done == n) {
+        log_size += n;
+        return n;
+    }
+    int err = errno;
+    size_t keep = done;
+    while (keep > 0 && data[keep - 1] != '\n') keep--;
+    /* From the file's own size, not log_size: someone may have truncated the file
+     * (logrotate's copytruncate), and cutting to a size it no longer has would pad it
+     * with zeros. */
+    struct stat st;
+    if (keep < done && fstat(log_fd, &st) == 0 && (uint64_t)st.st_size >= done - keep &&
+        ftruncate(log_fd, st.st_size - (off_t)(done - keep)) == 0) {
+        log_size = (uint64_t)st.st_size - (done - keep);
+    } else if (keep < done) {
+        /* Cannot happen on a regular file; reopen, so the size is the file's again. */
+        close(log_fd);
+        (void)log_open();
+    } else {
+        log_size += keep;
+    }
+    errno = err;
+    return keep;
+}
+
+static void timestamp(char *ts, size_t cap);
+
+/* The record that says what was lost, on stderr as the init's own words. Returns 0
+ * once it is in the file. */
+static int log_notice(void) {
+    char ts[40], buf[512];
+    timestamp(ts, sizeof ts);
+    size_t pos = 0, cap = sizeof buf - 1;
+    put_str(buf, cap, &pos, ts);
+    put_str(buf, cap, &pos, " stderr F isolated-init: dropped ");
+    put_u64(buf, cap, &pos, unsaid_lines);
+    put_str(buf, cap, &pos, " log lines (");
+    put_u64(buf, cap, &pos, unsaid_bytes);
+    put_str(buf, cap, &pos, " bytes) of this app's output: the log could not be written (");
+    put_str(buf, cap, &pos, strerror(unsaid_errno));
+    put_str(buf, cap, &pos, ")");
+    buf[pos++] = '\n';
+    if (write_records(buf, pos) != pos) return -1;
+    unsaid_lines = unsaid_bytes = 0;
+    return 0;
+}
+
 static void log_write(const char *data, size_t n) {
-    if (log_fd < 0 || n == 0) return;
+    if (!P.log_name || n == 0) return;
+    /* The file may have gone with a failed rotation or open: try again each time. */
+    if (log_fd < 0 && log_open() < 0) {
+        count_dropped(data, n, errno);
+        return;
+    }
     if (log_size > 0 && log_size + n > P.log_max_size) log_rotate();
-    if (log_fd < 0) return;
-    if (write_all(log_fd, data, n) == 0) log_size += n;
+    if (log_fd < 0) {
+        count_dropped(data, n, errno);
+        return;
+    }
+    if ((unsaid_lines || unsaid_bytes) && log_notice() < 0) {
+        count_dropped(data, n, errno);
+        return;
+    }
+    size_t kept = write_records(data, n);
+    if (kept < n) count_dropped(data + kept, n - kept, errno);
 }
 
 /* ---- the journal ------------------------------------------------------------------
@@ -702,11 +834,13 @@ static _Noreturn void run_as_pid1(int outp[2], int errp[2]) {
         err_stream.fd = errp[0];
         while (out_stream.fd >= 0 || err_stream.fd >= 0) {
             struct pollfd fds[2] = {{out_stream.fd, POLLIN, 0}, {err_stream.fd, POLLIN, 0}};
-            if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
+            if (poll(fds, 2, dropped_wait_ms()) < 0 && errno != EINTR) break;
+            dropped_save(0);
             if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) stream_read(&out_stream);
             if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) stream_read(&err_stream);
         }
         out_flush();
+        dropped_save(1);
         _exit(0);
     }
     close(outp[0]);
@@ -825,8 +959,11 @@ int main(int argc, char **argv) {
             {out_stream.fd, POLLIN, 0},
             {err_stream.fd, POLLIN, 0},
         };
-        int r = poll(fds, 3, drain_ms);
+        int wait_ms = dropped_wait_ms();
+        if (wait_ms < 0 || (drain_ms >= 0 && drain_ms < wait_ms)) wait_ms = drain_ms;
+        int r = poll(fds, 3, wait_ms);
         if (r < 0 && errno != EINTR) break;
+        dropped_save(0);
         if (r <= 0) continue;
         if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -843,6 +980,7 @@ int main(int argc, char **argv) {
         if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) stream_read(&err_stream);
     }
     out_flush();
+    dropped_save(1);
 
     int st = app_wait_status;
     int code, sig = 0;
