@@ -24,8 +24,6 @@ extern char** environ;
 
 namespace isolated::test {
 
-namespace {
-
 std::string read_link(const std::string& p) {
     char buf[4096];
     ssize_t n = ::readlink(p.c_str(), buf, sizeof buf - 1);
@@ -41,8 +39,6 @@ std::string cmdline_of(pid_t pid) {
         if (c == '\0') c = ' ';
     return s;
 }
-
-}  // namespace
 
 std::string build_dir() { return ISOLATED_BUILD_DIR; }
 std::string source_dir() { return ISOLATED_SOURCE_DIR; }

@@ -35,6 +35,11 @@ RunResult must(const std::vector<std::string>& argv, std::chrono::milliseconds t
 /// appended to `log`; the caller ends and reaps it.
 pid_t spawn_logged(std::vector<std::string> argv, const std::string& log);
 
+/// readlink(2) of P; empty when it cannot be read.
+std::string read_link(const std::string& p);
+/// /proc/PID/cmdline with its NULs as spaces; empty for a process that is gone.
+std::string cmdline_of(pid_t pid);
+
 /// A program on PATH.
 bool have_tool(const std::string& name);
 

@@ -77,14 +77,6 @@ std::string now_ms_string(Clock::time_point t0) {
 
 std::string slurp(const std::string& p) { return read_file(p); }
 
-std::string read_link(const std::string& p) {
-    char buf[4096];
-    ssize_t n = ::readlink(p.c_str(), buf, sizeof buf - 1);
-    if (n < 0) return {};
-    buf[n] = 0;
-    return buf;
-}
-
 std::vector<pid_t> all_pids() {
     std::vector<pid_t> out;
     DIR* d = ::opendir("/proc");
@@ -105,13 +97,6 @@ bool proc_stat(pid_t pid, char& state, pid_t& ppid) {
     std::istringstream in(s.substr(close + 2));
     in >> state >> ppid;
     return true;
-}
-
-std::string cmdline_of(pid_t pid) {
-    std::string s = slurp("/proc/" + std::to_string(pid) + "/cmdline");
-    for (auto& c : s)
-        if (c == '\0') c = ' ';
-    return s;
 }
 
 long count_dir(const std::string& p) {
