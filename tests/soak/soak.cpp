@@ -217,6 +217,13 @@ private:
         if (!opt.quiet) std::cout << now_ms_string(t0_) << " " << s << std::endl;
     }
     std::vector<std::string> prerequisites(const std::string& app) const;
+    /// The app and its prerequisites (recursively), which a start or restart starts with it.
+    void mark_started_with_prerequisites(const std::string& app) {
+        for (auto& n : with_prerequisites(app)) {
+            op_stopped_.erase(n);
+            cascade_stopped_.erase(n);
+        }
+    }
     std::vector<std::string> with_prerequisites(const std::string& app) const {
         std::vector<std::string> q{app};
         for (size_t i = 0; i < q.size(); ++i)
@@ -638,32 +645,13 @@ std::string Soak::step_operator() {
     }
     if (what < 6) {
         auto r = d_.isoctl({"start", app});
-        op_stopped_.erase(app);
-        cascade_stopped_.erase(app);
-        for (auto& p : prerequisites(app)) {
-            // Started with it (and their own prerequisites, recursively).
-            std::vector<std::string> q{p};
-            for (size_t i = 0; i < q.size(); ++i) {
-                op_stopped_.erase(q[i]);
-                cascade_stopped_.erase(q[i]);
-                for (auto& pp : prerequisites(q[i])) q.push_back(pp);
-            }
-        }
+        mark_started_with_prerequisites(app);
         exact_exits_ = false;
         return "isoctl start " + app + " -> " + std::to_string(r.code);
     }
     if (what < 8) {
         auto r = d_.isoctl({"restart", app});
-        op_stopped_.erase(app);
-        cascade_stopped_.erase(app);
-        for (auto& p : prerequisites(app)) {
-            std::vector<std::string> q{p};
-            for (size_t i = 0; i < q.size(); ++i) {
-                op_stopped_.erase(q[i]);
-                cascade_stopped_.erase(q[i]);
-                for (auto& pp : prerequisites(q[i])) q.push_back(pp);
-            }
-        }
+        mark_started_with_prerequisites(app);
         exact_exits_ = false;  // joined apps may follow their peer
         return "isoctl restart " + app + " -> " + std::to_string(r.code);
     }
