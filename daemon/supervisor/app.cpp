@@ -481,13 +481,19 @@ void App::enter_stopping(std::optional<Duration> timeout) {
     });
 }
 
+// Stopped or failed: the app has left its restart cycle, so the sandbox the runtime
+// kept for its next instance goes (a pod's sandbox goes when the pod does, not when a
+// container restarts). Before the state is published: whoever sees `stopped` finds
+// nothing of the app left.
 void App::enter_stopped(std::string message) {
     apply_pending_spec();
+    if (hooks_.runtime) hooks_.runtime->release_sandbox(spec_.name);
     set_state(AppState::stopped, std::move(message));
 }
 
 void App::enter_failed(std::string message) {
     apply_pending_spec();
+    if (hooks_.runtime) hooks_.runtime->release_sandbox(spec_.name);
     set_state(AppState::failed, std::move(message));
 }
 

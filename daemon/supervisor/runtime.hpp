@@ -173,6 +173,17 @@ public:
     /// not at the next reload or daemon start.
     virtual void forget(const std::string& app) { (void)app; }
 
+    /// The app left its restart cycle -- stopped (by the operator, the daemon's shutdown,
+    /// its restart policy), failed, removed -- so no instance of it follows soon: what
+    /// the runtime kept for its next instance (its pod sandbox: the network namespace
+    /// with the address, veth and forwards in it) goes now. Not called between an
+    /// instance's end and the restart the policy makes (backoff), when it is reused.
+    /// Idempotent; cheap when nothing is kept.
+    virtual void release_sandbox(const std::string& app) { (void)app; }
+    /// Apps with a kept sandbox (from an earlier daemon too): at daemon start the
+    /// supervisor releases those of apps that will not start.
+    virtual std::set<std::string> kept_sandboxes() { return {}; }
+
     /// Names of the apps whose instances an earlier daemon recorded (adoption).
     virtual std::vector<std::string> recorded_instances() { return {}; }
     /// Re-acquires the recorded instance of `app`; nullopt when there is none. on_started

@@ -127,6 +127,13 @@ void Supervisor::start_all(const std::set<std::string>& skip) {
         }
         apps_.at(name)->start();
     }
+    // Sandboxes an earlier daemon kept for apps that do not start now (removed while no
+    // daemon ran, stopped by the operator, autostart false, failed at adoption) go;
+    // those of apps starting again (a backoff the daemon died in) are reused.
+    for (const auto& name : hooks_.runtime->kept_sandboxes()) {
+        auto it = apps_.find(name);
+        if (it == apps_.end() || it->second->is_down()) hooks_.runtime->release_sandbox(name);
+    }
 }
 
 std::vector<AppStatus> Supervisor::list() const {

@@ -40,6 +40,7 @@ Result<std::unique_ptr<supervisor::Instance>> FakeRuntime::launch(const AppSpec&
     s->info.init_pid = next_pid_++;
     s->callbacks = std::move(callbacks);
     s->ctx = ctx;
+    kept.insert(spec.name);
     launches.push_back(s);
     return std::unique_ptr<supervisor::Instance>(std::make_unique<FakeInstance>(s));
 }

@@ -2,6 +2,7 @@
 // exits, and sees every signal and kill the supervisor sends.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -64,6 +65,19 @@ public:
     std::vector<std::string> forgotten;
     void forget(const std::string& app) override { forgotten.push_back(app); }
     std::optional<supervisor::Adoption> adopt(const std::string& app, supervisor::InstanceCallbacks callbacks) override;
+    /// Apps with a kept sandbox, as HostRuntime keeps one at every launch (a test may
+    /// add names: sandboxes an earlier daemon kept).
+    std::set<std::string> kept;
+    /// Every release_sandbox() call, in order.
+    std::vector<std::string> released;
+    void release_sandbox(const std::string& app) override {
+        released.push_back(app);
+        kept.erase(app);
+    }
+    std::set<std::string> kept_sandboxes() override { return kept; }
+    std::size_t release_count(const std::string& app) const {
+        return static_cast<std::size_t>(std::count(released.begin(), released.end(), app));
+    }
 
     /// Launches fail with this error while set.
     std::optional<Error> fail_launch;
