@@ -246,6 +246,10 @@ int main(int argc, char** argv) {
             bridged[st.name] = pin;
             if (st.init_pid > 0) running.insert(st.name);
         }
+        // A kept pod sandbox (issue 19) keeps its veth and forwards while its app is
+        // between instances; the supervisor releases those of apps that will not start.
+        for (const auto& name : runtime.kept_sandboxes())
+            if (bridged.count(name)) running.insert(name);
         if (auto r = (*network)->reconcile(bridged, running); !r) host::log_warning("", "network: " + r.error().to_string());
     };
     backend.set_after_reload(reconcile_network);
@@ -343,7 +347,10 @@ int main(int argc, char** argv) {
             if (!sup.shutting_down()) {
                 // Not sup.list(): that reads every app's usage from its cgroup (six
                 // files an app), which made this check cost ~10 ms with 100 apps.
-                auto r = (*network)->repair(sup.launched_with(NetworkMode::bridge));
+                // Kept sandboxes' veths too: the app's next instance joins them.
+                auto attached = sup.launched_with(NetworkMode::bridge);
+                for (const auto& name : runtime.kept_sandboxes()) attached.insert(name);
+                auto r = (*network)->repair(attached);
                 if (!r) {
                     if (r.error().to_string() != last_repair_error)
                         host::log_warning("", "network: " + (last_repair_error = r.error().to_string()));
@@ -386,6 +393,7 @@ int main(int argc, char** argv) {
                 host::log_info("", "all apps stopped; exiting");
                 hook_runner.shutdown();
                 // Nothing runs any more: the table and the bridge go too.
+                runtime.shutdown_cleanup();
                 if (auto st = (*network)->shutdown_cleanup(); !st)
                     host::log_warning("", "network: " + st.error().to_string());
                 if (auto st = (*cgroups)->remove_root(); !st)

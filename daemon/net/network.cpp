@@ -201,6 +201,23 @@ Result<Attachment> Network::attach_app(const std::string& app, const NetnsRef& n
     return Attachment{*address, rq.host_name};
 }
 
+Status Network::check_kept(const std::string& app, const NetnsRef& netns, Ipv4 address) {
+    const std::string veth = veth_name_for(app);
+    auto host = find_link(sock_.get(), veth);
+    if (!host) return host.error();
+    if (!*host || (*host)->type != "veth") return Error::msg("its veth " + veth + " is gone");
+    auto inside = open_in_netns(netns);
+    if (!inside) return inside.error();
+    auto eth0 = find_link(inside->sock.get(), "eth0");
+    if (!eth0) return eth0.error();
+    if (!*eth0) return Error::msg("it has no eth0");
+    auto has = has_address(inside->sock.get(), (*eth0)->index, address, config_.subnet.prefix);
+    if (!has) return has.error();
+    if (!*has) return Error::msg("its eth0 does not have " + address.to_string() + " any more");
+    if (!(*eth0)->up) return Error::msg("its eth0 is down");
+    return {};
+}
+
 Status Network::detach_app(const std::string& app) { return replace_forwards(app, {}); }
 
 Status Network::remove_app(const std::string& app) {

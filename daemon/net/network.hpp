@@ -82,6 +82,13 @@ public:
     Result<Attachment> attach_app(const std::string& app, const NetnsRef& netns, std::optional<Ipv4> pinned,
                                   const std::vector<PortSpec>& ports);
 
+    /// A kept network namespace (issue 19) about to be joined by the app's next instance:
+    /// whether it still is what attach_app() made -- the host end of the app's veth
+    /// there, and inside the namespace eth0 with `address`. An error says what is off;
+    /// the caller then makes a new namespace. Two netlink dumps and a setns there and
+    /// back: well under a millisecond.
+    Status check_kept(const std::string& app, const NetnsRef& netns, Ipv4 address);
+
     /// `network.mode: none`: lo up in the app's netns.
     static Status setup_loopback(const NetnsRef& netns) { return net::setup_loopback(netns); }
 

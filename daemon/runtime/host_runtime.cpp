@@ -29,7 +29,8 @@ namespace isolated::runtime {
 namespace asio = boost::asio;
 
 HostRuntime::HostRuntime(asio::io_context& io, HostRuntimeOptions options)
-    : io_(io), options_(std::move(options)), rng_(std::random_device{}()), hosts_(std::make_shared<net::HostsFiles>()) {
+    : io_(io), options_(std::move(options)), rng_(std::random_device{}()), hosts_(std::make_shared<net::HostsFiles>()),
+      kept_(options_.run_dir) {
     hosts_->on_error = [](const std::string& app, const std::string& error) {
         host::log_warning(app, "/etc/hosts not updated: " + error);
     };
@@ -159,7 +160,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
 
     // The bridge address first: /etc/hosts names it.
     const bool bridged = spec.network.mode == NetworkMode::bridge && options_.network;
-    std::optional<net::Ipv4> pinned;
+    std::optional<net::Ipv4> pinned, leased;
     std::string hosts;
     if (bridged) {
         if (!spec.network.address.empty()) {
@@ -169,8 +170,51 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         }
         auto lease = options_.network->lease(spec.name, pinned);
         if (!lease) return lease.error();
+        leased = *lease;
         hosts = hosts_->render(spec.name, spec.effective_hostname(), *lease);
     }
+    // The pod sandbox (issue 19): the network namespace an earlier instance of the app
+    // left, joined again when it was made for the same network definition and is intact;
+    // else whatever is left of it goes and this launch makes (and keeps) a new one.
+    const bool keep = keeps_sandbox(spec);
+    const SandboxKey key = sandbox_key(spec, leased ? leased->to_string() : "");
+    unique_fd kept_netns;
+    if (keep) {
+        if (auto rec = kept_.recorded(spec.name)) {
+            std::string why;
+            if (!(*rec == key)) {
+                why = "its network definition changed";
+            } else if (auto fd = kept_.open(spec.name); !fd) {
+                why = fd.error().to_string();
+            } else if (bridged) {
+                if (auto st = options_.network->check_kept(spec.name, net::NetnsRef::of_fd(fd->get()), *leased); !st)
+                    why = st.error().to_string();
+                else
+                    kept_netns = std::move(*fd);
+            } else {
+                kept_netns = std::move(*fd);
+            }
+            if (!kept_netns) {
+                host::log_info(spec.name, "kept network namespace not reused (" + why + "): making a new one");
+                release_sandbox(spec.name);
+            }
+        } else if (kept_.has(spec.name)) {
+            release_sandbox(spec.name);  // a bind mount without its record
+        }
+    } else if (kept_.has(spec.name)) {
+        release_sandbox(spec.name);  // now `host` or `app:NAME`
+    }
+    const bool reuse = static_cast<bool>(kept_netns);
+    // A launch that fails from here on takes the kept sandbox with it: what failed may
+    // have been in it (Kubernetes makes a new pod sandbox when one fails).
+    struct DropOnFailure {
+        HostRuntime* rt;
+        std::string app;
+        bool armed = false;
+        ~DropOnFailure() {
+            if (armed) rt->release_sandbox(app);
+        }
+    } drop_on_failure{this, spec.name, keep};
     if (auto st = prepare_app_files(spec, app_dir, options_.state_dir, hosts); !st) return st.error();
 
     auto w = std::make_shared<Watch>(io_);
@@ -220,6 +264,11 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     }
     if (spec.network.mode == NetworkMode::app)
         if (auto st = add_join(spec.network.app, CLONE_NEWNET); !st) return st.error();
+    if (reuse) {
+        req.joins[n++] = {kept_netns.get(), CLONE_NEWNET};
+        req.clone_flags &= ~static_cast<std::uint64_t>(CLONE_NEWNET);
+        plan.flags &= ~static_cast<std::uint32_t>(SB_LOOPBACK);  // lo is up in it already
+    }
     if (spec.namespaces.ipc.kind == NamespaceKind::app)
         if (auto st = add_join(spec.namespaces.ipc.app, CLONE_NEWIPC); !st) return st.error();
     if (spec.namespaces.uts.kind == NamespaceKind::app)
@@ -228,6 +277,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     // (InstanceResources::release, as the instance's exit does).
     InstanceResources& held = w->resources;
     held.app = spec.name;
+    held.keep_sandbox = reuse;
     held.images = std::exchange(mark.source, nullptr);
     // The cgroup exists before the init: on v2 the init is born in it, on v1 its first
     // instructions move it there; with systemd it is attached while it waits.
@@ -245,7 +295,9 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     }
     // Work from outside the new namespaces (systemd attach, veth) happens while the
     // init waits on the go pipe.
-    const bool need_go = placement.attach_after_clone || bridged;
+    // A new sandbox to keep is bound before the init goes on: an app that exits at once
+    // leaves no namespace to bind.
+    const bool need_go = placement.attach_after_clone || (bridged && !reuse) || (keep && !reuse);
     unique_fd go_r, go_w;
     if (need_go) {
         int gp[2];
@@ -258,7 +310,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         go_w.reset(gp[1]);
         req.go_fd = go_r.get();
         plan.flags |= SB_WAIT_GO;
-        plan.flags &= ~static_cast<std::uint32_t>(SB_LOOPBACK);  // set up with the veth
+        if (bridged) plan.flags &= ~static_cast<std::uint32_t>(SB_LOOPBACK);  // set up with the veth
     }
     auto spawned = sandbox::spawn_init(req);
     if (!spawned) {
@@ -279,7 +331,10 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
     };
     if (held.cgroup && placement.attach_after_clone)
         if (auto st = held.cgroup->attach(spawned->pid); !st) return abandon(st.error());
-    if (bridged) {
+    if (bridged && reuse) {
+        w->info.address = leased->to_string();  // checked above: eth0 has it
+        held.network = options_.network;
+    } else if (bridged) {
         auto att = options_.network->attach_app(spec.name, net::NetnsRef::of_fd(spawned->pidfd.get()), pinned,
                                                 spec.network.ports);
         if (!att) return abandon(att.error());
@@ -287,15 +342,26 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         held.network = options_.network;
         sys::crash_point("launch.after-veth");
     }
+    if (keep && !reuse) {
+        // Not keeping it is no reason to fail the start: the next one makes a new one.
+        if (auto st = kept_.keep(spec.name, spawned->pid, sandbox_key(spec, w->info.address)); !st)
+            host::log_warning(spec.name, "network namespace not kept for restarts: " + st.error().to_string());
+        else
+            held.keep_sandbox = true;
+        sys::crash_point("launch.after-keep");
+    }
     sys::crash_point("launch.before-go");
     if (go_w && ::write(go_w.get(), "g", 1) != 1) return abandon(os_error("release the init"));
     go_w.reset();
     sys::crash_point("launch.after-go");
     if (bridged) {
         // The app is on the bridge: every running bridged app (this one included) now
-        // finds it by name.
+        // finds it by name. (Still there from the instance before in a kept sandbox.)
         if (auto addr = net::Ipv4::parse(w->info.address)) {
-            hosts_->join(spec.name, {*addr, spec.effective_hostname(), app_dir + "/etc/hosts"});
+            auto m = hosts_->members().find(spec.name);
+            if (!reuse || m == hosts_->members().end() || m->second.address != *addr ||
+                m->second.hostname != spec.effective_hostname())
+                hosts_->join(spec.name, {*addr, spec.effective_hostname(), app_dir + "/etc/hosts"});
             held.hosts = hosts_;
         }
     }
@@ -321,6 +387,7 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         run_specs_[spec.name] = spec;
     }
     w->write_record();
+    drop_on_failure.armed = false;
     w->pidfd.assign(spawned->pidfd.release());
     w->report.assign(spawned->report.release());
     w->read_report();
@@ -389,6 +456,15 @@ void HostRuntime::forget(const std::string& app) {
     // stopping); its lease would otherwise stay until the next reload or daemon start.
     if (options_.network)
         if (auto st = options_.network->remove_app(app); !st) host::log_warning(app, "network: " + st.error().to_string());
+}
+
+void HostRuntime::release_sandbox(const std::string& app) {
+    // Cheap when nothing is kept: no forwards means no nftables transaction, no member
+    // no rewrite of the hosts files.
+    if (options_.network)
+        if (auto st = options_.network->detach_app(app); !st) host::log_warning(app, "network: " + st.error().to_string());
+    hosts_->leave(app);
+    kept_.drop(app);
 }
 
 std::set<std::string> HostRuntime::remembered_stopped() { return apps_having(options_.run_dir, "stopped"); }
@@ -466,6 +542,9 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
         left.app = app;
         left.cgroup = std::move(cg);
         if (bridged) left.network = options_.network;
+        // Its kept sandbox waits for the restart policy (the supervisor releases it if
+        // the app does not start again).
+        left.keep_sandbox = kept_.recorded(app).has_value();
         left.release(&exit);
         (void)::unlinkat(run_dir->get(), kInstanceRecord, 0);
         a.exit = exit;
@@ -539,6 +618,7 @@ std::optional<supervisor::Adoption> HostRuntime::adopt(const std::string& app, s
     }
     w->resources.app = app;
     w->resources.cgroup = std::move(cg);
+    w->resources.keep_sandbox = kept_.recorded(app).has_value();
     if (bridged) {
         w->resources.network = options_.network;
         if (auto addr = net::Ipv4::parse(w->info.address)) {

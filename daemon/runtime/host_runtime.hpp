@@ -19,6 +19,7 @@
 #include "net/discovery.hpp"
 #include "net/network.hpp"
 #include "runtime/image_source.hpp"
+#include "runtime/kept_sandbox.hpp"
 #include "sandbox/launch_plan.hpp"
 #include "sandbox/start_files.hpp"
 #include "supervisor/runtime.hpp"
@@ -64,6 +65,13 @@ public:
     void remember_history(const std::string& app, const supervisor::AppHistory& history) override;
     std::optional<supervisor::AppHistory> remembered_history(const std::string& app) override;
     std::set<std::string> remembered_stopped() override;
+    /// The app's kept sandbox goes: its forwards, its place in the others' /etc/hosts,
+    /// the bind mount of its network namespace (which then goes with its veth once
+    /// nothing holds it) and its record.
+    void release_sandbox(const std::string& app) override;
+    std::set<std::string> kept_sandboxes() override { return kept_.list(); }
+    /// Clean daemon exit: the mount point of <run_dir>/netns goes when nothing is kept.
+    void shutdown_cleanup() { kept_.unmount_dir_if_empty(); }
     /// Apps with an instance record under <run_dir>/apps/ (left by an earlier daemon).
     std::vector<std::string> recorded_instances() override;
     /// Adoption: reads the app's instance record, re-acquires its init with
@@ -102,6 +110,8 @@ private:
     /// Each image app's run spec as its running instance got it (image_run.hpp): exec
     /// enters the tree and user the instance runs.
     std::map<std::string, AppSpec> run_specs_;
+    /// The apps' network namespaces kept across restarts (issue 19).
+    KeptSandboxes kept_;
 };
 
 }  // namespace isolated::runtime

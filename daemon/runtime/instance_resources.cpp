@@ -17,6 +17,8 @@ namespace isolated::runtime {
 //     attaches the next instance with the same ports right after on_exit. The lease
 //     stays (sticky), the veth dies with the network namespace.
 //  5. Last, the app leaves the other apps' /etc/hosts.
+// With a kept sandbox (issue 19) 4 and 5 wait for HostRuntime::release_sandbox(): the
+// next instance answers at the same address, in the same network namespace.
 // Errors are not returned: a cgroup that cannot be removed must not keep the forwards
 // in place, and none of it changes how the instance ended.
 void InstanceResources::release(ExitInfo* exit) {
@@ -37,11 +39,11 @@ void InstanceResources::release(ExitInfo* exit) {
         cgroup.reset();
     }
     if (network) {
-        (void)network->detach_app(app);
+        if (!keep_sandbox) (void)network->detach_app(app);
         network = nullptr;
     }
     if (hosts) {
-        hosts->leave(app);
+        if (!keep_sandbox) hosts->leave(app);
         hosts.reset();
     }
     if (images) {
