@@ -204,11 +204,30 @@ std::string ticker(const Daemon& d, const std::string& extra) {
            R"("], "stop": {"timeout": "5s"})" + extra + "}";
 }
 
+std::vector<std::string> mounts_under(const std::string& dir) {
+    std::vector<std::string> out;
+    std::ifstream in("/proc/self/mountinfo");
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream f(line);
+        std::string id, parent, dev, root, point;
+        f >> id >> parent >> dev >> root >> point;
+        if (point.rfind(dir + "/", 0) == 0) out.push_back(point);
+    }
+    return out;
+}
+
 Daemon::~Daemon() {
     if (running()) stop(std::chrono::seconds(30));
     if (running()) kill9();
     kill_leftovers();
     remove_cgroups();
+    // Whatever a daemon left mounted in the test's dir (kept network namespaces under
+    // <run>/netns/ and that directory's own mount, issue 19), deepest first; the
+    // daemon's own netns file last.
+    auto mounts = mounts_under(dir());
+    std::sort(mounts.begin(), mounts.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    for (const auto& m : mounts)
+        if (m != netns_) ::umount2(m.c_str(), MNT_DETACH);
     if (!netns_.empty()) ::umount2(netns_.c_str(), MNT_DETACH);
 }
 

@@ -61,6 +61,10 @@ bool process_alive(pid_t pid);
 /// appended to the object (", \"key\": ..."), MORE_MOUNTS to the mounts array.
 std::string probe_app_json(const std::string& args, const std::string& extra = "", const std::string& more_mounts = "");
 
+/// Mount points at or under DIR/ (from /proc/self/mountinfo), e.g. kept network
+/// namespaces a daemon bound under its run dir.
+std::vector<std::string> mounts_under(const std::string& dir);
+
 class Daemon;
 /// A shell app that prints "started" and runs until stopped (stop timeout 5 s); the
 /// test dir in its command line lets the teardown find it by PID. EXTRA is appended
