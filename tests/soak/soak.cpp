@@ -62,7 +62,7 @@ struct Options {
 const std::vector<std::string> kCrashPoints = {
     "launch.after-clone",  "launch.before-nft",  "launch.after-nft",          "launch.after-veth",
     "launch.before-go",    "launch.after-go",    "stop.after-signal",         "stop.before-cgroup-remove",
-    "stop.before-record-remove", "reload.between-apps", "adopt.between-apps",
+    "stop.before-record-remove", "reload.between-apps", "adopt.between-apps", "launch.after-keep",
 };
 
 // The image app's image: the probe helper in a one-layer OCI image (umoci, skopeo).
@@ -1060,11 +1060,35 @@ void Soak::check_leaks(const std::map<std::string, json>& apps) {
         }
     }
 
-    // Veths and bridge ports in the daemon's netns: one per running bridged app.
+    // Kept pod sandboxes (issue 19): the network namespaces bound under <run>/netns/.
+    // One is legitimate only for a defined bridged or "none" app that runs or will run
+    // again (backoff, starting): for a stopped, failed or removed app it is a leak.
+    std::set<std::string> may_keep, kept;
+    for (auto& [name, a] : apps) {
+        const std::string state = a.value("state", "");
+        if (defs_.count(name) && (defs_[name].bridged() || defs_[name].network == "none") && state != "stopped" &&
+            state != "failed")
+            may_keep.insert(name);
+    }
+    {
+        std::error_code ec;
+        for (auto& e : fs::directory_iterator(d_.run_dir() + "/netns", ec)) kept.insert(e.path().filename());
+        for (auto& e : fs::directory_iterator(d_.run_dir() + "/apps", ec))
+            if (fs::exists(e.path() / "sandbox.json")) kept.insert(e.path().filename());
+    }
+    for (auto& name : kept)
+        if (!may_keep.count(name))
+            throw Leak{"kept sandbox of " + name + " (state " +
+                       (apps.count(name) ? apps.at(name).value("state", "?") : std::string("removed")) + ")"};
+    // What has a veth and forwards: the running apps and those between two instances.
+    std::set<std::string> holding = running;
+    holding.insert(kept.begin(), kept.end());
+
+    // Veths and bridge ports in the daemon's netns: one per bridged app holding one.
     size_t bridged_running = 0;
     std::map<std::string, int> forwards;  // expected map elements
     size_t expected_ports = 0;
-    for (auto& name : running)
+    for (auto& name : holding)
         if (defs_.count(name) && defs_[name].bridged()) {
             ++bridged_running;
             expected_ports += defs_[name].ports.size();
@@ -1119,14 +1143,17 @@ void Soak::check_leaks(const std::map<std::string, json>& apps) {
         throw Leak{"state/leases.json is not readable JSON"};
     }
 
-    // Mounts under the test dir: the daemon's netns file only.
+    // Mounts under the test dir: the daemon's netns file, and the kept sandboxes'
+    // directory with the legitimate ones in it.
     {
-        std::istringstream in(slurp("/proc/self/mountinfo"));
         long n = 0;
         std::string lines;
-        for (std::string line; std::getline(in, line);)
-            if (line.find(d_.dir() + "/") != std::string::npos && line.find(d_.dir() + "/netns") == std::string::npos)
-                ++n, lines += line + "\n";
+        const std::string kept_dir = d_.run_dir() + "/netns";
+        for (const auto& m : mounts_under(d_.dir())) {
+            if (m == d_.dir() + "/netns" || m == kept_dir) continue;
+            if (m.rfind(kept_dir + "/", 0) == 0 && may_keep.count(m.substr(kept_dir.size() + 1))) continue;
+            ++n, lines += m + "\n";
+        }
         if (n > 0) throw Leak{std::to_string(n) + " mounts left under the test dir:\n" + lines};
     }
 
@@ -1257,6 +1284,15 @@ void Soak::run() {
                           percentile(recovery_ms_, 0.5));
             std::cout << b << std::endl;
         }
+    }
+    // The end: a clean stop of the daemon stops every app, and nothing it bound under
+    // its run dir (kept network namespaces, their directory) may stay.
+    step_desc_ = "daemon stop at the end";
+    if (d_.running()) {
+        int code = d_.stop();
+        if (code != 0) fail("the daemon's clean stop exited with " + std::to_string(code));
+        auto left = mounts_under(d_.run_dir());
+        if (!left.empty()) leak("mounts under the run dir after the daemon stopped: " + left.front());
     }
 }
 
