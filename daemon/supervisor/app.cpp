@@ -135,6 +135,9 @@ void App::stop(std::optional<Duration> timeout, StopReason reason) {
 void App::restart(std::optional<Duration> timeout) {
     Touch touch(*this);
     backoff_.reset();
+    // An operator's restart is a new start, not the restart policy's: the next instance
+    // gets a new sandbox (a deleted pod gets a new one, `docker restart` a new netns).
+    fresh_sandbox_ = true;
     if (instance_) {
         stop(timeout, StopReason::restart);
         start_after_stop_ = true;
@@ -265,6 +268,8 @@ bool App::adopt(bool defined, bool keep_recorded) {
 
 void App::enter_starting() {
     apply_pending_spec();
+    if (fresh_sandbox_ && hooks_.runtime) hooks_.runtime->release_sandbox(spec_.name);
+    fresh_sandbox_ = false;
     next_restart_at_.reset();
     started_ = false;
     set_state(AppState::starting, "");
@@ -487,12 +492,14 @@ void App::enter_stopping(std::optional<Duration> timeout) {
 // nothing of the app left.
 void App::enter_stopped(std::string message) {
     apply_pending_spec();
+    fresh_sandbox_ = false;
     if (hooks_.runtime) hooks_.runtime->release_sandbox(spec_.name);
     set_state(AppState::stopped, std::move(message));
 }
 
 void App::enter_failed(std::string message) {
     apply_pending_spec();
+    fresh_sandbox_ = false;
     if (hooks_.runtime) hooks_.runtime->release_sandbox(spec_.name);
     set_state(AppState::failed, std::move(message));
 }

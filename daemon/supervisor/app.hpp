@@ -216,6 +216,8 @@ private:
     std::unique_ptr<Timer> backoff_timer_;
     StopReason stop_reason_ = StopReason::user;
     bool start_after_stop_ = false;
+    /// An operator's restart asked for: the next start releases the kept sandbox first.
+    bool fresh_sandbox_ = false;
 
     std::unique_ptr<ProbeSetHandle> probes_;   // while the instance is up
     std::optional<HealthStatus> last_health_;  // of the last instance, shown while down

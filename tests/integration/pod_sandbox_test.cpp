@@ -97,6 +97,16 @@ TEST_CASE("sandbox-keep: a crash restart keeps the address, the network namespac
         CHECK(wait_until([&] { return fetch(d) == "hello from web\n"; }));
     }
 
+    // An operator's restart is a new start: a new namespace, the same address.
+    const int before_restart = d.app("web")["pid"];
+    CHECK(d.isoctl({"restart", "web"}).code == 0);
+    auto restarted = wait_new_instance(d, "web", before_restart);
+    CHECK(restarted["address"] == address);
+    const std::string ns_restarted = netns_of(restarted["pid"].get<int>());
+    CHECK(ns_restarted != ns0);
+    CHECK(kept_mount(d, "web"));
+    CHECK(wait_until([&] { return fetch(d) == "hello from web\n"; }));
+
     CHECK(d.isoctl({"stop", "web"}).code == 0);
     CHECK(d.state("web") == "stopped");
     check_torn_down(d, "web");
@@ -106,7 +116,7 @@ TEST_CASE("sandbox-keep: a crash restart keeps the address, the network namespac
     d.wait_state("web", "ready");
     auto again = d.app("web");
     CHECK(again["address"] == address);
-    CHECK(netns_of(again["pid"].get<int>()) != ns0);
+    CHECK(netns_of(again["pid"].get<int>()) != ns_restarted);
     CHECK(d.stop() == 0);
     CHECK(mounts_under(d.run_dir()).empty());
 }

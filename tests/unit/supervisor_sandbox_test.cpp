@@ -35,11 +35,41 @@ TEST_CASE("sandbox: a restart by the policy keeps the sandbox, the backoff inclu
     }
     CHECK(r.runtime.launch_count("web") == 4);
     CHECK(r.runtime.release_count("web") == 0);
-    // A liveness-like stop with a restart (operator restart) keeps it too.
-    r.sup.restart("web", std::nullopt, [](std::optional<std::string>) {});
+    // A redefinition that restarts the app leaves the comparison to the runtime.
+    auto changed = restarting("web");
+    changed.command.push_back("--v2");
+    AppDir fresh;
+    fresh.apps.emplace("web", changed);
+    r.sup.reload(fresh);
     r.runtime.exit("web", 0, 15);
     CHECK(r.runtime.launch_count("web") == 5);
     CHECK(r.runtime.release_count("web") == 0);
+}
+
+TEST_CASE("sandbox: an operator restart gets a new sandbox, running or in backoff", "[supervisor][sandbox-keep]") {
+    Rig r;
+    r.load({restarting("web")});
+    r.sup.start_all();
+    r.runtime.started("web");
+    r.sup.restart("web", std::nullopt, [](std::optional<std::string>) {});
+    CHECK(r.runtime.release_count("web") == 0);  // its instance still runs
+    r.runtime.exit("web", 0, 15);
+    CHECK(r.runtime.release_count("web") == 1);
+    CHECK(r.runtime.launch_count("web") == 2);
+    // Released before the launch, not after it.
+    CHECK(r.runtime.kept.count("web") == 1);
+    r.runtime.started("web");
+    r.runtime.exit("web", 1);
+    CHECK(r.status("web").state == AppState::backoff);
+    r.sup.restart("web", std::nullopt, [](std::optional<std::string>) {});
+    CHECK(r.runtime.release_count("web") == 2);
+    CHECK(r.runtime.launch_count("web") == 3);
+    // The crash after it is the policy's again.
+    r.runtime.started("web");
+    r.runtime.exit("web", 1);
+    r.clock.advance(60s);
+    CHECK(r.runtime.launch_count("web") == 4);
+    CHECK(r.runtime.release_count("web") == 2);
 }
 
 TEST_CASE("sandbox: an operator stop releases it, running or in backoff", "[supervisor][sandbox-keep]") {
