@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -294,6 +295,7 @@ public:
     void cleanup() {
         stop();
         remove_cgroups();
+        unmount_all();
         if (!dir_.empty() && !getenv("BENCH_KEEP")) {
             std::error_code ec;
             fs::remove_all(dir_, ec);
@@ -332,6 +334,22 @@ public:
             if (!any) return;
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
+    }
+
+    // What the daemon bound under its run dir (kept network namespaces and their
+    // directory, issue 19) if it did not stop cleanly: deepest first.
+    void unmount_all() {
+        if (dir_.empty()) return;
+        std::vector<std::string> points;
+        std::ifstream in("/proc/self/mountinfo");
+        for (std::string line; std::getline(in, line);) {
+            std::istringstream f(line);
+            std::string id, parent, dev, root, point;
+            f >> id >> parent >> dev >> root >> point;
+            if (point.rfind(dir_ + "/", 0) == 0) points.push_back(point);
+        }
+        std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+        for (const auto& p : points) ::umount2(p.c_str(), MNT_DETACH);
     }
 
     std::string log_tail() const {
@@ -523,77 +541,100 @@ int main(int argc, char** argv) {
 
     // ---- crash -> running ----
     if (section("crash")) {
-        set_apps(d, "crash", 1, [](int) {
-            return R"({"command": ["/bin/sleep", "infinity"], "network": {"mode": "none"},
-                      "restart": {"policy": "always",
-                                  "backoff": {"initial": "1ms", "max": "1ms", "factor": 1, "jitter": 0}}})";
-        });
-        const std::string name = app_name("crash", 1);
-        std::vector<double> samples;
-        std::mutex mu;
-        std::vector<std::pair<Clock::time_point, std::string>> seen;  // receive time, state
-        Http stream(d.socket());
-        bool streaming = reload(h) && wait_all_ready(h, 1, 20000) && stream.open_stream("/v1/events?follow=1&app=" + name);
-        std::thread reader;
-        if (streaming)
-            reader = std::thread([&] {
-                for (std::string line; stream.next_line(line);) {
-                    auto now = Clock::now();
-                    try {
-                        auto e = json::parse(line);
-                        if (e.value("type", "") == "state") {
-                            std::lock_guard<std::mutex> l(mu);
-                            seen.emplace_back(now, e.value("state", ""));
-                        }
-                    } catch (...) {
-                    }
-                }
-            });
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // stored events first
-        for (int r = 0; streaming && r < crash_rounds; ++r) {
-            json a;
-            auto w0 = Clock::now();
-            while (ms_since(w0) < 10000) {
-                a = get_json(h, "/v1/apps/" + name);
-                if (a.is_object() && a.value("state", "") == "ready" && a["pid"].is_number()) break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            }
-            if (!a.is_object() || !a["pid"].is_number()) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        // The peer, measured in the same loop (issue 19's yardstick): `unshare` making the
+        // namespaces a sandbox has, start to exit, one run after each kill.
+        auto unshare_once = [&]() -> double {
+            const char* args[] = {"unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "--mount-proc",
+                                  "true", nullptr};
+            pid_t p = -1;
             auto t0 = Clock::now();
-            ::kill(a["pid"].get<int>(), SIGKILL);
-            double got = -1;
-            while (got < 0 && ms_since(t0) < 10000) {
+            if (posix_spawnp(&p, "unshare", nullptr, nullptr, const_cast<char**>(args), environ) != 0) return -1;
+            int st = 0;
+            if (::waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+            return ms_since(t0);
+        };
+        std::printf("## Crash -> running again (restart always, backoff 1 ms)\n\n");
+        std::printf("SIGKILL to the app's main process (`sleep infinity`) until the `/v1/events` stream\n"
+                    "reports it running again (a new init, pid/mount/uts/ipc namespaces and root fs; the\n"
+                    "network namespace is the app's kept one, issue 19). Interleaved with it, in the same\n"
+                    "loop: `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`, start to exit.\n\n");
+        std::printf("| network | kills | crash -> running median | p90 | unshare median | ratio |\n"
+                    "|---|---:|---:|---:|---:|---:|\n");
+        for (const std::string mode : {"none", "bridge"}) {
+            set_apps(d, "crash", 1, [&](int) {
+                return R"({"command": ["/bin/sleep", "infinity"], "network": {"mode": ")" + mode + R"("},
+                          "restart": {"policy": "always",
+                                      "backoff": {"initial": "1ms", "max": "1ms", "factor": 1, "jitter": 0}}})";
+            });
+            const std::string name = app_name("crash", 1);
+            std::vector<double> samples, peer;
+            std::mutex mu;
+            std::vector<std::pair<Clock::time_point, std::string>> seen;  // receive time, state
+            Http stream(d.socket());
+            bool streaming =
+                reload(h) && wait_all_ready(h, 1, 20000) && stream.open_stream("/v1/events?follow=1&app=" + name);
+            std::thread reader;
+            if (streaming)
+                reader = std::thread([&] {
+                    for (std::string line; stream.next_line(line);) {
+                        auto now = Clock::now();
+                        try {
+                            auto e = json::parse(line);
+                            if (e.value("type", "") == "state") {
+                                std::lock_guard<std::mutex> l(mu);
+                                seen.emplace_back(now, e.value("state", ""));
+                            }
+                        } catch (...) {
+                        }
+                    }
+                });
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));  // stored events first
+            for (int r = 0; streaming && r < crash_rounds; ++r) {
+                json a;
+                auto w0 = Clock::now();
+                while (ms_since(w0) < 10000) {
+                    a = get_json(h, "/v1/apps/" + name);
+                    if (a.is_object() && a.value("state", "") == "ready" && a["pid"].is_number()) break;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                }
+                if (!a.is_object() || !a["pid"].is_number()) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
                 {
                     std::lock_guard<std::mutex> l(mu);
-                    for (auto& [t, st] : seen)
-                        if (t > t0 && (st == "running" || st == "ready")) {
-                            got = ms_since(t0, t);
-                            break;
-                        }
+                    seen.clear();
                 }
-                if (got < 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+                auto t0 = Clock::now();
+                ::kill(a["pid"].get<int>(), SIGKILL);
+                double got = -1;
+                while (got < 0 && ms_since(t0) < 10000) {
+                    {
+                        std::lock_guard<std::mutex> l(mu);
+                        for (auto& [t, st] : seen)
+                            if (t > t0 && (st == "running" || st == "ready")) {
+                                got = ms_since(t0, t);
+                                break;
+                            }
+                    }
+                    if (got < 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+                }
+                if (got >= 0) samples.push_back(got);
+                // The peer once the restart is over, after the same pause.
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                if (double u = unshare_once(); u >= 0) peer.push_back(u);
             }
-            {
-                std::lock_guard<std::mutex> l(mu);
-                seen.clear();
+            stream.shutdown();
+            if (reader.joinable()) reader.join();
+            stream.close();
+            if (samples.empty() || peer.empty()) {
+                std::printf("| %s | 0 | failed | | | |\n", mode.c_str());
+                ++failures;
+            } else {
+                std::printf("| %s | %zu | %.2f ms | %.2f ms | %.2f ms | %.2fx |\n", mode.c_str(), samples.size(),
+                            pct(samples, 0.5), pct(samples, 0.9), pct(peer, 0.5), pct(samples, 0.5) / pct(peer, 0.5));
             }
-            if (got >= 0) samples.push_back(got);
+            std::fflush(stdout);
         }
-        stream.shutdown();
-        if (reader.joinable()) reader.join();
-        stream.close();
-        std::printf("## Crash -> running again (restart always, backoff 1 ms)\n\n");
-        std::printf("SIGKILL to the app's main process (`sleep infinity`, network none) until the\n"
-                    "`/v1/events` stream reports it running again (a new sandbox: init, namespaces, root fs).\n\n");
-        std::printf("| crash -> running | kills | median | p90 |\n|---|---:|---:|---:|\n");
-        if (samples.empty()) {
-            std::printf("| restart always, 1 ms backoff | 0 | failed | |\n\n");
-            ++failures;
-        } else {
-            std::printf("| restart always, 1 ms backoff | %zu | %.2f ms | %.2f ms |\n\n", samples.size(),
-                        pct(samples, 0.5), pct(samples, 0.9));
-        }
+        std::printf("\n");
     }
 
     // ---- memory at 1, 10, 100 apps (none, then bridge) ----
