@@ -334,6 +334,9 @@ int main(int argc, char** argv) {
         io.restart();
         io.run();
     }
+    // What the runtime kept for the app's restarts (issue 19) goes with it.
+    rt.release_sandbox(spec.name);
+    rt.shutdown_cleanup();
     (void)network->shutdown_cleanup();
     run({"ip", "link", "del", "benchcl0"});
     finish();

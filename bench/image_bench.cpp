@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
         }
         io.restart();
         io.run();
+        rt.release_sandbox(app.name);  // a new sandbox at every start measured (issue 19)
         return ok ? std::chrono::duration<double, std::milli>(t1 - t0).count() : -1;
     };
     std::vector<double> t_img, t_dir;
@@ -322,6 +323,7 @@ int main(int argc, char** argv) {
         ::kill(registry, SIGTERM);
         ::waitpid(registry, nullptr, 0);
     }
+    rt.shutdown_cleanup();
     fs::remove_all(dir);
 
     std::printf("Image: busybox-static + %s, %.1f MB as an oci-archive (gzip layers).\n\n", tree.c_str(), archive_mb);
