@@ -261,3 +261,25 @@ TEST_CASE("sandbox-keep: a daemon start tears down the sandboxes of apps that ar
     CHECK(d.stop() == 0);
     CHECK(mounts_under(d.run_dir()).empty());
 }
+
+TEST_CASE("sandbox-keep: a kept namespace whose veth was deleted by hand is not reused, the next instance gets a new one",
+          "[integration][sandbox-keep]") {
+    require_root();
+    require_prerequisite(have_tool("curl") && have_tool("nft") && have_tool("ip"), "curl, nft and ip");
+    Daemon d;
+    d.write_app("web", web_json(R"([{"host": 8080, "app": 80}])", R"({"initial": "2s", "jitter": 0})"));
+    d.start();
+    d.wait_state("web", "ready");
+    const int pid0 = d.app("web")["pid"];
+    const std::string ns0 = netns_of(pid0), address = d.app("web")["address"];
+    REQUIRE(::kill(pid0, SIGKILL) == 0);
+    d.wait_state("web", "backoff");
+    REQUIRE(d.in_netns({"ip", "link", "del", "veth-web"}).code == 0);
+    auto next = wait_new_instance(d, "web", pid0);
+    CHECK(netns_of(next["pid"].get<int>()) != ns0);
+    CHECK(next["address"] == address);
+    CHECK(has_veth(d, "web"));
+    CHECK(wait_until([&] { return fetch(d) == "hello from web\n"; }));
+    CHECK(d.stop() == 0);
+    CHECK(mounts_under(d.run_dir()).empty());
+}
