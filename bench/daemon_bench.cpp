@@ -472,6 +472,62 @@ double cgroup_cpu_seconds(const std::string& root) {
     return s.empty() ? -1 : std::stod(s) / 1e9;
 }
 
+/// Rss, Pss and private dirty kB of each mapping of `pid` (/proc/PID/smaps), summed
+/// per file ("[heap]", "[anon]" for nameless ones), largest Rss first.
+struct MapUse {
+    std::string name;
+    long rss = 0, pss = 0, dirty = 0;
+};
+std::vector<MapUse> smaps_by_mapping(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+    std::map<std::string, MapUse> by;
+    std::string line, current;
+    while (std::getline(in, line)) {
+        if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < 17 &&
+            line.find(':') > line.find(' ')) {
+            // "start-end perms offset dev inode   name"
+            std::istringstream ls(line);
+            std::string range, perms, off, dev, inode, name;
+            ls >> range >> perms >> off >> dev >> inode;
+            std::getline(ls, name);
+            name.erase(0, name.find_first_not_of(' '));
+            if (name.empty()) name = "[anon]";
+            auto slash = name.rfind('/');
+            if (name[0] == '/' && slash != std::string::npos) name = name.substr(slash + 1);
+            current = name;
+            by[current].name = current;
+            continue;
+        }
+        auto field = [&](const char* key, long& into) {
+            std::size_t n = std::strlen(key);
+            if (line.compare(0, n, key) == 0) into += std::atol(line.c_str() + n);
+        };
+        if (current.empty()) continue;
+        field("Rss:", by[current].rss);
+        field("Pss:", by[current].pss);
+        field("Private_Dirty:", by[current].dirty);
+    }
+    std::vector<MapUse> out;
+    for (auto& [k, v] : by) out.push_back(v);
+    std::sort(out.begin(), out.end(), [](const MapUse& a, const MapUse& b) { return a.rss > b.rss; });
+    return out;
+}
+
+/// VmRSS and Pss (kB) of `binary args...` once it has slept a second; -1 when it fails.
+std::pair<long, long> rss_of_sleeper(const std::vector<std::string>& command) {
+    std::vector<char*> argv;
+    for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return {-1, -1};
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::pair<long, long> r{kb_field("/proc/" + std::to_string(pid) + "/status", "VmRSS"),
+                            kb_field("/proc/" + std::to_string(pid) + "/smaps_rollup", "Pss")};
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return r;
+}
+
 /// CPU of a plain fork+exec of /bin/true (posix_spawn + waitpid, as the probe runner
 /// does): this process's own plus its reaped children's, per run.
 std::pair<double, double> fork_exec_cost(int runs) {
@@ -672,6 +728,29 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
         }
         std::printf("\n");
+        // Where the last row's memory is (bridge, the most apps), and the floor under it.
+        std::printf("Daemon by mapping at that last row (`/proc/PID/smaps` summed per file, Rss >= 64 kB), kB:\n\n");
+        std::printf("| mapping | Rss | Pss | private dirty |\n|---|---:|---:|---:|\n");
+        long small_rss = 0, small_pss = 0, small_dirty = 0;
+        for (const auto& m : smaps_by_mapping(d.pid())) {
+            if (m.rss >= 64) {
+                std::printf("| `%s` | %ld | %ld | %ld |\n", m.name.c_str(), m.rss, m.pss, m.dirty);
+            } else {
+                small_rss += m.rss;
+                small_pss += m.pss;
+                small_dirty += m.dirty;
+            }
+        }
+        std::printf("| (the rest) | %ld | %ld | %ld |\n\n", small_rss, small_pss, small_dirty);
+        auto floor = rss_of_sleeper({build + "/isolated-rss-floor", "--pause", "--dir", fs::temp_directory_path()});
+        auto floor_ssl = rss_of_sleeper(
+            {build + "/isolated-rss-floor", "--pause", "--openssl", "--dir", fs::temp_directory_path()});
+        auto bare = rss_of_sleeper({build + "/isolated-rss-pause"});
+        std::printf("Floors, measured now: the daemon's libraries started as it starts them and nothing else\n"
+                    "(bench/rss_floor.cpp): VmRSS %ld kB, Pss %ld kB; the same with OpenSSL started (a SHA-256 and\n"
+                    "a TLS client context, what a first https probe, pull or load starts): VmRSS %ld kB, Pss %ld kB;\n"
+                    "a C program that only pause()s: VmRSS %ld kB, Pss %ld kB.\n\n",
+                    floor.first, floor.second, floor_ssl.first, floor_ssl.second, bare.first, bare.second);
     }
 
     // ---- API with N apps running (bridge mode, still there from the memory run) ----

@@ -181,6 +181,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     for (const auto& w : store_warnings) host::log_warning("", w);
+    // Layers and archives are parsed by isolated-unpack, a process of its own: without
+    // it the daemon runs, and only pulls and loads fail (naming it).
+    if (::access((*image_store)->unpack_helper().c_str(), X_OK) != 0)
+        host::log_warning("", Error::os(errno, "the image unpack helper \"" + (*image_store)->unpack_helper() + "\"")
+                                      .to_string() +
+                                  ": image pulls and loads fail until it is there");
     ImageUsers image_users(**image_store);
     rt_options.images = &image_users;
     runtime::HostRuntime runtime(io, rt_options);

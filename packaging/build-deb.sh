@@ -66,7 +66,7 @@ if [ -n "$PREBUILT" ]; then
   # Up to date with the sources (a no-op right after a build). Configure first: the
   # generated build files may predate a target that the sources now have.
   cmake -S "$SRC" -B "$PREBUILT" >/dev/null
-  cmake --build "$PREBUILT" -j"$JOBS" --target isolated isoctl isolated_init manpages >/dev/null
+  cmake --build "$PREBUILT" -j"$JOBS" --target isolated isoctl isolated_init isolated_unpack manpages >/dev/null
 fi
 
 mkdir -p "$OUT"

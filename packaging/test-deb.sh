@@ -107,7 +107,7 @@ sed 's/^/  lintian: /' "$W/lintian.txt"
 # ---------------------------------------------------------------------------------
 phase "contents"
 dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\./, "", p); print p }' >"$W/contents.txt"
-for p in /usr/sbin/isolated /usr/bin/isoctl /usr/libexec/isolated/isolated-init \
+for p in /usr/sbin/isolated /usr/bin/isoctl /usr/libexec/isolated/isolated-init /usr/libexec/isolated/isolated-unpack \
          /lib/systemd/system/isolated.service /etc/isolated/isolated.conf /etc/isolated/apps/ \
          /usr/lib/tmpfiles.d/isolated.conf /usr/lib/sysusers.d/isolated.conf \
          /usr/share/bash-completion/completions/isoctl \
@@ -121,7 +121,7 @@ for p in /lib/systemd/system/isolated-metrics.socket /lib/systemd/system/isolate
          $(cd "$SRC/conf/monitoring" && ls *.yml *.json 2>/dev/null | sed 's#^#/usr/share/isolated/monitoring/#'); do
   grep -qxF "$p" "$W/contents.txt" && ok "ships $p" || bad "does not ship $p"
 done
-dpkg-deb -c "$DEB" | awk '$6 ~ /isolated-init$|sbin\/isolated$|bin\/isoctl$/ && $1 !~ /^-rwxr-xr-x/ { print }' | grep -q . \
+dpkg-deb -c "$DEB" | awk '$6 ~ /isolated-init$|isolated-unpack$|sbin\/isolated$|bin\/isoctl$/ && $1 !~ /^-rwxr-xr-x/ { print }' | grep -q . \
   && bad "a binary is not mode 0755" || ok "binaries are mode 0755"
 # Nothing but the listed top directories (no /usr/local, no /usr/etc, no build paths).
 stray=$(grep -vE '^/(etc/isolated|lib/systemd/system|usr/(bin|sbin|libexec/isolated|lib/(tmpfiles|sysusers)\.d|share/(man|doc|bash-completion|lintian/overrides|isolated/monitoring)))(/|$)' "$W/contents.txt" | grep -vxE '/|/etc/|/lib/|/lib/systemd/|/usr/|/usr/lib/|/usr/libexec/|/usr/share/|/usr/share/lintian/|/usr/share/isolated/')

@@ -3,13 +3,16 @@
 // hides the directory's lower content, hardlinks, symlinks as written, devices (as
 // root), owners, modes with setuid/setgid, xattrs (file capabilities) and mtimes kept.
 //
-// Written over libarchive's reader, not archive_write_disk: every path is resolved by
-// our own walk, one component at a time, each directory opened with openat2
-// (RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) against the tree's
-// fd, so nothing is ever created, written or linked outside the tree. What a hostile
-// layer tries is refused with an error naming the entry: an absolute path, a `..`
-// component, a parent that is a symlink pointing outside (absolute, or climbing above
-// the root), a hardlink to something outside or missing.
+// The work is done by the helper isolated-unpack (image/unpack/apply.hpp), which this
+// process runs and waits for: libarchive is never loaded into the daemon, and the
+// hostile layer is parsed in a confined process of its own (image/unpack/main.cpp).
+// Every path is resolved there by our own walk, one component at a time, each
+// directory opened with openat2 (RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+// RESOLVE_NO_MAGICLINKS) against the tree's fd, so nothing is ever created, written or
+// linked outside the tree. What a hostile layer tries is refused with an error naming
+// the entry: an absolute path, a `..` component, a parent that is a symlink pointing
+// outside (absolute, or climbing above the root), a hardlink to something outside or
+// missing.
 #pragma once
 
 #include <cstdint>
@@ -34,11 +37,13 @@ struct ApplyOptions {
 };
 
 /// Applies the layer read from `layer_fd` (from its current offset) to the tree whose
-/// root directory is `root_fd`. `what` names the layer in errors ("layer sha256:..").
+/// root directory is `root_fd`, by running `helper` (isolated-unpack) and waiting for
+/// it; its errors come back as they were made there (a helper that dies or cannot
+/// run is an error naming it). `what` names the layer in errors ("layer sha256:..").
 /// When `diff_id` is given, the uncompressed stream's sha256 must equal it; a mismatch
 /// is an error after the fact, so the caller must throw the tree away on any error
 /// (the store builds trees in its tmp dir for that).
-Result<LayerResult> apply_layer(int root_fd, int layer_fd, const std::string& what,
+Result<LayerResult> apply_layer(const std::string& helper, int root_fd, int layer_fd, const std::string& what,
                                 const std::optional<Digest>& diff_id, const ApplyOptions& options = {});
 
 }  // namespace isolated::image

@@ -1,13 +1,16 @@
 #include "image/loader.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
 
 #include <nlohmann/json.hpp>
+
+#include "image/unpack_client.hpp"
+#include "image/unpack_protocol.hpp"
 
 namespace isolated::image {
 
@@ -19,15 +22,6 @@ constexpr std::size_t small_max = 4 * 1024 * 1024;  // manifests, configs, index
 constexpr int max_link_depth = 16;
 constexpr std::string_view annotation_ref = "org.opencontainers.image.ref.name";
 constexpr std::string_view annotation_containerd = "io.containerd.image.name";
-
-struct ArchiveDeleter {
-    void operator()(archive* a) const { archive_read_free(a); }
-};
-
-std::string error_of(archive* a) {
-    const char* e = archive_error_string(a);
-    return e ? e : "archive error";
-}
 
 /// An archive member: a normalized path ("blobs/sha256/ab..", "abc/layer.tar").
 Result<std::string> normalize(const std::string& raw) {
@@ -80,64 +74,107 @@ struct Archive {
     Member* blob(const Digest& d) { return find("blobs/sha256/" + d.hex); }
 };
 
+/// The archive's members, read by isolated-unpack (image/unpack_protocol.hpp) and
+/// streamed here: the blobs are written and hashed by the store in this process, so a
+/// helper that misparses cannot make a blob that is not what its digest says.
 Result<Archive> read_members(Store& store, int fd, const Progress& say) {
-    std::unique_ptr<archive, ArchiveDeleter> a(archive_read_new());
-    archive_read_support_filter_gzip(a.get());
-    archive_read_support_filter_zstd(a.get());
-    archive_read_support_format_tar(a.get());
-    archive_read_support_format_gnutar(a.get());
-    if (archive_read_open_fd(a.get(), fd, 256 * 1024) != ARCHIVE_OK)
-        return Error::msg("not an image archive (a tar of an OCI layout or of docker save): " + error_of(a.get()));
+    namespace proto = unpack_protocol;
+    const std::string not_archive = "not an image archive (a tar of an OCI layout or of docker save): ";
+    auto helper = UnpackHelper::spawn(store.unpack_helper(), {"members", std::to_string(::getpid())}, fd);
+    if (!helper) return Error::os(helper.error().errno_value, "the archive: " + helper.error().message);
+    // The helper's own end, for a message: it died, or was refused something.
+    auto helper_failed = [&](const Error& e) -> Error {
+        auto ended = helper->wait();
+        if (!ended) return Error::msg("the archive: " + ended.error().message);
+        return Error::msg("the archive: " + e.message);
+    };
     Archive out;
-    archive_entry* e = nullptr;
-    std::vector<char> buf(256 * 1024);
     std::uint64_t total = 0;
+    char kind = 0;
+    std::string rec;
+    auto next = [&]() -> Status {
+        auto got = helper->read_record(kind, rec);
+        if (!got) return got.error();
+        if (!*got) return Error::msg("the unpack helper \"" + store.unpack_helper() + "\" ended without a result");
+        return {};
+    };
     while (true) {
-        int r = archive_read_next_header(a.get(), &e);
-        if (r == ARCHIVE_EOF) break;
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            if (out.files.empty() && out.links.empty())
-                return Error::msg("not an image archive (a tar of an OCI layout or of docker save): " + error_of(a.get()));
-            return Error::msg("the archive: " + error_of(a.get()));
+        if (auto st = next(); !st) return helper_failed(st.error());
+        if (kind == proto::kind_done) break;
+        if (kind == proto::kind_error) {
+            if (rec.empty()) return helper_failed(Error::msg("an empty error record"));
+            const char stage = rec[0];
+            std::string why = rec.substr(1);
+            if (stage == proto::stage_open) return Error::msg(not_archive + why);
+            if (stage == proto::stage_header) {
+                if (out.files.empty() && out.links.empty()) return Error::msg(not_archive + why);
+                return Error::msg("the archive: " + why);
+            }
+            return helper_failed(Error::msg("an error record out of place: " + why));
         }
-        const char* pn = archive_entry_pathname(e);
-        auto path = normalize(pn ? pn : "");
+        if (kind != proto::kind_entry || rec.size() < 13)
+            return helper_failed(Error::msg("a record out of place (kind " + std::to_string(kind) + ")"));
+        const char type = rec[0];
+        std::uint64_t entry_size = 0;
+        std::uint32_t path_len = 0;
+        std::memcpy(&entry_size, rec.data() + 1, sizeof entry_size);
+        std::memcpy(&path_len, rec.data() + 9, sizeof path_len);
+        if (path_len > rec.size() - 13) return helper_failed(Error::msg("an entry record with a bad path length"));
+        const std::string raw_path = rec.substr(13, path_len);
+        const std::string link = rec.substr(13 + path_len);
+        auto path = normalize(raw_path);
         if (!path) return path.error();
-        if (path->empty()) continue;
-        if (const char* hl = archive_entry_hardlink(e)) {
-            auto target = normalize(hl);
+        const bool is_file = type == proto::entry_file;
+        // A file's data follows its entry; a member that is not kept is read past.
+        auto skip_data = [&]() -> Status {
+            while (true) {
+                if (auto st = next(); !st) return helper_failed(st.error());
+                if (kind == proto::kind_data) {
+                    if (rec.empty()) return {};
+                    continue;
+                }
+                if (kind == proto::kind_error && !rec.empty() && rec[0] == proto::stage_data)
+                    return Error::msg("the archive, member \"" + *path + "\": " + rec.substr(1));
+                return helper_failed(Error::msg("a record out of place in a member's data"));
+            }
+        };
+        if (path->empty()) {
+            if (is_file)
+                if (auto st = skip_data(); !st) return st.error();
+            continue;
+        }
+        if (type == proto::entry_hardlink) {
+            auto target = normalize(link);
             if (!target) return target.error();
             out.links[*path] = *target;
             continue;
         }
-        auto type = archive_entry_filetype(e);
-        if (type == AE_IFLNK) {
+        if (type == proto::entry_symlink) {
             // docker save links a layer shared by two images: abc/layer.tar -> ../def/layer.tar
-            const char* t = archive_entry_symlink(e);
-            std::string target = t ? t : "";
-            auto resolved = normalize(!target.empty() && target[0] == '/' ? target.substr(1)
-                                                                           : dirname(*path) + "/" + target);
+            auto resolved = normalize(!link.empty() && link[0] == '/' ? link.substr(1) : dirname(*path) + "/" + link);
             if (!resolved) return Error::msg("archive member \"" + *path + "\": link " + resolved.error().message);
             out.links[*path] = *resolved;
             continue;
         }
-        if (type != AE_IFREG) continue;
+        if (!is_file) continue;
         auto w = store.blob_writer();
         if (!w) return w.error();
         Member m;
-        bool keep = archive_entry_size(e) <= static_cast<la_int64_t>(small_max);
+        bool keep = entry_size <= small_max;
         if (keep) m.content.emplace();
         while (true) {
-            la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
-            if (n < 0) return Error::msg("the archive, member \"" + *path + "\": " + error_of(a.get()));
-            if (n == 0) break;
-            if (auto st = (*w)->write(buf.data(), static_cast<std::size_t>(n)); !st) return st.error();
+            if (auto st = next(); !st) return helper_failed(st.error());
+            if (kind == proto::kind_error && !rec.empty() && rec[0] == proto::stage_data)
+                return Error::msg("the archive, member \"" + *path + "\": " + rec.substr(1));
+            if (kind != proto::kind_data) return helper_failed(Error::msg("a record out of place in a member's data"));
+            if (rec.empty()) break;
+            if (auto st = (*w)->write(rec.data(), rec.size()); !st) return st.error();
             if (keep) {
-                if (m.content->size() + static_cast<std::size_t>(n) > small_max) {
+                if (m.content->size() + rec.size() > small_max) {
                     keep = false;
                     m.content.reset();
                 } else {
-                    m.content->append(buf.data(), static_cast<std::size_t>(n));
+                    m.content->append(rec);
                 }
             }
         }
@@ -156,6 +193,7 @@ Result<Archive> read_members(Store& store, int fd, const Progress& say) {
         }
         out.files[*path] = std::move(m);
     }
+    if (auto ended = helper->wait(); !ended) return Error::msg("the archive: " + ended.error().message);
     if (out.files.empty()) return Error::msg("not an image archive: it holds no files");
     if (say) say("archive read: " + std::to_string(out.files.size()) + " files, " + std::to_string(total) + " bytes");
     return out;

@@ -16,6 +16,7 @@
 
 #include "image/layer.hpp"
 #include "image/tree.hpp"
+#include "image/unpack_client.hpp"
 #include "isolated/units.hpp"
 #include "sys/file.hpp"
 
@@ -217,8 +218,10 @@ Result<Digest> BlobWriter::commit(const std::optional<Digest>& expected, std::op
 Store::Store(std::string dir) : dir_(std::move(dir)) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& dir, std::vector<std::string>* warnings) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, std::vector<std::string>* warnings,
+                                           std::string unpack_helper) {
     std::unique_ptr<Store> s(new Store(dir));
+    s->unpack_helper_ = unpack_helper.empty() ? find_unpack_helper() : std::move(unpack_helper);
     if (auto st = sys::make_dirs(dir, 0700); !st) return st.error();
     auto top = sys::open_dir(dir);
     if (!top) return top.error();
@@ -399,7 +402,7 @@ Result<ImageRecord> Store::install(const Digest& manifest_digest, const std::vec
                 cleanup();
                 return e;
             }
-            auto applied = apply_layer(root.get(), fd.get(), what, config->diff_ids[i], opts);
+            auto applied = apply_layer(unpack_helper_, root.get(), fd.get(), what, config->diff_ids[i], opts);
             if (!applied) {
                 cleanup();
                 return applied.error();

@@ -127,13 +127,18 @@ public:
     /// Opens (creating) the store at `dir`, empties tmp/, reads the index. A damaged
     /// index is set aside (index.json.bad) and the store starts empty; entries that
     /// are not well-formed, or whose tree is missing, are dropped. Each such finding is
-    /// one line in `warnings`.
-    static Result<std::unique_ptr<Store>> open(const std::string& dir, std::vector<std::string>* warnings = nullptr);
+    /// one line in `warnings`. `unpack_helper` is the isolated-unpack that parses
+    /// layers and archives (image/unpack_client.hpp); "" finds it as
+    /// find_unpack_helper() does.
+    static Result<std::unique_ptr<Store>> open(const std::string& dir, std::vector<std::string>* warnings = nullptr,
+                                               std::string unpack_helper = {});
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
     const std::string& dir() const { return dir_; }
+    /// The isolated-unpack binary that applies layers and reads archives.
+    const std::string& unpack_helper() const { return unpack_helper_; }
 
     // ---- blobs ----
     /// A writer for one blob; with an expected digest/size (from a descriptor) the
@@ -201,6 +206,7 @@ private:
     std::optional<std::size_t> find_locked(const ImageRef& ref) const;
 
     std::string dir_;
+    std::string unpack_helper_;
     unique_fd tmp_fd_;
     unique_fd blobs_fd_;   ///< blobs/sha256
     unique_fd rootfs_fd_;  ///< rootfs

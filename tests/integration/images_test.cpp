@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -281,6 +282,19 @@ TEST_CASE("images: ls, inspect, rm, prune and metrics through the API, bad archi
     auto listed = d.get_json("/v1/images");
     REQUIRE(listed["images"].size() == 1);
     CHECK_THAT(unnamed.err, Catch::Contains("already unpacked"));
+
+    // The archives and layers were parsed by isolated-unpack (issue 19, item 4), never
+    // in the daemon: libarchive is not mapped there, and no helper is left running.
+    CHECK(read_file("/proc/" + std::to_string(d.pid()) + "/maps").find("libarchive") == std::string::npos);
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/task")) {
+        std::istringstream children(read_file(task.path().string() + "/children"));
+        std::string child, comm;
+        while (children >> child) {
+            std::ifstream f("/proc/" + child + "/comm");
+            std::getline(f, comm);
+            CHECK(comm != "isolated-unpack");
+        }
+    }
 
     auto ls = d.isoctl({"image", "ls"});
     CHECK_THAT(ls.out, Catch::Contains("REPOSITORY"));

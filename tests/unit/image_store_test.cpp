@@ -16,6 +16,7 @@
 #include "image/layer.hpp"
 #include "image/loader.hpp"
 #include "image/store.hpp"
+#include "image/unpack_client.hpp"
 #include "unit/image_fixtures.hpp"
 #include "support/test_env.hpp"
 
@@ -30,11 +31,12 @@ namespace {
 struct Rig {
     TempDir dir{"isolated-images"};
     std::string store_dir = dir / "images";
+    std::string helper;  ///< "" = the built isolated-unpack
     std::unique_ptr<Store> store;
-    Rig() { reopen(); }
+    explicit Rig(std::string unpack_helper = {}) : helper(std::move(unpack_helper)) { reopen(); }
     void reopen() {
         store.reset();
-        auto s = Store::open(store_dir);
+        auto s = Store::open(store_dir, nullptr, helper);
         REQUIRE(s);
         store = std::move(*s);
     }
@@ -235,6 +237,101 @@ TEST_CASE("image archives: bad digests, truncated layers and missing blobs are r
         CHECK_THAT(r2.error().message, Catch::Contains("not an image archive"));
         rig.check_clean();
     }
+}
+
+TEST_CASE("image unpack helper: one that cannot run, dies or says nothing is an error naming it, nothing left",
+          "[image]") {
+    const std::string real = find_unpack_helper();
+    REQUIRE(::access(real.c_str(), X_OK) == 0);
+    Layer good = layer({dir("bin"), file("bin/x", "x")}, Compression::gzip);
+    const std::string archive = oci_archive({good}, {.ref_name = "example.com/a:1", .compression = Compression::gzip});
+    TempDir scripts("isolated-unpack-fake");
+    // A helper that reads archives (the real one) but fails at layers, in `how`.
+    auto fake = [&](const std::string& name, const std::string& how) {
+        std::string path = scripts / name;
+        test::write_file(path, "#!/bin/sh\nif [ \"$1\" = layer ]; then " + how + "; fi\nexec " + real + " \"$@\"\n");
+        REQUIRE(::chmod(path.c_str(), 0755) == 0);
+        return path;
+    };
+
+    SECTION("missing") {
+        Rig rig("/nonexistent/isolated-unpack");
+        auto r = rig.load(archive);
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().to_string(),
+                   Catch::Contains("cannot run the unpack helper \"/nonexistent/isolated-unpack\"") &&
+                       Catch::Contains("ENOENT"));
+        rig.check_clean();
+    }
+    SECTION("exits without a word") {
+        Rig rig("/bin/false");
+        auto r = rig.load(archive);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message == "the archive: the unpack helper \"/bin/false\" exited with status 1");
+        rig.check_clean();
+    }
+    SECTION("killed while applying a layer") {
+        Rig rig(fake("killed", "kill -9 $$"));
+        auto r = rig.load(archive);
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().message, Catch::StartsWith("layer 1/1 sha256:" + sha256_of(good.blob).hex + ": ") &&
+                                          Catch::EndsWith("was killed by signal 9 (Killed)"));
+        rig.check_clean();
+    }
+    SECTION("a layer's answer that is not one") {
+        Rig rig(fake("garbage", "echo hello; exit 0"));
+        auto r = rig.load(archive);
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().message, Catch::EndsWith("gave no result"));
+        rig.check_clean();
+    }
+    SECTION("the real one loads it") {
+        Rig rig(real);
+        REQUIRE(rig.load(archive));
+    }
+}
+
+TEST_CASE("image unpack helper: it parses with no_new_privs and a seccomp filter, and only for its parent",
+          "[image]") {
+    const std::string real = find_unpack_helper();
+    int in[2];
+    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+    unique_fd in_rd(in[0]), in_wr(in[1]);
+    // It blocks reading the archive from a pipe we hold open: its confinement is in place.
+    auto helper = UnpackHelper::spawn(real, {"members", std::to_string(::getpid())}, in_rd.get());
+    REQUIRE(helper);
+    in_rd.reset();
+    const std::string status_file = "/proc/" + std::to_string(helper->pid()) + "/status";
+    std::string status;
+    for (int i = 0; i < 1000 && status.find("Seccomp:\t2\n") == std::string::npos; ++i) {
+        if (i) ::usleep(10000);
+        status = test::read_file(status_file);
+    }
+    CHECK_THAT(status, Catch::Contains("Name:\tisolated-unpack\n"));
+    CHECK_THAT(status, Catch::Contains("Seccomp:\t2\n"));
+    CHECK_THAT(status, Catch::Contains("NoNewPrivs:\t1\n"));
+    // Not an archive, and the end of it: an error record, then a clean exit.
+    REQUIRE(::write(in_wr.get(), "junk", 4) == 4);
+    in_wr.reset();
+    char kind = 0;
+    std::string payload;
+    auto got = helper->read_record(kind, payload);
+    REQUIRE(got);
+    REQUIRE(*got);
+    CHECK(kind == 'X');
+    CHECK(helper->wait());
+
+    // Started for a parent that is not its parent (gone, and the pid reused): it does
+    // nothing.
+    unique_fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    auto orphan = UnpackHelper::spawn(real, {"members", "1"}, devnull.get());
+    REQUIRE(orphan);
+    auto none = orphan->read_record(kind, payload);
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+    auto ended = orphan->wait();
+    REQUIRE_FALSE(ended);
+    CHECK_THAT(ended.error().message, Catch::EndsWith("exited with status 1"));
 }
 
 TEST_CASE("image store: refs, ids, shared blobs, removal, prune and the in-use hook", "[image]") {
