@@ -808,11 +808,11 @@ static void kill_leftovers(void) {
     }
 }
 
+static int go_pending; /* SB_GO_LATE: the daemon is still working from outside */
+
 /* The launch init's failure sink: setup failed before the app ran. Tell the daemon
  * (step, errno, detail) and leave a record for a daemon that was away; the daemon
  * words the message. */
-static int go_pending; /* SB_GO_LATE: the daemon is still working from outside */
-
 static void report_failure(const struct init_failure *f) {
     /* A build that failed while the daemon still makes the veth waits for it to finish
      * (or give up), so that the daemon reports this failure, not its own on a network
