@@ -2,18 +2,30 @@
 // interleaved with the peers in one loop (so machine load hits all alike), printed as
 // medians, p90 and ratios to a plain fork+exec of /bin/true.
 //
-//   isolated-bench-start [--rounds N] [--settle-ms MS] [--init PATH] [--peer NAME=COMMAND ...]
+//   isolated-bench-start [--rounds N] [--settle-ms MS] [--init PATH] [--compare-init PATH]
+//                        [--peer NAME=COMMAND ...]
+//
+// --compare-init adds a row: the full sandbox with another isolated-init binary (an
+// older build, say), in the same loop -- what a change of the init alone is worth.
 //
 // Every measured start waits --settle-ms (default 50) first: tearing a network
 // namespace down is asynchronous in the kernel (cleanup_net on a workqueue; a veth takes
 // ~20 ms) and holds the locks the next namespace and veth need, so back to back a start
 // would pay for the previous one's teardown -- ours and the peers' alike.
 //
+// The run directory is on a tmpfs, as the daemon's (/run/isolated) is: under /run when
+// that is one (bench/run.sh mounts a private tmpfs there; systemd hosts have one). On
+// a disk filesystem every start would pay for replacing the last run's records (on an
+// ext4 with `discard` and no journal, a synchronous discard per file), which the
+// daemon never does. Logs and state stay on disk, where the daemon keeps them.
+//
 // "isolated" is the daemon's real launch path (HostRuntime::launch: plan, sealed-init
 // clone(CLONE_VM|CLONE_VFORK) into new pid/mount/uts/ipc/net/cgroup namespaces, the
 // whole root filesystem, credentials, capabilities, seccomp), from launch to the exit
 // callback.
+#include <linux/magic.h>
 #include <spawn.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,12 +85,14 @@ int main(int argc, char** argv) {
     int rounds = 100;
     int settle_ms = 50;
     std::string init = std::filesystem::path(argv[0]).parent_path() / "isolated-init";
+    std::string compare_init;
     std::vector<std::pair<std::string, std::vector<std::string>>> peers;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--rounds" && i + 1 < argc) rounds = std::stoi(argv[++i]);
         else if (a == "--settle-ms" && i + 1 < argc) settle_ms = std::stoi(argv[++i]);
         else if (a == "--init" && i + 1 < argc) init = argv[++i];
+        else if (a == "--compare-init" && i + 1 < argc) compare_init = argv[++i];
         else if (a == "--peer" && i + 1 < argc) {
             std::string spec = argv[++i];
             auto eq = spec.find('=');
@@ -91,11 +105,18 @@ int main(int argc, char** argv) {
     char tmpl[] = "/tmp/isolated-bench.XXXXXX";
     std::string dir = mkdtemp(tmpl);
     for (auto d : {"/run", "/log", "/state"}) std::filesystem::create_directories(dir + d);
+    std::string run_dir = dir + "/run";
+    if (struct statfs sf; ::statfs("/run", &sf) == 0 && sf.f_type == TMPFS_MAGIC) {
+        char rtmpl[] = "/run/isolated-bench.XXXXXX";
+        if (mkdtemp(rtmpl)) run_dir = rtmpl;
+    } else {
+        std::cerr << "/run is no tmpfs: the run directory is on " << run_dir << "\n";
+    }
 
     boost::asio::io_context io;
     isolated::runtime::HostRuntimeOptions opt;
     opt.init_path = init;
-    opt.run_dir = dir + "/run";
+    opt.run_dir = run_dir;
     opt.log_dir = dir + "/log";
     opt.state_dir = dir + "/state";
     // A second runtime with the bridge and nftables table, for the networked sandbox.
@@ -114,6 +135,9 @@ int main(int argc, char** argv) {
     auto net_opt = opt;
     net_opt.network = network.get();
     isolated::runtime::HostRuntime rt_net(io, net_opt);
+    auto cmp_opt = opt;
+    if (!compare_init.empty()) cmp_opt.init_path = compare_init;
+    isolated::runtime::HostRuntime rt_cmp(io, cmp_opt);
     isolated::AppSpec spec;
     spec.name = "bench";
     spec.command = {"/bin/true"};
@@ -156,6 +180,8 @@ int main(int argc, char** argv) {
     bridged.network.ports = {{18080, 80, isolated::Protocol::tcp, ""}};
     const std::string net_name = "isolated sandbox + veth on the bridge + a port forward";
     if (network) order.insert(order.begin() + 2, net_name);
+    const std::string cmp_name = "isolated sandbox, init " + compare_init;
+    if (!compare_init.empty()) order.insert(order.begin() + 2, cmp_name);
     sandbox_once(rt, spec);  // warm-up: page cache, the seccomp filter cache
     auto settle = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms)); };
     for (int r = 0; r < rounds; ++r) {
@@ -165,6 +191,10 @@ int main(int argc, char** argv) {
         }
         settle();
         if (double us = sandbox_once(rt, spec); us >= 0) samples[order[1]].push_back(us);
+        if (!compare_init.empty()) {
+            settle();
+            if (double us = sandbox_once(rt_cmp, spec); us >= 0) samples[cmp_name].push_back(us);
+        }
         if (network) {
             settle();
             if (double us = sandbox_once(rt_net, bridged); us >= 0) samples[net_name].push_back(us);
@@ -201,6 +231,7 @@ int main(int argc, char** argv) {
     rt.shutdown_cleanup();
     rt_net.shutdown_cleanup();
     if (network) (void)network->shutdown_cleanup();
+    if (run_dir != dir + "/run") std::filesystem::remove_all(run_dir);
     std::filesystem::remove_all(dir);
     double base = stats(samples[order[0]]).median;
     double base90 = stats(samples[order[0]]).p90;

@@ -310,6 +310,9 @@ Result<std::unique_ptr<supervisor::Instance>> HostRuntime::launch(const AppSpec&
         go_w.reset(gp[1]);
         req.go_fd = go_r.get();
         plan.flags |= SB_WAIT_GO;
+        // Already in its cgroup (born there, or moved by its own first instructions): the
+        // init builds the root while the veth is made, and waits only before the app.
+        if (!placement.attach_after_clone) plan.flags |= SB_GO_LATE;
         if (bridged) plan.flags &= ~static_cast<std::uint32_t>(SB_LOOPBACK);  // set up with the veth
     }
     auto spawned = sandbox::spawn_init(req);

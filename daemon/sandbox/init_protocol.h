@@ -9,8 +9,9 @@
  *   5      the log directory (O_DIRECTORY): the init writes <log_name>, rotates it
  *   6      the app's run directory (O_DIRECTORY): the init writes "exit" there
  *   7      optional "go" pipe (read end), when the plan has SB_WAIT_GO: the init
- *          waits for one byte before building the sandbox, so the daemon can first
- *          write uid/gid maps, attach cgroups or plumb the network; EOF = give up
+ *          waits for one byte before building the sandbox (with SB_GO_LATE: after
+ *          building it, before the app starts), so the daemon can first attach
+ *          cgroups or plumb the network; EOF = give up
  * and nothing else (close_range). argv = {"isolated-init", APP}, empty environment.
  * The daemon executes the init from a sealed memfd copy of the binary
  * (CVE-2019-5736: /proc/1/exe inside the sandbox cannot be written through).
@@ -78,6 +79,11 @@ enum sandbox_flags {
     SB_UNPRIV_PORTS = 1u << 9,   /* net.ipv4.ip_unprivileged_port_start=0 in the app's netns (a
                                     user-namespaced root holds no CAP_NET_BIND_SERVICE there) */
     SB_USER_NS = 1u << 10,       /* exec mode: also enter the app's user namespace */
+    SB_GO_LATE = 1u << 11,       /* with SB_WAIT_GO: build the sandbox first and wait for the
+                                    byte right before the app starts -- what the daemon does
+                                    from outside (the veth) needs nothing from the build, and
+                                    runs alongside it. Only when the init is in its cgroup
+                                    already (an older init ignores it and waits first) */
 };
 
 /* One step of building the root filesystem. Targets are paths inside the new root,

@@ -78,17 +78,19 @@ void add_kernel_filesystems(std::vector<MountStep>& out, const AppSpec& spec) {
     out.push_back(node("/dev/random", 1, 8));
     out.push_back(node("/dev/urandom", 1, 9));
     out.push_back(node("/dev/tty", 5, 0));
-    out.push_back(fs("devpts", "/dev/pts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
-                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+    // Every entry of /dev's own tmpfs before the mounts below it: the init makes them
+    // relative to the tmpfs it has just attached, before an attach makes it look again.
     out.push_back(symlink_step("/dev/ptmx", "pts/ptmx"));
-    out.push_back(fs("tmpfs", "/dev/shm", "mode=1777,size=65536k",
-                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
-    if (spec.namespaces.ipc.kind == NamespaceKind::private_)
-        out.push_back(fs("mqueue", "/dev/mqueue", "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
     out.push_back(symlink_step("/dev/fd", "/proc/self/fd"));
     out.push_back(symlink_step("/dev/stdin", "/proc/self/fd/0"));
     out.push_back(symlink_step("/dev/stdout", "/proc/self/fd/1"));
     out.push_back(symlink_step("/dev/stderr", "/proc/self/fd/2"));
+    out.push_back(fs("devpts", "/dev/pts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+    out.push_back(fs("tmpfs", "/dev/shm", "mode=1777,size=65536k",
+                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+    if (spec.namespaces.ipc.kind == NamespaceKind::private_)
+        out.push_back(fs("mqueue", "/dev/mqueue", "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
 }
 
 // The host's root, read-only and without its secrets, over an empty tmpfs.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -476,5 +477,154 @@ TEST_CASE("namespaces.user: root inside is an unprivileged uid outside, volumes 
     auto id = d.isoctl({"exec", "mapped", "--", "sh", "-c", "id -u; cat /proc/self/uid_map"});
     CHECK(id.code == 0);
     CHECK_THAT(id.out, Catch::StartsWith("0\n") && Catch::Contains("200000"));
+    CHECK(d.stop() == 0);
+}
+
+namespace {
+
+// One line of /proc/PID/mountinfo, reduced to what the sandbox decides: where, what,
+// its per-mount flags, its propagation.
+struct MountLine {
+    std::string root, target, fstype;
+    std::set<std::string> flags;  // of ro rw nosuid nodev noexec
+    bool shared = false;
+};
+
+std::vector<MountLine> mount_table(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/mountinfo");
+    std::vector<MountLine> out;
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream f(line);
+        std::vector<std::string> w;
+        for (std::string s; f >> s;) w.push_back(s);
+        auto dash = std::find(w.begin(), w.end(), "-");
+        if (w.size() < 7 || dash == w.end() || dash + 1 == w.end()) continue;
+        MountLine m;
+        m.root = w[3];
+        m.target = w[4];
+        m.fstype = *(dash + 1);
+        std::istringstream opts(w[5]);
+        for (std::string o; std::getline(opts, o, ',');)
+            if (o == "ro" || o == "rw" || o == "nosuid" || o == "nodev" || o == "noexec") m.flags.insert(o);
+        for (auto it = w.begin() + 6; it != dash; ++it) m.shared = m.shared || it->rfind("shared:", 0) == 0;
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+bool under(const std::string& path, const std::string& dir) {
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+}  // namespace
+
+// The whole mount table of a representative app (host root, a read-only and a writable
+// volume, a tmpfs volume, a secret): every mount the init makes, with its type and
+// flags, and the host's trees read-only all the way down. It pins the result of the
+// mount steps, however the init gets there (issue 19 batched and cached them).
+TEST_CASE("the mount table of a sandbox: every mount, its type and its flags", "[integration][sandbox][mounts]") {
+    require_root();
+    Daemon d;
+    std::string data = d.dir() + "/data", conf = d.dir() + "/conf";
+    std::filesystem::create_directories(data);
+    std::filesystem::create_directories(conf);
+    REQUIRE(::mkdir((d.dir() + "/secrets").c_str(), 0700) == 0);
+    { std::ofstream(d.dir() + "/secrets/token") << "s3cret"; }
+    REQUIRE(::chmod((d.dir() + "/secrets/token").c_str(), 0400) == 0);
+    d.write_app("table", R"({"command": ["sleep", "infinity"], "stop": {"timeout": "2s"}, "mounts": [)"
+                         R"({"type": "bind", "source": ")" + data + R"(", "target": "/data"},)"
+                         R"({"type": "bind", "source": ")" + conf + R"(", "target": "/srv/conf", "readonly": true},)"
+                         R"({"type": "tmpfs", "target": "/scratch", "size": "1M"}],)"
+                         R"("secrets": [{"source": ")" + d.dir() + R"(/secrets/token"}]})");
+    d.start();
+    d.wait_state("table", "ready");
+    int pid = d.app("table")["pid"];
+    auto table = mount_table(pid);
+    std::ostringstream dump;
+    for (const auto& m : table) {
+        dump << m.target << " " << m.fstype << " " << m.root;
+        for (const auto& f : m.flags) dump << " " << f;
+        dump << (m.shared ? " shared" : "") << "\n";
+    }
+    INFO("mount table of the app:\n" << dump.str() << "\ndaemon:\n" << d.daemon_log());
+    REQUIRE(!table.empty());
+    // Nothing propagates to or from the host.
+    for (const auto& m : table) CHECK_FALSE(m.shared);
+    auto find = [&](const std::string& target) -> const MountLine* {
+        const MountLine* last = nullptr;  // the top one when mounts stack
+        for (const auto& m : table)
+            if (m.target == target) last = &m;
+        return last;
+    };
+    using Flags = std::set<std::string>;
+    struct Want {
+        std::string target, fstype;
+        Flags flags;
+    };
+    const std::vector<Want> want = {
+        {"/", "tmpfs", {"ro", "nosuid", "nodev"}},
+        {"/tmp", "tmpfs", {"rw", "nosuid", "nodev"}},
+        {"/run", "tmpfs", {"rw", "nosuid", "nodev"}},
+        {"/var", "tmpfs", {"rw", "nosuid", "nodev"}},
+        {"/proc", "proc", {"rw", "nosuid", "nodev", "noexec"}},
+        {"/sys", "sysfs", {"ro", "nosuid", "nodev", "noexec"}},
+        {"/dev", "tmpfs", {"rw", "nosuid"}},
+        {"/dev/pts", "devpts", {"rw", "nosuid", "noexec"}},
+        {"/dev/shm", "tmpfs", {"rw", "nosuid", "nodev", "noexec"}},
+        {"/dev/mqueue", "mqueue", {"rw", "nosuid", "nodev", "noexec"}},
+        {"/scratch", "tmpfs", {"rw", "nosuid", "nodev"}},
+        {"/run/secrets", "tmpfs", {"ro", "nosuid", "nodev", "noexec"}},
+    };
+    for (const auto& w : want) {
+        INFO("mount point " << w.target);
+        auto* m = find(w.target);
+        REQUIRE(m);
+        CHECK(m->fstype == w.fstype);
+        CHECK(m->flags == w.flags);
+    }
+    // Binds: the volumes as asked, the files the daemon prepared read-only.
+    for (const char* t : {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/srv/conf"}) {
+        INFO(t);
+        auto* m = find(t);
+        REQUIRE(m);
+        CHECK(m->flags.count("ro"));
+    }
+    REQUIRE(find("/data"));
+    CHECK(find("/data")->flags.count("rw"));
+    // The host's trees, with everything mounted below them on the host, read-only --
+    // but for the masks (binds of /dev/null over secrets), which hide rather than guard.
+    for (const char* tree : {"/usr", "/etc"}) {
+        REQUIRE(find(tree));
+        for (const auto& m : table)
+            if (under(m.target, tree) && m.root != "/null" && m.target != "/etc/hosts" &&
+                m.target != "/etc/hostname" && m.target != "/etc/resolv.conf") {
+                INFO(m.target);
+                CHECK(m.flags.count("ro"));
+            }
+    }
+    // Masked: the host's secrets under /etc, the kernel's files and directories.
+    for (const char* p : {"/etc/shadow", "/etc/gshadow", "/etc/ssl/private", "/proc/kcore", "/proc/keys",
+                          "/proc/timer_list", "/proc/sched_debug", "/proc/acpi", "/proc/scsi", "/sys/firmware"}) {
+        std::string host = p;
+        if (!std::filesystem::exists(host)) continue;
+        INFO("masked " << p);
+        auto* m = find(p);
+        REQUIRE(m);
+        if (std::filesystem::is_directory(host)) {
+            CHECK(m->fstype == "tmpfs");
+            CHECK(m->flags.count("ro"));
+        } else {
+            CHECK(m->root == "/null");
+        }
+    }
+    // The kernel's knobs: read-only binds of themselves.
+    for (const char* p : {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}) {
+        if (!std::filesystem::exists(std::string(p))) continue;
+        INFO("read-only " << p);
+        auto* m = find(p);
+        REQUIRE(m);
+        CHECK(m->fstype == "proc");
+        CHECK(m->flags.count("ro"));
+    }
     CHECK(d.stop() == 0);
 }

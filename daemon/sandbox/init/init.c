@@ -808,10 +808,21 @@ static void kill_leftovers(void) {
     }
 }
 
+static int go_pending; /* SB_GO_LATE: the daemon is still working from outside */
+
 /* The launch init's failure sink: setup failed before the app ran. Tell the daemon
  * (step, errno, detail) and leave a record for a daemon that was away; the daemon
  * words the message. */
 static void report_failure(const struct init_failure *f) {
+    /* A build that failed while the daemon still makes the veth waits for it to finish
+     * (or give up), so that the daemon reports this failure, not its own on a network
+     * namespace that vanished under it. */
+    if (go_pending) {
+        char c;
+        while (read(INIT_FD_GO, &c, 1) < 0 && errno == EINTR) {
+        }
+        go_pending = 0;
+    }
     report(REPORT_FAILED, f->step, f->err, 0, f->detail);
     write_exit_record(exit_code_for(f), 0, f->detail);
 }
@@ -854,6 +865,20 @@ static _Noreturn void run_as_pid1(int outp[2], int errp[2]) {
     become_app();
 }
 
+/* One byte on the go pipe; EOF: the daemon gave up on this launch. */
+static void wait_go(void) {
+    go_pending = 0;
+    char go;
+    ssize_t r;
+    do r = read(INIT_FD_GO, &go, 1);
+    while (r < 0 && errno == EINTR);
+    if (r != 1) {
+        if (r >= 0) errno = ECANCELED; /* EOF: the daemon gave up */
+        die_step(STEP_GO, "");
+    }
+    close(INIT_FD_GO);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exec") == 0) return exec_main();
     failure_sink = report_failure;
@@ -864,18 +889,10 @@ int main(int argc, char **argv) {
     close(INIT_FD_PLAN);
     P.creds.no_new_privs = (P.flags & SB_NO_NEW_PRIVS) != 0;
 
-    if (P.flags & SB_WAIT_GO) {
-        /* The daemon finishes what must happen from outside (id maps, cgroup, veth). */
-        char go;
-        ssize_t r;
-        do r = read(INIT_FD_GO, &go, 1);
-        while (r < 0 && errno == EINTR);
-        if (r != 1) {
-            if (r >= 0) errno = ECANCELED; /* EOF: the daemon gave up */
-            die_step(STEP_GO, "");
-        }
-        close(INIT_FD_GO);
-    }
+    /* The daemon finishes what must happen from outside (cgroup, veth): before the
+     * build when it moves us into our cgroup, else (SB_GO_LATE) alongside it. */
+    if ((P.flags & SB_WAIT_GO) && !(P.flags & SB_GO_LATE)) wait_go();
+    go_pending = (P.flags & SB_WAIT_GO) && (P.flags & SB_GO_LATE);
 
     /* Only now, inside the app's cgroup (placed there after the clone on cgroup v1 and
      * by systemd), so that the namespace's root is the app's own cgroup. */
@@ -917,6 +934,9 @@ int main(int argc, char **argv) {
     /* Its own session: no terminal signals; survives the daemon (no PDEATHSIG). */
     setsid();
     if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+    /* Nothing of the app's runs before the daemon's work from outside is done. */
+    if ((P.flags & SB_WAIT_GO) && (P.flags & SB_GO_LATE)) wait_go();
 
     if (log_open() < 0) die_step(STEP_OPEN_LOG, P.log_name);
 

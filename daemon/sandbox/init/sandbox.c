@@ -47,6 +47,8 @@
 #define MOUNT_ATTR_RDONLY 0x1
 #define MOUNT_ATTR_IDMAP 0x00100000
 #define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_NO_SYMLINKS 0x04
+#define RESOLVE_BENEATH 0x08
 #define RESOLVE_IN_ROOT 0x10
 #define LINUX_CAPABILITY_VERSION_3 0x20080522
 #define SECCOMP_SET_MODE_FILTER 1
@@ -134,25 +136,160 @@ static void split(const char *path, char *dir, char *base) {
     strcpy(base, slash + 1);
 }
 
-/* mkdir -p inside the root; returns an O_PATH fd of the directory. Each component is
- * looked up again through openat2, so a symlink component resolves inside the root. */
-static int mkdir_in_root(const char *path, mode_t last_mode) {
-    int fd = in_root(path, O_PATH | O_DIRECTORY);
-    if (fd >= 0 || errno != ENOENT) return fd;
-    char dir[4096], base[256];
-    if (strlen(path) >= sizeof dir) {
+/* split() for the lookups below: 0 unless BASE is one plain name (not empty, ".", "..")
+ * and both parts fit. */
+static int split_plain(const char *path, char *dir, size_t dcap, char *base, size_t bcap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || path[0] != '/') return 0;
+    size_t dl = (size_t)(slash - path), bl = strlen(slash + 1);
+    if (dl >= dcap || bl >= bcap || bl == 0 || !strcmp(slash + 1, ".") || !strcmp(slash + 1, "..")) return 0;
+    split(path, dir, base);
+    return 1;
+}
+
+/* The directories of the new root looked up so far, by the path the plan names them
+ * with, so that a step whose parent is known opens one name relative to it instead of
+ * walking from the root again (the plan creates /var/cache, /var/lib, ... and /dev/null,
+ * /dev/zero, ... one after the other). A path is what openat2(RESOLVE_IN_ROOT) made of
+ * it, and stays so only while nothing is mounted: every attach empties the cache, so an
+ * entry never stands for a directory a later mount covers. A name below a cached parent
+ * is opened with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: a symlink (or a "..") there
+ * falls back to the full walk from the root, whose meaning it keeps -- an app's rootfs
+ * is hostile, and no lookup leaves the root either way. Fresh entries are directories
+ * this build created (or an empty root it mounted): nothing can be below them yet but
+ * what the build itself puts there, so a child is created without looking first. */
+#define DIR_CACHE 48
+static struct {
+    const char *path; /* in dcache_names */
+    int fd, fresh;
+} dcache[DIR_CACHE];
+static int ndcache;
+static char dcache_names[16384];
+static size_t dcache_used;
+
+static void cache_clear(void) {
+    for (int i = 0; i < ndcache; i++)
+        if (dcache[i].fd >= 0) close(dcache[i].fd);
+    ndcache = 0;
+    dcache_used = 0;
+}
+
+static int cache_find(const char *path) {
+    for (int i = ndcache - 1; i >= 0; i--)
+        if (!strcmp(dcache[i].path, path)) return i;
+    return -1;
+}
+
+/* Keeps FD (>= 0) for PATH (shorter than PATH_MAX) and returns it, borrowed from then
+ * on; a full cache starts over first (its entries are cheap to make again). */
+static int cache_put(const char *path, int fd, int fresh) {
+    if (fd < 0) return -1;
+    size_t len = strlen(path) + 1;
+    if (ndcache == DIR_CACHE || dcache_used + len > sizeof dcache_names) cache_clear();
+    if (len > sizeof dcache_names) { /* cannot happen: paths are below PATH_MAX */
+        close(fd);
         errno = ENAMETOOLONG;
         return -1;
     }
-    split(path, dir, base);
-    int parent = mkdir_in_root(dir, 0755);
-    if (parent < 0) return -1;
-    if (mkdirat(parent, base, last_mode) < 0 && errno != EEXIST) {
-        safe_close(parent);
-        return -1;
+    memcpy(dcache_names + dcache_used, path, len);
+    dcache[ndcache].path = dcache_names + dcache_used;
+    dcache_used += len;
+    dcache[ndcache].fd = fd;
+    dcache[ndcache].fresh = fresh;
+    return dcache[ndcache++].fd;
+}
+
+/* Opens NAME (one component) right below DIR: no symlink, no "..". */
+static int beneath(int dir, const char *name, int oflags) {
+    struct sb_open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(oflags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dir, name, &how, sizeof how);
+}
+
+/* in_root(PATH, OFLAGS), relative to PATH's parent when the cache has it. */
+static int lookup(const char *path, int oflags) {
+    char dir[4096], base[256];
+    int i;
+    if (!split_plain(path, dir, sizeof dir, base, sizeof base)) return in_root(path, oflags);
+    int parent = !strcmp(dir, "/") ? root_fd : ((i = cache_find(dir)) >= 0 ? dcache[i].fd : -1);
+    if (parent < 0) return in_root(path, oflags);
+    int fd = beneath(parent, base, oflags);
+    /* ENOENT under a known parent is the answer; ELOOP (a symlink), EXDEV, ...: the
+     * full walk decides. */
+    if (fd >= 0 || errno == ENOENT) return fd;
+    return in_root(path, oflags);
+}
+
+static int is_root_path(const char *path) { return path[0] == '/' && path[1] == 0; }
+
+/* An O_PATH fd of directory PATH inside the root, kept in the cache (borrowed: never
+ * closed by the caller, valid until the next attach). */
+static int dir_at(const char *path) {
+    if (is_root_path(path)) return root_fd;
+    int i = cache_find(path);
+    if (i < 0) return cache_put(path, lookup(path, O_PATH | O_DIRECTORY), 0);
+    if (dcache[i].fd < 0) { /* made by mkdir_p, opened when first needed */
+        int fd = lookup(path, O_PATH | O_DIRECTORY);
+        if (fd < 0) return -1;
+        dcache[i].fd = fd;
     }
-    close(parent);
-    return in_root(path, O_PATH | O_DIRECTORY);
+    return dcache[i].fd;
+}
+
+static int root_fresh; /* the root is an empty filesystem this build mounted */
+
+static int is_fresh(const char *path) {
+    if (is_root_path(path)) return root_fresh;
+    int i = cache_find(path);
+    return i >= 0 && dcache[i].fresh;
+}
+
+/* mkdir -p inside the root: 0 once PATH is a directory (in the cache, for dir_at),
+ * -1 with errno. Each component resolves inside the root. CHECK = 0: the caller has
+ * just found PATH missing. Fresh parents (is_fresh) are not searched first: a wrong
+ * guess only costs the EEXIST of the mkdir, which then looks. */
+static int mkdir_p(const char *path, mode_t last_mode, int check) {
+    if (is_root_path(path)) return 0;
+    if (cache_find(path) >= 0) return 0;
+    char dir[4096], base[256];
+    if (!split_plain(path, dir, sizeof dir, base, sizeof base)) {
+        /* Odd paths ("/a/", "/a/.."): the full walk, component by component. */
+        int fd = in_root(path, O_PATH | O_DIRECTORY);
+        if (fd >= 0 || errno != ENOENT) return cache_put(path, fd, 0) < 0 ? -1 : 0;
+        char d[4096], b[256];
+        if (strlen(path) >= sizeof d) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        split(path, d, b);
+        if (mkdir_p(d, 0755, 1) < 0) return -1;
+        int parent = dir_at(d);
+        if (parent < 0 || (mkdirat(parent, b, last_mode) < 0 && errno != EEXIST)) return -1;
+        return cache_put(path, in_root(path, O_PATH | O_DIRECTORY), 0) < 0 ? -1 : 0;
+    }
+    if (check && !is_fresh(dir)) {
+        if (dir_at(path) >= 0) return 0;
+        if (errno != ENOENT) return -1;
+    }
+    if (mkdir_p(dir, 0755, 1) < 0) return -1;
+    int parent = dir_at(dir);
+    if (parent < 0) return -1;
+    if (mkdirat(parent, base, last_mode) == 0) {
+        /* A directory of ours: no need to open it unless something goes below it. */
+        if (ndcache == DIR_CACHE || dcache_used + strlen(path) + 1 > sizeof dcache_names) return 0;
+        memcpy(dcache_names + dcache_used, path, strlen(path) + 1);
+        dcache[ndcache].path = dcache_names + dcache_used;
+        dcache_used += strlen(path) + 1;
+        dcache[ndcache].fd = -1;
+        dcache[ndcache++].fresh = 1;
+        return 0;
+    }
+    if (errno != EEXIST) return -1;
+    int fd = beneath(parent, base, O_PATH | O_DIRECTORY);
+    if (fd < 0 && errno != ENOENT) fd = in_root(path, O_PATH | O_DIRECTORY);
+    return cache_put(path, fd, 0) < 0 ? -1 : 0;
 }
 
 /* Creates an empty file at PATH inside the root (parents as directories). A dangling
@@ -169,21 +306,16 @@ static int create_in_root(const char *path, int depth) {
         return -1;
     }
     split(path, dir, base);
-    int parent = mkdir_in_root(dir, 0755);
+    int parent = mkdir_p(dir, 0755, 1) < 0 ? -1 : dir_at(dir);
     if (parent < 0) return -1;
     int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) {
         close(fd);
-        close(parent);
         return 0;
     }
-    if (errno != EEXIST) {
-        safe_close(parent);
-        return -1;
-    }
+    if (errno != EEXIST) return -1;
     char link[4096];
     ssize_t n = readlinkat(parent, base, link, sizeof link - 1);
-    close(parent);
     if (n < 0) return errno == EINVAL ? 0 : -1; /* exists and is no symlink */
     link[n] = 0;
     if (link[0] == '/') return create_in_root(link, depth + 1);
@@ -199,24 +331,43 @@ static int create_in_root(const char *path, int depth) {
     return create_in_root(joined, depth + 1);
 }
 
+/* Takes PATH's fd out of the cache (the caller owns it), or opens it. */
+static int take_dir(const char *path) {
+    int i = cache_find(path);
+    if (i < 0 || dcache[i].fd < 0)
+        return is_root_path(path) ? fcntl(root_fd, F_DUPFD_CLOEXEC, 0) : lookup(path, O_PATH | O_DIRECTORY);
+    int fd = dcache[i].fd;
+    dcache[i].fd = -1; /* the entry stays (its name is known to exist), unopened */
+    return fd;
+}
+
 /* The target of a step, created when the step asks for it. -2 = absent and optional. */
 static int open_target(const struct mount_rec *r) {
-    int fd = in_root(r->target, O_PATH);
-    if (fd >= 0 || errno != ENOENT) return fd;
+    int fd = -1;
+    /* Under a directory this build just made, there is nothing to find yet. */
+    char dir[4096], base[256];
+    int fresh = split_plain(r->target, dir, sizeof dir, base, sizeof base) && is_fresh(dir);
+    if (!fresh || !(r->m.flags & (MF_MKDIR | MF_MKFILE))) {
+        fd = lookup(r->target, O_PATH);
+        if (fd >= 0 || errno != ENOENT) return fd;
+    }
     if (r->m.flags & MF_MKDIR) {
-        fd = mkdir_in_root(r->target, 0755);
+        fd = mkdir_p(r->target, 0755, 0) < 0 ? -1 : take_dir(r->target);
         return fd < 0 && (r->m.flags & MF_OPTIONAL) ? -2 : fd;
     }
     if (r->m.flags & MF_MKFILE) {
         if (create_in_root(r->target, 0) < 0) return (r->m.flags & MF_OPTIONAL) ? -2 : -1;
-        return in_root(r->target, O_PATH);
+        return lookup(r->target, O_PATH);
     }
     if (r->m.flags & MF_OPTIONAL) return -2;
     errno = ENOENT;
     return -1;
 }
 
+/* Attaches MNT (consumed) on TARGET_FD. Whatever was looked up before may now be
+ * covered: the cache starts over. */
 static int attach(int mnt, int target_fd) {
+    cache_clear();
     int rc = sys_move_mount(mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
     safe_close(mnt);
     return rc;
@@ -236,15 +387,27 @@ static int attach_at(int mnt, int t) {
 }
 
 /* MNT (consumed) onto the step's target, created as the step asks; an absent
- * optional target is skipped. */
-static int mount_on_target(int mnt, const struct mount_rec *r) {
+ * optional target is skipped. An empty filesystem the build mounted (a tmpfs) is
+ * kept in the cache as its target: the steps that fill it (/dev's nodes, /var's
+ * skeleton) start from it. */
+static int mount_on_target(int mnt, const struct mount_rec *r, int empty_fs) {
     if (mnt < 0) return -1;
     int t = open_target(r);
     if (t == -2) {
         close(mnt);
         return 0;
     }
-    return attach_at(mnt, t);
+    if (t < 0) {
+        safe_close(mnt);
+        return -1;
+    }
+    cache_clear();
+    int rc = sys_move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    safe_close(t);
+    /* The detached mount's fd is its root, where the target now leads. */
+    if (rc == 0 && empty_fs && cache_put(r->target, mnt, 1) >= 0) return 0;
+    safe_close(mnt);
+    return rc;
 }
 
 /* A new instance of FSTYPE, detached; DATA is "key=value,flag,..." (no escaping: the
@@ -373,32 +536,27 @@ static int do_step(const struct mount_rec *r) {
                 close(mnt);
                 return -1;
             }
-            return mount_on_target(mnt, r);
+            return mount_on_target(mnt, r, 0);
         }
         case MOP_FS:
-            return mount_on_target(idmap(new_fs(r->fstype, r->data, r->m.attr | (ro ? MOUNT_ATTR_RDONLY : 0)), r, 0), r);
-        case MOP_MKDIR: {
-            int fd = mkdir_in_root(r->target, r->m.mode);
-            if (fd < 0) return -1;
-            close(fd);
-            return 0;
-        }
+            return mount_on_target(idmap(new_fs(r->fstype, r->data, r->m.attr | (ro ? MOUNT_ATTR_RDONLY : 0)), r, 0), r,
+                                   !ro && !strcmp(r->fstype, "tmpfs"));
+        case MOP_MKDIR:
+            return mkdir_p(r->target, r->m.mode, 1);
         case MOP_SYMLINK: {
             char dir[4096], base[256];
             split(r->target, dir, base);
-            int parent = mkdir_in_root(dir, 0755);
+            int parent = mkdir_p(dir, 0755, 1) < 0 ? -1 : dir_at(dir);
             if (parent < 0) return -1;
             int rc = symlinkat(r->source, parent, base);
-            safe_close(parent);
             return rc < 0 && errno == EEXIST ? 0 : rc;
         }
         case MOP_MKNOD: {
             char dir[4096], base[256];
             split(r->target, dir, base);
-            int parent = mkdir_in_root(dir, 0755);
+            int parent = mkdir_p(dir, 0755, 1) < 0 ? -1 : dir_at(dir);
             if (parent < 0) return -1;
             int rc = mknodat(parent, base, S_IFCHR | r->m.mode, makedev(r->m.major, r->m.minor));
-            safe_close(parent);
             if (rc == 0 || errno == EEXIST) return 0;
             if (errno != EPERM) return -1;
             /* No mknod here (a user namespace): bind the host's node instead. */
@@ -411,7 +569,7 @@ static int do_step(const struct mount_rec *r) {
             return do_step(&b);
         }
         case MOP_MASK: {
-            int t = in_root(r->target, O_PATH);
+            int t = lookup(r->target, O_PATH);
             if (t < 0) return errno == ENOENT ? 0 : -1;
             struct stat st;
             if (fstat(t, &st) < 0) return attach_at(-1, t);
@@ -423,12 +581,12 @@ static int do_step(const struct mount_rec *r) {
             return attach_at(clone_tree(AT_FDCWD, "/dev/null", 0, 0, 0), t);
         }
         case MOP_READONLY: {
-            int t = in_root(r->target, O_PATH);
+            int t = lookup(r->target, O_PATH);
             if (t < 0) return errno == ENOENT ? 0 : -1;
             return attach_at(clone_tree(t, "", AT_EMPTY_PATH, 1, 1), t);
         }
         case MOP_SECRETS:
-            return mount_on_target(fill_secrets(new_fs(r->fstype, r->data, r->m.attr)), r);
+            return mount_on_target(fill_secrets(new_fs(r->fstype, r->data, r->m.attr)), r, 0);
         default:
             errno = EINVAL;
             return -1;
@@ -650,12 +808,14 @@ static int build_root(const char *stage, const struct mount_rec *mounts, int n, 
         set_error(e, STEP_MOUNT, errno, "open the new root ", stage, NULL);
         return -1;
     }
+    root_fresh = !*r->source && !strcmp(r->fstype, "tmpfs");
     for (; i < n; i++) {
         if (do_step(&mounts[i]) < 0) {
             if (!names_bare_mount_point(mounts, i, errno, e)) step_error(e, &mounts[i]);
             return -1;
         }
     }
+    cache_clear();
     /* pivot_root(".", "."): the old root ends up on top of the new one and is detached
      * at once, so no path to the host's tree remains (runc's way). */
     if (fchdir(root_fd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
@@ -878,9 +1038,12 @@ int sb_apply_creds(const struct sb_creds *c, struct init_failure *e) {
         }
     }
     if (c->has_caps) {
+        /* Capabilities are numbered without gaps: EINVAL is the first past the kernel's
+         * last one, and so is every number after it. */
         for (int cap = 0; cap < 64; cap++) {
             if (c->caps & (1ULL << cap)) continue;
-            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                if (errno == EINVAL) break;
                 set_error(e, STEP_CAPS, errno, "drop from the bounding set", NULL, NULL);
                 return -1;
             }
