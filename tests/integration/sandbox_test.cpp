@@ -46,13 +46,15 @@ std::map<std::string, std::string> report_of(Daemon& d, const std::string& app) 
     return kv;
 }
 
-// Mounts in the test's own namespace, except the test daemon's network namespace
-// (bound to <test dir>/netns, which lives as long as the Daemon object).
+// Mounts in the test's own namespace, except network namespaces: the test daemon's
+// (bound to <test dir>/netns, which lives as long as the Daemon object) and the apps'
+// kept ones (nsfs files bound under <run dir>/netns/, on a self-bound <run dir>/netns:
+// a pod sandbox kept for the app's next instance, not a mount of the sandbox's root).
 int mount_count() {
     std::ifstream in("/proc/self/mountinfo");
     int n = 0;
     for (std::string line; std::getline(in, line);)
-        if (line.find("/netns ") == std::string::npos) ++n;
+        if (line.find("/netns ") == std::string::npos && line.find(" - nsfs ") == std::string::npos) ++n;
     return n;
 }
 
