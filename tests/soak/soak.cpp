@@ -540,11 +540,14 @@ void Soak::fail(const std::string& what) {
       << "\n  the step: " << step_desc_ << "\n  replay: isolated-soak --seed " << opt.seed << " --steps " << step_;
     std::cout << m.str() << std::endl;
     std::string log = d_.daemon_log();
-    // The whole log outlives the test dir, for the post-mortem.
-    std::string keep = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : std::string("/tmp")) +
-                       "/isolated-soak-seed" + std::to_string(opt.seed) + "-daemon.log";
-    write_file(keep, log);
-    std::cout << "the daemon's whole log: " << keep << std::endl;
+    // The whole log outlives the test dir, for the post-mortem -- except the violation
+    // the self-test makes on purpose, which needs none and must leave nothing behind.
+    if (!opt.self_test) {
+        std::string keep = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : std::string("/tmp")) +
+                           "/isolated-soak-seed" + std::to_string(opt.seed) + "-daemon.log";
+        write_file(keep, log);
+        std::cout << "the daemon's whole log: " << keep << std::endl;
+    }
     if (log.size() > 6000) log = log.substr(log.size() - 6000);
     std::cout << "--- the daemon's log (last lines) ---\n" << log << std::endl;
     throw Violation{m.str()};
