@@ -295,6 +295,13 @@ Result<std::vector<std::string>> Network::repair(const std::set<std::string>& ru
     auto note = [&](const Error& e) {
         if (!first_error) first_error = e;
     };
+    // What was repaired, or the first thing that could not be checked or put back.
+    auto outcome = [&]() -> Result<std::vector<std::string>> {
+        if (!first_error) return repaired;
+        Error e = *first_error;
+        e.message = "network repair: " + e.message;
+        return e;
+    };
 
     // The bridge: there, with the gateway address, up.
     auto br = find_link(sock_.get(), config_.bridge);
@@ -364,12 +371,7 @@ Result<std::vector<std::string>> Network::repair(const std::set<std::string>& ru
         if (!tables) {
             note(tables.error());
         } else if (auto t = parse_table_listing(*tables, config_.table); t && t->exists) {
-            if (first_error) {
-                Error e = *first_error;
-                e.message = "network repair: " + e.message;
-                return e;
-            }
-            return repaired;
+            return outcome();
         }
     }
     auto listing = read_table();
@@ -402,12 +404,7 @@ Result<std::vector<std::string>> Network::repair(const std::set<std::string>& ru
             }
         }
     }
-    if (first_error) {
-        Error e = *first_error;
-        e.message = "network repair: " + e.message;
-        return e;
-    }
-    return repaired;
+    return outcome();
 }
 
 std::string Network::hosts_file_for(const std::string& app, const std::string& hostname) const {

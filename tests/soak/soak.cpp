@@ -828,8 +828,6 @@ std::string Soak::step_daemon_kill(long step) {
         }
         desc += argv.empty() ? "" : ", then '" + argv[3] + (argv.size() > 4 ? " " + argv[4] : "") + "'";
     }
-    bool reached = d_.daemon_log().find("crash point " + point + " reached") != std::string::npos &&
-                   !d_.running();
     // The log is one file over the whole run: count only this daemon's line.
     static std::map<std::string, size_t> seen_lines;
     size_t lines = 0;
@@ -838,7 +836,7 @@ std::string Soak::step_daemon_kill(long step) {
         std::string needle = "crash point " + point + " reached";
         for (size_t p = log.find(needle); p != std::string::npos; p = log.find(needle, p + 1)) ++lines;
     }
-    reached = lines > seen_lines[point];
+    const bool reached = lines > seen_lines[point];
     seen_lines[point] = lines;
     if (d_.running()) {
         // Not reached (the operation took another path): an outside kill instead.
